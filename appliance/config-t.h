@@ -1,0 +1,56 @@
+/* config-t.h - the appliance's whole configuration, as loaded from one libconfig file.
+ *
+ * See appliance/tollgate.conf for the documented default and docs/operations.md.
+ */
+#ifndef TG_CONFIG_T_H
+#define TG_CONFIG_T_H
+
+#include <stdint.h>
+#include "dataplane/dp_config-t.h"
+
+#define CFG_MAX_EAL_ARGS  32
+#define CFG_MAX_PAIRS     (DP_MAX_PORTS / 2)
+#define CFG_PATH_MAX      256
+#define CFG_ERR_MAX       512
+
+enum cfg_poll_mode {
+	CFG_POLL_BUSY     = 0,        /* spin on rx_burst: dedicated cores */
+	CFG_POLL_ADAPTIVE = 1,        /* back off with short sleeps after empty polls */
+};
+
+/* One DPDK port: a PCI address ("0000:3b:00.0") or a vdev ("net_af_packet0,iface=veth1"). */
+struct cfg_port {
+	char name[DP_NAME_MAX];       /* operator's name, used by pairs ("client", "server") */
+	char dev[CFG_PATH_MAX];       /* PCI address or vdev argument string */
+	uint16_t rx_desc;             /* RX ring size */
+	uint16_t tx_desc;             /* TX ring size */
+};
+
+/* A bump-in-the-wire pair: traffic from <a> goes out <b> and back. */
+struct cfg_pair {
+	uint16_t a;                   /* index into ports[] (client side) */
+	uint16_t b;                   /* index into ports[] (server side) */
+};
+
+struct cfg {
+	char path[CFG_PATH_MAX];      /* file it was loaded from */
+	/* eal */
+	int  n_eal_args;
+	char eal_args[CFG_MAX_EAL_ARGS][CFG_PATH_MAX]; /* extra EAL arguments, in order */
+	/* ports and pairs */
+	uint16_t n_ports;
+	struct cfg_port ports[DP_MAX_PORTS];
+	uint16_t n_pairs;
+	struct cfg_pair pairs[CFG_MAX_PAIRS];
+	/* workers */
+	uint16_t n_workers;           /* worker lcores (each gets one RX/TX queue per port) */
+	uint8_t  poll;                /* enum cfg_poll_mode */
+	uint32_t poll_idle_us;        /* adaptive: longest sleep after empty polls */
+	uint32_t mbufs;               /* mbufs in the packet pool */
+	/* logging */
+	char log_level[16];           /* "debug", "info", "warn", "error" */
+	/* the data plane */
+	struct dp_config dp;
+};
+
+#endif

@@ -1,0 +1,82 @@
+/* dp_config-t.h - the data plane's settings and its protected resources (types only).
+ *
+ * Filled by the appliance's config loader (appliance/config.c) or by tests, then
+ * read-only for workers.
+ */
+#ifndef TG_DP_CONFIG_T_H
+#define TG_DP_CONFIG_T_H
+
+#include <stdint.h>
+
+#define DP_MAX_PORTS      8
+#define DP_MAX_RESOURCES  256
+#define DP_NAME_MAX       64
+
+/* What happens to a new protected flow when the flow table is full. */
+enum dp_overload_policy {
+	DP_OVERLOAD_FAIL_CLOSED = 0,  /* refuse with RST to the client (counted) */
+	DP_OVERLOAD_FAIL_OPEN   = 1,  /* bridge it uninspected (counted) */
+};
+
+/* What happens to IP fragments of protected flows. */
+enum dp_frag_policy {
+	DP_FRAG_DROP       = 0,       /* drop and count */
+	DP_FRAG_REASSEMBLE = 1,       /* reassemble with rte_ip_frag, then inspect */
+};
+
+/* What happens to a message larger than max_hold_bytes. */
+enum dp_hold_policy {
+	DP_HOLD_STREAM = 0,           /* forward it uninspected, count and alert */
+	DP_HOLD_RESET  = 1,           /* reset the flow */
+};
+
+/* What happens to a retransmission that carries different bytes for data already seen. */
+enum dp_overlap_policy {
+	DP_OVERLAP_REWRITE = 0,       /* rewrite it to the original bytes (counted) */
+	DP_OVERLAP_RESET   = 1,       /* reset the flow (counted) */
+};
+
+/* Flows of protected resources whose handshake the appliance did not see. */
+enum dp_midstream_policy {
+	DP_MIDSTREAM_BYPASS = 0,      /* bridge uninspected, counted */
+	DP_MIDSTREAM_DROP   = 1,      /* drop (the client reconnects through the appliance) */
+};
+
+enum dp_proto_id {
+	DP_PROTO_NONE = 0,            /* no decoder: stream tracked, every byte released at once */
+	DP_PROTO_PG,                  /* PostgreSQL v3 */
+	DP_PROTO_MYSQL,
+	DP_PROTO_REDIS,
+	DP_PROTO_HTTP,
+	DP_PROTO_TEST,                /* the unit tests' decoder */
+	DP_PROTO__MAX
+};
+
+/* A protected resource: TCP service at <addr>:<port> spoken with <proto>. */
+struct dp_resource {
+	char     name[DP_NAME_MAX];   /* operator's name ("orders-db") */
+	uint8_t  ip_ver;              /* 4 or 6 */
+	uint32_t addr[4];             /* network order (IPv4 in addr[0]) */
+	uint16_t port;                /* host order */
+	uint8_t  proto;               /* enum dp_proto_id */
+};
+
+struct dp_config {
+	uint32_t flow_capacity;       /* flows per worker */
+	uint32_t idle_timeout_s;      /* established flow idle timeout */
+	uint32_t closed_timeout_s;    /* time a closed (FIN/RST) flow lingers */
+	uint32_t max_hold_bytes;      /* per direction: bytes held waiting for a message end */
+	uint32_t ooo_max_segs;        /* per direction: out-of-order segments kept */
+	uint64_t stream_memcap;       /* per worker: bytes of mbufs held by streams */
+	uint32_t rto_ms;              /* initial retransmission timeout of injected bytes */
+	uint8_t  overload;            /* enum dp_overload_policy */
+	uint8_t  frag;                /* enum dp_frag_policy */
+	uint8_t  hold;                /* enum dp_hold_policy */
+	uint8_t  overlap;             /* enum dp_overlap_policy */
+	uint8_t  midstream;           /* enum dp_midstream_policy */
+	uint8_t  verify_cksum;        /* verify TCP/IP checksums of protected flows */
+	uint16_t n_resources;         /* entries used in resources[] */
+	struct dp_resource resources[DP_MAX_RESOURCES];
+};
+
+#endif

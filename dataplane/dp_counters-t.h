@@ -1,0 +1,68 @@
+/* dp_counters-t.h - the data plane's named counters (types only).
+ *
+ * Every drop, bypass, overload decision and protocol anomaly has a counter here.
+ * Counters are per worker (and the worker keeps one set per port); each worker
+ * writes only its own set, and a reader (the slow path, the exit report, the
+ * management API) sums them. Values are plain uint64_t: a reader on another core
+ * may see a slightly stale value, never a torn one (aligned 64-bit stores are
+ * atomic on x86-64 and arm64), which is all a counter needs.
+ *
+ * DP_COUNTERS(X) is an X-macro: X(name, help). Adding a counter is one line here;
+ * names, the exit report and /metrics follow from it.
+ */
+#ifndef TG_DP_COUNTERS_T_H
+#define TG_DP_COUNTERS_T_H
+
+#include <stdint.h>
+
+#define DP_COUNTERS(X) \
+	X(rx_pkts,              "packets received") \
+	X(rx_bytes,             "bytes received") \
+	X(tx_pkts,              "packets sent") \
+	X(tx_bytes,             "bytes sent") \
+	X(tx_drop_full,         "packets dropped because the TX queue stayed full") \
+	X(bridged_pkts,         "packets bridged untouched (not a protected TCP flow)") \
+	X(bridged_non_ip,       "non-IP frames bridged") \
+	X(drop_malformed,       "malformed or truncated frames dropped") \
+	X(drop_multiseg,        "multi-segment mbufs dropped in protected flows") \
+	X(drop_bad_cksum,       "segments with a bad TCP or IP checksum dropped (protected flows)") \
+	X(drop_bad_flags,       "segments with impossible TCP flag combinations dropped") \
+	X(drop_out_of_window,   "segments outside the receive window dropped") \
+	X(drop_no_flow,         "segments of a protected resource without a flow, dropped (fail_closed)") \
+	X(frag_dropped,         "IP fragments of protected flows dropped (policy)") \
+	X(frag_reassembled,     "IP datagrams reassembled from fragments") \
+	X(flow_created,         "flows created") \
+	X(flow_expired_idle,    "flows expired after the idle timeout") \
+	X(flow_expired_closed,  "closed flows released") \
+	X(flow_table_full,      "new protected flows that found the flow table full") \
+	X(flow_overload_rst,    "new flows refused with RST (overload policy fail_closed)") \
+	X(flow_overload_bypass, "new flows bridged uninspected (overload policy fail_open)") \
+	X(flow_midstream_bypass,"flows seen without their handshake, bridged uninspected") \
+	X(tcp_ooo_queued,       "out-of-order segments queued") \
+	X(tcp_ooo_drop_limit,   "out-of-order segments dropped: per-flow or memcap limit") \
+	X(tcp_dup_dropped,      "duplicate segments (data already seen) absorbed") \
+	X(tcp_overlap_rewritten,"retransmissions with different bytes rewritten to the original") \
+	X(tcp_rtx_replayed,     "segments re-sent from the retransmit queue") \
+	X(tcp_inject_rtx,       "injected segments retransmitted on timeout") \
+	X(tcp_rst_policy,       "flows reset by policy") \
+	X(tcp_memcap_reset,     "flows reset because the stream memcap was exhausted") \
+	X(hold_overflow,        "messages larger than max_hold_bytes streamed through (policy)") \
+	X(edit_removed_bytes,   "bytes removed from streams") \
+	X(edit_injected_bytes,  "bytes injected into streams") \
+	X(edit_rewritten_bytes, "bytes rewritten in place (masking)") \
+	X(mbuf_alloc_fail,      "mbuf allocations that failed") \
+	X(proto_error,          "protocol decoder errors (malformed messages)")
+
+enum dp_counter_id {
+#define DP_CNT_ENUM(name, help) DP_CNT_##name,
+	DP_COUNTERS(DP_CNT_ENUM)
+#undef DP_CNT_ENUM
+	DP_CNT__MAX
+};
+
+/* One set of counters. Cache-line aligned so that two workers never share a line. */
+struct dp_counters {
+	uint64_t v[DP_CNT__MAX];                 /* indexed by enum dp_counter_id */
+} __attribute__((aligned(64)));
+
+#endif

@@ -1,0 +1,64 @@
+/* proto.h - the one small interface every protocol decoder implements (DESIGN.md §3).
+ *
+ * A decoder sees each direction of a flow as a byte stream, never mbufs. Offsets are
+ * stream offsets: byte 0 is the first byte after the SYN of that direction, so a
+ * decoder never deals with sequence wraparound. feed() may be given any split of the
+ * stream (one byte at a time included) and must resume where it stopped.
+ *
+ * Through the sink a decoder tells the stream editor what it may do with the bytes:
+ *  - release(upto): bytes before <upto> may be forwarded (a message boundary);
+ *  - remove(from, to): bytes [from, to) never reach the receiver;
+ *  - rewrite(at, bytes, len): bytes at [at, at+len) are replaced (same length);
+ *  - inject(dir, bytes, len): the bytes are sent to the receiver of direction <dir>
+ *    at that direction's current message boundary;
+ *  - reset(): both sides get RST.
+ * Every offset passed must be at or after the last release of that direction: bytes
+ * already released may be on the wire. Calls that break this return -1 (counted).
+ */
+#ifndef TG_PROTO_H
+#define TG_PROTO_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include "dataplane/dp_config-t.h"
+
+enum proto_dir {
+	PROTO_DIR_C2S = 0,            /* client to server */
+	PROTO_DIR_S2C = 1,            /* server to client */
+};
+
+struct proto_sink {
+	void *ctx;                                                   /* the editor's */
+	void (*release)(void *ctx, int dir, uint64_t upto);
+	int  (*remove)(void *ctx, int dir, uint64_t from, uint64_t to);
+	int  (*rewrite)(void *ctx, int dir, uint64_t at, const uint8_t *bytes, uint32_t len);
+	int  (*inject)(void *ctx, int dir, const uint8_t *bytes, uint32_t len);
+	void (*reset)(void *ctx);
+};
+
+/* Feed result: >= 0 bytes consumed (a decoder normally consumes all it is given). */
+#define PROTO_ERR (-1)                /* malformed stream: counted; the flow is released
+                                       * uninspected or reset, per policy */
+
+struct proto_ops {
+	const char *name;             /* "pg", "test" */
+	size_t state_size;            /* bytes of state (<= FLOW_DEC_STATE_SIZE) */
+	/* Initialises <st> for a new flow. */
+	void (*init)(void *st);
+	/* Consumes <len> bytes of direction <dir> starting at stream offset <off>. */
+	int  (*feed)(void *st, int dir, uint64_t off, const uint8_t *data, uint32_t len,
+		     struct proto_sink *sink);
+	/* End of the stream of <dir> (FIN): the decoder releases what it still holds. */
+	void (*fin)(void *st, int dir, uint64_t off, struct proto_sink *sink);
+	/* Frees anything <st> owns (decoders own nothing on the hot path; may be NULL). */
+	void (*fini)(void *st);
+};
+
+/* Registers <ops> for protocol <id>; called at start-up (and by tests). */
+void proto_register(int id, const struct proto_ops *ops);
+/* The decoder of protocol <id>, or NULL. */
+const struct proto_ops *proto_get(int id);
+/* Registers the built-in decoders (pg). */
+void proto_register_builtin(void);
+
+#endif

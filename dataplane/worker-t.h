@@ -1,0 +1,45 @@
+/* worker-t.h - one worker lcore's context (types only).
+ *
+ * Everything a worker touches per packet lives here and is passed explicitly;
+ * nothing on the packet path reads a global. One struct per worker, cache aligned.
+ */
+#ifndef TG_WORKER_T_H
+#define TG_WORKER_T_H
+
+#include <stdint.h>
+#include "dataplane/dp_config-t.h"
+#include "dataplane/dp_counters-t.h"
+#include "dataplane/flow-t.h"
+
+struct rte_mempool;
+struct rte_mbuf;
+
+#define DP_BURST      32
+#define DP_TXBUF_MAX  1024            /* packets one burst may produce for one port */
+
+/* Packets waiting to be sent on one port. process_burst fills it, the loop drains it. */
+struct dp_txbuf {
+	uint16_t n;                   /* packets queued */
+	struct rte_mbuf *pkts[DP_TXBUF_MAX];
+};
+
+struct dp_worker {
+	uint16_t id;                  /* worker index, 0..n_workers-1 */
+	uint16_t queue;               /* RX/TX queue this worker owns on every port */
+	unsigned lcore;               /* lcore it runs on */
+	uint16_t n_ports;             /* ports in use */
+	uint16_t peer[DP_MAX_PORTS];  /* peer[p]: the other port of p's pair (UINT16_MAX: none) */
+	uint8_t  server_side[DP_MAX_PORTS]; /* 1 if port p faces the servers (pair's b side) */
+	const struct dp_config *cfg;  /* settings and resources (read only) */
+	struct flow_table *ft;        /* this worker's flows */
+	struct rte_mempool *pool;     /* mbufs for copies and injected segments */
+	uint64_t now_ns;              /* time of the current burst (set by the loop or a test) */
+	uint64_t next_flow_id;        /* next flow id (worker id in the top 8 bits) */
+	uint64_t stream_mem;          /* bytes of mbuf buffers held by streams (memcap) */
+	struct flow_list rtx_flows;   /* flows with injected bytes waiting for an ACK */
+	struct dp_counters cnt;       /* this worker's totals */
+	struct dp_counters port_cnt[DP_MAX_PORTS]; /* rx/tx per port */
+	struct dp_txbuf tx[DP_MAX_PORTS];          /* output, per port */
+} __attribute__((aligned(64)));
+
+#endif

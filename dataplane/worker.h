@@ -1,0 +1,38 @@
+/* worker.h - the per-packet path: parse, flow lookup, TCP, decoder, editor, output.
+ *
+ * dp_worker_process_burst() is a plain function (DESIGN.md §2.2): tests and benches
+ * feed it mbufs built in memory and read what it queued in w->tx[port]; the worker
+ * loop (dataplane/loop.c) feeds it from rx_burst and drains w->tx with tx_burst.
+ */
+#ifndef TG_WORKER_H
+#define TG_WORKER_H
+
+#include <stdint.h>
+#include "dataplane/worker-t.h"
+
+/* Initialises <w> as worker <id> serving <n_ports> ports, with <pairs> giving peer
+ * ports (peer[p]), <server_side> flags, settings <cfg>, mbuf <pool> (its private area
+ * must hold struct tcp_seg: see dp_worker_pool_create). Creates its flow table.
+ * Returns 0, or a negative errno. */
+int dp_worker_init(struct dp_worker *w, uint16_t id, uint16_t n_ports, const uint16_t *peer,
+		   const uint8_t *server_side, const struct dp_config *cfg, struct rte_mempool *pool);
+
+/* Frees the worker's flows (and the mbufs they hold) and its table. */
+void dp_worker_fini(struct dp_worker *w);
+
+/* Creates an mbuf pool whose mbufs carry a struct tcp_seg in their private area. */
+struct rte_mempool *dp_worker_pool_create(const char *name, unsigned n_mbufs, int socket);
+
+/* Processes <n> packets received on <port>. Every packet is either queued for output
+ * in w->tx[], kept by a stream (held, out of order, retransmit queue), or freed and
+ * counted. Uses w->now_ns as the current time. */
+void dp_worker_process_burst(struct dp_worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n);
+
+/* Periodic work: expire flows, retransmit unacknowledged injected bytes. Call with
+ * w->now_ns set, every few milliseconds at most. */
+void dp_worker_timers(struct dp_worker *w);
+
+/* Queues <m> for output on <port>; frees and counts it when the buffer is full. */
+void dp_worker_emit(struct dp_worker *w, uint16_t port, struct rte_mbuf *m);
+
+#endif
