@@ -30,6 +30,7 @@ enum flow_mode {
 struct flow {
 	struct flow_key key;          /* canonical key */
 	TAILQ_ENTRY(flow) lru;        /* position in the worker's expiry list */
+	TAILQ_ENTRY(flow) rtx_link;   /* position in the worker's retransmit list (tcp) */
 	uint64_t last_ns;             /* time of the last packet */
 	uint64_t id;                  /* worker-unique flow id (worker id in the top 8 bits) */
 	uint16_t res_id;              /* index of the protected resource */

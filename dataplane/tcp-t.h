@@ -25,13 +25,18 @@ struct tcp_seg {
 	uint16_t len;                 /* payload bytes of this segment in the queue */
 	uint8_t  flags;               /* TCP_SEG_* */
 	uint8_t  tries;               /* rtx of injected bytes: transmissions so far */
-	uint16_t pad;
+	uint16_t l4_off;              /* offset of the TCP header in the mbuf data */
+	uint8_t  ts_off;              /* offset of TSval from the TCP header, 0 if none */
+	uint8_t  pad[3];
 	uint64_t sent_ns;             /* rtx: time of the last transmission */
+	uint64_t mem;                 /* bytes charged to the worker's stream memcap */
 };
 
 #define TCP_SEG_INJECTED 0x01         /* bytes are the appliance's own (no in-space) */
 #define TCP_SEG_EDITED   0x02         /* bytes differ from what the sender sent */
 #define TCP_SEG_FIN      0x04         /* the segment carried FIN after its payload */
+#define TCP_SEG_WHOLE    0x08         /* off/len are the frame's whole payload: the frame can
+                                       * be sent as it is, with its headers rewritten */
 
 /* A FIFO of mbufs linked through struct tcp_seg.next. */
 struct tcp_segq {
@@ -74,6 +79,7 @@ struct tcp_dir {
 	uint32_t nxt;                 /* next in-order byte expected from the sender */
 	uint32_t fwd;                 /* bytes before this were emitted or removed */
 	uint32_t scan;                /* bytes before this were fed to the decoder */
+	uint64_t scan_off;            /* stream offset of <scan> (bytes since the SYN) */
 	uint32_t release;             /* the decoder allows emitting up to here */
 	uint32_t fin_seq;             /* seq of the FIN, valid if fin_seen */
 	uint32_t last_ack;            /* latest ACK value the sender sent (other direction's out-space) */
@@ -87,6 +93,13 @@ struct tcp_dir {
 	uint8_t  sack_perm:1;         /* sender offered SACK */
 	uint8_t  ts_ok:1;             /* sender sent timestamps */
 	uint8_t  hold_over:1;         /* a message beyond max_hold_bytes is being streamed */
+	uint8_t  ack_seen:1;          /* the sender has sent an ACK (last_ack valid) */
+	uint8_t  ts_seen:1;           /* last_tsval valid */
+	uint8_t  fin_fed:1;           /* the decoder was told about the FIN */
+	uint8_t  eth[12];             /* dst and src MAC of the sender's frames */
+	uint32_t last_tsecr;          /* latest TSecr the sender sent */
+	uint16_t last_win_raw;        /* latest raw window field the sender sent */
+	uint32_t emitted_ack;         /* latest ACK value put in an emission of this direction */
 	uint8_t  ttl;                 /* sender's latest TTL / hop limit */
 	uint8_t  tos;                 /* sender's latest TOS / traffic class */
 	uint8_t  n_anchor;            /* anchors used */
@@ -106,8 +119,12 @@ struct tcp_dir {
 /* Both directions. dir[0]: client -> server, dir[1]: server -> client. */
 struct tcp_conn {
 	struct tcp_dir dir[2];
+	uint16_t vlan[2];             /* VLAN tags of the flow's frames, outer first */
+	uint8_t  n_vlan;              /* tags used */
+	uint8_t  ip_ver;              /* 4 or 6 */
 	uint8_t state;                /* enum tcp_state */
 	uint8_t reset;                /* the appliance reset the flow */
+	uint8_t dec_off;              /* decoder stopped (error or policy): release all */
 	uint8_t rtx_armed;            /* on the worker's retransmit list */
 	uint8_t pad;
 	uint64_t rto_ns;              /* current RTO for injected bytes */

@@ -1,10 +1,29 @@
-/* worker.c - TEMPORARY bridge-only worker (being replaced by the full packet path). */
+/* worker.c - the per-packet path of one worker: parse, classify, flow, TCP, output.
+ *
+ * What is not TCP to a protected resource is bridged to the peer port untouched.
+ * Protected flows are created on the client's SYN; a full table applies the overload
+ * policy; flows seen without their handshake follow the mid-stream policy. Every
+ * decision that is not "inspect" has a counter.
+ */
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_tcp.h>
+#include <rte_prefetch.h>
 #include "dataplane/worker.h"
 #include "dataplane/dp_counters.h"
-#include "dataplane/tcp-t.h"
+#include "dataplane/dp_pkt.h"
+#include "dataplane/flow.h"
+#include "dataplane/tcp.h"
+#include "dataplane/tcp_int.h"
+#include "dataplane/proto/proto.h"
+
+#define PREFETCH_OFFSET 3
+#define EXPIRE_BUDGET   256     /* flows expired per timer call: bounds the pause */
 
 struct rte_mempool *dp_worker_pool_create(const char *name, unsigned n_mbufs, int socket)
 {
@@ -16,8 +35,11 @@ struct rte_mempool *dp_worker_pool_create(const char *name, unsigned n_mbufs, in
 int dp_worker_init(struct dp_worker *w, uint16_t id, uint16_t n_ports, const uint16_t *peer,
 		   const uint8_t *server_side, const struct dp_config *cfg, struct rte_mempool *pool)
 {
+	char name[16];
+
 	memset(w, 0, sizeof(*w));
 	w->id = id;
+	w->queue = id;
 	w->n_ports = n_ports;
 	for (uint16_t p = 0; p < DP_MAX_PORTS; p++) {
 		w->peer[p] = p < n_ports ? peer[p] : UINT16_MAX;
@@ -25,18 +47,41 @@ int dp_worker_init(struct dp_worker *w, uint16_t id, uint16_t n_ports, const uin
 	}
 	w->cfg = cfg;
 	w->pool = pool;
+	w->next_flow_id = (uint64_t)id << 56;
+	TAILQ_INIT(&w->rtx_flows);
+	snprintf(name, sizeof(name), "w%u", id);
+	w->ft = flow_table_create(name, cfg->flow_capacity, (int)rte_socket_id());
+	if (w->ft == NULL)
+		return -ENOMEM;
 	return 0;
+}
+
+static void flow_release_cb(struct flow *f, void *arg)
+{
+	struct dp_worker *w = arg;
+	const struct proto_ops *ops = proto_get(f->proto);
+
+	tcp_conn_release(w, f);
+	if (ops && ops->fini && f->mode == FLOW_INSPECT)
+		ops->fini(f->dec_state);
 }
 
 void dp_worker_fini(struct dp_worker *w)
 {
-	(void)w;
+	if (w->ft)
+		flow_table_free(w->ft, flow_release_cb, w);
+	w->ft = NULL;
 }
 
 void dp_worker_emit(struct dp_worker *w, uint16_t port, struct rte_mbuf *m)
 {
-	struct dp_txbuf *t = &w->tx[port];
+	struct dp_txbuf *t;
 
+	if (port >= DP_MAX_PORTS) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	t = &w->tx[port];
 	if (t->n >= DP_TXBUF_MAX) {
 		DP_CNT_INC(&w->cnt, tx_drop_full);
 		rte_pktmbuf_free(m);
@@ -45,23 +90,243 @@ void dp_worker_emit(struct dp_worker *w, uint16_t port, struct rte_mbuf *m)
 	t->pkts[t->n++] = m;
 }
 
-void dp_worker_process_burst(struct dp_worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n)
+static inline void bridge(struct dp_worker *w, uint16_t port, struct rte_mbuf *m)
 {
 	uint16_t out = w->peer[port];
 
-	for (uint16_t i = 0; i < n; i++) {
-		DP_CNT_INC(&w->cnt, rx_pkts);
-		DP_CNT_ADD(&w->cnt, rx_bytes, rte_pktmbuf_pkt_len(pkts[i]));
-		if (out == UINT16_MAX) {
-			rte_pktmbuf_free(pkts[i]);
-			continue;
+	if (out == UINT16_MAX) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	dp_worker_emit(w, out, m);
+}
+
+/* Index of the protected resource the packet belongs to, or -1. A packet arriving on
+ * a client-facing port is matched on its destination, one from the server side on
+ * its source. */
+static int resource_lookup(const struct dp_worker *w, uint16_t port, const struct dp_pkt *p)
+{
+	const struct dp_config *cfg = w->cfg;
+	int to_server = !w->server_side[port];
+	const uint32_t *a = to_server ? p->dst : p->src;
+	uint16_t prt = to_server ? p->dport : p->sport;
+	size_t alen = p->ip_ver == 6 ? 16 : 4;
+
+	for (unsigned i = 0; i < cfg->n_resources; i++) {
+		const struct dp_resource *r = &cfg->resources[i];
+		if (r->port == prt && r->ip_ver == p->ip_ver && memcmp(r->addr, a, alen) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* Does either address of the packet belong to a protected resource? (fragments) */
+static int addr_protected(const struct dp_worker *w, const struct dp_pkt *p)
+{
+	size_t alen = p->ip_ver == 6 ? 16 : 4;
+
+	for (unsigned i = 0; i < w->cfg->n_resources; i++) {
+		const struct dp_resource *r = &w->cfg->resources[i];
+		if (r->ip_ver == p->ip_ver &&
+		    (memcmp(r->addr, p->dst, alen) == 0 || memcmp(r->addr, p->src, alen) == 0))
+			return 1;
+	}
+	return 0;
+}
+
+/* Turns the client's SYN <m> into a RST|ACK back to the client (overload, fail_closed). */
+static void refuse_syn(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, const struct dp_pkt *p)
+{
+	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+	struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(d + p->l4_off);
+	uint8_t mac[6];
+	uint16_t tport;
+
+	memcpy(mac, d, 6);
+	memcpy(d, d + 6, 6);
+	memcpy(d + 6, mac, 6);
+	if (p->ip_ver == 6) {
+		struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)(d + p->l3_off);
+		uint8_t a[16];
+		memcpy(a, ip6->src_addr, 16);
+		memcpy(ip6->src_addr, ip6->dst_addr, 16);
+		memcpy(ip6->dst_addr, a, 16);
+		ip6->payload_len = rte_cpu_to_be_16((uint16_t)(p->l4_off - p->l3_off - 40 + 20));
+	} else {
+		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(d + p->l3_off);
+		uint32_t a = ip->src_addr;
+		ip->src_addr = ip->dst_addr;
+		ip->dst_addr = a;
+		ip->total_length = rte_cpu_to_be_16((uint16_t)(p->l4_off - p->l3_off + 20));
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+	}
+	tport = th->src_port;
+	th->src_port = th->dst_port;
+	th->dst_port = tport;
+	th->recv_ack = rte_cpu_to_be_32(p->seq + 1);
+	th->sent_seq = 0;
+	th->data_off = 5 << 4;
+	th->tcp_flags = DP_TCP_RST | DP_TCP_ACK;
+	th->rx_win = 0;
+	th->tcp_urp = 0;
+	rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_pkt_len(m) - (p->l4_off + 20)));
+	th->cksum = 0;
+	if (p->ip_ver == 6)
+		th->cksum = rte_ipv6_udptcp_cksum((struct rte_ipv6_hdr *)(d + p->l3_off), th);
+	else
+		th->cksum = rte_ipv4_udptcp_cksum((struct rte_ipv4_hdr *)(d + p->l3_off), th);
+	dp_worker_emit(w, port, m);
+}
+
+/* A packet of a protected resource without a flow. */
+static void no_flow(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, const struct dp_pkt *p,
+		    const struct flow_key *k, uint8_t side, int res)
+{
+	int is_syn = (p->tcp_flags & (DP_TCP_SYN | DP_TCP_ACK | DP_TCP_RST)) == DP_TCP_SYN;
+	struct flow *f;
+
+	if (is_syn && !w->server_side[port]) {
+		f = flow_insert(w->ft, k, w->now_ns);
+		if (f == NULL) {
+			DP_CNT_INC(&w->cnt, flow_table_full);
+			if (w->cfg->overload == DP_OVERLOAD_FAIL_OPEN) {
+				DP_CNT_INC(&w->cnt, flow_overload_bypass);
+				bridge(w, port, m);
+			} else {
+				DP_CNT_INC(&w->cnt, flow_overload_rst);
+				refuse_syn(w, port, m, p);
+			}
+			return;
+		}
+		f->id = w->next_flow_id++;
+		f->res_id = (uint16_t)res;
+		f->proto = w->cfg->resources[res].proto;
+		f->mode = FLOW_INSPECT;
+		f->client_side = side;
+		f->port_of_side[side] = port;
+		f->port_of_side[!side] = w->peer[port];
+		tcp_conn_init(w, f, p, rte_pktmbuf_mtod(m, uint8_t *));
+		const struct proto_ops *ops = proto_get(f->proto);
+		if (ops && ops->init)
+			ops->init(f->dec_state);
+		DP_CNT_INC(&w->cnt, flow_created);
+		bridge(w, port, m);
+		return;
+	}
+	if (w->cfg->midstream == DP_MIDSTREAM_BYPASS) {
+		/* remember the decision so that it is counted once per flow */
+		f = (p->tcp_flags & DP_TCP_RST) ? NULL : flow_insert(w->ft, k, w->now_ns);
+		if (f) {
+			f->id = w->next_flow_id++;
+			f->res_id = (uint16_t)res;
+			f->mode = FLOW_BYPASS;
+			f->client_side = w->server_side[port] ? !side : side;
+			DP_CNT_INC(&w->cnt, flow_midstream_bypass);
 		}
 		DP_CNT_INC(&w->cnt, bridged_pkts);
-		dp_worker_emit(w, out, pkts[i]);
+		bridge(w, port, m);
+		return;
 	}
+	DP_CNT_INC(&w->cnt, drop_no_flow);
+	rte_pktmbuf_free(m);
+}
+
+static void process_one(struct dp_worker *w, uint16_t port, struct rte_mbuf *m)
+{
+	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct dp_pkt p;
+	struct flow_key k;
+	struct flow *f;
+	uint8_t side;
+	int st, res;
+
+	DP_CNT_INC(&w->cnt, rx_pkts);
+	DP_CNT_ADD(&w->cnt, rx_bytes, rte_pktmbuf_pkt_len(m));
+	st = dp_pkt_parse(data, rte_pktmbuf_data_len(m), &p);
+	if (st < 0) {
+		DP_CNT_INC(&w->cnt, drop_malformed);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (st == DP_PKT_NON_IP) {
+		DP_CNT_INC(&w->cnt, bridged_non_ip);
+		bridge(w, port, m);
+		return;
+	}
+	if (st == DP_PKT_FRAGMENT) {
+		if (addr_protected(w, &p)) {
+			/* never inspected piecemeal; reassembly is a later policy */
+			DP_CNT_INC(&w->cnt, frag_dropped);
+			rte_pktmbuf_free(m);
+			return;
+		}
+		DP_CNT_INC(&w->cnt, bridged_pkts);
+		bridge(w, port, m);
+		return;
+	}
+	res = st == DP_PKT_TCP ? resource_lookup(w, port, &p) : -1;
+	if (res < 0) {
+		DP_CNT_INC(&w->cnt, bridged_pkts);
+		bridge(w, port, m);
+		return;
+	}
+	if (m->nb_segs > 1) {
+		DP_CNT_INC(&w->cnt, drop_multiseg);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (w->cfg->verify_cksum && (!dp_pkt_ip_cksum_ok(data, &p) || !dp_pkt_tcp_cksum_ok(data, &p))) {
+		DP_CNT_INC(&w->cnt, drop_bad_cksum);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	flow_key_from_pkt(&p, &k, &side);
+	f = flow_lookup(w->ft, &k);
+	if (f == NULL) {
+		no_flow(w, port, m, &p, &k, side, res);
+		return;
+	}
+	if (f->mode == FLOW_BYPASS) {
+		flow_touch(w->ft, f, w->now_ns);
+		DP_CNT_INC(&w->cnt, bridged_pkts);
+		bridge(w, port, m);
+		return;
+	}
+	if (!f->closed)
+		flow_touch(w->ft, f, w->now_ns);
+	tcp_segment(w, f, side == f->client_side ? 0 : 1, m, &p, port);
+}
+
+void dp_worker_process_burst(struct dp_worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n)
+{
+	uint16_t i;
+
+	for (i = 0; i < PREFETCH_OFFSET && i < n; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+	for (i = 0; i + PREFETCH_OFFSET < n; i++) {
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_OFFSET], void *));
+		process_one(w, port, pkts[i]);
+	}
+	for (; i < n; i++)
+		process_one(w, port, pkts[i]);
 }
 
 void dp_worker_timers(struct dp_worker *w)
 {
-	(void)w;
+	unsigned idle = 0, closed = 0;
+	struct flow *f, *next;
+
+	flow_expire(w->ft, w->now_ns, (uint64_t)w->cfg->idle_timeout_s * 1000000000ull,
+		    (uint64_t)w->cfg->closed_timeout_s * 1000000000ull, EXPIRE_BUDGET,
+		    flow_release_cb, w, &idle, &closed);
+	DP_CNT_ADD(&w->cnt, flow_expired_idle, idle);
+	DP_CNT_ADD(&w->cnt, flow_expired_closed, closed);
+	for (f = TAILQ_FIRST(&w->rtx_flows); f; f = next) {
+		next = TAILQ_NEXT(f, rtx_link);
+		if (!tcp_conn_rtx_timer(w, f) && f->tcp.rtx_armed) {
+			TAILQ_REMOVE(&w->rtx_flows, f, rtx_link);
+			f->tcp.rtx_armed = 0;
+		}
+	}
 }

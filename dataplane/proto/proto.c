@@ -18,3 +18,10 @@ const struct proto_ops *proto_get(int id)
 {
 	return (id > 0 && id < DP_PROTO__MAX) ? registry[id] : NULL;
 }
+
+#include "dataplane/proto/pg.h"
+
+void proto_register_builtin(void)
+{
+	proto_register(DP_PROTO_PG, &pg_proto_ops);
+}

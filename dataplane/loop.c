@@ -1,0 +1,159 @@
+/* loop.c - the worker lcore's poll loop (busy or adaptive), TX drain and timer tick. */
+#include <stdbool.h>
+#include <sys/prctl.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include "common/tg_log.h"
+#include "dataplane/dp_counters.h"
+#include "dataplane/loop.h"
+#include "dataplane/worker.h"
+
+/* TSC to nanoseconds as one multiply and shift: ns = tsc * mult >> 32, with mult
+ * = 2^32 * 1e9 / hz computed once. A 128-bit product keeps it exact enough (relative
+ * error below 1e-9) without a division per poll. */
+struct loop_clock {
+	uint64_t mult;                /* nanoseconds per cycle, 32.32 fixed point */
+};
+
+static void loop_clock_init(struct loop_clock *c)
+{
+	uint64_t hz = rte_get_tsc_hz();
+
+	c->mult = (uint64_t)(((unsigned __int128)NS_PER_S << 32) / (hz ? hz : 1));
+}
+
+static inline uint64_t loop_now_ns(const struct loop_clock *c)
+{
+	return (uint64_t)(((unsigned __int128)rte_get_tsc_cycles() * c->mult) >> 32);
+}
+
+void dp_loop_tx_flush(struct dp_worker *w, uint16_t p, uint16_t port_id)
+{
+	struct dp_txbuf *t = &w->tx[p];
+	uint16_t n = t->n, sent = 0;
+	uint64_t bytes = 0, unsent_bytes = 0;
+	unsigned idle = 0;
+
+	if (n == 0)
+		return;
+	/* Lengths are read before tx_burst: once sent, an mbuf belongs to the PMD. */
+	for (uint16_t i = 0; i < n; i++)
+		bytes += rte_pktmbuf_pkt_len(t->pkts[i]);
+	while (sent < n) {
+		uint16_t k = rte_eth_tx_burst(port_id, w->queue, t->pkts + sent, n - sent);
+
+		sent += k;
+		/* Only attempts that took nothing count towards the bound: a queue that
+		 * takes packets is draining, and each such attempt sends at least one. */
+		if (k == 0 && ++idle > DP_LOOP_TX_RETRIES)
+			break;
+	}
+	if (sent < n) {
+		for (uint16_t i = sent; i < n; i++)
+			unsent_bytes += rte_pktmbuf_pkt_len(t->pkts[i]);
+		rte_pktmbuf_free_bulk(t->pkts + sent, n - sent);
+		DP_CNT_ADD(&w->cnt, tx_drop_full, n - sent);
+		DP_CNT_ADD(&w->port_cnt[p], tx_drop_full, n - sent);
+	}
+	DP_CNT_ADD(&w->cnt, tx_pkts, sent);
+	DP_CNT_ADD(&w->cnt, tx_bytes, bytes - unsent_bytes);
+	DP_CNT_ADD(&w->port_cnt[p], tx_pkts, sent);
+	DP_CNT_ADD(&w->port_cnt[p], tx_bytes, bytes - unsent_bytes);
+	t->n = 0;
+}
+
+/* Sends everything the worker queued, on every port. */
+static inline void loop_tx_drain(struct dp_loop *lp)
+{
+	struct dp_worker *w = lp->w;
+
+	for (uint16_t p = 0; p < w->n_ports; p++)
+		if (w->tx[p].n)
+			dp_loop_tx_flush(w, p, lp->port_id[p]);
+}
+
+/* One pass over every port: returns the packets received. */
+static inline uint32_t loop_poll_ports(struct dp_loop *lp)
+{
+	struct dp_worker *w = lp->w;
+	struct rte_mbuf *pkts[DP_BURST];
+	uint32_t got = 0;
+
+	for (uint16_t p = 0; p < w->n_ports; p++) {
+		uint16_t n = rte_eth_rx_burst(lp->port_id[p], w->queue, pkts, DP_BURST);
+
+		if (n == 0)
+			continue;
+		got += n;
+		dp_worker_process_burst(w, p, pkts, n);
+		/* Drain after each burst, not once per pass: a burst may emit on any port
+		 * (bridged frames on the peer, injected replies back on this one), and the
+		 * TX buffers must not fill up while other ports are polled. */
+		loop_tx_drain(lp);
+	}
+	return got;
+}
+
+int dp_loop_run(void *arg)
+{
+	struct dp_loop *lp = arg;
+	struct dp_worker *w;
+	struct loop_clock clk;
+	uint64_t next_timer_ns;
+	uint32_t empty = 0, sleep_us = 1;
+	uint32_t idle_max;
+	bool adaptive;
+
+	if (lp == NULL || lp->w == NULL || lp->quit == NULL)
+		return -1;
+	w = lp->w;
+	adaptive = lp->poll == DP_POLL_ADAPTIVE;
+	idle_max = lp->idle_us_max ? lp->idle_us_max : 1;
+	loop_clock_init(&clk);
+	/* Linux rounds a thread's sleeps up by its timer slack (50 us by default), which
+	 * would turn the first 1 us back-off into 50 us of added latency. */
+	if (adaptive)
+		prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+	TG_INFO("loop", "worker %u on lcore %u: queue %u, %u ports, %s polling (max sleep %u us)",
+		w->id, rte_lcore_id(), w->queue, w->n_ports, adaptive ? "adaptive" : "busy",
+		adaptive ? idle_max : 0);
+
+	w->now_ns = loop_now_ns(&clk);
+	next_timer_ns = w->now_ns + DP_LOOP_TIMER_NS;
+	/* The quit flag is written by a signal handler on another thread: an atomic load
+	 * keeps the compiler from hoisting it out of the loop (it costs a plain load). */
+	while (!__atomic_load_n(lp->quit, __ATOMIC_RELAXED)) {
+		uint32_t got;
+
+		w->now_ns = loop_now_ns(&clk);
+		got = loop_poll_ports(lp);
+		if (w->now_ns >= next_timer_ns) {
+			dp_worker_timers(w);
+			loop_tx_drain(lp);     /* timers may retransmit */
+			next_timer_ns = w->now_ns + DP_LOOP_TIMER_NS;
+		}
+		lp->polls++;
+		if (got) {
+			empty = 0;
+			sleep_us = 1;
+			continue;
+		}
+		/* Adaptive back-off (as l3fwd-power): spin through short gaps between
+		 * bursts, then sleep 1, 2, 4 ... idle_max us while the ports stay empty. */
+		if (!adaptive)
+			continue;
+		if (empty < DP_LOOP_IDLE_POLLS) {
+			empty++;
+			continue;
+		}
+		rte_delay_us_sleep(sleep_us);
+		lp->sleeps++;
+		lp->sleep_us += sleep_us;
+		sleep_us = sleep_us * 2 > idle_max ? idle_max : sleep_us * 2;
+	}
+	loop_tx_drain(lp);
+	TG_INFO("loop", "worker %u stopped: %lu polls, %lu sleeps (%lu us asked)", w->id,
+		(unsigned long)lp->polls, (unsigned long)lp->sleeps, (unsigned long)lp->sleep_us);
+	return 0;
+}

@@ -1,0 +1,66 @@
+/* loop.h - the worker lcore's poll loop: rx_burst -> dp_worker_process_burst -> tx_burst.
+ *
+ * One loop per worker lcore, started with rte_eal_remote_launch(dp_loop_run, loop, lcore).
+ * Per iteration it stamps w->now_ns from the TSC, polls its queue (w->queue) on every
+ * port, hands each non-empty burst to dp_worker_process_burst(), drains every w->tx[]
+ * with rte_eth_tx_burst after each port's burst, and calls dp_worker_timers() about once
+ * a millisecond. It stops when *quit becomes true.
+ *
+ * Polling is busy (never sleeps: dedicated cores) or adaptive, as DPDK's l3fwd-power
+ * does: after DP_LOOP_IDLE_POLLS consecutive empty polls of all ports the loop sleeps,
+ * 1 us first, doubling up to idle_us_max; any packet returns it to busy polling. A
+ * sleeping worker reacts to traffic within idle_us_max (the packets wait in the RX ring).
+ *
+ * Counters: the loop counts what only it knows - tx_pkts, tx_bytes and tx_drop_full
+ * (packets the TX queue did not take after bounded retries) - in w->cnt and in
+ * w->port_cnt[port]. Everything else is the worker's.
+ *
+ * Ports: the worker numbers its ports 0..w->n_ports-1 (the configuration's order);
+ * port_id[] maps them to ethdev port ids, so the worker never sees ethdev ids.
+ */
+#ifndef TG_LOOP_H
+#define TG_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <rte_common.h>
+#include "dataplane/dp_config-t.h"
+#include "dataplane/worker-t.h"
+
+#define DP_LOOP_IDLE_POLLS  100       /* adaptive: empty polls before the first sleep */
+#define DP_LOOP_TX_RETRIES  8         /* tx_burst calls that may take nothing before drop */
+#define DP_LOOP_TIMER_NS    1000000   /* dp_worker_timers() period */
+
+enum dp_poll_mode {
+	DP_POLL_BUSY     = 0,         /* spin on rx_burst: dedicated cores */
+	DP_POLL_ADAPTIVE = 1,         /* sleep after empty polls (VMs, small machines) */
+};
+
+/* What one worker lcore runs. Filled by the appliance before launch; the loop writes
+ * only the statistics at the end, and reads the rest. */
+struct dp_loop {
+	struct dp_worker *w;          /* the worker this loop drives (its own lcore only) */
+	uint16_t port_id[DP_MAX_PORTS]; /* port_id[p]: ethdev id of the worker's port p */
+	uint8_t  poll;                /* enum dp_poll_mode */
+	uint32_t idle_us_max;         /* adaptive: longest sleep, in microseconds (>= 1) */
+	const volatile bool *quit;    /* set by the signal handler; owned by the appliance */
+	/* statistics of the loop itself, written by the loop (read them after it returned) */
+	uint64_t polls;               /* iterations over all ports */
+	uint64_t sleeps;              /* adaptive sleeps taken */
+	uint64_t sleep_us;            /* microseconds asked to sleep, in total */
+} __rte_cache_aligned;
+
+/* The lcore function: runs <arg> (a struct dp_loop *) until *quit becomes true, then
+ * flushes what w->tx[] still holds (sent, or freed and counted) and returns 0.
+ * Returns -1 at once, without polling, if <arg> is unusable (NULL worker or quit flag).
+ * Must run on the lcore that owns the worker: nothing else may touch <w> meanwhile,
+ * except readers of its counters. */
+int dp_loop_run(void *arg);
+
+/* Sends what w->tx[p] holds on the ethdev port <port_id>, queue w->queue. Tries
+ * DP_LOOP_TX_RETRIES more times while the queue takes nothing, then frees the rest and
+ * counts it as tx_drop_full. Counts tx_pkts and tx_bytes. Leaves w->tx[p] empty.
+ * Called by the loop; exposed for tests and benches driving a worker themselves. */
+void dp_loop_tx_flush(struct dp_worker *w, uint16_t p, uint16_t port_id);
+
+#endif

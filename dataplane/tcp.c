@@ -1,0 +1,521 @@
+/* tcp.c - TCP tracking and reassembly of protected flows, and the decoder feed.
+ *
+ * Per direction: the handshake's ISN, options and window scale; in-order bytes go to
+ * the hold queue and from there to the decoder; out-of-order segments wait in a sorted
+ * queue (bounded per flow and by the worker's memcap). Overlaps keep the first data
+ * seen: a retransmission carrying different bytes is counted and never forwarded (the
+ * receiver gets the original bytes from the hold or rtx queue), or resets the flow,
+ * per policy. The editor (stream_edit.c) does everything in out-space.
+ */
+#include <string.h>
+#include <rte_mbuf.h>
+#include "dataplane/tcp.h"
+#include "dataplane/tcp_int.h"
+#include "dataplane/worker.h"
+#include "dataplane/flow.h"
+#include "dataplane/dp_counters.h"
+#include "dataplane/proto/proto.h"
+
+/* ---- memory ---- */
+
+int tcp_mem_charge(struct dp_worker *w, struct rte_mbuf *m)
+{
+	uint64_t sz = m->buf_len;
+
+	if (w->stream_mem + sz > w->cfg->stream_memcap)
+		return -1;
+	w->stream_mem += sz;
+	tseg(m)->mem = sz;
+	return 0;
+}
+
+void tcp_mem_free(struct dp_worker *w, struct rte_mbuf *m)
+{
+	w->stream_mem -= tseg(m)->mem;
+	tseg(m)->mem = 0;
+	rte_pktmbuf_free(m);
+}
+
+static void segq_free(struct dp_worker *w, struct tcp_segq *q)
+{
+	struct rte_mbuf *m;
+
+	while ((m = segq_pop(q)) != NULL)
+		tcp_mem_free(w, m);
+}
+
+void tcp_conn_release(struct dp_worker *w, struct flow *f)
+{
+	struct tcp_conn *c = &f->tcp;
+
+	for (int dir = 0; dir < 2; dir++) {
+		struct tcp_dir *d = &c->dir[dir];
+		segq_free(w, &d->ooo);
+		segq_free(w, &d->hold);
+		segq_free(w, &d->rtx);
+		for (unsigned i = 0; i < d->n_inj; i++) {
+			struct rte_mbuf *m = d->inj[i].m, *next;
+			for (; m; m = next) {
+				next = tseg(m)->next;
+				rte_pktmbuf_free(m);
+			}
+		}
+		d->n_inj = 0;
+	}
+	if (c->rtx_armed) {
+		TAILQ_REMOVE(&w->rtx_flows, f, rtx_link);
+		c->rtx_armed = 0;
+	}
+}
+
+/* ---- handshake ---- */
+
+static void dir_learn(struct tcp_dir *d, const struct dp_pkt *p, const uint8_t *frame)
+{
+	memcpy(d->eth, frame, 12);
+	d->ttl = p->ttl;
+	d->tos = p->tos;
+	if (p->opt.has_ts) {
+		if (!d->ts_seen || SEQ_GEQ(p->opt.tsval, d->last_tsval))
+			d->last_tsval = p->opt.tsval;
+		d->last_tsecr = p->opt.tsecr;
+		d->ts_seen = 1;
+	}
+}
+
+static void dir_syn(struct tcp_dir *d, const struct dp_pkt *p)
+{
+	d->isn = p->seq;
+	d->nxt = d->fwd = d->scan = d->release = p->seq + 1;
+	d->scan_off = 0;
+	d->out_nxt = d->out_una = p->seq + 1;
+	d->anchor[0] = (struct tcp_anchor){ .out = p->seq + 1, .in = p->seq + 1, .flat = 0 };
+	d->n_anchor = 1;
+	d->mss = p->opt.mss;
+	d->wscale = p->opt.has_wscale ? (p->opt.wscale > 14 ? 14 : p->opt.wscale) : 0;
+	d->sack_perm = p->opt.sack_perm;
+	d->ts_ok = p->opt.has_ts;
+	d->syn_seen = 1;
+	d->last_win_raw = p->win;
+	d->last_win = p->win;
+}
+
+void tcp_conn_init(struct dp_worker *w, struct flow *f, const struct dp_pkt *p,
+		   const uint8_t *frame)
+{
+	struct tcp_conn *c = &f->tcp;
+
+	(void)w;
+	memset(c, 0, sizeof(*c));
+	c->ip_ver = p->ip_ver;
+	c->n_vlan = p->n_vlan;
+	c->vlan[0] = p->vlan[0];
+	c->vlan[1] = p->vlan[1];
+	dir_syn(&c->dir[0], p);
+	dir_learn(&c->dir[0], p, frame);
+	c->state = TCP_ST_SYN_SENT;
+}
+
+/* ---- reassembly ---- */
+
+/* Inserts <m> (payload [seq, seq+len) in its tcp_seg) into the sorted out-of-order
+ * queue, first data wins: the parts already queued are cut from the new segment; a
+ * new segment that would bridge two queued ones keeps only its part before the
+ * first (the sender retransmits the rest). Returns 1 if kept, 0 if freed. */
+static int ooo_insert(struct dp_worker *w, struct flow *f, struct tcp_dir *d, struct rte_mbuf *m)
+{
+	struct tcp_seg *s = tseg(m);
+	struct rte_mbuf *prev = NULL, *cur = d->ooo.head;
+
+	while (cur && SEQ_LEQ(tseg(cur)->seq + tseg(cur)->len, s->seq)) {
+		prev = cur;
+		cur = tseg(cur)->next;
+	}
+	/* overlap with <cur>, which ends after our start */
+	if (cur && SEQ_LEQ(tseg(cur)->seq, s->seq)) {
+		uint32_t cend = tseg(cur)->seq + tseg(cur)->len;
+		uint32_t ov = SEQ_MIN(cend, s->seq + s->len) - s->seq;
+		if (memcmp(tseg_data(cur) + (s->seq - tseg(cur)->seq), tseg_data(m), ov))
+			DP_CNT_INC(&w->cnt, tcp_overlap_rewritten);
+		if (SEQ_GEQ(cend, s->seq + s->len)) {
+			DP_CNT_INC(&w->cnt, tcp_dup_dropped);
+			rte_pktmbuf_free(m);
+			return 0;
+		}
+		s->off = (uint16_t)(s->off + ov);
+		s->len = (uint16_t)(s->len - ov);
+		s->seq += ov;
+		s->flags &= (uint8_t)~TCP_SEG_WHOLE;
+		prev = cur;
+		cur = tseg(cur)->next;
+	}
+	if (cur && SEQ_LT(tseg(cur)->seq, s->seq + s->len)) {
+		uint32_t keep = tseg(cur)->seq - s->seq;
+		uint32_t ov = SEQ_MIN(tseg(cur)->seq + tseg(cur)->len, s->seq + s->len) - tseg(cur)->seq;
+		if (memcmp(tseg_data(cur), tseg_data(m) + keep, ov))
+			DP_CNT_INC(&w->cnt, tcp_overlap_rewritten);
+		s->len = (uint16_t)keep;
+		s->flags &= (uint8_t)~(TCP_SEG_WHOLE | TCP_SEG_FIN);
+	}
+	if (d->ooo.n >= w->cfg->ooo_max_segs || tcp_mem_charge(w, m) < 0) {
+		DP_CNT_INC(&w->cnt, tcp_ooo_drop_limit);
+		rte_pktmbuf_free(m);
+		return 0;
+	}
+	s->next = cur;
+	if (prev)
+		tseg(prev)->next = m;
+	else
+		d->ooo.head = m;
+	if (cur == NULL)
+		d->ooo.tail = m;
+	d->ooo.n++;
+	d->ooo.bytes += s->len;
+	DP_CNT_INC(&w->cnt, tcp_ooo_queued);
+	(void)f;
+	return 1;
+}
+
+/* Appends in-order segment <m> to the hold queue; <m>'s tcp_seg is set up. */
+static int hold_append(struct dp_worker *w, struct tcp_dir *d, struct rte_mbuf *m)
+{
+	if (tseg(m)->mem == 0 && tcp_mem_charge(w, m) < 0)
+		return -1;
+	d->nxt = tseg(m)->seq + tseg(m)->len;
+	if (tseg(m)->flags & TCP_SEG_FIN) {
+		d->fin_seen = 1;
+		d->fin_seq = d->nxt;
+	}
+	if (tseg(m)->len == 0) {
+		tcp_mem_free(w, m);
+		return 0;
+	}
+	segq_push(&d->hold, m);
+	return 0;
+}
+
+/* Moves out-of-order segments that became in order into the hold queue. */
+static int ooo_pull(struct dp_worker *w, struct tcp_dir *d)
+{
+	struct rte_mbuf *m;
+
+	while ((m = d->ooo.head) != NULL && SEQ_LEQ(tseg(m)->seq, d->nxt)) {
+		struct tcp_seg *s;
+		segq_pop(&d->ooo);
+		s = tseg(m);
+		if (SEQ_LEQ(s->seq + s->len, d->nxt) && !((s->flags & TCP_SEG_FIN) && s->seq + s->len == d->nxt)) {
+			tcp_mem_free(w, m);
+			continue;
+		}
+		uint32_t cut = d->nxt - s->seq;
+		if (cut) {
+			s->off = (uint16_t)(s->off + cut);
+			s->len = (uint16_t)(s->len - cut);
+			s->seq = d->nxt;
+			s->flags &= (uint8_t)~TCP_SEG_WHOLE;
+		}
+		if (hold_append(w, d, m) < 0) {
+			tcp_mem_free(w, m);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- decoder ---- */
+
+static void dir_decode(struct dp_worker *w, struct flow *f, int dir)
+{
+	struct tcp_conn *c = &f->tcp;
+	struct tcp_dir *d = &c->dir[dir];
+	const struct proto_ops *ops = c->dec_off ? NULL : proto_get(f->proto);
+	struct se_sink_ctx sctx = { .w = w, .f = f };
+	struct proto_sink sink;
+
+	if (ops == NULL) {
+		d->scan = d->nxt;
+		d->release = d->nxt;
+		return;
+	}
+	se_sink_init(&sink, &sctx);
+	while (SEQ_LT(d->scan, d->nxt)) {
+		struct rte_mbuf *m = d->hold.head;
+		/* find the held segment holding <scan>; removals may have changed the queue */
+		while (m && SEQ_LEQ(tseg(m)->seq + tseg(m)->len, d->scan))
+			m = tseg(m)->next;
+		if (m == NULL) {
+			d->scan = d->nxt;
+			break;
+		}
+		struct tcp_seg *s = tseg(m);
+		uint32_t start = SEQ_MAX(s->seq, d->scan);
+		uint32_t n = s->seq + s->len - start;
+		const uint8_t *data = tseg_data(m) + (start - s->seq);
+		uint64_t off = d->scan_off + (start - d->scan);
+		d->scan_off = off + n;
+		d->scan = start + n;
+		if (ops->feed(f->dec_state, dir, off, data, n, &sink) < 0) {
+			DP_CNT_INC(&w->cnt, proto_error);
+			c->dec_off = 1; /* stop inspecting: forward the rest as it is */
+			d->release = d->nxt;
+			d->scan = d->nxt;
+			c->dir[dir ^ 1].release = c->dir[dir ^ 1].scan;
+			return;
+		}
+	}
+	if (d->fin_seen && !d->fin_fed) {
+		d->fin_fed = 1;
+		if (ops->fin)
+			ops->fin(f->dec_state, dir, d->scan_off, &sink);
+		d->release = d->nxt;
+	}
+	/* a message longer than max_hold_bytes: stream it through or reset, by policy */
+	if (d->nxt - d->release > w->cfg->max_hold_bytes) {
+		DP_CNT_INC(&w->cnt, hold_overflow);
+		if (w->cfg->hold == DP_HOLD_RESET) {
+			c->reset = 1;
+			return;
+		}
+		d->hold_over = 1;
+		d->release = d->nxt;
+	}
+}
+
+/* ---- segments ---- */
+
+static void handle_rst(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *m,
+		       const struct dp_pkt *p)
+{
+	struct tcp_dir *d = &f->tcp.dir[dir];
+
+	/* RFC 5961: accept only a reset in the window the sender could have reached */
+	if (SEQ_LT(p->seq, d->fwd - 1) || SEQ_GT(p->seq, d->nxt + (1u << 30))) {
+		DP_CNT_INC(&w->cnt, drop_out_of_window);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (p->tcp_flags & DP_TCP_ACK) {
+		d->last_ack = p->ack;
+		d->ack_seen = 1;
+	}
+	/* the receiver accepts a reset at exactly its rcv_nxt: our out_nxt */
+	se_forward_ctl(w, f, dir, m, p, d->out_nxt, DP_TCP_RST);
+	tcp_conn_release(w, f);
+	f->tcp.state = TCP_ST_CLOSED;
+	flow_mark_closed(w->ft, f, w->now_ns);
+}
+
+static void handle_syn(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *m,
+		       const struct dp_pkt *p)
+{
+	struct tcp_conn *c = &f->tcp;
+
+	if (!(p->tcp_flags & DP_TCP_ACK)) {
+		/* client SYN: a retransmission, or a new connection reusing a closed tuple */
+		if (dir != 0) {
+			DP_CNT_INC(&w->cnt, drop_bad_flags);
+			rte_pktmbuf_free(m);
+			return;
+		}
+		if (p->seq != c->dir[0].isn) {
+			tcp_conn_release(w, f);
+			tcp_conn_init(w, f, p, rte_pktmbuf_mtod(m, uint8_t *));
+			f->closed = 0;
+		}
+	} else {
+		if (dir != 1 || c->state < TCP_ST_SYN_SENT) {
+			DP_CNT_INC(&w->cnt, drop_bad_flags);
+			rte_pktmbuf_free(m);
+			return;
+		}
+		struct tcp_dir *d = &c->dir[1];
+		if (!d->syn_seen || p->seq != d->isn) {
+			memset(d, 0, sizeof(*d));
+			dir_syn(d, p);
+		}
+		dir_learn(d, p, rte_pktmbuf_mtod(m, uint8_t *));
+		d->last_ack = p->ack;
+		d->ack_seen = 1;
+		/* window scaling is on only if both SYNs carried it (RFC 7323) */
+		if (!p->opt.has_wscale) {
+			c->dir[0].wscale = 0;
+			d->wscale = 0;
+		}
+		c->state = TCP_ST_SYN_RCVD;
+	}
+	dp_worker_emit(w, tcp_out_port(f, dir), m);
+}
+
+void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *m,
+		 const struct dp_pkt *p, uint16_t rx_port)
+{
+	struct tcp_conn *c = &f->tcp;
+	struct tcp_dir *d = &c->dir[dir];
+	uint8_t fl = p->tcp_flags;
+	int kept = 0;
+
+	(void)rx_port;
+	if (fl & DP_TCP_RST) {
+		if (c->state == TCP_ST_CLOSED) {
+			dp_worker_emit(w, tcp_out_port(f, dir), m);
+			return;
+		}
+		handle_rst(w, f, dir, m, p);
+		return;
+	}
+	if (fl & DP_TCP_SYN) {
+		if (fl & DP_TCP_FIN) {
+			DP_CNT_INC(&w->cnt, drop_bad_flags);
+			rte_pktmbuf_free(m);
+			return;
+		}
+		handle_syn(w, f, dir, m, p);
+		return;
+	}
+	if (!d->syn_seen || !(fl & DP_TCP_ACK) || c->state == TCP_ST_CLOSED) {
+		/* data before the handshake, a segment without ACK, or after a reset */
+		DP_CNT_INC(&w->cnt, drop_bad_flags);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	dir_learn(d, p, rte_pktmbuf_mtod(m, uint8_t *));
+	d->last_win_raw = p->win;
+	d->last_win = (uint32_t)p->win << d->wscale;
+	if (!d->ack_seen || SEQ_GT(p->ack, d->last_ack))
+		d->last_ack = p->ack;
+	d->ack_seen = 1;
+	se_on_ack(w, f, dir ^ 1, p->ack);
+	if (c->state == TCP_ST_SYN_RCVD && dir == 0)
+		c->state = TCP_ST_ESTABLISHED;
+
+	uint32_t seq = p->seq, len = p->payload_len, end = seq + len;
+	const uint8_t *payload = rte_pktmbuf_mtod(m, const uint8_t *) + p->payload_off;
+	int fin = (fl & DP_TCP_FIN) != 0;
+
+	if (len) {
+		/* right edge the receiver allowed, in the sender's space, plus a margin for
+		 * window probes and receivers that shrink their window */
+		const struct tcp_dir *r = &c->dir[dir ^ 1];
+		uint32_t win = r->last_win > 65535 ? r->last_win : 65535;
+		uint32_t edge = se_out_to_in(d, r->ack_seen ? r->last_ack : d->out_nxt) + win;
+		if (SEQ_GEQ(seq, edge) || SEQ_LT(end, d->fwd - (1u << 30))) {
+			DP_CNT_INC(&w->cnt, drop_out_of_window);
+			rte_pktmbuf_free(m);
+			return;
+		}
+		if (SEQ_LT(seq, d->nxt)) {
+			/* bytes already seen: first data wins */
+			uint32_t old_end = SEQ_MIN(end, d->nxt);
+			if (se_differs(f, dir, seq, payload, old_end - seq)) {
+				DP_CNT_INC(&w->cnt, tcp_overlap_rewritten);
+				if (w->cfg->overlap == DP_OVERLAP_RESET) {
+					rte_pktmbuf_free(m);
+					tcp_conn_reset(w, f);
+					return;
+				}
+			}
+			if (SEQ_LT(seq, d->fwd))
+				se_replay(w, f, dir, seq, SEQ_MIN(old_end, d->fwd));
+			if (SEQ_LEQ(end, d->nxt))
+				DP_CNT_INC(&w->cnt, tcp_dup_dropped);
+		}
+		if (SEQ_GT(end, d->nxt) || (fin && end == d->nxt && !d->fin_seen)) {
+			struct tcp_seg *s = tseg(m);
+			uint32_t cut = SEQ_LT(seq, d->nxt) ? d->nxt - seq : 0;
+			s->next = NULL;
+			s->seq = seq + cut;
+			s->off = (uint16_t)(p->payload_off + cut);
+			s->len = (uint16_t)(len - cut);
+			s->l4_off = p->l4_off;
+			s->ts_off = p->opt.has_ts ? p->opt.ts_off : 0;
+			s->mem = 0;
+			s->flags = fin ? TCP_SEG_FIN : 0;
+			/* only a frame with nothing but its own payload after plain headers can
+			 * be sent again as it is */
+			if (cut == 0 && rte_pktmbuf_pkt_len(m) == (uint32_t)p->payload_off + len &&
+			    m->nb_segs == 1 &&
+			    p->l4_off - p->l3_off == (p->ip_ver == 6 ? 40 : 20))
+				s->flags |= TCP_SEG_WHOLE;
+			if (SEQ_LEQ(s->seq, d->nxt)) {
+				if (hold_append(w, d, m) < 0) {
+					rte_pktmbuf_free(m);
+					DP_CNT_INC(&w->cnt, tcp_memcap_reset);
+					tcp_conn_reset(w, f);
+					return;
+				}
+				kept = 1;
+				if (ooo_pull(w, d) < 0) {
+					DP_CNT_INC(&w->cnt, tcp_memcap_reset);
+					tcp_conn_reset(w, f);
+					return;
+				}
+			} else {
+				ooo_insert(w, f, d, m);
+				kept = 1;
+			}
+		}
+	} else if (fin && seq == d->nxt && !d->fin_seen) {
+		d->fin_seen = 1;
+		d->fin_seq = d->nxt;
+	}
+
+	dir_decode(w, f, dir);
+	if (c->reset) {
+		if (!kept)
+			rte_pktmbuf_free(m);
+		tcp_conn_reset(w, f);
+		return;
+	}
+	se_emit(w, f, dir);
+	se_emit(w, f, dir ^ 1);
+	if (c->reset) {
+		if (!kept)
+			rte_pktmbuf_free(m);
+		tcp_conn_reset(w, f);
+		return;
+	}
+
+	if (!kept) {
+		/* Not kept: a pure ACK, a window update, a keepalive or a retransmission. It
+		 * carries the sender's ACK and window: forward it header-only. A segment of old
+		 * data goes one below out_nxt so that the receiver answers with an ACK (which
+		 * is what a keepalive probe or a retransmission needs). */
+		uint32_t oseq = d->out_nxt;
+		uint8_t ofl = 0;
+		if ((len && SEQ_LEQ(end, d->nxt)) || SEQ_LT(seq, d->nxt))
+			oseq = d->out_nxt - 1;
+		if (fin && d->fin_fwd) {
+			ofl = DP_TCP_FIN;
+			oseq = d->out_nxt - 1;
+		}
+		se_forward_ctl(w, f, dir, m, p, oseq, ofl);
+	}
+	/* acknowledgements that the emissions did not carry: an ACK that arrived on a held
+	 * segment, or removed bytes that the appliance acknowledges for the receiver */
+	for (int x = 0; x < 2; x++) {
+		struct tcp_dir *xd = &c->dir[x];
+		if (xd->ack_seen && se_ack_value(f, x) != xd->emitted_ack && xd->syn_seen)
+			se_emit_ctl(w, f, x, 0, xd->out_nxt);
+	}
+	if (c->dir[0].fin_fwd && c->dir[1].fin_fwd && !f->closed) {
+		c->state = TCP_ST_CLOSING;
+		flow_mark_closed(w->ft, f, w->now_ns);
+	}
+}
+
+void tcp_conn_reset(struct dp_worker *w, struct flow *f)
+{
+	struct tcp_conn *c = &f->tcp;
+
+	if (c->state != TCP_ST_CLOSED) {
+		for (int dir = 0; dir < 2; dir++)
+			if (c->dir[dir].syn_seen)
+				se_emit_ctl(w, f, dir, DP_TCP_RST, c->dir[dir].out_nxt);
+		DP_CNT_INC(&w->cnt, tcp_rst_policy);
+	}
+	tcp_conn_release(w, f);
+	c->state = TCP_ST_CLOSED;
+	c->reset = 0;
+	if (!f->closed)
+		flow_mark_closed(w->ft, f, w->now_ns);
+}

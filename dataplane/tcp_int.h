@@ -1,0 +1,107 @@
+/* tcp_int.h - internals shared by tcp.c (tracking, reassembly, decoding) and
+ * stream_edit.c (out-space: anchors, emission, retransmission). Not a public API. */
+#ifndef TG_TCP_INT_H
+#define TG_TCP_INT_H
+
+#include <stdint.h>
+#include <rte_mbuf.h>
+#include "dataplane/tcp-t.h"
+#include "dataplane/flow-t.h"
+#include "dataplane/worker-t.h"
+#include "dataplane/proto/proto.h"
+#include "dataplane/dp_pkt-t.h"
+
+/* Sequence comparisons modulo 2^32 (RFC 793 / RFC 1982): valid while the two values are
+ * less than 2^31 apart, which the window check guarantees for anything we keep. */
+#define SEQ_LT(a, b)  ((int32_t)((uint32_t)(a) - (uint32_t)(b)) < 0)
+#define SEQ_LEQ(a, b) ((int32_t)((uint32_t)(a) - (uint32_t)(b)) <= 0)
+#define SEQ_GT(a, b)  SEQ_LT(b, a)
+#define SEQ_GEQ(a, b) SEQ_LEQ(b, a)
+#define SEQ_MAX(a, b) (SEQ_GT(a, b) ? (a) : (b))
+#define SEQ_MIN(a, b) (SEQ_LT(a, b) ? (a) : (b))
+
+static inline struct tcp_seg *tseg(struct rte_mbuf *m)
+{
+	return (struct tcp_seg *)rte_mbuf_to_priv(m);
+}
+
+static inline uint8_t *tseg_data(struct rte_mbuf *m)
+{
+	return rte_pktmbuf_mtod(m, uint8_t *) + tseg(m)->off;
+}
+
+static inline void segq_push(struct tcp_segq *q, struct rte_mbuf *m)
+{
+	tseg(m)->next = NULL;
+	if (q->tail)
+		tseg(q->tail)->next = m;
+	else
+		q->head = m;
+	q->tail = m;
+	q->n++;
+	q->bytes += tseg(m)->len;
+}
+
+static inline struct rte_mbuf *segq_pop(struct tcp_segq *q)
+{
+	struct rte_mbuf *m = q->head;
+
+	if (m == NULL)
+		return NULL;
+	q->head = tseg(m)->next;
+	if (q->head == NULL)
+		q->tail = NULL;
+	q->n--;
+	q->bytes -= tseg(m)->len;
+	tseg(m)->next = NULL;
+	return m;
+}
+
+/* Which key side sends direction <dir> (0: client to server). */
+static inline int tcp_sender_side(const struct flow *f, int dir)
+{
+	return dir == 0 ? f->client_side : !f->client_side;
+}
+
+/* DPDK port that leads to the receiver of direction <dir>. */
+static inline uint16_t tcp_out_port(const struct flow *f, int dir)
+{
+	return f->port_of_side[!tcp_sender_side(f, dir)];
+}
+
+/* tcp.c */
+/* Charges <m> to the worker's stream memcap. Returns 0, or -1 if over the cap. */
+int tcp_mem_charge(struct dp_worker *w, struct rte_mbuf *m);
+/* Releases <m>'s charge and drops the stream's reference to it. */
+void tcp_mem_free(struct dp_worker *w, struct rte_mbuf *m);
+
+/* stream_edit.c */
+/* Maps in-space <in> of direction <d> to out-space (for bytes not yet emitted). */
+uint32_t se_in_to_out(const struct tcp_dir *d, uint32_t in);
+/* Maps out-space <out> (an ACK or SACK edge from the receiver) back to in-space. */
+uint32_t se_out_to_in(const struct tcp_dir *d, uint32_t out);
+/* The receiver of <dir> acknowledged out-space <out_ack>: frees acked rtx segments. */
+void se_on_ack(struct dp_worker *w, struct flow *f, int dir, uint32_t out_ack);
+/* Emits what direction <dir> may forward: released held bytes, pending injections, FIN. */
+void se_emit(struct dp_worker *w, struct flow *f, int dir);
+/* Sends a header-only segment in direction <dir> with <flags> at out-space <seq>. */
+void se_emit_ctl(struct dp_worker *w, struct flow *f, int dir, uint8_t flags, uint32_t seq);
+/* Forwards the current segment <m> (parsed <p>) of <dir> without payload, as a pure
+ * ACK (or FIN/RST) at out-space <seq>, translating ACK and SACK. Takes <m>. */
+void se_forward_ctl(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *m,
+		    const struct dp_pkt *p, uint32_t seq, uint8_t flags);
+/* Re-sends emitted, unacknowledged bytes overlapping in-space [from, to) of <dir>. */
+void se_replay(struct dp_worker *w, struct flow *f, int dir, uint32_t from, uint32_t to);
+/* Compares bytes <data> at in-space [seq, seq+len) with what was already kept
+ * (held or emitted, unedited). Returns 1 if any byte differs. */
+int se_differs(struct flow *f, int dir, uint32_t seq, const uint8_t *data, uint32_t len);
+/* Fills <s> so that a decoder's requests act on flow <f>; <ctx> is caller storage. */
+struct se_sink_ctx {
+	struct dp_worker *w;
+	struct flow *f;
+};
+void se_sink_init(struct proto_sink *s, struct se_sink_ctx *ctx);
+/* The ACK value an emission of <dir> carries now (in the sender's peer in-space). */
+uint32_t se_ack_value(const struct flow *f, int dir);
+
+#endif
