@@ -44,6 +44,7 @@
 	X(tcp_overlap_rewritten,"retransmissions with different bytes rewritten to the original") \
 	X(tcp_rtx_replayed,     "segments re-sent from the retransmit queue") \
 	X(tcp_inject_rtx,       "injected segments retransmitted on timeout") \
+	X(tcp_ack_generated,    "ACKs the appliance generated (held data, removed bytes)") \
 	X(tcp_rst_policy,       "flows reset by policy") \
 	X(tcp_memcap_reset,     "flows reset because the stream memcap was exhausted") \
 	X(hold_overflow,        "messages larger than max_hold_bytes streamed through (policy)") \

@@ -183,6 +183,7 @@ int dp_port_setup(uint16_t port_id, uint16_t n_queues, uint16_t rx_desc, uint16_
 	struct rte_eth_conf conf;
 	struct rte_ether_addr mac;
 	char macstr[RTE_ETHER_ADDR_FMT_SIZE] = "?";
+	char name[RTE_ETH_NAME_MAX_LEN] = "?";
 	uint8_t key[256];
 	int rc;
 
@@ -247,8 +248,9 @@ int dp_port_setup(uint16_t port_id, uint16_t n_queues, uint16_t rx_desc, uint16_
 	}
 	if (rte_eth_macaddr_get(port_id, &mac) == 0)
 		rte_ether_format_addr(macstr, sizeof(macstr), &mac);
-	TG_INFO("port", "port %u up: driver %s, mac %s, %u rx/tx queues (%u/%u descriptors), rss %s",
-		port_id, port_driver(&info), macstr, n_queues, rx_desc, tx_desc,
+	rte_eth_dev_get_name_by_port(port_id, name);
+	TG_INFO("port", "port %u (%s) up: driver %s, mac %s, %u rx/tx queues (%u/%u descriptors), "
+		"rss %s", port_id, name, port_driver(&info), macstr, n_queues, rx_desc, tx_desc,
 		n_queues > 1 ? "yes (symmetric key)" : "no");
 	return 0;
 }

@@ -156,8 +156,9 @@ static uint32_t mss_to(const struct flow *f, int dir)
 }
 
 /* Builds a fresh frame of direction <dir>: the sender's addresses and latest header
- * state, <flags>, out-space <seq>, and <len> bytes of <payload>. Returns NULL (counted)
- * when no mbuf is left. */
+ * state, <flags>, out-space <seq>, and <len> bytes of <payload>. With <payload> NULL and
+ * <len> > 0 the payload room is left for the caller to fill and checksum. Returns NULL
+ * (counted) when no mbuf is left. */
 static struct rte_mbuf *build_frame(struct dp_worker *w, const struct flow *f, int dir,
 				    uint8_t flags, uint32_t seq, const uint8_t *payload, uint32_t len)
 {
@@ -227,15 +228,17 @@ static struct rte_mbuf *build_frame(struct dp_worker *w, const struct flow *f, i
 		memcpy(th + 24, &v, 4);
 		memcpy(th + 28, &e, 4);
 	}
-	if (len)
-		memcpy(th + thl, payload, len);
-	full_cksum(p + l2, c->ip_ver, th);
 	tseg(m)->l4_off = (uint16_t)(l2 + l3);
 	tseg(m)->ts_off = thl == 32 ? 24 : 0;
 	tseg(m)->off = (uint16_t)(l2 + l3 + thl);
 	tseg(m)->len = (uint16_t)len;
 	tseg(m)->flags = 0;
 	tseg(m)->mem = 0;
+	if (payload == NULL && len)
+		return m; /* the caller copies the payload in and sums */
+	if (len)
+		memcpy(th + thl, payload, len);
+	full_cksum(p + l2, c->ip_ver, th);
 	return m;
 }
 
@@ -339,6 +342,65 @@ static void pop_injection(struct tcp_dir *d)
 	d->n_inj--;
 }
 
+/* Emits one fresh segment of up to <n> held bytes starting at d->fwd, gathered from
+ * consecutive held segments (stopping at a removed gap), so that re-segmenting at
+ * message boundaries does not multiply the number of packets. Consumed held segments
+ * are freed, a partly consumed one is trimmed. <n> is updated to what was sent.
+ * Returns 0, or -1 when no mbuf was left. */
+static int emit_gather(struct dp_worker *w, struct flow *f, int dir, uint32_t n, uint32_t out,
+		       uint32_t in)
+{
+	struct tcp_dir *d = &f->tcp.dir[dir];
+	uint32_t avail = 0, got = 0;
+	uint8_t edited = 0;
+	struct rte_mbuf *m, *fm;
+	uint8_t *dst;
+
+	/* how many contiguous bytes the hold has from fwd, up to n */
+	for (m = d->hold.head; m && avail < n; m = tseg(m)->next) {
+		if (tseg(m)->seq != d->fwd + avail)
+			break;
+		avail += tseg(m)->len;
+	}
+	if (avail < n)
+		n = avail;
+	fm = build_frame(w, f, dir, DP_TCP_PSH, out, NULL, n);
+	if (fm == NULL)
+		return -1;
+	dst = rte_pktmbuf_mtod(fm, uint8_t *) + tseg(fm)->off;
+	while (got < n) {
+		struct tcp_seg *s;
+		uint32_t take;
+		m = d->hold.head;
+		s = tseg(m);
+		take = s->len < n - got ? s->len : n - got;
+		memcpy(dst + got, tseg_data(m), take);
+		edited |= s->flags & TCP_SEG_EDITED;
+		got += take;
+		if (take == s->len) {
+			segq_pop(&d->hold);
+			tcp_mem_free(w, m);
+		} else {
+			s->off = (uint16_t)(s->off + take);
+			s->len = (uint16_t)(s->len - take);
+			s->seq += take;
+			s->flags &= (uint8_t)~TCP_SEG_WHOLE;
+			d->hold.bytes -= take;
+		}
+	}
+	/* the payload was copied after build_frame summed an empty one: sum again */
+	{
+		uint8_t *base = rte_pktmbuf_mtod(fm, uint8_t *);
+		unsigned l3off = tseg(fm)->l4_off - (f->tcp.ip_ver == 6 ? 40 : 20);
+		full_cksum(base + l3off, f->tcp.ip_ver, base + tseg(fm)->l4_off);
+	}
+	tseg(fm)->flags = edited;
+	emit_keep(w, f, dir, fm, out, in, 0);
+	d->out_nxt += n;
+	d->fwd += n;
+	return 0;
+}
+
 void se_emit(struct dp_worker *w, struct flow *f, int dir)
 {
 	struct tcp_dir *d = &f->tcp.dir[dir];
@@ -381,26 +443,13 @@ void se_emit(struct dp_worker *w, struct flow *f, int dir)
 			segq_pop(&d->hold);
 			rewrite_hdr(f, dir, m, out, DP_TCP_PSH, (s->flags & TCP_SEG_EDITED) != 0);
 			emit_keep(w, f, dir, m, out, in, 0);
+			d->out_nxt += n;
+			d->fwd += n;
 		} else {
-			struct rte_mbuf *fm = build_frame(w, f, dir, DP_TCP_PSH, out, tseg_data(m), n);
-			if (fm == NULL)
-				break; /* try again on the next packet or timer */
-			if (s->flags & TCP_SEG_EDITED)
-				tseg(fm)->flags |= TCP_SEG_EDITED;
-			emit_keep(w, f, dir, fm, out, in, 0);
-			if (n == s->len) {
-				segq_pop(&d->hold);
-				tcp_mem_free(w, m);
-			} else {
-				s->off += (uint16_t)n;
-				s->len -= (uint16_t)n;
-				s->seq += n;
-				s->flags &= (uint8_t)~TCP_SEG_WHOLE;
-				d->hold.bytes -= n;
-			}
+			n = SEQ_MIN(limit - d->fwd, mss);
+			if (emit_gather(w, f, dir, n, out, in) < 0)
+				break; /* no mbuf: try again on the next packet or timer */
 		}
-		d->out_nxt += n;
-		d->fwd += n;
 	}
 	if (d->fin_seen && !d->fin_fwd && d->fwd == d->fin_seq && d->hold.head == NULL &&
 	    d->n_inj == 0) {

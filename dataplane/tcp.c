@@ -336,6 +336,7 @@ static void handle_syn(struct dp_worker *w, struct flow *f, int dir, struct rte_
 		dir_learn(d, p, rte_pktmbuf_mtod(m, uint8_t *));
 		d->last_ack = p->ack;
 		d->ack_seen = 1;
+		d->emitted_ack = p->ack; /* forwarded as it is, and no edit exists yet */
 		/* window scaling is on only if both SYNs carried it (RFC 7323) */
 		if (!p->opt.has_wscale) {
 			c->dir[0].wscale = 0;
@@ -494,8 +495,10 @@ void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *
 	 * segment, or removed bytes that the appliance acknowledges for the receiver */
 	for (int x = 0; x < 2; x++) {
 		struct tcp_dir *xd = &c->dir[x];
-		if (xd->ack_seen && se_ack_value(f, x) != xd->emitted_ack && xd->syn_seen)
+		if (xd->ack_seen && se_ack_value(f, x) != xd->emitted_ack && xd->syn_seen) {
+			DP_CNT_INC(&w->cnt, tcp_ack_generated);
 			se_emit_ctl(w, f, x, 0, xd->out_nxt);
+		}
 	}
 	if (c->dir[0].fin_fwd && c->dir[1].fin_fwd && !f->closed) {
 		c->state = TCP_ST_CLOSING;
