@@ -12,6 +12,7 @@
 #define CFG_MAX_PAIRS     (DP_MAX_PORTS / 2)
 #define CFG_PATH_MAX      256
 #define CFG_ERR_MAX       512
+#define CFG_MAX_RULE_FILES 32
 
 enum cfg_poll_mode {
 	CFG_POLL_BUSY     = 0,        /* spin on rx_burst: dedicated cores */
@@ -47,6 +48,11 @@ struct cfg {
 	uint8_t  poll;                /* enum cfg_poll_mode */
 	uint32_t poll_idle_us;        /* adaptive: longest sleep after empty polls */
 	uint32_t mbufs;               /* mbufs in the packet pool */
+	/* rules */
+	int  n_rule_files;            /* rule files, in order */
+	char rule_files[CFG_MAX_RULE_FILES][CFG_PATH_MAX]; /* relative paths are resolved
+	                               * against the config file's directory */
+	char rule_cache_dir[CFG_PATH_MAX]; /* compiled-database cache ("" = none) */
 	/* logging */
 	char log_level[16];           /* "debug", "info", "warn", "error" */
 	/* the data plane */

@@ -42,6 +42,15 @@ enum dp_midstream_policy {
 	DP_MIDSTREAM_DROP   = 1,      /* drop (the client reconnects through the appliance) */
 };
 
+/* What happens when a client asks a protected resource for TLS / GSS encryption
+ * (PostgreSQL SSLRequest / GSSENCRequest). Encrypted bytes cannot be inspected. */
+enum dp_tls_policy {
+	DP_TLS_REFUSE      = 0,       /* answer "no" for the server: the session goes on in
+	                               * clear and stays inspectable (counted) */
+	DP_TLS_PASSTHROUGH = 1,       /* let the server answer; an encrypted flow is then
+	                               * forwarded uninspected (counted) */
+};
+
 enum dp_proto_id {
 	DP_PROTO_NONE = 0,            /* no decoder: stream tracked, every byte released at once */
 	DP_PROTO_PG,                  /* PostgreSQL v3 */
@@ -75,6 +84,7 @@ struct dp_config {
 	uint8_t  overlap;             /* enum dp_overlap_policy */
 	uint8_t  midstream;           /* enum dp_midstream_policy */
 	uint8_t  verify_cksum;        /* verify TCP/IP checksums of protected flows */
+	uint8_t  tls;                 /* enum dp_tls_policy */
 	uint16_t n_resources;         /* entries used in resources[] */
 	struct dp_resource resources[DP_MAX_RESOURCES];
 };

@@ -47,12 +47,25 @@
 	X(tcp_ack_generated,    "ACKs the appliance generated (held data, removed bytes)") \
 	X(tcp_rst_policy,       "flows reset by policy") \
 	X(tcp_memcap_reset,     "flows reset because the stream memcap was exhausted") \
+	X(rtx_not_kept,         "emitted segments not kept for retransmission (memcap): a sender's\
+ retransmission of them is then forwarded as sent") \
 	X(hold_overflow,        "messages larger than max_hold_bytes streamed through (policy)") \
 	X(edit_removed_bytes,   "bytes removed from streams") \
 	X(edit_injected_bytes,  "bytes injected into streams") \
 	X(edit_rewritten_bytes, "bytes rewritten in place (masking)") \
 	X(mbuf_alloc_fail,      "mbuf allocations that failed") \
-	X(proto_error,          "protocol decoder errors (malformed messages)")
+	X(proto_error,          "protocol decoder errors (malformed messages)") \
+	X(cmd_seen,             "commands (statements) judged") \
+	X(cmd_blocked,          "commands blocked with a protocol-native error") \
+	X(cmd_reset,            "commands answered by resetting the flow") \
+	X(cmd_alert,            "commands that matched alert rules") \
+	X(cmd_unjudged,         "commands forwarded unjudged (larger than the hold or scratch)") \
+	X(rule_scan_error,      "rule scans that failed (the command or result was let through)") \
+	X(rows_scanned,         "result rows scanned for masking") \
+	X(fields_masked,        "result fields masked") \
+	X(mask_unmaskable,      "result fields a column rule names but cannot mask (binary format)") \
+	X(pg_tls_refused,       "PostgreSQL SSL/GSS requests answered 'N' by the appliance") \
+	X(pg_tls_passthrough,   "PostgreSQL flows that went encrypted and were forwarded uninspected")
 
 enum dp_counter_id {
 #define DP_CNT_ENUM(name, help) DP_CNT_##name,

@@ -1,4 +1,5 @@
 /* loop.c - the worker lcore's poll loop (busy or adaptive), TX drain and timer tick. */
+#include <inttypes.h>
 #include <stdbool.h>
 #include <sys/prctl.h>
 #include <rte_cycles.h>
@@ -113,14 +114,18 @@ int dp_loop_run(void *arg)
 	loop_clock_init(&clk);
 	/* Linux rounds a thread's sleeps up by its timer slack (50 us by default), which
 	 * would turn the first 1 us back-off into 50 us of added latency. */
-	if (adaptive)
+	if (adaptive) {
 		prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
-	TG_INFO("loop", "worker %u on lcore %u: queue %u, %u ports, %s polling (max sleep %u us)",
-		w->id, rte_lcore_id(), w->queue, w->n_ports, adaptive ? "adaptive" : "busy",
-		adaptive ? idle_max : 0);
+		TG_INFO("loop", "worker %u on lcore %u: queue %u, %u ports, adaptive polling "
+			"(sleeps up to %u us)", w->id, rte_lcore_id(), w->queue, w->n_ports, idle_max);
+	} else {
+		TG_INFO("loop", "worker %u on lcore %u: queue %u, %u ports, busy polling",
+			w->id, rte_lcore_id(), w->queue, w->n_ports);
+	}
 
 	w->now_ns = loop_now_ns(&clk);
 	next_timer_ns = w->now_ns + DP_LOOP_TIMER_NS;
+	dp_worker_online(w);
 	/* The quit flag is written by a signal handler on another thread: an atomic load
 	 * keeps the compiler from hoisting it out of the loop (it costs a plain load). */
 	while (!__atomic_load_n(lp->quit, __ATOMIC_RELAXED)) {
@@ -134,6 +139,9 @@ int dp_loop_run(void *arg)
 			next_timer_ns = w->now_ns + DP_LOOP_TIMER_NS;
 		}
 		lp->polls++;
+		/* between iterations the worker holds no policy snapshot: a reload may free
+		 * the previous one once every worker has said so */
+		dp_worker_quiescent(w);
 		if (got) {
 			empty = 0;
 			sleep_us = 1;
@@ -153,7 +161,8 @@ int dp_loop_run(void *arg)
 		sleep_us = sleep_us * 2 > idle_max ? idle_max : sleep_us * 2;
 	}
 	loop_tx_drain(lp);
-	TG_INFO("loop", "worker %u stopped: %lu polls, %lu sleeps (%lu us asked)", w->id,
-		(unsigned long)lp->polls, (unsigned long)lp->sleeps, (unsigned long)lp->sleep_us);
+	dp_worker_offline(w);
+	TG_INFO("loop", "worker %u stopped: %" PRIu64 " polls, %" PRIu64 " sleeps (%" PRIu64
+		" us asked)", w->id, lp->polls, lp->sleeps, lp->sleep_us);
 	return 0;
 }

@@ -201,7 +201,7 @@ int dp_port_setup(uint16_t port_id, uint16_t n_queues, uint16_t rx_desc, uint16_
 		rc = port_rss_conf(port_id, &info, &conf.rx_adv_conf.rss_conf, key);
 		if (rc < 0) {
 			snprintf(err, errlen, "port %u (%s): the PMD cannot spread flows with RSS, so it "
-				 "cannot serve %u workers: use one worker (workers = 1) for this port",
+				 "cannot serve %u workers: set workers.count = 1 (software flow spreading is not there yet)",
 				 port_id, port_driver(&info), n_queues);
 			return rc;
 		}

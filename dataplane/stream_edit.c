@@ -297,7 +297,7 @@ static void emit_keep(struct dp_worker *w, struct flow *f, int dir, struct rte_m
 		/* Over the memcap: send without keeping a copy; a later retransmission of
 		 * these bytes by the sender is then forwarded as the sender sends it. */
 		d->emitted_ack = d->ack_seen ? se_ack_value(f, dir) : 0;
-		DP_CNT_INC(&w->cnt, tcp_memcap_reset);
+		DP_CNT_INC(&w->cnt, rtx_not_kept);
 		dp_worker_emit(w, tcp_out_port(f, dir), m);
 		return;
 	}
@@ -539,9 +539,10 @@ void se_on_ack(struct dp_worker *w, struct flow *f, int dir, uint32_t out_ack)
 	anchors_gc(d);
 }
 
-void se_replay(struct dp_worker *w, struct flow *f, int dir, uint32_t from, uint32_t to)
+int se_replay(struct dp_worker *w, struct flow *f, int dir, uint32_t from, uint32_t to)
 {
 	struct tcp_dir *d = &f->tcp.dir[dir];
+	uint32_t covered = 0;
 
 	for (struct rte_mbuf *m = d->rtx.head; m; m = tseg(m)->next) {
 		struct tcp_seg *s = tseg(m);
@@ -549,14 +550,33 @@ void se_replay(struct dp_worker *w, struct flow *f, int dir, uint32_t from, uint
 			continue;
 		if (SEQ_LEQ(s->in_seq + s->len, from) || SEQ_GEQ(s->in_seq, to))
 			continue;
-		if (SEQ_LT(s->seq, d->out_una) && s->len == 0)
-			continue;
+		covered += SEQ_MIN(s->in_seq + s->len, to) - SEQ_MAX(s->in_seq, from);
 		struct rte_mbuf *fm = build_frame(w, f, dir, DP_TCP_PSH, s->seq, tseg_data(m), s->len);
 		if (fm == NULL)
-			return;
+			return 1;
 		DP_CNT_INC(&w->cnt, tcp_rtx_replayed);
 		dp_worker_emit(w, tcp_out_port(f, dir), fm);
 	}
+	/* bytes the receiver already acknowledged need no copy */
+	uint32_t acked_in = se_out_to_in(d, d->out_una);
+	if (SEQ_LT(from, acked_in))
+		covered += SEQ_MIN(acked_in, to) - from;
+	return SEQ_GEQ(covered, to - from);
+}
+
+void se_forward_data(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *m,
+		     const struct dp_pkt *p)
+{
+	struct tcp_dir *d = &f->tcp.dir[dir];
+	struct tcp_seg *s = tseg(m);
+
+	s->l4_off = p->l4_off;
+	s->ts_off = p->opt.has_ts ? p->opt.ts_off : 0;
+	s->flags = 0;
+	s->mem = 0;
+	rewrite_hdr(f, dir, m, se_in_to_out(d, p->seq), DP_TCP_PSH, 0);
+	d->emitted_ack = d->ack_seen ? se_ack_value(f, dir) : 0;
+	dp_worker_emit(w, tcp_out_port(f, dir), m);
 }
 
 /* Compares [seq, seq+len) of <data> with the overlapping part of one kept segment. */
@@ -789,6 +809,27 @@ static int sink_inject(void *vctx, int dir, const uint8_t *bytes, uint32_t len)
 	return 0;
 }
 
+static int sink_peek(void *vctx, int dir, uint64_t from, uint8_t *buf, uint32_t len)
+{
+	struct se_sink_ctx *ctx = vctx;
+	struct tcp_dir *d = &ctx->f->tcp.dir[dir & 1];
+	uint32_t a = off_to_seq(d, from), b = a + len, got = 0;
+
+	if (SEQ_LT(a, d->fwd) || SEQ_GT(b, d->scan))
+		return -1;
+	for (struct rte_mbuf *m = d->hold.head; m && got < len; m = tseg(m)->next) {
+		struct tcp_seg *s = tseg(m);
+		uint32_t lo = SEQ_MAX(s->seq, a + got), hi = SEQ_MIN(s->seq + s->len, b);
+		if (!SEQ_LT(lo, hi))
+			continue;
+		if (lo != a + got)
+			return -1; /* a gap: those bytes were removed */
+		memcpy(buf + got, tseg_data(m) + (lo - s->seq), hi - lo);
+		got += hi - lo;
+	}
+	return got == len ? 0 : -1;
+}
+
 static void sink_reset(void *vctx)
 {
 	struct se_sink_ctx *ctx = vctx;
@@ -799,6 +840,8 @@ static void sink_reset(void *vctx)
 void se_sink_init(struct proto_sink *s, struct se_sink_ctx *ctx)
 {
 	s->ctx = ctx;
+	s->env = NULL;
+	s->peek = sink_peek;
 	s->release = sink_release;
 	s->remove = sink_remove;
 	s->rewrite = sink_rewrite;

@@ -238,6 +238,9 @@ static void dir_decode(struct dp_worker *w, struct flow *f, int dir)
 		return;
 	}
 	se_sink_init(&sink, &sctx);
+	w->env.res_id = f->res_id;
+	w->env.flow_id = f->id;
+	sink.env = &w->env;
 	while (SEQ_LT(d->scan, d->nxt)) {
 		struct rte_mbuf *m = d->hold.head;
 		/* find the held segment holding <scan>; removals may have changed the queue */
@@ -353,7 +356,7 @@ void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *
 	struct tcp_conn *c = &f->tcp;
 	struct tcp_dir *d = &c->dir[dir];
 	uint8_t fl = p->tcp_flags;
-	int kept = 0;
+	int kept = 0, unkept_rtx = 0;
 
 	(void)rx_port;
 	if (fl & DP_TCP_RST) {
@@ -415,8 +418,9 @@ void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *
 					return;
 				}
 			}
-			if (SEQ_LT(seq, d->fwd))
-				se_replay(w, f, dir, seq, SEQ_MIN(old_end, d->fwd));
+			if (SEQ_LT(seq, d->fwd) &&
+			    !se_replay(w, f, dir, seq, SEQ_MIN(old_end, d->fwd)))
+				unkept_rtx = SEQ_LEQ(end, d->fwd);
 			if (SEQ_LEQ(end, d->nxt))
 				DP_CNT_INC(&w->cnt, tcp_dup_dropped);
 		}
@@ -489,7 +493,10 @@ void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *
 			ofl = DP_TCP_FIN;
 			oseq = d->out_nxt - 1;
 		}
-		se_forward_ctl(w, f, dir, m, p, oseq, ofl);
+		if (unkept_rtx && !fin)
+			se_forward_data(w, f, dir, m, p); /* no copy was kept: pass it on */
+		else
+			se_forward_ctl(w, f, dir, m, p, oseq, ofl);
 	}
 	/* acknowledgements that the emissions did not carry: an ACK that arrived on a held
 	 * segment, or removed bytes that the appliance acknowledges for the receiver */

@@ -90,8 +90,13 @@ void se_emit_ctl(struct dp_worker *w, struct flow *f, int dir, uint8_t flags, ui
  * ACK (or FIN/RST) at out-space <seq>, translating ACK and SACK. Takes <m>. */
 void se_forward_ctl(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *m,
 		    const struct dp_pkt *p, uint32_t seq, uint8_t flags);
-/* Re-sends emitted, unacknowledged bytes overlapping in-space [from, to) of <dir>. */
-void se_replay(struct dp_worker *w, struct flow *f, int dir, uint32_t from, uint32_t to);
+/* Re-sends emitted, unacknowledged bytes overlapping in-space [from, to) of <dir>.
+ * Returns 1 if the kept segments covered the whole range, 0 if some were not kept. */
+int se_replay(struct dp_worker *w, struct flow *f, int dir, uint32_t from, uint32_t to);
+/* Forwards the current segment <m> with its payload, SEQ translated in->out: for a
+ * retransmission of bytes that were emitted without being kept (memcap). Takes <m>. */
+void se_forward_data(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *m,
+		     const struct dp_pkt *p);
 /* Compares bytes <data> at in-space [seq, seq+len) with what was already kept
  * (held or emitted, unedited). Returns 1 if any byte differs. */
 int se_differs(struct flow *f, int dir, uint32_t seq, const uint8_t *data, uint32_t len);

@@ -10,6 +10,8 @@
 #include "dataplane/dp_config-t.h"
 #include "dataplane/dp_counters-t.h"
 #include "dataplane/flow-t.h"
+#include "dataplane/policy-t.h"
+#include "dataplane/proto/proto.h"
 
 struct rte_mempool;
 struct rte_mbuf;
@@ -37,6 +39,10 @@ struct dp_worker {
 	uint64_t next_flow_id;        /* next flow id (worker id in the top 8 bits) */
 	uint64_t stream_mem;          /* bytes of mbuf buffers held by streams (memcap) */
 	struct flow_list rtx_flows;   /* flows with injected bytes waiting for an ACK */
+	struct dp_policy_slot *slot;  /* where the slow path publishes policies (NULL: fixed) */
+	struct dp_policy *pol;        /* the policy of the current burst */
+	struct dp_policy *own_pol;    /* the empty policy used until one is set */
+	struct proto_env env;         /* what decoders get: policy, scratch buffers, counters */
 	struct dp_counters cnt;       /* this worker's totals */
 	struct dp_counters port_cnt[DP_MAX_PORTS]; /* rx/tx per port */
 	struct dp_txbuf tx[DP_MAX_PORTS];          /* output, per port */

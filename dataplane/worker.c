@@ -21,6 +21,9 @@
 #include "dataplane/tcp.h"
 #include "dataplane/tcp_int.h"
 #include "dataplane/proto/proto.h"
+#include "dataplane/policy.h"
+#include <rte_malloc.h>
+#include <rte_rcu_qsbr.h>
 
 #define PREFETCH_OFFSET 3
 #define EXPIRE_BUDGET   256     /* flows expired per timer call: bounds the pause */
@@ -53,7 +56,53 @@ int dp_worker_init(struct dp_worker *w, uint16_t id, uint16_t n_ports, const uin
 	w->ft = flow_table_create(name, cfg->flow_capacity, (int)rte_socket_id());
 	if (w->ft == NULL)
 		return -ENOMEM;
+	/* scratch for decoders: one whole message (up to the hold limit), and three times
+	 * that for the lexer's normalized text, fingerprint and statement list */
+	w->env.buf_cap = cfg->max_hold_bytes + 65536;
+	w->env.aux_cap = 3 * w->env.buf_cap;
+	w->env.buf = rte_malloc("tg_dec_buf", w->env.buf_cap, RTE_CACHE_LINE_SIZE);
+	w->env.aux = rte_malloc("tg_dec_aux", w->env.aux_cap, RTE_CACHE_LINE_SIZE);
+	w->own_pol = dp_policy_empty();
+	if (w->env.buf == NULL || w->env.aux == NULL || w->own_pol == NULL) {
+		dp_worker_fini(w);
+		return -ENOMEM;
+	}
+	w->pol = w->own_pol;
+	w->env.cnt = &w->cnt;
+	w->env.cfg = cfg;
 	return 0;
+}
+
+void dp_worker_attach_policy(struct dp_worker *w, struct dp_policy_slot *slot)
+{
+	w->slot = slot;
+	if (slot->qs)
+		rte_rcu_qsbr_thread_register(slot->qs, w->id);
+	w->pol = __atomic_load_n(&slot->cur, __ATOMIC_ACQUIRE);
+}
+
+void dp_worker_set_policy(struct dp_worker *w, struct dp_policy *p)
+{
+	w->slot = NULL;
+	w->pol = p ? p : w->own_pol;
+}
+
+void dp_worker_quiescent(struct dp_worker *w)
+{
+	if (w->slot && w->slot->qs)
+		rte_rcu_qsbr_quiescent(w->slot->qs, w->id);
+}
+
+void dp_worker_online(struct dp_worker *w)
+{
+	if (w->slot && w->slot->qs)
+		rte_rcu_qsbr_thread_online(w->slot->qs, w->id);
+}
+
+void dp_worker_offline(struct dp_worker *w)
+{
+	if (w->slot && w->slot->qs)
+		rte_rcu_qsbr_thread_offline(w->slot->qs, w->id);
 }
 
 static void flow_release_cb(struct flow *f, void *arg)
@@ -71,6 +120,12 @@ void dp_worker_fini(struct dp_worker *w)
 	if (w->ft)
 		flow_table_free(w->ft, flow_release_cb, w);
 	w->ft = NULL;
+	rte_free(w->env.buf);
+	rte_free(w->env.aux);
+	w->env.buf = w->env.aux = NULL;
+	if (w->own_pol)
+		w->own_pol->destroy(w->own_pol);
+	w->own_pol = NULL;
 }
 
 void dp_worker_emit(struct dp_worker *w, uint16_t port, struct rte_mbuf *m)
@@ -302,6 +357,12 @@ void dp_worker_process_burst(struct dp_worker *w, uint16_t port, struct rte_mbuf
 {
 	uint16_t i;
 
+	/* acquire: pairs with the slow path's release store of a new snapshot; the
+	 * snapshot stays valid until this worker reports its next quiescent state */
+	if (w->slot)
+		w->pol = __atomic_load_n(&w->slot->cur, __ATOMIC_ACQUIRE);
+	w->env.pol = &w->pol->ops;
+	w->env.scratch = w->id < DP_MAX_WORKERS ? w->pol->scratch[w->id] : NULL;
 	for (i = 0; i < PREFETCH_OFFSET && i < n; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 	for (i = 0; i + PREFETCH_OFFSET < n; i++) {

@@ -32,6 +32,21 @@ void dp_worker_process_burst(struct dp_worker *w, uint16_t port, struct rte_mbuf
  * w->now_ns set, every few milliseconds at most. */
 void dp_worker_timers(struct dp_worker *w);
 
+/* Makes the worker read its policy from <slot> at every burst (the appliance), and
+ * registers it with the slot's RCU variable. */
+void dp_worker_attach_policy(struct dp_worker *w, struct dp_policy_slot *slot);
+
+/* Uses policy <p> for every following burst (tests, benches: no RCU). */
+void dp_worker_set_policy(struct dp_worker *w, struct dp_policy *p);
+
+/* Reports that the worker holds no reference to a policy snapshot (RCU quiescent
+ * state). The loop calls it after every iteration, idle or not. */
+void dp_worker_quiescent(struct dp_worker *w);
+
+/* The worker's thread starts / stops reporting quiescent states (loop start / exit). */
+void dp_worker_online(struct dp_worker *w);
+void dp_worker_offline(struct dp_worker *w);
+
 /* Queues <m> for output on <port>; frees and counts it when the buffer is full. */
 void dp_worker_emit(struct dp_worker *w, uint16_t port, struct rte_mbuf *m);
 

@@ -1,11 +1,65 @@
-/* pg.c - PostgreSQL protocol v3 decoder: message framing in both directions (pg.h). */
+/* pg.c - PostgreSQL protocol v3 decoder and enforcer (see pg.h for the model). */
+#include <stdio.h>
 #include <string.h>
 #include "dataplane/proto/pg.h"
+#include "dataplane/proto/sql_lex.h"
 #include "dataplane/flow-t.h"
+#include "dataplane/dp_counters.h"
+
+_Static_assert(sizeof(struct pg_state) <= FLOW_DEC_STATE_SIZE, "pg_state fits in a flow");
+
+#define BATCH_MAX_ROWS   512          /* rows scanned by one rule_mask_fields call at most */
+#define BATCH_MAX_FIELDS 8192
 
 static inline uint32_t be32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline uint16_t be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+uint32_t pg_build_error(uint8_t *out, uint32_t cap, const char *sqlstate, const char *msg,
+			uint8_t txn, int with_rfq)
+{
+	size_t ml = strlen(msg), sl = strlen(sqlstate);
+	uint32_t body = (uint32_t)(4 + 7 + 7 + 2 + sl + 2 + ml + 1);
+	uint32_t total = 1 + body + (with_rfq ? 6 : 0);
+	uint8_t *p = out;
+
+	if (total > cap)
+		return 0;
+	*p++ = 'E';
+	put32(p, body);
+	p += 4;
+	memcpy(p, "SERROR", 7); /* includes the NUL */
+	p += 7;
+	memcpy(p, "VERROR", 7);
+	p += 7;
+	*p++ = 'C';
+	memcpy(p, sqlstate, sl + 1);
+	p += sl + 1;
+	*p++ = 'M';
+	memcpy(p, msg, ml + 1);
+	p += ml + 1;
+	*p++ = 0;
+	if (with_rfq) {
+		*p++ = 'Z';
+		put32(p, 5);
+		p += 4;
+		*p++ = txn ? txn : 'I';
+	}
+	return (uint32_t)(p - out);
 }
 
 static void pg_init(void *st)
@@ -14,83 +68,575 @@ static void pg_init(void *st)
 
 	memset(s, 0, sizeof(*s));
 	s->dir[PROTO_DIR_C2S].untyped = 1;
+	s->txn = 'I';
 }
 
-/* A whole message of <fr> ended at stream offset <end>. */
-static void msg_done(struct pg_state *s, int dir, uint64_t end, struct proto_sink *sink)
-{
-	struct pg_framer *fr = &s->dir[dir];
+/* ---- the rows of one feed() call, scanned together (server to client) ---- */
 
-	fr->msgs++;
+struct batch_row {
+	uint64_t off;                 /* stream offset of the row message */
+	uint32_t len;                 /* its length */
+	uint32_t boff;                /* where its copy starts in env->buf */
+};
+
+struct batch {
+	struct batch_row *rows;       /* in env->aux */
+	struct rule_field *fields;    /* in env->aux, after rows */
+	uint32_t n_rows, n_fields, bytes;
+	uint32_t max_fields;
+	uint64_t rel;                 /* release point deferred until the scan */
+	int active;                   /* rows are waiting: releases are deferred */
+};
+
+static void batch_init(struct batch *b, const struct proto_env *env)
+{
+	memset(b, 0, sizeof(*b));
+	b->rows = (struct batch_row *)(void *)env->aux;
+	b->fields = (struct rule_field *)(void *)(env->aux + BATCH_MAX_ROWS * sizeof(struct batch_row));
+	b->max_fields = (uint32_t)((env->aux_cap - BATCH_MAX_ROWS * sizeof(struct batch_row)) /
+				   sizeof(struct rule_field));
+	if (b->max_fields > BATCH_MAX_FIELDS)
+		b->max_fields = BATCH_MAX_FIELDS;
+}
+
+static void release_to(struct batch *b, int dir, uint64_t end, struct proto_sink *sink)
+{
+	if (b && b->active)
+		b->rel = end;
+	else
+		sink->release(sink->ctx, dir, end);
+}
+
+/* Scans the waiting rows, writes back the masked ones, releases what was deferred. */
+static void batch_flush(struct pg_state *s, struct batch *b, struct proto_sink *sink, uint16_t res)
+{
+	const struct proto_env *env = sink->env;
+	struct rule_mask_stats st = { 0 };
+
+	if (!b->active)
+		return;
+	if (b->n_fields && env->pol->mask_fields) {
+		if (env->pol->mask_fields(env->pol->rules, env->scratch, DP_PROTO_PG, res, env->buf,
+					  b->bytes, b->fields, b->n_fields, &st) < 0)
+			DP_CNT_INC(env->cnt, rule_scan_error);
+	}
+	DP_CNT_ADD(env->cnt, rows_scanned, b->n_rows);
+	if (st.fields_masked) {
+		DP_CNT_ADD(env->cnt, fields_masked, st.fields_masked);
+		for (uint32_t i = 0; i < b->n_rows; i++)
+			sink->rewrite(sink->ctx, PROTO_DIR_S2C, b->rows[i].off, env->buf + b->rows[i].boff,
+				      b->rows[i].len);
+	}
+	b->active = 0;
+	b->n_rows = b->n_fields = b->bytes = 0;
+	sink->release(sink->ctx, PROTO_DIR_S2C, b->rel);
+	(void)s;
+}
+
+/* Copies message [start, start+len) into <dst>: from <data> when it lies there, else
+ * from the editor's held bytes. Returns 0 or -1. */
+static int msg_copy(struct proto_sink *sink, int dir, uint64_t start, uint32_t len, uint64_t off,
+		    const uint8_t *data, uint32_t dlen, uint8_t *dst)
+{
+	if (start >= off && start + len <= off + dlen) {
+		memcpy(dst, data + (start - off), len);
+		return 0;
+	}
+	return sink->peek(sink->ctx, dir, start, dst, len);
+}
+
+/* Adds the row message <m> (<len> bytes at stream offset <start>) to the batch.
+ * <copy_row>: a COPY OUT text row (fields split on tabs) instead of a DataRow. */
+static void batch_add(struct pg_state *s, struct batch *b, struct proto_sink *sink, uint16_t res,
+		      uint64_t start, uint32_t len, uint64_t off, const uint8_t *data, uint32_t dlen,
+		      int copy_row)
+{
+	const struct proto_env *env = sink->env;
+	uint32_t boff;
+	uint8_t *m;
+
+	if (b->n_rows >= BATCH_MAX_ROWS || b->bytes + len > env->buf_cap ||
+	    b->n_fields + (copy_row ? 64 : (uint32_t)s->n_cols + 1) > b->max_fields)
+		batch_flush(s, b, sink, res);
+	if (len > env->buf_cap) {
+		DP_CNT_INC(env->cnt, hold_overflow);
+		release_to(b, PROTO_DIR_S2C, start + len, sink);
+		return;
+	}
+	boff = b->bytes;
+	m = env->buf + boff;
+	if (msg_copy(sink, PROTO_DIR_S2C, start, len, off, data, dlen, m) < 0) {
+		/* already released (streamed through as too large): nothing to mask */
+		DP_CNT_INC(env->cnt, hold_overflow);
+		release_to(b, PROTO_DIR_S2C, start + len, sink);
+		return;
+	}
+	uint32_t first = b->n_fields;
+	if (copy_row) {
+		uint32_t p = 5, fs = 5;
+		for (; p <= len && b->n_fields < b->max_fields; p++) {
+			if (p == len || m[p] == '\t' || m[p] == '\n') {
+				if (p > fs)
+					b->fields[b->n_fields++] = (struct rule_field){
+						.off = boff + fs, .len = p - fs, .col = NULL, .col_rule = -1 };
+				fs = p + 1;
+			}
+		}
+	} else {
+		uint32_t p = 7, n = len >= 7 ? be16(m + 5) : 0;
+		for (uint32_t c = 0; c < n; c++) {
+			if (p + 4 > len)
+				break;
+			int32_t fl = (int32_t)be32(m + p);
+			p += 4;
+			if (fl < 0)
+				continue;
+			if ((uint32_t)fl > len - p)
+				break;
+			const struct rule_mask *cm = NULL;
+			int text = 1;
+			if (c < PG_MAX_COLS && c < s->n_cols) {
+				if (s->col_mask[c])
+					cm = &s->col_masks[s->col_mask[c] - 1];
+				text = (s->col_text >> c) & 1;
+			}
+			if ((cm || text) && fl > 0)
+				b->fields[b->n_fields++] = (struct rule_field){
+					.off = boff + p, .len = (uint32_t)fl, .col = cm, .col_rule = -1 };
+			p += (uint32_t)fl;
+		}
+	}
+	if (b->n_fields == first) {
+		/* nothing maskable in this row: no need to keep it in the batch */
+		release_to(b, PROTO_DIR_S2C, start + len, sink);
+		DP_CNT_INC(env->cnt, rows_scanned);
+		return;
+	}
+	b->rows[b->n_rows++] = (struct batch_row){ .off = start, .len = len, .boff = boff };
+	b->bytes += len;
+	b->active = 1;
+	b->rel = start + len;
+}
+
+/* ---- judging commands (client to server) ---- */
+
+/* Judges the SQL text <sql> (<len> bytes). Returns the deciding verdict in <v>. */
+static void judge_sql(struct pg_state *s, struct proto_sink *sink, const char *sql, uint32_t len,
+		      struct rule_verdict *v)
+{
+	const struct proto_env *env = sink->env;
+	const struct proto_policy *pol = env->pol;
+	uint32_t third = env->aux_cap / 3;
+	struct sql_lex_out out = {
+		.norm = (char *)env->aux, .norm_cap = third,
+		.fp = (char *)env->aux + third, .fp_cap = third,
+		.stmts = (struct sql_stmt *)(void *)(env->aux + 2 * third),
+		.stmts_cap = (uint32_t)((env->aux_cap - 2 * third) / sizeof(struct sql_stmt)),
+	};
+
+	memset(v, 0, sizeof(*v));
+	v->rule = -1;
+	if (pol->check_command == NULL)
+		return;
+	sql_lex(sql, len, 0, &out);
+	if (out.flags & SQL_LEX_TRUNCATED)
+		DP_CNT_INC(env->cnt, cmd_unjudged);
+	for (uint32_t i = 0; i < out.n_stmts; i++) {
+		const struct sql_stmt *st = &out.stmts[i];
+		struct rule_verdict sv;
+		DP_CNT_INC(env->cnt, cmd_seen);
+		if (pol->check_command(pol->rules, env->scratch, DP_PROTO_PG, env->res_id,
+				       out.norm + st->norm_off, st->norm_len, out.fp + st->fp_off,
+				       st->fp_len, sql + (st->nested ? 0 : st->raw_off),
+				       st->nested ? len : st->raw_len, &sv) < 0) {
+			DP_CNT_INC(env->cnt, rule_scan_error);
+			continue;
+		}
+		v->n_alerts += sv.n_alerts + (sv.action == RULE_ALERT);
+		if (sv.action > v->action) {
+			uint32_t keep = v->n_alerts;
+			*v = sv;
+			v->n_alerts = keep;
+		}
+	}
+	if (v->n_alerts)
+		DP_CNT_ADD(env->cnt, cmd_alert, v->n_alerts);
+	(void)s;
+}
+
+static void verdict_text(const struct rule_verdict *v, char *out, size_t cap)
+{
+	if (v->message && v->message[0])
+		snprintf(out, cap, "blocked by policy rule %s: %s", v->id ? v->id : "?", v->message);
+	else
+		snprintf(out, cap, "blocked by policy rule %s", v->id ? v->id : "?");
+}
+
+/* Gets the whole current message of <dir> into env->buf; NULL when it cannot. */
+static const uint8_t *whole_msg(struct pg_framer *fr, int dir, struct proto_sink *sink,
+				uint64_t off, const uint8_t *data, uint32_t dlen)
+{
+	const struct proto_env *env = sink->env;
+
+	if (fr->msg_start >= off && fr->msg_start + fr->len <= off + dlen)
+		return data + (fr->msg_start - off);
+	if (fr->len > env->buf_cap ||
+	    sink->peek(sink->ctx, dir, fr->msg_start, env->buf, fr->len) < 0)
+		return NULL;
+	return env->buf;
+}
+
+/* Copies a NUL-terminated string at <p> (at most <max> bytes available) into <dst>. */
+static uint32_t cstr(const uint8_t *p, uint32_t max, char *dst, size_t cap)
+{
+	uint32_t n = 0;
+
+	while (n < max && p[n])
+		n++;
+	if (dst && cap) {
+		size_t c = n < cap - 1 ? n : cap - 1;
+		memcpy(dst, p, c);
+		dst[c] = 0;
+	}
+	return n;
+}
+
+static void on_startup(struct pg_state *s, const uint8_t *m, uint32_t len)
+{
+	uint32_t p = 8;
+
+	while (p < len && m[p]) {
+		char key[32];
+		uint32_t kl = cstr(m + p, len - p, key, sizeof(key));
+		p += kl + 1;
+		if (p >= len)
+			break;
+		char *dst = strcmp(key, "user") == 0 ? s->user :
+			    strcmp(key, "database") == 0 ? s->database :
+			    strcmp(key, "application_name") == 0 ? s->app : NULL;
+		p += cstr(m + p, len - p, dst, dst ? sizeof(s->user) : 0) + 1;
+	}
+}
+
+/* A whole client message ended at <end>. Returns 0 or PROTO_ERR. */
+static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_sink *sink,
+			 uint64_t off, const uint8_t *data, uint32_t dlen, uint64_t end)
+{
+	const struct proto_env *env = sink->env;
+	struct rule_verdict v;
+	char text[160];
+
 	if (fr->untyped) {
 		uint32_t code = be32(fr->hdr + 4);
-		if (code == PG_SSL_REQUEST || code == PG_GSSENC_REQUEST)
+		if (code == PG_SSL_REQUEST || code == PG_GSSENC_REQUEST) {
+			if (env->cfg->tls == DP_TLS_REFUSE) {
+				/* answer for the server: the client goes on in clear text */
+				if (sink->remove(sink->ctx, PROTO_DIR_C2S, fr->msg_start, end) == 0 &&
+				    sink->inject(sink->ctx, PROTO_DIR_S2C, (const uint8_t *)"N", 1) == 0) {
+					DP_CNT_INC(env->cnt, pg_tls_refused);
+					sink->release(sink->ctx, PROTO_DIR_C2S, end);
+					return 0;
+				}
+			}
 			s->dir[PROTO_DIR_S2C].one_byte = 1;
-		else if ((code >> 16) == 3)
+		} else if ((code >> 16) == 3) {
+			const uint8_t *m = whole_msg(fr, PROTO_DIR_C2S, sink, off, data, dlen);
+			if (m)
+				on_startup(s, m, fr->len);
 			fr->untyped = 0;
+		}
+		sink->release(sink->ctx, PROTO_DIR_C2S, end);
+		return 0;
 	}
-	fr->hdr_len = 0;
-	fr->msg_start = end;
-	sink->release(sink->ctx, dir, end);
+	if (s->discard) {
+		/* after a blocked Parse: what the server would skip until Sync */
+		if (fr->type == 'S') {
+			s->discard = 0;
+			s->syncs_fwd++;
+		} else if (fr->type != 'X') {
+			sink->remove(sink->ctx, PROTO_DIR_C2S, fr->msg_start, end);
+		}
+		sink->release(sink->ctx, PROTO_DIR_C2S, end);
+		return 0;
+	}
+	if (fr->type == 'Q' || fr->type == 'P') {
+		const uint8_t *m = whole_msg(fr, PROTO_DIR_C2S, sink, off, data, dlen);
+		const char *sql;
+		uint32_t sql_len;
+		if (m == NULL) {
+			DP_CNT_INC(env->cnt, cmd_unjudged);
+			if (fr->type == 'Q')
+				s->syncs_fwd++;
+			sink->release(sink->ctx, PROTO_DIR_C2S, end);
+			return 0;
+		}
+		if (fr->type == 'Q') {
+			sql = (const char *)m + 5;
+			sql_len = cstr(m + 5, fr->len - 5, NULL, 0);
+		} else {
+			uint32_t nl = cstr(m + 5, fr->len - 5, NULL, 0);
+			uint32_t q = 5 + nl + 1;
+			sql = (const char *)m + (q < fr->len ? q : fr->len);
+			sql_len = q < fr->len ? cstr(m + q, fr->len - q, NULL, 0) : 0;
+		}
+		judge_sql(s, sink, sql, sql_len, &v);
+		if (v.action == RULE_RESET) {
+			DP_CNT_INC(env->cnt, cmd_reset);
+			sink->reset(sink->ctx);
+			return 0;
+		}
+		if (v.action == RULE_BLOCK || v.action == RULE_REVIEW) {
+			verdict_text(&v, text, sizeof(text));
+			if (sink->remove(sink->ctx, PROTO_DIR_C2S, fr->msg_start, end) < 0) {
+				sink->reset(sink->ctx);
+				return 0;
+			}
+			DP_CNT_INC(env->cnt, cmd_blocked);
+			if (fr->type == 'Q') {
+				uint8_t reply[256];
+				uint32_t n = pg_build_error(reply, sizeof(reply), "42501", text, s->txn, 1);
+				if (n == 0 || sink->inject(sink->ctx, PROTO_DIR_S2C, reply, n) < 0)
+					sink->reset(sink->ctx);
+			} else {
+				/* the error goes out before the server's answer to the next Sync */
+				if (s->n_err >= 2) {
+					sink->reset(sink->ctx);
+					return 0;
+				}
+				s->discard = 1;
+				struct pg_pending_err *pe = &s->err[s->n_err++];
+				pe->sync = s->syncs_fwd + 1;
+				snprintf(pe->text, sizeof(pe->text), "%s", text);
+			}
+			sink->release(sink->ctx, PROTO_DIR_C2S, end);
+			return 0;
+		}
+		if (fr->type == 'Q')
+			s->syncs_fwd++;
+	} else if (fr->type == 'S') {
+		s->syncs_fwd++;
+	}
+	sink->release(sink->ctx, PROTO_DIR_C2S, end);
+	return 0;
+}
+
+/* Types whose text cannot hold what field rules look for (digits runs of 13+, '@',
+ * key blocks): bool, int2, int4, oid, float4, float8, date, time, timestamp(tz),
+ * interval, uuid. int8 and numeric can hold a card number and stay scanned. */
+static int type_is_opaque(uint32_t oid)
+{
+	switch (oid) {
+	case 16: case 21: case 23: case 26: case 700: case 701: case 1082: case 1083:
+	case 1114: case 1184: case 1186: case 2950:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static void on_row_description(struct pg_state *s, struct proto_sink *sink, const uint8_t *m,
+			       uint32_t len)
+{
+	const struct proto_policy *pol = sink->env->pol;
+	uint32_t p = 7, n = len >= 7 ? be16(m + 5) : 0;
+
+	s->n_cols = (uint16_t)n;
+	s->col_text = 0;
+	s->n_col_masks = 0;
+	memset(s->col_mask, 0, sizeof(s->col_mask));
+	for (uint32_t c = 0; c < n && p < len; c++) {
+		const char *name = (const char *)m + p;
+		uint32_t nl = cstr(m + p, len - p, NULL, 0);
+		p += nl + 1;
+		if (p + 18 > len)
+			break;
+		uint32_t type = be32(m + p + 6);
+		uint16_t fmt = be16(m + p + 16);
+		p += 18;
+		if (c >= PG_MAX_COLS)
+			continue;
+		if (fmt == 0 && !type_is_opaque(type))
+			s->col_text |= 1ull << c;
+		if (pol->column_mask) {
+			int32_t rule;
+			const struct rule_mask *cm = pol->column_mask(pol->rules, DP_PROTO_PG,
+								      sink->env->res_id, name, nl, &rule);
+			if (cm == NULL)
+				continue;
+			if (fmt != 0) {
+				DP_CNT_INC(sink->env->cnt, mask_unmaskable);
+				continue;
+			}
+			s->col_text |= 1ull << c; /* a column mask applies whatever the type */
+			unsigned k;
+			for (k = 0; k < s->n_col_masks; k++)
+				if (memcmp(&s->col_masks[k], cm, sizeof(*cm)) == 0)
+					break;
+			if (k == s->n_col_masks) {
+				if (k >= PG_MAX_COL_MASKS)
+					continue;
+				s->col_masks[s->n_col_masks++] = *cm;
+			}
+			s->col_mask[c] = (uint8_t)(k + 1);
+		}
+	}
+}
+
+/* A whole server message ended at <end>. */
+static int on_server_msg(struct pg_state *s, struct pg_framer *fr, struct proto_sink *sink,
+			 struct batch *b, uint64_t off, const uint8_t *data, uint32_t dlen, uint64_t end)
+{
+	const struct proto_env *env = sink->env;
+	uint16_t res = env->res_id;
+
+	if (s->results == 0) {
+		const struct proto_policy *pol = env->pol;
+		s->results = (pol->has_result_rules &&
+			      pol->has_result_rules(pol->rules, DP_PROTO_PG, res)) ? 1 : 2;
+	}
+	if (fr->type != 'D' && fr->type != 'd' && b->active &&
+	    (fr->type == 'T' || fr->type == 'H' || fr->type == 'Z'))
+		batch_flush(s, b, sink, res); /* whole_msg() below reuses env->buf */
+	switch (fr->type) {
+	case 'D':
+		if (s->results == 1) {
+			batch_add(s, b, sink, res, fr->msg_start, fr->len, off, data, dlen, 0);
+			return 0;
+		}
+		break;
+	case 'd':
+		if (s->copy_out == 1 && s->results == 1) {
+			batch_add(s, b, sink, res, fr->msg_start, fr->len, off, data, dlen, 1);
+			return 0;
+		}
+		break;
+	case 'T':
+		if (s->results == 1) {
+			const uint8_t *m = whole_msg(fr, PROTO_DIR_S2C, sink, off, data, dlen);
+			if (m)
+				on_row_description(s, sink, m, fr->len);
+			else
+				s->n_cols = 0; /* unknown: every column is scanned as text */
+		}
+		break;
+	case 'H': {
+		const uint8_t *m = whole_msg(fr, PROTO_DIR_S2C, sink, off, data, dlen);
+		s->copy_out = (m && fr->len > 5 && m[5] == 0) ? 1 : 2;
+		break;
+	}
+	case 'c':
+		s->copy_out = 0;
+		break;
+	case 'Z': {
+		const uint8_t *m = whole_msg(fr, PROTO_DIR_S2C, sink, off, data, dlen);
+		s->rfq_seen++;
+		s->copy_out = 0;
+		if (m && fr->len >= 6)
+			s->txn = m[5];
+		if (s->n_err && s->err[0].sync == s->rfq_seen) {
+			/* the blocked batch's error goes right before this ReadyForQuery */
+			uint8_t reply[192];
+			uint32_t n;
+			batch_flush(s, b, sink, res);
+			n = pg_build_error(reply, sizeof(reply), "42501", s->err[0].text, 0, 0);
+			if (n == 0 || sink->inject(sink->ctx, PROTO_DIR_S2C, reply, n) < 0)
+				sink->reset(sink->ctx);
+			memmove(&s->err[0], &s->err[1], sizeof(s->err[0]));
+			s->n_err--;
+		}
+		break;
+	}
+	default:
+		break;
+	}
+	release_to(b, PROTO_DIR_S2C, end, sink);
+	return 0;
 }
 
 static int pg_feed(void *st, int dir, uint64_t off, const uint8_t *data, uint32_t len,
 		   struct proto_sink *sink)
 {
 	struct pg_state *s = st;
-	struct pg_framer *fr = &s->dir[dir & 1];
+	struct pg_framer *fr;
+	struct batch b;
 	uint32_t i = 0;
+	int rc = 0;
 
+	dir &= 1;
+	fr = &s->dir[dir];
 	if (s->encrypted) {
 		sink->release(sink->ctx, dir, off + len);
 		return (int)len;
 	}
+	if (dir == PROTO_DIR_S2C)
+		batch_init(&b, sink->env);
 	while (i < len) {
 		if (fr->remain) {
 			uint32_t take = len - i < fr->remain ? len - i : fr->remain;
 			i += take;
 			fr->remain -= take;
-			if (fr->remain == 0)
-				msg_done(s, dir, off + i, sink);
-			continue;
-		}
-		if (dir == PROTO_DIR_S2C && fr->one_byte) {
+			if (fr->remain)
+				break;
+		} else if (dir == PROTO_DIR_S2C && fr->one_byte) {
 			uint8_t answer = data[i++];
 			fr->one_byte = 0;
 			fr->msgs++;
-			sink->release(sink->ctx, dir, off + i);
+			release_to(&b, dir, off + i, sink);
 			if (answer == 'S' || answer == 'G') {
 				/* the rest of the flow is TLS / GSS: nothing more to decode */
 				s->encrypted = 1;
+				DP_CNT_INC(sink->env->cnt, pg_tls_passthrough);
+				batch_flush(s, &b, sink, sink->env->res_id);
 				sink->release(sink->ctx, dir, off + len);
 				return (int)len;
 			}
 			continue;
-		}
-		uint8_t hlen = fr->untyped ? 8 : 5;
-		while (fr->hdr_len < hlen && i < len)
-			fr->hdr[fr->hdr_len++] = data[i++];
-		if (fr->hdr_len < hlen)
-			break;
-		uint32_t mlen;
-		if (fr->untyped) {
-			mlen = be32(fr->hdr);
-			/* startup packets are small; PostgreSQL itself refuses > 10000 bytes */
-			if (mlen < 8 || mlen > 10000)
-				return PROTO_ERR;
-			fr->last_type = 0;
-			fr->remain = mlen - 8;
 		} else {
-			mlen = be32(fr->hdr + 1);
-			if (mlen < 4 || mlen > PG_MAX_MSG)
-				return PROTO_ERR;
-			fr->last_type = fr->hdr[0];
-			fr->remain = mlen - 4;
+			uint8_t hlen = fr->untyped ? 8 : 5;
+			if (fr->hdr_len == 0)
+				fr->msg_start = off + i;
+			while (fr->hdr_len < hlen && i < len)
+				fr->hdr[fr->hdr_len++] = data[i++];
+			if (fr->hdr_len < hlen)
+				break;
+			uint32_t mlen;
+			if (fr->untyped) {
+				mlen = be32(fr->hdr);
+				/* start-up packets are small; PostgreSQL refuses > 10000 bytes */
+				if (mlen < 8 || mlen > 10000) {
+					rc = PROTO_ERR;
+					break;
+				}
+				fr->type = 0;
+				fr->len = mlen;
+				fr->remain = mlen - 8;
+			} else {
+				mlen = be32(fr->hdr + 1);
+				if (mlen < 4 || mlen > PG_MAX_MSG) {
+					rc = PROTO_ERR;
+					break;
+				}
+				fr->type = fr->hdr[0];
+				fr->len = mlen + 1;
+				fr->remain = mlen - 4;
+			}
+			if (fr->remain)
+				continue;
 		}
-		if (fr->remain == 0)
-			msg_done(s, dir, off + i, sink);
+		/* a whole message: [msg_start, off + i) */
+		uint64_t end = off + i;
+		fr->msgs++;
+		if (dir == PROTO_DIR_C2S)
+			rc = on_client_msg(s, fr, sink, off, data, len, end);
+		else
+			rc = on_server_msg(s, fr, sink, &b, off, data, len, end);
+		fr->hdr_len = 0;
+		if (rc < 0)
+			break;
 	}
-	return (int)len;
+	if (dir == PROTO_DIR_S2C)
+		batch_flush(s, &b, sink, sink->env->res_id);
+	return rc < 0 ? rc : (int)len;
 }
 
 static void pg_fin(void *st, int dir, uint64_t off, struct proto_sink *sink)
@@ -107,5 +653,3 @@ const struct proto_ops pg_proto_ops = {
 	.fin = pg_fin,
 	.fini = NULL,
 };
-
-_Static_assert(sizeof(struct pg_state) <= FLOW_DEC_STATE_SIZE, "pg_state fits in a flow");

@@ -1,43 +1,93 @@
-/* pg.h - PostgreSQL protocol v3 decoder.
+/* pg.h - PostgreSQL protocol v3 decoder and enforcer (DESIGN.md §3).
  *
- * This stage frames messages in both directions so that the stream editor forwards
- * whole messages (DESIGN.md §2.1): StartupMessage / SSLRequest / GSSENCRequest /
- * CancelRequest (untyped, length first), the one-byte answer to SSLRequest and
- * GSSENCRequest, then typed messages (type byte, int32 length including itself).
- * An accepted SSL or GSS encryption request ends inspection of the flow (the bytes
- * that follow are TLS), and is counted.
+ * Both directions are framed into messages: the untyped start-up packets
+ * (StartupMessage, SSLRequest, GSSENCRequest, CancelRequest), the one-byte answer to
+ * an encryption request, then typed messages (type byte, int32 length including
+ * itself). Bytes are released to the stream editor at message ends only, so every
+ * message is judged (or masked) whole before any of it leaves.
+ *
+ * Client to server: Query and Parse carry SQL. Each statement (sql_lex) is judged
+ * by the policy; the highest action decides:
+ *  - block: a Query is removed and ErrorResponse (SQLSTATE 42501) + ReadyForQuery
+ *    (with the server's real transaction status) are injected for the client; a Parse
+ *    is removed with everything after it up to the next Sync (what the server itself
+ *    does after an error), the Sync is forwarded, and the ErrorResponse is injected
+ *    just before the server's ReadyForQuery answering it, so the client's Sync gets its
+ *    ReadyForQuery as usual;
+ *  - reset: both sides get RST; alert: counted.
+ * Server to client: RowDescription gives column names, types and formats (column
+ * rules, and which columns can hold text at all); DataRow fields and COPY OUT rows
+ * (text format) are masked in place, length-preserving, scanned in batches: all
+ * rows completed by one feed() call are scanned in one rule_mask_fields() call.
+ * An SSLRequest / GSSENCRequest is refused for the server (policy tls = refuse), or
+ * answered by the server and, if accepted, the flow is forwarded uninspected.
  */
 #ifndef TG_PG_H
 #define TG_PG_H
 
 #include <stdint.h>
 #include "dataplane/proto/proto.h"
+#include "rules/rule-t.h"
 
 #define PG_PROTO_V3        196608u     /* StartupMessage protocol 3.0 */
 #define PG_SSL_REQUEST     80877103u
 #define PG_GSSENC_REQUEST  80877104u
 #define PG_CANCEL_REQUEST  80877102u
 #define PG_MAX_MSG         (1u << 30)  /* PostgreSQL's own limit on a message */
+#define PG_MAX_COLS        64          /* columns tracked for masking and type skipping */
+#define PG_MAX_COL_MASKS   8           /* distinct column masks per result set */
+#define PG_ERR_TEXT        80          /* bytes of a pending error's text */
 
 /* Framing state of one direction. */
 struct pg_framer {
 	uint8_t  hdr[8];              /* header bytes collected so far */
 	uint8_t  hdr_len;             /* bytes in hdr */
-	uint8_t  untyped;             /* next message has no type byte (startup phase) */
-	uint8_t  one_byte;            /* next message is a one-byte SSL/GSS answer */
-	uint8_t  pad;
-	uint32_t remain;              /* body bytes of the current message still to come */
+	uint8_t  untyped;             /* next message has no type byte (start-up phase) */
+	uint8_t  one_byte;            /* next message is the one-byte SSL/GSS answer */
+	uint8_t  type;                /* type of the current message (0: untyped) */
+	uint8_t  judge;               /* the current message is needed whole */
+	uint8_t  pad[3];
+	uint32_t len;                 /* length of the current message (whole, with header) */
+	uint32_t remain;              /* bytes of the current message still to come */
 	uint64_t msg_start;           /* stream offset of the current message */
 	uint64_t msgs;                /* complete messages seen */
-	uint8_t  last_type;           /* type byte of the last message (0 for untyped) */
+};
+
+/* A blocked extended-protocol batch: the error goes before the server's
+ * ReadyForQuery that answers the <sync>-th forwarded Query/Sync. */
+struct pg_pending_err {
+	uint32_t sync;                /* number of that Query/Sync (1-based) */
+	char     text[PG_ERR_TEXT];   /* the error message */
 };
 
 struct pg_state {
 	struct pg_framer dir[2];      /* 0: client to server, 1: server to client */
-	uint8_t encrypted;            /* SSL/GSS accepted: nothing more to decode */
-	uint8_t pending_req;          /* client sent SSLRequest/GSSENCRequest, answer due */
+	uint8_t  encrypted;           /* SSL/GSS accepted: nothing more to decode */
+	uint8_t  txn;                 /* last ReadyForQuery status: 'I', 'T' or 'E' */
+	uint8_t  discard;             /* c2s: discarding until Sync after a blocked Parse */
+	uint8_t  copy_out;            /* s2c: in COPY OUT: 1 text rows, 2 binary rows */
+	uint8_t  n_err;               /* pending errors */
+	uint8_t  n_col_masks;         /* distinct column masks in use */
+	uint16_t n_cols;              /* columns of the current result set */
+	uint32_t syncs_fwd;           /* Query and Sync messages forwarded to the server */
+	uint32_t rfq_seen;            /* ReadyForQuery messages seen from the server */
+	uint64_t col_text;            /* bit c: column c is text format and of a type that
+	                               * can hold what field rules look for */
+	uint8_t  col_mask[PG_MAX_COLS];  /* 1 + index into col_masks, 0: no column mask */
+	struct rule_mask col_masks[PG_MAX_COL_MASKS];
+	struct pg_pending_err err[2];
+	uint8_t  results;             /* result rules apply to this flow (1), not (2), unknown (0) */
+	uint8_t  pad;
+	char     user[24];            /* StartupMessage user */
+	char     database[24];        /* StartupMessage database */
+	char     app[24];             /* StartupMessage application_name */
 };
 
 extern const struct proto_ops pg_proto_ops;
+
+/* Builds ErrorResponse(ERROR, SQLSTATE <sqlstate>, <msg>) + ReadyForQuery(<txn>) into
+ * <out> (<cap> bytes). Returns the length, or 0 if it does not fit. */
+uint32_t pg_build_error(uint8_t *out, uint32_t cap, const char *sqlstate, const char *msg,
+			uint8_t txn, int with_rfq);
 
 #endif

@@ -21,14 +21,50 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "dataplane/dp_config-t.h"
+#include "dataplane/dp_counters-t.h"
+#include "rules/rule-t.h"
 
 enum proto_dir {
 	PROTO_DIR_C2S = 0,            /* client to server */
 	PROTO_DIR_S2C = 1,            /* server to client */
 };
 
+/* The policy a decoder enforces, as operations on an opaque rule set (the slow path
+ * wires them to rules/rule.h, tests to fakes). Each may be NULL: nothing to check. */
+struct proto_policy {
+	void *rules;                  /* the rule set (immutable while a worker uses it) */
+	int (*check_command)(void *rules, void *scratch, uint8_t proto, uint16_t res,
+			     const char *norm, uint32_t nlen, const char *fp, uint32_t fplen,
+			     const char *raw, uint32_t rawlen, struct rule_verdict *v);
+	const struct rule_mask *(*column_mask)(void *rules, uint8_t proto, uint16_t res,
+					       const char *name, uint32_t len, int32_t *rule);
+	int (*has_result_rules)(void *rules, uint8_t proto, uint16_t res);
+	int (*mask_fields)(void *rules, void *scratch, uint8_t proto, uint16_t res, uint8_t *buf,
+			   uint32_t len, const struct rule_field *fields, unsigned n_fields,
+			   struct rule_mask_stats *st);
+};
+
+/* What a decoder may use besides the stream: the policy, the worker's scratch memory
+ * and counters. Valid for the duration of one feed()/fin() call only. */
+struct proto_env {
+	const struct proto_policy *pol; /* never NULL (may have no operations) */
+	void *scratch;                /* the worker's scratch for pol (Hyperscan) */
+	uint8_t *buf;                 /* the worker's buffer for whole messages */
+	uint32_t buf_cap;             /* its size (>= max_hold_bytes) */
+	uint8_t *aux;                 /* a second scratch buffer (lexer output) */
+	uint32_t aux_cap;             /* its size */
+	struct dp_counters *cnt;      /* the worker's counters */
+	const struct dp_config *cfg;  /* settings */
+	uint16_t res_id;              /* the flow's resource */
+	uint64_t flow_id;             /* the flow's id */
+};
+
 struct proto_sink {
 	void *ctx;                                                   /* the editor's */
+	const struct proto_env *env;                                 /* policy, scratch */
+	/* Copies held bytes [from, from+len) of <dir> into <buf>: bytes fed to the decoder
+	 * and not yet released. Returns 0, or -1 if any of them is not held. */
+	int  (*peek)(void *ctx, int dir, uint64_t from, uint8_t *buf, uint32_t len);
 	void (*release)(void *ctx, int dir, uint64_t upto);
 	int  (*remove)(void *ctx, int dir, uint64_t from, uint64_t to);
 	int  (*rewrite)(void *ctx, int dir, uint64_t at, const uint8_t *bytes, uint32_t len);

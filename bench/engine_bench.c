@@ -1,0 +1,745 @@
+/* engine_bench.c - drives PostgreSQL sessions through dp_worker_process_burst on one core, against a plain-forward ceiling.
+ *
+ * A trace of realistic sessions (bench/sessgen.h) is generated once, as bytes. Each
+ * timed phase then does what a NIC and the worker loop would: copy every frame into a
+ * fresh mbuf (the NIC's RX), hand bursts of 32 to the code under test, and free what
+ * it queued for TX (the NIC's TX completion).
+ *
+ *   tracked  - dp_worker_process_burst: parse, flow table, TCP tracking and reassembly,
+ *              the PostgreSQL framing decoder, the stream editor; timers every 1 ms.
+ *   ceiling  - the same copy-in, each mbuf queued to the peer port's TX array, freed.
+ *
+ * Both phases run over the very same frames, alternately, several times; the ratio
+ * tracked/ceiling is the figure that survives a noisy machine. An untimed pass first
+ * checks what the appliance emits: every session's two byte streams must come out
+ * whole and in order, with good checksums, and the counters must show no drop.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <rte_cycles.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_memcpy.h>
+#include <rte_mempool.h>
+#include "bench/sessgen.h"
+#include "dataplane/dp_counters.h"
+#include "dataplane/dp_pkt.h"
+#include "dataplane/flow.h"
+#include "dataplane/loop.h"
+#include "dataplane/worker.h"
+#include "dataplane/proto/proto.h"
+#include "tests/common/test_eal.h"
+
+#define BENCH_MAX_REPS   1000
+#define BENCH_TIMER_NS   DP_LOOP_TIMER_NS     /* as the worker loop: timers every 1 ms */
+
+struct bench_opts {
+	struct sg_params sg;
+	unsigned reps;                /* timed repetitions of each phase */
+	double seconds;               /* or: repeat until the tracked phase ran this long */
+	const char *json;             /* write results here too */
+	int verify_cksum;             /* dp_config.verify_cksum */
+	unsigned mbufs;               /* mbufs in the pool */
+	int only;                     /* 0 both, 1 tracked only, 2 ceiling only (profiling) */
+	int check;                    /* run the untimed checking pass */
+};
+
+/* One timed run of one phase. */
+struct phase_run {
+	uint64_t cycles;              /* TSC cycles of the whole pass */
+	uint64_t tx_pkts;             /* packets the pass queued for TX */
+	uint64_t tx_bytes;
+};
+
+/* Per-session state of the checking pass: what came out so far, per direction. */
+struct check_sess {
+	uint32_t isn[2];              /* ISN of each direction, from the emitted SYNs */
+	uint8_t  syn[2];              /* SYN of that direction seen */
+	uint64_t hw[2];               /* stream bytes emitted in order so far */
+	uint64_t hash[2];             /* FNV-1a over them */
+};
+
+struct check_res {
+	uint64_t out_pkts, bad_cksum, unparsable, foreign, gaps, replays;
+	uint64_t sess_ok, sess_bad;
+};
+
+struct bench {
+	struct bench_opts o;
+	struct sg_trace t;
+	struct rte_mempool *pool;
+	struct dp_config cfg;
+	struct dp_worker *w;
+	struct dp_txbuf *fwd;         /* the ceiling's TX arrays, [2] */
+	uint64_t mult;                /* TSC to ns, 32.32 fixed point */
+	uint64_t clock_off_ns;        /* added to the clock: skips idle time between runs */
+	uint64_t next_timer_ns;
+	uint64_t peak_stream_mem;     /* bytes (w->stream_mem), highest seen after a burst */
+	uint32_t peak_flows;          /* flows in the table, sampled */
+	unsigned peak_mbufs;          /* mbufs out of the pool, sampled */
+	struct check_sess *cs;        /* checking pass, per session */
+	struct check_res chk;
+};
+
+/* ---- clock and I/O emulation ---- */
+
+static inline uint64_t bench_now_ns(const struct bench *b)
+{
+	return (uint64_t)(((unsigned __int128)rte_rdtsc() * b->mult) >> 32) + b->clock_off_ns;
+}
+
+/* What a NIC's RX does: fresh mbufs, frame bytes copied in, lengths set. */
+static inline int rx_copy(struct bench *b, const struct sg_burst *bu, struct rte_mbuf **pkts)
+{
+	const struct sg_frame *f = &b->t.frames[bu->first];
+
+	if (rte_pktmbuf_alloc_bulk(b->pool, pkts, bu->n) != 0)
+		return -1;
+	for (uint16_t i = 0; i < bu->n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		rte_memcpy(rte_pktmbuf_mtod(m, void *), b->t.buf + f[i].off, f[i].len);
+		m->data_len = f[i].len;
+		m->pkt_len = f[i].len;
+		m->port = bu->port;
+	}
+	return 0;
+}
+
+/* What the loop's TX flush and the NIC's completion do: read lengths, free. */
+static inline void tx_done(struct dp_txbuf *tx, struct phase_run *r)
+{
+	uint16_t n = tx->n;
+
+	if (n == 0)
+		return;
+	for (uint16_t i = 0; i < n; i++)
+		r->tx_bytes += rte_pktmbuf_pkt_len(tx->pkts[i]);
+	r->tx_pkts += n;
+	rte_pktmbuf_free_bulk(tx->pkts, n);
+	tx->n = 0;
+}
+
+/* ---- the checking pass ---- */
+
+static void check_frame(struct bench *b, uint16_t port, struct rte_mbuf *m)
+{
+	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct check_res *c = &b->chk;
+	struct dp_pkt p;
+	int64_t s;
+	int dir = port == 0 ? 1 : 0;  /* to the client: the server's stream */
+
+	c->out_pkts++;
+	if (dp_pkt_parse(d, rte_pktmbuf_data_len(m), &p) != DP_PKT_TCP) {
+		c->unparsable++;
+		return;
+	}
+	if (!dp_pkt_ip_cksum_ok(d, &p) || !dp_pkt_tcp_cksum_ok(d, &p))
+		c->bad_cksum++;
+	if (dir == 1)
+		s = sg_session_of(ntohl(p.dst[0]), p.dport, b->t.st.sessions);
+	else
+		s = sg_session_of(ntohl(p.src[0]), p.sport, b->t.st.sessions);
+	if (s < 0) {
+		c->foreign++;
+		return;
+	}
+	struct check_sess *cs = &b->cs[s];
+	if (p.tcp_flags & DP_TCP_SYN) {
+		cs->isn[dir] = p.seq;
+		cs->syn[dir] = 1;
+		return;
+	}
+	if (p.payload_len == 0)
+		return;
+	if (!cs->syn[dir]) {
+		c->gaps++;
+		return;
+	}
+	uint64_t rel = (uint32_t)(p.seq - cs->isn[dir] - 1);
+	if (rel == cs->hw[dir]) {
+		cs->hash[dir] = sg_fnv(cs->hash[dir], d + p.payload_off, p.payload_len);
+		cs->hw[dir] += p.payload_len;
+	} else if (rel + p.payload_len <= cs->hw[dir]) {
+		c->replays++;      /* a retransmission answered from the rtx queue */
+	} else {
+		c->gaps++;
+	}
+}
+
+static void check_finish(struct bench *b)
+{
+	for (uint64_t s = 0; s < b->t.st.sessions; s++) {
+		const struct check_sess *cs = &b->cs[s];
+		int ok = 1;
+		for (int dir = 0; dir < 2; dir++)
+			ok &= cs->hw[dir] == b->t.sums[2 * s + dir].len &&
+			      cs->hash[dir] == b->t.sums[2 * s + dir].hash;
+		if (ok)
+			b->chk.sess_ok++;
+		else
+			b->chk.sess_bad++;
+	}
+}
+
+/* ---- phases ---- */
+
+static void sample_peaks(struct bench *b)
+{
+	uint32_t fl = flow_count(b->w->ft);
+	unsigned mb = rte_mempool_in_use_count(b->pool);
+
+	if (fl > b->peak_flows)
+		b->peak_flows = fl;
+	if (mb > b->peak_mbufs)
+		b->peak_mbufs = mb;
+}
+
+/* The tracked path over the whole trace. With <check>, every emitted frame is
+ * inspected (untimed pass). Returns 0, or -1 when the pool ran dry. */
+static int run_tracked(struct bench *b, struct phase_run *r, int check)
+{
+	struct dp_worker *w = b->w;
+	struct rte_mbuf *pkts[DP_BURST];
+	uint64_t t0;
+
+	memset(r, 0, sizeof(*r));
+	b->next_timer_ns = bench_now_ns(b) + BENCH_TIMER_NS;
+	t0 = rte_rdtsc();
+	for (uint32_t i = 0; i < b->t.n_bursts; i++) {
+		const struct sg_burst *bu = &b->t.bursts[i];
+		if (rx_copy(b, bu, pkts) < 0)
+			return -1;
+		w->now_ns = bench_now_ns(b);
+		dp_worker_process_burst(w, bu->port, pkts, bu->n);
+		if (w->now_ns >= b->next_timer_ns) {
+			dp_worker_timers(w);
+			b->next_timer_ns = w->now_ns + BENCH_TIMER_NS;
+		}
+		if (check)
+			for (uint16_t p = 0; p < 2; p++)
+				for (uint16_t k = 0; k < w->tx[p].n; k++)
+					check_frame(b, p, w->tx[p].pkts[k]);
+		tx_done(&w->tx[0], r);
+		tx_done(&w->tx[1], r);
+		if (w->stream_mem > b->peak_stream_mem)
+			b->peak_stream_mem = w->stream_mem;
+		if ((i & 255) == 0)
+			sample_peaks(b);
+	}
+	r->cycles = rte_rdtsc() - t0;
+	return 0;
+}
+
+/* The ceiling: copy-in, queue to the peer port, free. */
+static int run_ceiling(struct bench *b, struct phase_run *r)
+{
+	struct rte_mbuf *pkts[DP_BURST];
+	uint64_t t0;
+
+	memset(r, 0, sizeof(*r));
+	t0 = rte_rdtsc();
+	for (uint32_t i = 0; i < b->t.n_bursts; i++) {
+		const struct sg_burst *bu = &b->t.bursts[i];
+		struct dp_txbuf *tx = &b->fwd[!bu->port];
+		if (rx_copy(b, bu, pkts) < 0)
+			return -1;
+		for (uint16_t k = 0; k < bu->n; k++)
+			tx->pkts[tx->n++] = pkts[k];
+		tx_done(tx, r);
+	}
+	r->cycles = rte_rdtsc() - t0;
+	return 0;
+}
+
+/* Lets every flow of the last pass expire (the clock jumps past both timeouts), so that
+ * the next pass starts from an empty table. Returns the mbufs still out of the pool
+ * afterwards (0 unless something leaked). */
+static unsigned drain_flows(struct bench *b)
+{
+	struct dp_worker *w = b->w;
+	struct phase_run junk = { 0 };
+
+	b->clock_off_ns += ((uint64_t)b->cfg.idle_timeout_s + b->cfg.closed_timeout_s + 1) * 1000000000ull;
+	for (unsigned i = 0; i < 100000 && flow_count(w->ft) > 0; i++) {
+		w->now_ns = bench_now_ns(b);
+		dp_worker_timers(w);
+		tx_done(&w->tx[0], &junk);
+		tx_done(&w->tx[1], &junk);
+	}
+	return rte_mempool_in_use_count(b->pool);
+}
+
+/* ---- statistics ---- */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+struct summary {
+	double med, min, max;
+};
+
+static struct summary summarize(const double *v, unsigned n)
+{
+	double s[BENCH_MAX_REPS];
+	struct summary r = { 0, 0, 0 };
+
+	if (n == 0)
+		return r;
+	memcpy(s, v, n * sizeof(*v));
+	qsort(s, n, sizeof(*s), cmp_double);
+	r.min = s[0];
+	r.max = s[n - 1];
+	r.med = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+	return r;
+}
+
+static json_t *summary_json(struct summary s)
+{
+	return json_pack("{s:f, s:f, s:f}", "median", s.med, "min", s.min, "max", s.max);
+}
+
+/* ---- counters ---- */
+
+/* Prints the verdict of each expectation; returns the number that failed. */
+static unsigned check_counters(const struct bench *b, const struct dp_counters *c, json_t *jc)
+{
+	static const enum dp_counter_id zero[] = {
+		DP_CNT_tx_drop_full, DP_CNT_drop_malformed, DP_CNT_drop_multiseg,
+		DP_CNT_drop_bad_cksum, DP_CNT_drop_bad_flags, DP_CNT_drop_out_of_window,
+		DP_CNT_drop_no_flow, DP_CNT_frag_dropped, DP_CNT_flow_table_full,
+		DP_CNT_flow_overload_rst, DP_CNT_flow_overload_bypass, DP_CNT_flow_midstream_bypass,
+		DP_CNT_tcp_ooo_drop_limit, DP_CNT_tcp_overlap_rewritten, DP_CNT_tcp_rst_policy,
+		DP_CNT_tcp_memcap_reset, DP_CNT_hold_overflow, DP_CNT_mbuf_alloc_fail,
+		DP_CNT_proto_error,
+	};
+	const struct sg_stats *st = &b->t.st;
+	const struct { enum dp_counter_id id; uint64_t want; const char *why; } eq[] = {
+		{ DP_CNT_rx_pkts, st->frames, "frames in the trace" },
+		{ DP_CNT_flow_created, st->sessions, "sessions" },
+		{ DP_CNT_tcp_dup_dropped, st->rtx, "segments sent twice" },
+		{ DP_CNT_tcp_ooo_queued, st->swaps, "segments swapped" },
+		{ DP_CNT_flow_expired_closed, st->sessions, "sessions, all closed by FIN" },
+		{ DP_CNT_flow_expired_idle, 0, "none left open" },
+	};
+	unsigned bad = 0;
+
+	for (size_t i = 0; i < sizeof(zero) / sizeof(zero[0]); i++) {
+		uint64_t v = c->v[zero[i]];
+		if (v) {
+			printf("  UNEXPECTED %-24s %llu (must be 0)\n", dp_counter_name(zero[i]),
+			       (unsigned long long)v);
+			bad++;
+		}
+	}
+	for (size_t i = 0; i < sizeof(eq) / sizeof(eq[0]); i++) {
+		uint64_t v = c->v[eq[i].id];
+		printf("  %-10s %-24s %llu (%s: %llu)\n", v == eq[i].want ? "ok" : "UNEXPECTED",
+		       dp_counter_name(eq[i].id), (unsigned long long)v, eq[i].why,
+		       (unsigned long long)eq[i].want);
+		bad += v != eq[i].want;
+	}
+	for (int i = 0; i < DP_CNT__MAX; i++)
+		if (c->v[i])
+			json_object_set_new(jc, dp_counter_name((enum dp_counter_id)i),
+					    json_integer((json_int_t)c->v[i]));
+	return bad;
+}
+
+static void counters_delta(struct dp_counters *d, const struct dp_counters *after,
+			   const struct dp_counters *before)
+{
+	for (int i = 0; i < DP_CNT__MAX; i++)
+		d->v[i] = after->v[i] - before->v[i];
+}
+
+/* ---- set-up ---- */
+
+static void usage(const char *prog)
+{
+	printf("usage: %s [options]\n"
+	       "  --flows N         sessions in the trace (4096)\n"
+	       "  --active N        sessions open at once, served round-robin (1024)\n"
+	       "  --queries N       queries per session (20)\n"
+	       "  --rows N          mean DataRows per result, 1..2N-1 (20)\n"
+	       "  --reorder PCT     server segments swapped with the next, percent (1)\n"
+	       "  --rtx PCT         server segments sent twice, percent (0.5)\n"
+	       "  --reps N          timed runs of each phase (5)\n"
+	       "  --seconds S       instead: repeat until the tracked phase ran S seconds in all\n"
+	       "  --json FILE       write the results as JSON too\n"
+	       "  --verify-cksum 0|1  the data plane verifies checksums (1, as tollgate.conf)\n"
+	       "  --mbufs N         mbufs in the pool (65535)\n"
+	       "  --seed N          trace PRNG seed (1)\n"
+	       "  --only tracked|ceiling  time one phase only (for perf record)\n"
+	       "  --no-check        skip the untimed checking pass\n", prog);
+}
+
+static int parse_opts(int argc, char **argv, struct bench_opts *o)
+{
+	static const struct option lo[] = {
+		{ "flows", 1, 0, 'f' }, { "active", 1, 0, 'a' }, { "queries", 1, 0, 'q' },
+		{ "rows", 1, 0, 'r' }, { "reorder", 1, 0, 'o' }, { "rtx", 1, 0, 't' },
+		{ "reps", 1, 0, 'n' }, { "seconds", 1, 0, 's' }, { "json", 1, 0, 'j' },
+		{ "verify-cksum", 1, 0, 'v' }, { "mbufs", 1, 0, 'm' }, { "seed", 1, 0, 'S' },
+		{ "only", 1, 0, 'O' }, { "no-check", 0, 0, 'N' }, { "help", 0, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	int c;
+
+	sg_params_default(&o->sg);
+	o->reps = 5;
+	o->verify_cksum = 1;
+	o->mbufs = 65535;
+	o->check = 1;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'f': o->sg.flows = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'a': o->sg.active = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'q': o->sg.queries = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'r': o->sg.rows = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'o': o->sg.reorder_pct = strtod(optarg, NULL); break;
+		case 't': o->sg.rtx_pct = strtod(optarg, NULL); break;
+		case 'n': o->reps = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 's': o->seconds = strtod(optarg, NULL); break;
+		case 'j': o->json = optarg; break;
+		case 'v': o->verify_cksum = atoi(optarg) != 0; break;
+		case 'm': o->mbufs = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'S': o->sg.seed = strtoull(optarg, NULL, 0); break;
+		case 'O':
+			if (strcmp(optarg, "tracked") == 0)
+				o->only = 1;
+			else if (strcmp(optarg, "ceiling") == 0)
+				o->only = 2;
+			else
+				return -1;
+			break;
+		case 'N': o->check = 0; break;
+		case 'h': usage(argv[0]); exit(0);
+		default: return -1;
+		}
+	}
+	if (o->reps == 0 || o->reps > BENCH_MAX_REPS || o->mbufs < 4096 || o->seconds < 0)
+		return -1;
+	return 0;
+}
+
+/* Settings as appliance/tollgate.conf's defaults, and the one protected resource. */
+static void bench_config(struct dp_config *c, const struct bench_opts *o)
+{
+	memset(c, 0, sizeof(*c));
+	c->flow_capacity = o->sg.flows * 2 > 65536 ? o->sg.flows * 2 : 65536;
+	c->idle_timeout_s = 300;
+	c->closed_timeout_s = 10;
+	c->max_hold_bytes = 256u << 10;
+	c->ooo_max_segs = 64;
+	c->stream_memcap = 256ull << 20;
+	c->rto_ms = 200;
+	c->overload = DP_OVERLOAD_FAIL_CLOSED;
+	c->frag = DP_FRAG_DROP;
+	c->hold = DP_HOLD_STREAM;
+	c->overlap = DP_OVERLAP_REWRITE;
+	c->midstream = DP_MIDSTREAM_BYPASS;
+	c->verify_cksum = (uint8_t)o->verify_cksum;
+	c->n_resources = 1;
+	snprintf(c->resources[0].name, sizeof(c->resources[0].name), "pg");
+	c->resources[0].ip_ver = 4;
+	c->resources[0].addr[0] = htonl(SG_SERVER_IP);
+	c->resources[0].port = SG_SERVER_PORT;
+	c->resources[0].proto = DP_PROTO_PG;
+}
+
+static void cpu_model(char *out, size_t len)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[256];
+
+	snprintf(out, len, "unknown");
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':');
+		if (strncmp(line, "model name", 10) == 0 && colon) {
+			snprintf(out, len, "%s", colon + 2);
+			out[strcspn(out, "\n")] = 0;
+			break;
+		}
+	}
+	fclose(f);
+}
+
+/* ---- reports ---- */
+
+static void report_trace(const struct bench *b)
+{
+	const struct sg_stats *st = &b->t.st;
+
+	printf("trace: %llu sessions, %llu frames (%llu from clients, %llu from the server) in %llu bursts "
+	       "(%.1f frames a burst)\n",
+	       (unsigned long long)st->sessions, (unsigned long long)st->frames,
+	       (unsigned long long)st->frames_port[0], (unsigned long long)st->frames_port[1],
+	       (unsigned long long)st->bursts, (double)st->frames / (double)st->bursts);
+	printf("       %.1f MB on the wire (%.0f B a frame); streams: %.1f MB client to server, "
+	       "%.1f MB server to client\n",
+	       st->wire_bytes / 1e6, (double)st->wire_bytes / (double)st->frames,
+	       st->payload_bytes[0] / 1e6, st->payload_bytes[1] / 1e6);
+	printf("       %llu queries, %llu rows (%.0f B of result a query), %llu server data segments, "
+	       "%llu swapped, %llu sent twice, %llu client ACKs\n",
+	       (unsigned long long)st->queries, (unsigned long long)st->rows,
+	       st->queries ? (double)st->payload_bytes[1] / (double)st->queries : 0.0,
+	       (unsigned long long)st->data_segs_s2c, (unsigned long long)st->swaps,
+	       (unsigned long long)st->rtx, (unsigned long long)st->client_acks);
+	fflush(stdout);
+}
+
+/* Figures of one phase over <n> runs; adds them to <jp> and prints one table line. */
+static void report_phase(const struct bench *b, const char *name, const struct phase_run *r,
+			 unsigned n, double *mpps_out, json_t *jp)
+{
+	const struct sg_stats *st = &b->t.st;
+	double hz = (double)rte_get_tsc_hz();
+	double mpps[BENCH_MAX_REPS], gbps[BENCH_MAX_REPS], nspp[BENCH_MAX_REPS], fps[BENCH_MAX_REPS];
+	json_t *runs = json_array();
+
+	for (unsigned i = 0; i < n; i++) {
+		double sec = (double)r[i].cycles / hz;
+		mpps[i] = (double)st->frames / sec / 1e6;
+		gbps[i] = (double)st->wire_bytes * 8 / sec / 1e9;
+		nspp[i] = sec * 1e9 / (double)st->frames;
+		fps[i] = (double)st->sessions / sec;
+		mpps_out[i] = mpps[i];
+		json_array_append_new(runs, json_pack("{s:f, s:f, s:f, s:I, s:I}", "seconds", sec,
+			"mpps", mpps[i], "gbps", gbps[i], "tx_pkts", (json_int_t)r[i].tx_pkts,
+			"tx_bytes", (json_int_t)r[i].tx_bytes));
+	}
+	struct summary sm = summarize(mpps, n), sg = summarize(gbps, n), sn = summarize(nspp, n),
+		       sf = summarize(fps, n);
+	printf("  %-8s %7.3f [%6.3f .. %6.3f]  %6.2f [%5.2f .. %5.2f]  %7.1f [%6.1f .. %6.1f]  %9.0f\n",
+	       name, sm.med, sm.min, sm.max, sg.med, sg.min, sg.max, sn.med, sn.min, sn.max, sf.med);
+	json_object_set_new(jp, "mpps", summary_json(sm));
+	json_object_set_new(jp, "gbps", summary_json(sg));
+	json_object_set_new(jp, "ns_per_pkt", summary_json(sn));
+	json_object_set_new(jp, "new_flows_per_s", summary_json(sf));
+	json_object_set_new(jp, "tx_pkts_per_run", json_integer(n ? (json_int_t)r[0].tx_pkts : 0));
+	json_object_set_new(jp, "runs", runs);
+}
+
+/* Prints and writes everything; returns the number of failed checks. */
+static int report_results(struct bench *b, const struct phase_run *tr, const struct phase_run *ce,
+			  unsigned n, const struct dp_counters *chk_cnt, const struct dp_counters *last_cnt,
+			  unsigned leaked)
+{
+	const struct bench_opts *o = &b->o;
+	const struct check_res *c = &b->chk;
+	double tm[BENCH_MAX_REPS], cm[BENCH_MAX_REPS], ratio[BENCH_MAX_REPS];
+	json_t *root = json_object(), *phases = json_object(), *jc = json_object(), *jl = json_object();
+	char cpu[128];
+	int fails = 0;
+
+	cpu_model(cpu, sizeof(cpu));
+	printf("\n%u runs of each phase; median [min .. max]\n", n);
+	printf("  %-8s %-25s %-21s %-23s %s\n", "phase", "Mpps", "Gbit/s (frames)", "ns/packet",
+	       "new flows/s");
+	if (o->only != 1) {
+		json_t *jp = json_object();
+		report_phase(b, "ceiling", ce, n, cm, jp);
+		json_object_set_new(phases, "ceiling", jp);
+	}
+	if (o->only != 2) {
+		json_t *jp = json_object();
+		report_phase(b, "tracked", tr, n, tm, jp);
+		json_object_set_new(phases, "tracked", jp);
+	}
+	json_object_set_new(root, "phases", phases);
+	if (o->only == 0) {
+		for (unsigned i = 0; i < n; i++)
+			ratio[i] = tm[i] / cm[i];
+		struct summary sr = summarize(ratio, n);
+		struct summary st = summarize(tm, n), sc = summarize(cm, n);
+		printf("  ratio tracked/ceiling: %.3f [%.3f .. %.3f] (run by run), %.3f (of the medians); "
+		       "target >= 0.5\n", sr.med, sr.min, sr.max, st.med / sc.med);
+		json_t *jr = summary_json(sr);
+		json_object_set_new(jr, "of_medians", json_real(st.med / sc.med));
+		json_object_set_new(jr, "target", json_real(0.5));
+		json_object_set_new(root, "ratio_tracked_to_ceiling", jr);
+	}
+
+	/* memory: a flow's table share, plus what streams held at the peak, spread over the
+	 * sessions open at once */
+	const struct rte_mempool *mp = b->pool;
+	size_t per_flow = flow_bytes_per_flow(b->w->ft);
+	uint64_t obj = mp->header_size + mp->elt_size + mp->trailer_size;
+	uint64_t buf_len = RTE_MBUF_DEFAULT_BUF_SIZE;
+	uint64_t held_mbufs = b->peak_stream_mem / buf_len;
+	uint32_t open = o->sg.active < o->sg.flows ? o->sg.active : o->sg.flows;
+	double stream_per_flow = (double)held_mbufs * (double)obj / open;
+	printf("\nmemory: flow table %zu B a flow (capacity %u); streams held at most %llu mbufs "
+	       "(%.1f MB, %llu B each) for %u open sessions = %.0f B a session;\n"
+	       "        total %.0f B a flow; peaks sampled: %u flows in the table, %u mbufs out of the pool\n",
+	       per_flow, b->cfg.flow_capacity, (unsigned long long)held_mbufs,
+	       held_mbufs * obj / 1e6, (unsigned long long)obj, open, stream_per_flow,
+	       per_flow + stream_per_flow, b->peak_flows, b->peak_mbufs);
+	json_object_set_new(root, "memory", json_pack(
+		"{s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I}",
+		"flow_table_bytes_per_flow", (json_int_t)per_flow,
+		"peak_stream_mem_bytes", (json_int_t)b->peak_stream_mem,
+		"peak_held_mbufs", (json_int_t)held_mbufs, "mbuf_object_bytes", (json_int_t)obj,
+		"stream_bytes_per_open_session", stream_per_flow,
+		"total_bytes_per_flow", per_flow + stream_per_flow,
+		"peak_flows_in_table", (json_int_t)b->peak_flows,
+		"peak_mbufs_in_use", (json_int_t)b->peak_mbufs));
+
+	/* checks */
+	printf("\nchecks:\n");
+	if (o->check) {
+		int ok = c->sess_bad == 0 && c->bad_cksum == 0 && c->gaps == 0 && c->unparsable == 0 &&
+			 c->foreign == 0;
+		printf("  %-10s emitted streams: %llu of %llu sessions whole and in order in both "
+		       "directions; %llu frames out, %llu bad checksums, %llu gaps, %llu replays\n",
+		       ok ? "ok" : "UNEXPECTED", (unsigned long long)c->sess_ok,
+		       (unsigned long long)b->t.st.sessions, (unsigned long long)c->out_pkts,
+		       (unsigned long long)c->bad_cksum, (unsigned long long)c->gaps,
+		       (unsigned long long)c->replays);
+		fails += !ok;
+		json_object_set_new(root, "stream_check", json_pack(
+			"{s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "ok", ok,
+			"sessions_ok", (json_int_t)c->sess_ok, "sessions_bad", (json_int_t)c->sess_bad,
+			"frames_out", (json_int_t)c->out_pkts, "bad_cksum", (json_int_t)c->bad_cksum,
+			"gaps", (json_int_t)c->gaps, "replays", (json_int_t)c->replays));
+	}
+	printf("  %-10s mbufs out of the pool once every flow expired: %u\n",
+	       leaked ? "UNEXPECTED" : "ok", leaked);
+	fails += leaked != 0;
+	printf("  counters of the checking pass (flow expiry included):\n");
+	fails += (int)check_counters(b, chk_cnt, jc);
+	if (o->only != 2) {
+		printf("  counters of the last timed run:\n");
+		fails += (int)check_counters(b, last_cnt, jl);
+		printf("  non-zero counters of the last timed run:\n");
+		dp_counters_print(stdout, "    ", last_cnt);
+	}
+	json_object_set_new(root, "counters_check_pass", jc);
+	json_object_set_new(root, "counters_last_run", jl);
+	printf("\nverdict: %s\n", fails ? "FAILED checks (see UNEXPECTED above)" : "all checks passed");
+
+	json_object_set_new(root, "machine", json_pack("{s:i, s:s, s:I}",
+		"nproc", (int)sysconf(_SC_NPROCESSORS_ONLN), "cpu", cpu,
+		"tsc_hz", (json_int_t)rte_get_tsc_hz()));
+	json_object_set_new(root, "params", json_pack(
+		"{s:i, s:i, s:i, s:i, s:f, s:f, s:i, s:i, s:i, s:I, s:i, s:i}",
+		"flows", (int)o->sg.flows, "active", (int)o->sg.active, "queries", (int)o->sg.queries,
+		"rows", (int)o->sg.rows, "reorder_pct", o->sg.reorder_pct, "rtx_pct", o->sg.rtx_pct,
+		"burst", (int)o->sg.burst, "per_visit", (int)o->sg.per_visit, "mss", (int)o->sg.mss,
+		"seed", (json_int_t)o->sg.seed, "verify_cksum", o->verify_cksum, "runs", (int)n));
+	const struct sg_stats *st = &b->t.st;
+	json_object_set_new(root, "trace", json_pack(
+		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		"sessions", (json_int_t)st->sessions, "frames", (json_int_t)st->frames,
+		"frames_from_clients", (json_int_t)st->frames_port[0],
+		"frames_from_server", (json_int_t)st->frames_port[1],
+		"bursts", (json_int_t)st->bursts, "wire_bytes", (json_int_t)st->wire_bytes,
+		"stream_bytes_c2s", (json_int_t)st->payload_bytes[0],
+		"stream_bytes_s2c", (json_int_t)st->payload_bytes[1],
+		"queries", (json_int_t)st->queries, "rows", (json_int_t)st->rows,
+		"swapped", (json_int_t)st->swaps, "sent_twice", (json_int_t)st->rtx));
+	json_object_set_new(root, "ok", json_boolean(!fails));
+	if (o->json && json_dump_file(root, o->json, JSON_INDENT(2)) < 0) {
+		fprintf(stderr, "engine_bench: cannot write %s\n", o->json);
+		fails++;
+	}
+	json_decref(root);
+	return fails;
+}
+
+int main(int argc, char **argv)
+{
+	static struct bench b;
+	struct phase_run tr[BENCH_MAX_REPS], ce[BENCH_MAX_REPS], chk_run;
+	struct dp_counters before, delta, chk_delta;
+	char err[128];
+	unsigned reps = 0, leaked = 0;
+	double tracked_s = 0;
+	uint16_t peer[2] = { 1, 0 };
+	uint8_t server_side[2] = { 0, 1 };
+
+	if (parse_opts(argc, argv, &b.o) < 0) {
+		usage(argv[0]);
+		return 2;
+	}
+	if (test_eal_init() < 0)
+		return 1;
+	proto_register_builtin();
+	b.pool = dp_worker_pool_create("bench_pool", b.o.mbufs, SOCKET_ID_ANY);
+	b.w = rte_zmalloc("bench_worker", sizeof(*b.w), 64);
+	b.fwd = rte_zmalloc("bench_fwd", 2 * sizeof(*b.fwd), 64);
+	b.cs = calloc(b.o.sg.flows, sizeof(*b.cs));
+	for (uint32_t s = 0; b.cs && s < b.o.sg.flows; s++)
+		b.cs[s].hash[0] = b.cs[s].hash[1] = SG_FNV_INIT;
+	if (b.pool == NULL || b.w == NULL || b.fwd == NULL || b.cs == NULL) {
+		fprintf(stderr, "engine_bench: out of memory (pool of %u mbufs, worker)\n", b.o.mbufs);
+		return 1;
+	}
+	b.mult = (uint64_t)(((unsigned __int128)1000000000ull << 32) / rte_get_tsc_hz());
+	bench_config(&b.cfg, &b.o);
+	if (dp_worker_init(b.w, 0, 2, peer, server_side, &b.cfg, b.pool) < 0) {
+		fprintf(stderr, "engine_bench: dp_worker_init failed (flow capacity %u)\n", b.cfg.flow_capacity);
+		return 1;
+	}
+	printf("generating %u sessions (%u at once, %u queries, ~%u rows each)...\n",
+	       b.o.sg.flows, b.o.sg.active, b.o.sg.queries, b.o.sg.rows);
+	fflush(stdout);
+	if (sg_build(&b.o.sg, b.pool, &b.t, err, sizeof(err)) < 0) {
+		fprintf(stderr, "engine_bench: trace: %s\n", err);
+		return 1;
+	}
+	report_trace(&b);
+
+	/* Untimed checking pass; it also warms the flow table and the pool. */
+	int fails = 0;
+	before = b.w->cnt;
+	if (run_tracked(&b, &chk_run, b.o.check) < 0) {
+		fprintf(stderr, "engine_bench: the pool ran dry (raise --mbufs)\n");
+		return 1;
+	}
+	leaked = drain_flows(&b);
+	counters_delta(&chk_delta, &b.w->cnt, &before);
+	if (b.o.check)
+		check_finish(&b);
+
+	/* Timed runs: the two phases alternate, so that drift hits both alike. */
+	while (reps < BENCH_MAX_REPS) {
+		if (b.o.only != 2) {
+			before = b.w->cnt;
+			if (run_tracked(&b, &tr[reps], 0) < 0) {
+				fprintf(stderr, "engine_bench: the pool ran dry (raise --mbufs)\n");
+				return 1;
+			}
+			tracked_s += (double)tr[reps].cycles / (double)rte_get_tsc_hz();
+			unsigned l = drain_flows(&b);
+			counters_delta(&delta, &b.w->cnt, &before);
+			leaked = l > leaked ? l : leaked;
+		}
+		if (b.o.only != 1 && run_ceiling(&b, &ce[reps]) < 0) {
+			fprintf(stderr, "engine_bench: the pool ran dry (raise --mbufs)\n");
+			return 1;
+		}
+		reps++;
+		if (b.o.seconds > 0 ? (tracked_s >= b.o.seconds && reps >= 3) ||
+				      (b.o.only == 2 && reps >= b.o.reps)
+				    : reps >= b.o.reps)
+			break;
+	}
+	fails = report_results(&b, tr, ce, reps, &chk_delta, &delta, leaked);
+	dp_worker_fini(b.w);
+	sg_free(&b.t);
+	free(b.cs);
+	return fails ? 1 : 0;
+}

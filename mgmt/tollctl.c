@@ -1,0 +1,491 @@
+/* tollctl.c - tollgate's command-line tool; for now the offline rule commands, which
+ * need no running appliance:
+ *
+ *   tollctl rules compile [--cache DIR] [--config CONF] [--list] FILE...
+ *   tollctl rules test FILE... [--config CONF] [--protocol P] [--resource NAME] --sql "SQL"
+ *   tollctl rules test FILE... [...] --row "v1|v2|..." [--columns "c1,c2,..."]
+ *
+ * Exit status: 0 done (whatever the verdict), 1 an error (printed on stderr), 2 usage.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <libconfig.h>
+
+#include "common/tg_log.h"
+#include "dataplane/dp_config-t.h"
+#include "dataplane/proto/sql_lex.h"
+#include "rules/rule.h"
+
+#define CLI_MAX_FILES    64
+#define CLI_MAX_FIELDS   256
+#define CLI_MAX_STMTS    256
+
+/* What the command line asked for. */
+struct cli_opts {
+	const char *files[CLI_MAX_FILES];
+	unsigned n_files;
+	const char *cache;           /* --cache DIR */
+	const char *config;          /* --config CONF: resources from the appliance config */
+	const char *resource;        /* --resource NAME */
+	const char *sql;             /* --sql TEXT */
+	const char *row;             /* --row "v1|v2" */
+	const char *columns;         /* --columns "c1,c2" */
+	uint8_t proto;               /* --protocol, enum dp_proto_id */
+	int list;                    /* --list */
+	int verbose;                 /* -v */
+};
+
+static const struct {
+	const char *name;
+	uint8_t id;
+} cli_protos[] = {
+	{ "postgresql", DP_PROTO_PG }, { "pg", DP_PROTO_PG }, { "mysql", DP_PROTO_MYSQL },
+	{ "redis", DP_PROTO_REDIS }, { "http", DP_PROTO_HTTP },
+};
+
+static const char *const cli_actions[] = { "allow", "alert", "mask", "review", "block", "reset" };
+
+static void cli_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: tollctl rules compile [--cache DIR] [--config CONF] [--list] FILE...\n"
+		"       tollctl rules test FILE... [--config CONF] [--protocol P] [--resource NAME]\n"
+		"                          (--sql \"SQL\" | --row \"v1|v2|...\" [--columns \"c1,c2,...\"])\n"
+		"\n"
+		"  compile    load and compile rule files; print the rule count and the set's hash\n"
+		"  test       show what the rules do to a statement (--sql) or a result row (--row)\n"
+		"\n"
+		"  --cache DIR        compiled-database cache (as the appliance's rules.cache_dir)\n"
+		"  --config CONF      take resource names from the appliance configuration; without\n"
+		"                     it, every resource the rule files name is known\n"
+		"  --protocol P       postgresql (default), mysql, redis, http\n"
+		"  --resource NAME    judge as traffic to this resource (default: none in particular)\n"
+		"  --sql \"SQL\"        statements to judge (split, normalized and fingerprinted)\n"
+		"  --row \"v1|v2\"      result fields to mask ('\\|' is a literal '|')\n"
+		"  --columns \"c1,c2\"  the fields' column names (for column rules)\n"
+		"  --list             (compile) list every rule: id, action\n"
+		"  -v                 log the rule engine's messages too\n");
+}
+
+static double cli_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int cli_proto_parse(const char *s)
+{
+	for (size_t i = 0; i < sizeof(cli_protos) / sizeof(cli_protos[0]); i++)
+		if (strcmp(s, cli_protos[i].name) == 0)
+			return cli_protos[i].id;
+	return -1;
+}
+
+/* ---- resources ----------------------------------------------------------------------- */
+
+/* Adds resource <name> of <proto> to <dp> unless it is there; returns its index or -1. */
+static int cli_res_add(struct dp_config *dp, const char *name, uint8_t proto)
+{
+	for (unsigned i = 0; i < dp->n_resources; i++)
+		if (strcmp(dp->resources[i].name, name) == 0)
+			return (int)i;
+	if (dp->n_resources >= DP_MAX_RESOURCES || strlen(name) >= DP_NAME_MAX)
+		return -1;
+	snprintf(dp->resources[dp->n_resources].name, DP_NAME_MAX, "%s", name);
+	dp->resources[dp->n_resources].proto = proto;
+	return dp->n_resources++;
+}
+
+/* Reads the names (and protocols) of the appliance configuration's resources, in
+ * order, so that indexes are the appliance's. Only "resources" is read: tollgated
+ * --check validates the rest. */
+static int cli_res_from_config(struct dp_config *dp, const char *path)
+{
+	const config_setting_t *list;
+	config_t cf;
+	int rc = -1;
+
+	config_init(&cf);
+	if (config_read_file(&cf, path) != CONFIG_TRUE) {
+		fprintf(stderr, "tollctl: %s:%d: %s\n", path, config_error_line(&cf), config_error_text(&cf));
+		goto out;
+	}
+	if ((list = config_lookup(&cf, "resources")) != NULL) {
+		for (int i = 0; i < config_setting_length(list); i++) {
+			const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+			const char *name = NULL, *proto = "tcp";
+			int p;
+
+			config_setting_lookup_string(g, "protocol", &proto);
+			if (!config_setting_lookup_string(g, "name", &name) ||
+			    cli_res_add(dp, name, (uint8_t)((p = cli_proto_parse(proto)) < 0 ? 0 : p)) < 0) {
+				fprintf(stderr, "tollctl: %s:%u: resources: a resource without a usable name\n",
+					path, config_setting_source_line(g));
+				goto out;
+			}
+		}
+	}
+	rc = 0;
+out:
+	config_destroy(&cf);
+	return rc;
+}
+
+/* Without a configuration: every resource name the rule files mention is known (the
+ * loader checks everything else), with <proto> as its protocol. */
+static int cli_res_from_rules(struct dp_config *dp, const struct cli_opts *o)
+{
+	for (unsigned f = 0; f < o->n_files; f++) {
+		const config_setting_t *rules;
+		config_t cf;
+
+		config_init(&cf);
+		/* a file that does not parse is reported by rule_set_load() */
+		if (config_read_file(&cf, o->files[f]) == CONFIG_TRUE &&
+		    (rules = config_lookup(&cf, "rules")) != NULL) {
+			for (int i = 0; i < config_setting_length(rules); i++) {
+				const config_setting_t *rl = config_setting_get_elem(rules, (unsigned)i);
+				const config_setting_t *r = config_setting_get_member(rl, "resources");
+				int n = r == NULL ? 0 : config_setting_type(r) == CONFIG_TYPE_STRING ? 1 :
+					config_setting_length(r);
+
+				for (int k = 0; k < n; k++) {
+					const char *name = config_setting_type(r) == CONFIG_TYPE_STRING ?
+						config_setting_get_string(r) :
+						config_setting_get_string_elem(r, (unsigned)k);
+
+					if (name != NULL && strcmp(name, "*") != 0)
+						cli_res_add(dp, name, o->proto);
+				}
+			}
+		}
+		config_destroy(&cf);
+	}
+	return 0;
+}
+
+/* Loads the rule files of <o> into *<rs>; *<res> gets the index of --resource (or
+ * DP_MAX_RESOURCES: none in particular, so only rules for every resource apply). */
+static int cli_load(const struct cli_opts *o, struct rule_set **rs, uint16_t *res, double *ms)
+{
+	struct dp_config *dp = calloc(1, sizeof(*dp));
+	char err[1024];
+	double t0;
+	int rc = -1, idx;
+
+	*res = DP_MAX_RESOURCES;
+	if (dp == NULL) {
+		fprintf(stderr, "tollctl: out of memory\n");
+		return -1;
+	}
+	if (o->config != NULL ? cli_res_from_config(dp, o->config) : cli_res_from_rules(dp, o))
+		goto out;
+	if (o->resource != NULL) {
+		if (o->config != NULL) {
+			for (idx = 0; idx < dp->n_resources; idx++)
+				if (strcmp(dp->resources[idx].name, o->resource) == 0)
+					break;
+			if (idx == dp->n_resources) {
+				fprintf(stderr, "tollctl: resource \"%s\" is not in %s\n", o->resource, o->config);
+				goto out;
+			}
+		} else if ((idx = cli_res_add(dp, o->resource, o->proto)) < 0) {
+			fprintf(stderr, "tollctl: bad resource name \"%s\"\n", o->resource);
+			goto out;
+		}
+		*res = (uint16_t)idx;
+	}
+	t0 = cli_now_ms();
+	if (rule_set_load(o->files, o->n_files, dp, o->cache, rs, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		goto out;
+	}
+	*ms = cli_now_ms() - t0;
+	rc = 0;
+out:
+	free(dp);
+	return rc;
+}
+
+/* ---- rules compile ----------------------------------------------------------------- */
+
+static int cli_rules_compile(const struct cli_opts *o)
+{
+	struct rule_set *rs;
+	uint16_t res;
+	double ms;
+	unsigned n;
+
+	if (cli_load(o, &rs, &res, &ms) < 0)
+		return 1;
+	n = rule_set_count(rs);
+	printf("ok: %u rule%s in %u file%s, set sha256 %s, loaded in %.1f ms\n", n, n == 1 ? "" : "s",
+	       o->n_files, o->n_files == 1 ? "" : "s", rule_set_hash(rs), ms);
+	for (unsigned i = 0; o->list && i < n; i++)
+		printf("  %-40s %s\n", rule_id(rs, i), cli_actions[rule_action(rs, i) % 6]);
+	rule_set_free(rs);
+	return 0;
+}
+
+/* ---- rules test -------------------------------------------------------------------- */
+
+static void cli_print_verdict(const struct rule_verdict *v)
+{
+	if (v->rule < 0)
+		printf("  verdict:     allow\n");
+	else
+		printf("  verdict:     %s  rule %s: %s\n", cli_actions[v->action % 6], v->id, v->message);
+	if (v->n_alerts > 0)
+		printf("  alerts:      %u alert rule%s matched\n", v->n_alerts, v->n_alerts == 1 ? "" : "s");
+}
+
+static int cli_test_sql(const struct cli_opts *o, const struct rule_set *rs,
+			struct rule_scratch *s, uint16_t res)
+{
+	size_t len = strlen(o->sql), cap = 2 * len + 64;
+	struct sql_stmt *st = calloc(CLI_MAX_STMTS, sizeof(*st));
+	char *norm = malloc(cap), *fp = malloc(cap);
+	struct sql_lex_out out = { .norm = norm, .norm_cap = (uint32_t)cap, .fp = fp,
+				   .fp_cap = (uint32_t)cap, .stmts = st, .stmts_cap = CLI_MAX_STMTS };
+	int rc = 1, n;
+
+	if (st == NULL || norm == NULL || fp == NULL) {
+		fprintf(stderr, "tollctl: out of memory\n");
+		goto out;
+	}
+	if (o->proto != DP_PROTO_PG && o->proto != DP_PROTO_MYSQL) {
+		fprintf(stderr, "tollctl: --sql needs --protocol postgresql or mysql\n");
+		goto out;
+	}
+	n = sql_lex(o->sql, len, o->proto == DP_PROTO_MYSQL ? SQL_LEX_MYSQL : 0, &out);
+	if (out.flags & SQL_LEX_TRUNCATED)
+		printf("warning: the lexer's output was truncated\n");
+	if (out.flags & SQL_LEX_UNTERMINATED)
+		printf("warning: the input ends inside a string, identifier or comment\n");
+	if (n == 0)
+		printf("no statements\n");
+	for (int i = 0; i < n; i++) {
+		const struct sql_stmt *t = &st[i];
+		struct rule_verdict v;
+
+		printf("statement %d%s: %s\n", i + 1, t->nested ? " (inside a DO block)" : "",
+		       norm + t->norm_off);
+		printf("  fingerprint: %s\n", fp + t->fp_off);
+		if (rule_check_command(rs, s, o->proto, res, norm + t->norm_off, t->norm_len,
+				       fp + t->fp_off, t->fp_len, o->sql + t->raw_off, t->raw_len, &v) < 0) {
+			fprintf(stderr, "tollctl: scan error\n");
+			goto out;
+		}
+		cli_print_verdict(&v);
+	}
+	rc = 0;
+out:
+	free(st);
+	free(norm);
+	free(fp);
+	return rc;
+}
+
+/* Splits <row> on '|' ('\|' and '\\' escaped) into <buf>, filling <f> and *<blen>;
+ * returns the number of fields (fields past CLI_MAX_FIELDS are left out). Fields are
+ * laid out with one '|' between them, as decoders' fields lie between length bytes. */
+static unsigned cli_split_row(const char *row, char *buf, uint32_t *blen, struct rule_field *f)
+{
+	unsigned n = 0;
+	uint32_t w = 0;
+
+	f[0] = (struct rule_field){ .off = 0, .col_rule = -1 };
+	for (const char *p = row; *p; p++) {
+		if (*p == '\\' && (p[1] == '|' || p[1] == '\\')) {
+			buf[w++] = *++p;
+		} else if (*p == '|') {
+			f[n].len = w - f[n].off;
+			if (++n == CLI_MAX_FIELDS) {
+				buf[w] = '\0';
+				*blen = w;
+				return n;
+			}
+			buf[w++] = '|';
+			f[n] = (struct rule_field){ .off = w, .col_rule = -1 };
+		} else {
+			buf[w++] = *p;
+		}
+	}
+	f[n].len = w - f[n].off;
+	buf[w] = '\0';
+	*blen = w;
+	return n + 1;
+}
+
+static int cli_test_row(const struct cli_opts *o, const struct rule_set *rs,
+			struct rule_scratch *s, uint16_t res)
+{
+	size_t len = strlen(o->row);
+	char *buf = malloc(len + 1), *orig = malloc(len + 1), *cols = NULL, *save = NULL;
+	char *names[CLI_MAX_FIELDS] = { 0 };
+	struct rule_field *f = calloc(CLI_MAX_FIELDS, sizeof(*f));
+	struct rule_mask_stats st;
+	unsigned n, nc = 0;
+	uint32_t blen;
+	int rc = 1;
+
+	if (buf == NULL || orig == NULL || f == NULL) {
+		fprintf(stderr, "tollctl: out of memory\n");
+		goto out;
+	}
+	n = cli_split_row(o->row, buf, &blen, f);
+	memcpy(orig, buf, len + 1);
+	if (o->columns != NULL && (cols = strdup(o->columns)) != NULL)
+		for (char *c = strtok_r(cols, ",", &save); c != NULL && nc < CLI_MAX_FIELDS;
+		     c = strtok_r(NULL, ",", &save))
+			names[nc++] = c;
+	for (unsigned i = 0; i < n && i < nc; i++)
+		f[i].col = rule_column_mask(rs, o->proto, res, names[i], (uint32_t)strlen(names[i]),
+					    &f[i].col_rule);
+	if (rule_mask_fields(rs, s, o->proto, res, (uint8_t *)buf, blen, f, n, &st) < 0) {
+		fprintf(stderr, "tollctl: scan error\n");
+		goto out;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		int changed = memcmp(orig + f[i].off, buf + f[i].off, f[i].len) != 0;
+
+		printf("field %u%s%s%s: %.*s", i + 1, i < nc ? " (" : "", i < nc ? names[i] : "",
+		       i < nc ? ")" : "", (int)f[i].len, orig + f[i].off);
+		if (changed)
+			printf("  ->  %.*s", (int)f[i].len, buf + f[i].off);
+		if (f[i].col_rule >= 0)
+			printf("  [column rule %s]", rule_id(rs, (unsigned)f[i].col_rule));
+		printf("\n");
+	}
+	printf("masked %u field%s; %u pattern match%s, %u rejected by validators\n",
+	       st.fields_masked, st.fields_masked == 1 ? "" : "s", st.matches,
+	       st.matches == 1 ? "" : "es", st.rejected);
+	rc = 0;
+out:
+	free(buf);
+	free(orig);
+	free(cols);
+	free(f);
+	return rc;
+}
+
+static int cli_rules_test(const struct cli_opts *o)
+{
+	struct rule_scratch *s = NULL;
+	struct rule_set *rs;
+	uint16_t res;
+	double ms;
+	int rc = 1;
+
+	if ((o->sql == NULL) == (o->row == NULL)) {
+		fprintf(stderr, "tollctl: rules test needs one of --sql or --row\n");
+		return 2;
+	}
+	if (cli_load(o, &rs, &res, &ms) < 0)
+		return 1;
+	if (rule_scratch_alloc(rs, &s) < 0) {
+		fprintf(stderr, "tollctl: cannot allocate scratch\n");
+		goto out;
+	}
+	printf("rules: %u (set sha256 %.16s...), protocol %s, resource %s\n", rule_set_count(rs),
+	       rule_set_hash(rs), o->proto == DP_PROTO_MYSQL ? "mysql" : o->proto == DP_PROTO_PG ?
+	       "postgresql" : o->proto == DP_PROTO_REDIS ? "redis" : "http",
+	       o->resource != NULL ? o->resource : "(any)");
+	rc = o->sql != NULL ? cli_test_sql(o, rs, s, res) : cli_test_row(o, rs, s, res);
+out:
+	rule_scratch_free(s);
+	rule_set_free(rs);
+	return rc;
+}
+
+/* ---- main ---------------------------------------------------------------------------- */
+
+static int cli_rules(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "cache", required_argument, NULL, 'C' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "protocol", required_argument, NULL, 'p' },
+		{ "resource", required_argument, NULL, 'r' },
+		{ "sql", required_argument, NULL, 's' },
+		{ "row", required_argument, NULL, 'w' },
+		{ "columns", required_argument, NULL, 'k' },
+		{ "list", no_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_opts o = { .proto = DP_PROTO_PG };
+	const char *cmd;
+	int c, p;
+
+	if (argc < 2) {
+		cli_usage(stderr);
+		return 2;
+	}
+	cmd = argv[1];
+	optind = 2;
+	/* options may come before or after the files (GNU getopt permutes) */
+	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'C': o.cache = optarg; break;
+		case 'c': o.config = optarg; break;
+		case 'r': o.resource = optarg; break;
+		case 's': o.sql = optarg; break;
+		case 'w': o.row = optarg; break;
+		case 'k': o.columns = optarg; break;
+		case 'l': o.list = 1; break;
+		case 'v': o.verbose = 1; break;
+		case 'p':
+			if ((p = cli_proto_parse(optarg)) < 0) {
+				fprintf(stderr, "tollctl: unknown protocol \"%s\"\n", optarg);
+				return 2;
+			}
+			o.proto = (uint8_t)p;
+			break;
+		case 'h':
+			cli_usage(stdout);
+			return 0;
+		default:
+			cli_usage(stderr);
+			return 2;
+		}
+	}
+	for (; optind < argc; optind++) {
+		if (o.n_files == CLI_MAX_FILES) {
+			fprintf(stderr, "tollctl: at most %d rule files\n", CLI_MAX_FILES);
+			return 2;
+		}
+		o.files[o.n_files++] = argv[optind];
+	}
+	if (o.n_files == 0) {
+		fprintf(stderr, "tollctl: no rule files given\n");
+		return 2;
+	}
+	tg_log_set_level(o.verbose ? TG_LOG_DEBUG : TG_LOG_WARN);
+	if (strcmp(cmd, "compile") == 0)
+		return cli_rules_compile(&o);
+	if (strcmp(cmd, "test") == 0)
+		return cli_rules_test(&o);
+	fprintf(stderr, "tollctl: unknown command \"rules %s\"\n", cmd);
+	cli_usage(stderr);
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "rules") == 0)
+		return cli_rules(argc - 1, argv + 1);
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		cli_usage(stdout);
+		return 0;
+	}
+	cli_usage(stderr);
+	return 2;
+}

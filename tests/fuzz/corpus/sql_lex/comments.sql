@@ -1,0 +1,2 @@
+dRoP/**/TaBlE t; -- DROP TABLE x
+select /* a /* nested */ b */ 1

@@ -1,0 +1,1 @@
+DO LANGUAGE plpgsql $$ DECLARE n int; BEGIN <<l>> IF n > 0 THEN DROP TABLE a; ELSE DELETE FROM b; END IF; FOR i IN 1..3 LOOP EXECUTE 'truncate c'; END LOOP; END $$

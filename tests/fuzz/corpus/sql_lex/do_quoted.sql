@@ -1,0 +1,1 @@
+DO E'BEGIN --c\nEXECUTE \'DO $b$BEGIN EXECUTE ''''drop table t''''; END$b$\'; END'

@@ -1,0 +1,3 @@
+DO U&'BEGIN !0044ROP TABLE d; END' UESCAPE '!'; DO 'BEGIN DROP '
+ -- gap
+'TABLE t; END'

@@ -1,0 +1,1 @@
+select $$a;b$$, $fn$ it's $$ $fn$, $1, a$$b; select $x

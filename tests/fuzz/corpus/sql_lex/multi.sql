@@ -1,0 +1,1 @@
+SELECT 1; DROP TABLE t;; INSERT INTO t(a,b) VALUES (1, 'x''y'), ($1, E'\n\x41\u00e9')

@@ -1,0 +1,1 @@
+SELECT id, name FROM users WHERE id = 42 AND email LIKE 'a%' ORDER BY 2 DESC LIMIT 10

@@ -1,0 +1,401 @@
+/* test_config.c - the configuration loader: shipped files, defaults, values, and errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "appliance/config.h"
+
+/* Each bad file in tests/unit/test_configs/ says what it breaks on line 1, the error
+ * expected after "FILE:LINE: " on a "# expect: " line, and marks the line the error
+ * must name with "# <- error" (no mark: the error names no line). */
+static const char *const bad_files[] = {
+	"bad_type.conf", "bad_range.conf", "bad_range_seconds.conf", "bad_enum.conf",
+	"bad_enum_type.conf", "bad_bool.conf", "bad_size_string.conf",
+	"bad_unknown_setting.conf", "bad_unknown_group.conf", "bad_misplaced_setting.conf",
+	"bad_unknown_port_key.conf", "bad_unknown_toplevel.conf", "bad_group_type.conf",
+	"bad_ports_not_list.conf", "bad_port_missing_dev.conf", "bad_port_name_long.conf",
+	"bad_dup_port.conf", "bad_dup_dev.conf", "bad_too_many_ports.conf",
+	"bad_too_many_eal_args.conf", "bad_eal_arg_type.conf", "bad_pair_unknown_port.conf",
+	"bad_pair_port_twice.conf", "bad_pair_same_port.conf", "bad_no_pairs.conf",
+	"bad_empty_pairs.conf", "bad_unpaired_port.conf", "bad_address.conf",
+	"bad_address_prefix.conf", "bad_address_mapped.conf", "bad_port_zero.conf",
+	"bad_protocol.conf", "bad_resource_missing.conf", "bad_dup_resource.conf",
+	"bad_dup_endpoint.conf", "bad_int32.conf", "bad_syntax.conf",
+	"bad_duplicate_setting.conf", "bad_include.conf", "bad_mbufs.conf", "bad_memcap.conf",
+	"bad_pci_no_pci.conf",
+};
+
+/* Writes "$TG_SRCDIR/<rel>" into <buf>. */
+static const char *src_path(char *buf, size_t len, const char *rel)
+{
+	const char *root = getenv("TG_SRCDIR");
+
+	snprintf(buf, len, "%s/%s", root ? root : ".", rel);
+	return buf;
+}
+
+static int setup(void **state)
+{
+	*state = calloc(1, sizeof(struct cfg));
+	return *state ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	free(*state);
+	return 0;
+}
+
+/* Loads <rel> (from the source root) and fails the test with the error if it does not load. */
+static void load_ok(struct cfg *c, const char *rel)
+{
+	char path[512], err[CFG_ERR_MAX];
+
+	src_path(path, sizeof(path), rel);
+	if (cfg_load(c, path, err, sizeof(err)) != 0)
+		fail_msg("%s did not load: %s", rel, err);
+	assert_string_equal(c->path, path);
+}
+
+static void test_tollgate_conf_loads_and_documents_the_defaults(void **state)
+{
+	struct cfg *c = *state, d;
+
+	load_ok(c, "appliance/tollgate.conf");
+	cfg_defaults(&d);
+	/* tollgate.conf writes every defaulted setting at its default value */
+	assert_int_equal(c->n_eal_args, d.n_eal_args);
+	assert_int_equal(c->n_workers, d.n_workers);
+	assert_int_equal(c->poll, d.poll);
+	assert_int_equal(c->poll_idle_us, d.poll_idle_us);
+	assert_int_equal(c->mbufs, d.mbufs);
+	assert_string_equal(c->log_level, d.log_level);
+	assert_int_equal(c->dp.flow_capacity, d.dp.flow_capacity);
+	assert_int_equal(c->dp.idle_timeout_s, d.dp.idle_timeout_s);
+	assert_int_equal(c->dp.closed_timeout_s, d.dp.closed_timeout_s);
+	assert_int_equal(c->dp.max_hold_bytes, d.dp.max_hold_bytes);
+	assert_int_equal(c->dp.ooo_max_segs, d.dp.ooo_max_segs);
+	assert_int_equal(c->dp.stream_memcap, d.dp.stream_memcap);
+	assert_int_equal(c->dp.rto_ms, d.dp.rto_ms);
+	assert_int_equal(c->dp.overload, d.dp.overload);
+	assert_int_equal(c->dp.frag, d.dp.frag);
+	assert_int_equal(c->dp.hold, d.dp.hold);
+	assert_int_equal(c->dp.overlap, d.dp.overlap);
+	assert_int_equal(c->dp.midstream, d.dp.midstream);
+	assert_int_equal(c->dp.verify_cksum, d.dp.verify_cksum);
+	assert_int_equal(c->dp.n_resources, 0);
+	/* and its active ports are the af_packet form */
+	assert_int_equal(c->n_ports, 2);
+	assert_string_equal(c->ports[0].dev, "net_af_packet0,iface=tg-veth-c");
+	assert_string_equal(c->ports[1].dev, "net_af_packet1,iface=tg-veth-s");
+	assert_int_equal(c->ports[0].rx_desc, 1024);
+	assert_int_equal(c->ports[1].tx_desc, 1024);
+	assert_int_equal(c->n_pairs, 1);
+	assert_int_equal(c->pairs[0].a, 0);
+	assert_int_equal(c->pairs[0].b, 1);
+}
+
+static void test_demo_conf_loads(void **state)
+{
+	static const char *const eal[] = {
+		"--no-huge", "--no-pci", "--no-shconf", "-m", "512", "--file-prefix=tollgate" };
+	struct cfg *c = *state;
+
+	load_ok(c, "appliance/demo.conf");
+	assert_int_equal(c->n_eal_args, 6);
+	for (int i = 0; i < 6; i++)
+		assert_string_equal(c->eal_args[i], eal[i]);
+	assert_int_equal(c->n_ports, 2);
+	assert_string_equal(c->ports[0].name, "client");
+	assert_string_equal(c->ports[0].dev, "net_af_packet0,iface=tg-veth-c");
+	assert_string_equal(c->ports[1].dev, "net_af_packet1,iface=tg-veth-s");
+	assert_int_equal(c->n_pairs, 1);
+	assert_int_equal(c->pairs[0].a, 0);
+	assert_int_equal(c->pairs[0].b, 1);
+	assert_int_equal(c->n_workers, 1);
+	assert_int_equal(c->poll, CFG_POLL_ADAPTIVE);
+	assert_int_equal(c->dp.stream_memcap, 16u << 20);
+	assert_int_equal(c->dp.n_resources, 4);
+	assert_string_equal(c->dp.resources[0].name, "pg");
+	assert_int_equal(c->dp.resources[0].proto, DP_PROTO_PG);
+	assert_int_equal(c->dp.resources[0].ip_ver, 4);
+	assert_int_equal(c->dp.resources[0].addr[0], htonl(0xC6120002)); /* 198.18.0.2 */
+	assert_int_equal(c->dp.resources[0].port, 5432);
+	assert_int_equal(c->dp.resources[1].proto, DP_PROTO_MYSQL);
+	assert_int_equal(c->dp.resources[2].proto, DP_PROTO_REDIS);
+	assert_int_equal(c->dp.resources[3].proto, DP_PROTO_HTTP);
+}
+
+static void test_minimal_file_gets_documented_defaults(void **state)
+{
+	struct cfg *c = *state;
+
+	load_ok(c, "tests/unit/test_configs/minimal.conf");
+	/* the values tollgate.conf documents, written out */
+	assert_int_equal(c->n_eal_args, 0);
+	assert_int_equal(c->ports[0].rx_desc, 1024);
+	assert_int_equal(c->ports[0].tx_desc, 1024);
+	assert_int_equal(c->n_workers, 1);
+	assert_int_equal(c->poll, CFG_POLL_BUSY);
+	assert_int_equal(c->poll_idle_us, 200);
+	assert_int_equal(c->mbufs, 65535);
+	assert_string_equal(c->log_level, "info");
+	assert_int_equal(c->dp.flow_capacity, 65536);
+	assert_int_equal(c->dp.idle_timeout_s, 300);
+	assert_int_equal(c->dp.closed_timeout_s, 10);
+	assert_int_equal(c->dp.max_hold_bytes, 262144);
+	assert_int_equal(c->dp.ooo_max_segs, 64);
+	assert_int_equal(c->dp.stream_memcap, 268435456);
+	assert_int_equal(c->dp.rto_ms, 200);
+	assert_int_equal(c->dp.overload, DP_OVERLOAD_FAIL_CLOSED);
+	assert_int_equal(c->dp.frag, DP_FRAG_DROP);
+	assert_int_equal(c->dp.hold, DP_HOLD_STREAM);
+	assert_int_equal(c->dp.overlap, DP_OVERLAP_REWRITE);
+	assert_int_equal(c->dp.midstream, DP_MIDSTREAM_BYPASS);
+	assert_int_equal(c->dp.verify_cksum, 1);
+	assert_int_equal(c->dp.n_resources, 0);
+}
+
+static void test_values_units_and_ipv6(void **state)
+{
+	static const uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 0x02 };
+	struct cfg *c = *state;
+	const struct dp_resource *r = c->dp.resources;
+
+	load_ok(c, "tests/unit/test_configs/units.conf");
+	/* pairs come before ports in the file and still resolve by name */
+	assert_int_equal(c->n_ports, 4);
+	assert_int_equal(c->n_pairs, 2);
+	assert_int_equal(c->pairs[0].a, 1);
+	assert_int_equal(c->pairs[0].b, 0);
+	assert_int_equal(c->pairs[1].a, 2);
+	assert_int_equal(c->pairs[1].b, 3);
+	assert_int_equal(c->ports[0].rx_desc, 4096);
+	assert_int_equal(c->ports[0].tx_desc, 2048);
+	assert_int_equal(c->n_workers, 2);
+	assert_int_equal(c->mbufs, 0x3FFFF);
+	assert_int_equal(c->poll, CFG_POLL_ADAPTIVE);
+	assert_int_equal(c->poll_idle_us, 50);
+	assert_int_equal(c->dp.idle_timeout_s, 7200);
+	assert_int_equal(c->dp.closed_timeout_s, 90);
+	assert_int_equal(c->dp.max_hold_bytes, 1u << 20);
+	assert_int_equal(c->dp.stream_memcap, 4294967296ull);
+	assert_int_equal(c->dp.frag, DP_FRAG_REASSEMBLE);
+	assert_int_equal(c->dp.hold, DP_HOLD_RESET);
+	assert_int_equal(c->dp.overlap, DP_OVERLAP_RESET);
+	assert_int_equal(c->dp.midstream, DP_MIDSTREAM_DROP);
+	assert_int_equal(c->dp.overload, DP_OVERLOAD_FAIL_OPEN);
+	assert_int_equal(c->dp.verify_cksum, 0);
+	assert_string_equal(c->log_level, "debug");
+
+	assert_int_equal(c->dp.n_resources, 5);
+	assert_int_equal(r[0].ip_ver, 6);
+	assert_memory_equal(r[0].addr, v6, 16);
+	assert_int_equal(r[0].proto, DP_PROTO_PG);
+	assert_int_equal(r[1].ip_ver, 4);
+	assert_int_equal(r[1].addr[0], htonl(0xC6120002));
+	assert_int_equal(r[1].addr[1], 0);
+	assert_int_equal(r[1].proto, DP_PROTO_REDIS);
+	assert_int_equal(r[2].proto, DP_PROTO_NONE);
+	assert_int_equal(r[3].ip_ver, 6);
+	assert_int_equal(r[3].proto, DP_PROTO_HTTP);
+	assert_int_equal(r[3].port, 80);
+	assert_int_equal(r[4].proto, DP_PROTO_MYSQL);
+}
+
+/* Reads the "# expect: " text and the line marked "# <- error" of <path>. */
+static void read_expectation(const char *path, char *expect, size_t len, unsigned *line)
+{
+	char buf[512];
+	unsigned n = 0;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		fail_msg("cannot open %s", path);
+	expect[0] = '\0';
+	*line = 0;
+	while (fgets(buf, sizeof(buf), f) != NULL) {
+		n++;
+		if (strncmp(buf, "# expect: ", 10) == 0) {
+			snprintf(expect, len, "%s", buf + 10);
+			expect[strcspn(expect, "\n")] = '\0';
+		}
+		if (strstr(buf, "# <- error") != NULL)
+			*line = n;
+	}
+	fclose(f);
+	if (expect[0] == '\0')
+		fail_msg("%s has no \"# expect: \" line", path);
+}
+
+static void test_bad_files_name_file_line_and_setting(void **state)
+{
+	struct cfg *c = *state;
+
+	for (size_t i = 0; i < sizeof(bad_files) / sizeof(bad_files[0]); i++) {
+		char path[512], rel[256], expect[512], want[1100], err[CFG_ERR_MAX];
+		unsigned line;
+
+		snprintf(rel, sizeof(rel), "tests/unit/test_configs/%s", bad_files[i]);
+		src_path(path, sizeof(path), rel);
+		read_expectation(path, expect, sizeof(expect), &line);
+		if (line)
+			snprintf(want, sizeof(want), "%s:%u: %s", path, line, expect);
+		else
+			snprintf(want, sizeof(want), "%s: %s", path, expect);
+		memset(err, 0, sizeof(err));
+		if (cfg_load(c, path, err, sizeof(err)) != -1)
+			fail_msg("%s loaded, but should fail with: %s", bad_files[i], want);
+		/* the error starts with the file, the line and the setting */
+		if (strncmp(err, want, strlen(want)) != 0)
+			fail_msg("%s:\n  want: %s...\n  got:  %s", bad_files[i], want, err);
+		assert_null(strchr(err, '\n'));
+	}
+}
+
+/* Every bad_*.conf in test_configs/ is in bad_files[], so none is silently skipped. */
+static void test_bad_files_all_listed(void **state)
+{
+	char dir[512];
+	struct dirent *e;
+	size_t found = 0;
+	DIR *d = opendir(src_path(dir, sizeof(dir), "tests/unit/test_configs"));
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		bool listed = false;
+
+		if (strncmp(e->d_name, "bad_", 4) != 0)
+			continue;
+		found++;
+		for (size_t i = 0; i < sizeof(bad_files) / sizeof(bad_files[0]); i++)
+			listed |= strcmp(e->d_name, bad_files[i]) == 0;
+		if (!listed)
+			fail_msg("%s is not in bad_files[]", e->d_name);
+	}
+	closedir(d);
+	assert_int_equal(found, sizeof(bad_files) / sizeof(bad_files[0]));
+}
+
+/* Writes <text> after the minimal ports and pairs into a temporary file, loads it,
+ * removes it. Returns cfg_load()'s result; <err> gets the error after "FILE:". */
+static int load_text(struct cfg *c, const char *text, char *err, size_t len)
+{
+	static const char head[] =
+		"ports = ( { name = \"c\"; dev = \"net_af_packet0,iface=a\"; },\n"
+		"          { name = \"s\"; dev = \"net_af_packet1,iface=b\"; } );\n"
+		"pairs = ( { client = \"c\"; server = \"s\"; } );\n";
+	char path[] = "/tmp/tg-test-config-XXXXXX", buf[CFG_ERR_MAX];
+	int fd = mkstemp(path), rc;
+	FILE *f;
+
+	assert_true(fd >= 0);
+	assert_non_null(f = fdopen(fd, "w"));
+	fputs(head, f);
+	fputs(text, f);
+	fclose(f);
+	rc = cfg_load(c, path, buf, sizeof(buf));
+	unlink(path);
+	snprintf(err, len, "%s", rc == 0 ? "" : buf + strlen(path) + 1);
+	return rc;
+}
+
+static void test_big_integers(void **state)
+{
+	struct cfg *c = *state;
+	char err[CFG_ERR_MAX];
+
+	/* libconfig 1.5 would cut these to 32 bits; the loader refuses them */
+	assert_int_equal(load_text(c, "workers = { mbufs = 4294967296; };\n", err, sizeof(err)), -1);
+	assert_string_equal(err, "4: workers.mbufs: 4294967296 does not fit in 32 bits: write 4294967296L");
+	assert_int_equal(load_text(c, "workers = { mbufs = 0x80000000; };\n", err, sizeof(err)), -1);
+	assert_string_equal(err, "4: workers.mbufs: 0x80000000 does not fit in 32 bits: write 0x80000000L");
+	assert_int_equal(load_text(c, "workers = {\n count = 1;\n count2 = -2147483649; };\n",
+				   err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "6: workers.count2: -2147483649 does not fit in 32 bits"));
+	/* the largest plain integer is read as written, and ranges apply to it */
+	assert_int_equal(load_text(c, "workers = { mbufs = 2147483647; };\n", err, sizeof(err)), -1);
+	assert_string_equal(err, "4: workers.mbufs: must be between 1023 and 16777215");
+	/* with L, as a unit string, inside strings and comments: all fine */
+	assert_int_equal(load_text(c, "dataplane = { stream_memcap = 8589934592L; };\n"
+				   "# stream_memcap = 8589934592;\n/* 99999999999 */\n"
+				   "eal = { args = [ \"--base-virtaddr=0x7000000000\", \"99999999999\" ]; };\n",
+				   err, sizeof(err)), 0);
+	assert_int_equal(c->dp.stream_memcap, 8ull << 30);
+	assert_int_equal(load_text(c, "dataplane = { stream_memcap = \"8g\"; idle_timeout = \"1d\"; };\n",
+				   err, sizeof(err)), 0);
+	assert_int_equal(c->dp.stream_memcap, 8ull << 30);
+	assert_int_equal(c->dp.idle_timeout_s, 86400);
+	/* a unit string that overflows 64 bits is refused, not wrapped */
+	assert_int_equal(load_text(c, "dataplane = { stream_memcap = \"99999999999t\"; };\n",
+				   err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "4: dataplane.stream_memcap: must be a number of bytes"));
+}
+
+static void test_missing_file(void **state)
+{
+	struct cfg *c = *state;
+	char err[CFG_ERR_MAX];
+
+	assert_int_equal(cfg_load(c, "/nonexistent/tollgate.conf", err, sizeof(err)), -1);
+	assert_string_equal(err, "/nonexistent/tollgate.conf: cannot open: No such file or directory");
+	assert_string_equal(c->path, "/nonexistent/tollgate.conf");
+}
+
+static void test_error_buffer_limits(void **state)
+{
+	struct cfg *c = *state;
+	char path[512], err[24];
+
+	src_path(path, sizeof(path), "tests/unit/test_configs/bad_range.conf");
+	/* no buffer at all, then one too small: the error is cut, still terminated */
+	assert_int_equal(cfg_load(c, path, NULL, 0), -1);
+	memset(err, 'x', sizeof(err));
+	assert_int_equal(cfg_load(c, path, err, sizeof(err)), -1);
+	assert_int_equal(strlen(err), sizeof(err) - 1);
+	assert_memory_equal(err, path, sizeof(err) - 1);
+}
+
+static void test_parse_proto(void **state)
+{
+	assert_int_equal(cfg_parse_proto("postgresql"), DP_PROTO_PG);
+	assert_int_equal(cfg_parse_proto("pg"), DP_PROTO_PG);
+	assert_int_equal(cfg_parse_proto("mysql"), DP_PROTO_MYSQL);
+	assert_int_equal(cfg_parse_proto("redis"), DP_PROTO_REDIS);
+	assert_int_equal(cfg_parse_proto("http"), DP_PROTO_HTTP);
+	assert_int_equal(cfg_parse_proto("tcp"), DP_PROTO_NONE);
+	assert_int_equal(cfg_parse_proto("PostgreSQL"), -1);
+	assert_int_equal(cfg_parse_proto("test"), -1);
+	assert_int_equal(cfg_parse_proto(""), -1);
+	assert_int_equal(cfg_parse_proto(NULL), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_tollgate_conf_loads_and_documents_the_defaults,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_demo_conf_loads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_minimal_file_gets_documented_defaults,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_values_units_and_ipv6, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_files_name_file_line_and_setting,
+						setup, teardown),
+		cmocka_unit_test(test_bad_files_all_listed),
+		cmocka_unit_test_setup_teardown(test_big_integers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_error_buffer_limits, setup, teardown),
+		cmocka_unit_test(test_parse_proto),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,377 @@
+/* test_pg.c - unit tests of the PostgreSQL message framing and TLS policy (dataplane/proto/pg.c),
+ * driven through the worker: what the framer releases is exactly what reaches the other side. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <string.h>
+#include <cmocka.h>
+#include "dataplane/dp_counters.h"
+#include "dataplane/flow.h"
+#include "dataplane/proto/pg.h"
+#include "dataplane/proto/proto.h"
+#include "dataplane/worker.h"
+#include "tests/common/test_decoder.h"
+#include "tests/common/test_eal.h"
+
+/* A message being built. */
+struct msg {
+	uint8_t b[512];
+	uint16_t n;
+};
+
+static void put32(struct msg *m, uint32_t v)
+{
+	m->b[m->n++] = (uint8_t)(v >> 24);
+	m->b[m->n++] = (uint8_t)(v >> 16);
+	m->b[m->n++] = (uint8_t)(v >> 8);
+	m->b[m->n++] = (uint8_t)v;
+}
+
+static void putb(struct msg *m, const void *p, uint16_t len)
+{
+	if (len)
+		memcpy(m->b + m->n, p, len);
+	m->n = (uint16_t)(m->n + len);
+}
+
+/* StartupMessage for user <u>, database <db>. */
+static void startup(struct msg *m, const char *u, const char *db)
+{
+	uint16_t at = m->n;
+
+	put32(m, 0);
+	put32(m, PG_PROTO_V3);
+	putb(m, "user", 5);
+	putb(m, u, (uint16_t)(strlen(u) + 1));
+	putb(m, "database", 9);
+	putb(m, db, (uint16_t)(strlen(db) + 1));
+	m->b[m->n++] = 0;
+	uint32_t len = (uint32_t)(m->n - at);
+	m->b[at] = (uint8_t)(len >> 24);
+	m->b[at + 1] = (uint8_t)(len >> 16);
+	m->b[at + 2] = (uint8_t)(len >> 8);
+	m->b[at + 3] = (uint8_t)len;
+}
+
+static void ssl_request(struct msg *m)
+{
+	put32(m, 8);
+	put32(m, PG_SSL_REQUEST);
+}
+
+/* A typed message: <type>, length, <len> bytes of <body>. */
+static void typed(struct msg *m, char type, const void *body, uint16_t len)
+{
+	m->b[m->n++] = (uint8_t)type;
+	put32(m, 4u + len);
+	putb(m, body, len);
+}
+
+static void query(struct msg *m, const char *sql)
+{
+	typed(m, 'Q', sql, (uint16_t)(strlen(sql) + 1));
+}
+
+static int setup(void **state)
+{
+	struct tconv *t = tconv_new(DP_PROTO_PG);
+
+	if (t == NULL)
+		return -1;
+	proto_register_builtin();
+	*state = t;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	tconv_free(*state);
+	return 0;
+}
+
+static void start(struct tconv *t)
+{
+	assert_int_equal(tconv_start(t), 0);
+	tconv_handshake(t);
+}
+
+/* Sends <m> from side <dir> one byte per segment, and asserts that nothing of it
+ * reaches the other side before its last byte. */
+static void send_bytewise(struct tconv *t, int dir, const struct msg *m)
+{
+	uint32_t before = t->rx[dir].contig;
+
+	for (uint16_t i = 0; i < m->n; i++) {
+		tconv_send_bytes(t, dir, m->b + i, 1);
+		tconv_drain(t);
+		if (i + 1 < m->n)
+			assert_int_equal(t->rx[dir].contig, before);
+	}
+	assert_int_equal(t->rx[dir].contig, before + m->n);
+}
+
+/* Client startup, server AuthenticationOk + ReadyForQuery. Returns the bytes each
+ * side has received so far in <c2s> and <s2c>. */
+static void login(struct tconv *t, struct msg *c2s, struct msg *s2c)
+{
+	struct msg m = { .n = 0 };
+	uint8_t ok[4] = { 0, 0, 0, 0 };
+
+	startup(&m, "alice", "orders");
+	tconv_send_bytes(t, 0, m.b, m.n);
+	putb(c2s, m.b, m.n);
+	m.n = 0;
+	typed(&m, 'R', ok, 4);
+	typed(&m, 'Z', "I", 1);
+	tconv_send_bytes(t, 1, m.b, m.n);
+	putb(s2c, m.b, m.n);
+	tconv_drain(t);
+	assert_true(tconv_rx_eq(t, 0, c2s->b, c2s->n));
+	assert_true(tconv_rx_eq(t, 1, s2c->b, s2c->n));
+}
+
+static void test_startup(void **state)
+{
+	struct tconv *t = *state;
+	struct msg m = { .n = 0 }, c = { .n = 0 };
+
+	start(t);
+	startup(&m, "alice", "orders");
+	send_bytewise(t, 0, &m);
+	putb(&c, m.b, m.n);
+	assert_true(tconv_rx_eq(t, 0, c.b, c.n));
+	/* after the startup packet the client speaks typed messages */
+	m.n = 0;
+	query(&m, "SELECT 1;");
+	send_bytewise(t, 0, &m);
+	assert_int_equal(TCONV_CNT(t, proto_error), 0);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* Policy tls = refuse: the appliance answers 'N' for the server, which never sees the
+ * SSLRequest; the session goes on in clear, with both sequence spaces shifted. */
+static void test_ssl_refused_by_appliance(void **state)
+{
+	struct tconv *t = *state;
+	struct msg m = { .n = 0 }, c = { .n = 0 }, s = { .n = 0 };
+	uint32_t cs, ss;
+
+	t->cfg.tls = DP_TLS_REFUSE;
+	start(t);
+	cs = t->nxt[0];
+	ss = t->nxt[1];
+	ssl_request(&m);
+	tconv_send_bytes(t, 0, m.b, m.n);
+	tconv_drain(t);
+	assert_int_equal(t->rx[0].contig, 0);
+	assert_true(tconv_rx_eq(t, 1, "N", 1));
+	/* the client's startup reaches the server at the server's first seq */
+	m.n = 0;
+	startup(&m, "carol", "db");
+	tconv_send_bytes(t, 0, m.b, m.n);
+	putb(&c, m.b, m.n);
+	tconv_drain(t);
+	assert_true(tconv_rx_eq(t, 0, c.b, c.n));
+	assert_int_equal(tconv_frame(t, 0, 0)->seq, cs);
+	/* the server answers; the client reads it after the appliance's 'N' */
+	m.n = 0;
+	typed(&m, 'R', "\0\0\0\0", 4);
+	typed(&m, 'Z', "I", 1);
+	putb(&s, "N", 1);
+	putb(&s, m.b, m.n);
+	tconv_send_bytes(t, 1, m.b, m.n);
+	tconv_drain(t);
+	assert_true(tconv_rx_eq(t, 1, s.b, s.n));
+	/* ACKs are translated both ways */
+	tconv_ack(t, 0);
+	tconv_ack(t, 1);
+	tconv_drain(t);
+	for (unsigned i = 0; i < t->n_fr; i++) {
+		if (t->fr[i].dir == 0)
+			assert_int_equal(t->fr[i].ack, ss + m.n);
+		else
+			assert_int_equal(t->fr[i].ack, cs + 8 + c.n);
+	}
+	assert_int_equal(TCONV_CNT(t, proto_error), 0);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+static void test_ssl_refused_then_startup(void **state)
+{
+	struct tconv *t = *state;
+	struct msg m = { .n = 0 }, c = { .n = 0 }, s = { .n = 0 };
+
+	t->cfg.tls = DP_TLS_PASSTHROUGH;      /* the server answers */
+	start(t);
+	ssl_request(&m);
+	send_bytewise(t, 0, &m);
+	putb(&c, m.b, m.n);
+	tconv_send_bytes(t, 1, "N", 1);
+	putb(&s, "N", 1);
+	tconv_drain(t);
+	assert_true(tconv_rx_eq(t, 1, s.b, s.n));
+	/* the startup that follows is untyped too, and is framed as one message */
+	m.n = 0;
+	startup(&m, "bob", "db");
+	send_bytewise(t, 0, &m);
+	putb(&c, m.b, m.n);
+	/* and the server's typed answer */
+	m.n = 0;
+	typed(&m, 'R', "\0\0\0\0", 4);
+	send_bytewise(t, 1, &m);
+	putb(&s, m.b, m.n);
+	assert_true(tconv_rx_eq(t, 0, c.b, c.n));
+	assert_true(tconv_rx_eq(t, 1, s.b, s.n));
+	assert_int_equal(TCONV_CNT(t, proto_error), 0);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+static void test_ssl_accepted(void **state)
+{
+	struct tconv *t = *state;
+	struct msg m = { .n = 0 };
+	static const uint8_t hello[3] = { 0x16, 0x03, 0x01 };  /* a TLS record's start */
+	static const uint8_t srv[2] = { 0x16, 0x03 };
+
+	t->cfg.tls = DP_TLS_PASSTHROUGH;
+	start(t);
+	ssl_request(&m);
+	tconv_send_bytes(t, 0, m.b, m.n);
+	tconv_send_bytes(t, 1, "S", 1);
+	tconv_drain(t);
+	assert_int_equal(t->rx[1].contig, 1);
+	/* TLS bytes are not PostgreSQL messages: each goes through as it comes */
+	tconv_send_bytes(t, 0, hello, 3);
+	tconv_drain(t);
+	assert_int_equal(t->rx[0].contig, 8 + 3);
+	assert_memory_equal(t->rx[0].buf + 8, hello, 3);
+	tconv_send_bytes(t, 1, srv, 2);
+	tconv_drain(t);
+	assert_int_equal(t->rx[1].contig, 3);
+	tconv_send_bytes(t, 0, "\x00\x00\x00\x01", 4);    /* would be a bad length in clear */
+	tconv_drain(t);
+	assert_int_equal(t->rx[0].contig, 8 + 3 + 4);
+	assert_int_equal(TCONV_CNT(t, proto_error), 0);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* The answer 'S' and the first TLS bytes in one segment. */
+static void test_ssl_accepted_same_segment(void **state)
+{
+	struct tconv *t = *state;
+	struct msg m = { .n = 0 };
+
+	t->cfg.tls = DP_TLS_PASSTHROUGH;
+	start(t);
+	ssl_request(&m);
+	tconv_send_bytes(t, 0, m.b, m.n);
+	tconv_send_bytes(t, 1, "S\x16\x03", 3);
+	tconv_drain(t);
+	assert_int_equal(t->rx[1].contig, 3);
+	assert_int_equal(TCONV_CNT(t, proto_error), 0);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* Typed messages one byte at a time: each released exactly at its end; several
+ * messages in one segment: the whole ones go, a partial one waits. */
+static void test_typed_bytewise(void **state)
+{
+	struct tconv *t = *state;
+	struct msg c = { .n = 0 }, s = { .n = 0 }, m = { .n = 0 };
+	/* one text column "a": fields, name, table oid, attnum, type oid 25, typlen -1,
+	 * typmod -1, format 0 */
+	static const uint8_t rowdesc[] = { 0, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25,
+					   0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0 };
+	uint16_t whole;
+
+	start(t);
+	login(t, &c, &s);
+	query(&m, "SELECT * FROM t;");
+	send_bytewise(t, 0, &m);
+	putb(&c, m.b, m.n);
+	assert_true(tconv_rx_eq(t, 0, c.b, c.n));
+	/* server: RowDescription-like 'T', DataRow 'D', CommandComplete 'C', 'Z', bytewise */
+	m.n = 0;
+	typed(&m, 'T', rowdesc, sizeof(rowdesc));
+	send_bytewise(t, 1, &m);
+	putb(&s, m.b, m.n);
+	m.n = 0;
+	typed(&m, 'D', "\0\1\0\0\0\3abc", 9);
+	send_bytewise(t, 1, &m);
+	putb(&s, m.b, m.n);
+	/* two whole messages and the first 3 bytes of a third in one segment */
+	m.n = 0;
+	typed(&m, 'C', "SELECT 1", 9);
+	typed(&m, 'Z', "I", 1);
+	whole = m.n;
+	typed(&m, 'N', "xyz", 4);
+	tconv_send_bytes(t, 1, m.b, (uint16_t)(whole + 3));
+	tconv_drain(t);
+	putb(&s, m.b, whole);
+	assert_true(tconv_rx_eq(t, 1, s.b, s.n));
+	/* the rest of the third */
+	tconv_send_bytes(t, 1, m.b + whole + 3, (uint16_t)(m.n - whole - 3));
+	tconv_drain(t);
+	putb(&s, m.b + whole, (uint16_t)(m.n - whole));
+	assert_true(tconv_rx_eq(t, 1, s.b, s.n));
+	/* a message with an empty body (length 4) ends at its header */
+	m.n = 0;
+	typed(&m, 'H', NULL, 0);
+	send_bytewise(t, 0, &m);
+	assert_int_equal(TCONV_CNT(t, proto_error), 0);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* A typed message whose length is below 4 is a protocol error: counted, and the flow
+ * is no longer inspected (bytes pass as they come). */
+static void test_length_below_4(void **state)
+{
+	struct tconv *t = *state;
+	struct msg c = { .n = 0 }, s = { .n = 0 };
+	static const uint8_t bad[5] = { 'Q', 0, 0, 0, 3 };
+
+	start(t);
+	login(t, &c, &s);
+	tconv_send_bytes(t, 0, bad, 5);
+	tconv_drain(t);
+	assert_int_equal(TCONV_CNT(t, proto_error), 1);
+	putb(&c, bad, 5);
+	assert_true(tconv_rx_eq(t, 0, c.b, c.n));
+	tconv_send_bytes(t, 0, "zz", 2);
+	tconv_drain(t);
+	assert_int_equal(t->rx[0].contig, c.n + 2);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* An untyped start-up packet shorter than its own header is an error too. */
+static void test_startup_too_short(void **state)
+{
+	struct tconv *t = *state;
+	static const uint8_t bad[8] = { 0, 0, 0, 4, 0, 3, 0, 0 };
+
+	start(t);
+	tconv_send_bytes(t, 0, bad, 8);
+	tconv_drain(t);
+	assert_int_equal(TCONV_CNT(t, proto_error), 1);
+	assert_int_equal(t->rx[0].contig, 8);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_startup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ssl_refused_by_appliance, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ssl_refused_then_startup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ssl_accepted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ssl_accepted_same_segment, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_typed_bytewise, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_length_below_4, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_startup_too_short, setup, teardown),
+	};
+
+	if (test_eal_init() < 0 || test_pool() == NULL)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,597 @@
+/* test_worker.c - unit tests of the worker packet path (dataplane/worker.c): classification,
+ * flow creation, overload and mid-stream policies, bridging, counters, expiry, mbuf leaks. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <cmocka.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include "dataplane/dp_counters.h"
+#include "dataplane/dp_pkt.h"
+#include "dataplane/flow.h"
+#include "dataplane/tcp-t.h"
+#include "dataplane/worker.h"
+#include "tests/common/pktgen.h"
+#include "tests/common/test_decoder.h"
+#include "tests/common/test_eal.h"
+
+#define TW_NS_PER_S 1000000000ull
+
+static int setup(void **state)
+{
+	struct tconv *t = tconv_new(DP_PROTO_TEST);
+
+	if (t == NULL)
+		return -1;
+	*state = t;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	tconv_free(*state);
+	return 0;
+}
+
+/* Hands <m> to the worker on <port>, and asserts it went out on the peer port as the
+ * very same, unchanged mbuf. */
+static void assert_bridged(struct tconv *t, uint16_t port, struct rte_mbuf *m)
+{
+	uint8_t copy[2048];
+	uint32_t len = rte_pktmbuf_data_len(m);
+	uint16_t out = port ^ 1;
+
+	assert_true(len <= sizeof(copy));
+	memcpy(copy, rte_pktmbuf_mtod(m, void *), len);
+	dp_worker_process_burst(t->w, port, &m, 1);
+	assert_int_equal(t->w->tx[port].n, 0);
+	assert_int_equal(t->w->tx[out].n, 1);
+	assert_ptr_equal(t->w->tx[out].pkts[0], m);
+	assert_int_equal(rte_pktmbuf_data_len(m), len);
+	assert_memory_equal(rte_pktmbuf_mtod(m, void *), copy, len);
+	rte_pktmbuf_free(m);
+	t->w->tx[out].n = 0;
+}
+
+/* Hands <m> to the worker on <port> and asserts nothing went out and the mbuf was freed. */
+static void assert_dropped(struct tconv *t, uint16_t port, struct rte_mbuf *m)
+{
+	unsigned before = rte_mempool_avail_count(t->pool);
+
+	dp_worker_process_burst(t->w, port, &m, 1);
+	assert_int_equal(t->w->tx[0].n, 0);
+	assert_int_equal(t->w->tx[1].n, 0);
+	assert_int_equal(rte_mempool_avail_count(t->pool), before + 1);
+}
+
+static struct rte_mbuf *frame(struct tconv *t, const void *bytes, uint16_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(t->pool);
+	uint8_t *d;
+
+	assert_non_null(m);
+	d = (uint8_t *)rte_pktmbuf_append(m, len);
+	assert_non_null(d);
+	memcpy(d, bytes, len);
+	return m;
+}
+
+/* An IPv4 UDP datagram from <src> to <dst>. */
+static struct rte_mbuf *udp4(struct tconv *t, const struct pktgen_ep *src, const struct pktgen_ep *dst)
+{
+	uint8_t b[14 + 20 + 8 + 4];
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(b + 14);
+	uint16_t v;
+
+	memset(b, 0, sizeof(b));
+	memcpy(b, dst->mac, 6);
+	memcpy(b + 6, src->mac, 6);
+	b[12] = 0x08;
+	ip->version_ihl = 0x45;
+	ip->total_length = htons(20 + 8 + 4);
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_UDP;
+	ip->src_addr = src->ip4;
+	ip->dst_addr = dst->ip4;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	v = htons(src->port);
+	memcpy(b + 34, &v, 2);
+	v = htons(dst->port);
+	memcpy(b + 36, &v, 2);
+	v = htons(12);
+	memcpy(b + 38, &v, 2);
+	memcpy(b + 42, "ping", 4);
+	return frame(t, b, sizeof(b));
+}
+
+/* A segment from <src> to <dst> (no harness state involved). */
+static struct rte_mbuf *seg(struct tconv *t, const struct pktgen_ep *src, const struct pktgen_ep *dst,
+			    uint8_t flags, uint32_t seq, uint32_t ack, const char *data)
+{
+	struct pktgen_seg_spec s;
+	struct rte_mbuf *m;
+
+	memset(&s, 0, sizeof(s));
+	s.src = src;
+	s.dst = dst;
+	s.ip_ver = 4;
+	s.flags = flags;
+	s.seq = seq;
+	s.ack = ack;
+	s.win = 1024;
+	s.wscale = -1;
+	s.mss = (flags & DP_TCP_SYN) ? 1460 : 0;
+	s.payload = (const uint8_t *)data;
+	s.payload_len = data ? (uint16_t)strlen(data) : 0;
+	m = pktgen_build(t->pool, &s);
+	assert_non_null(m);
+	return m;
+}
+
+/* ---- bridging ---- */
+
+static void test_bridge_untouched(void **state)
+{
+	struct tconv *t = *state;
+	struct pktgen_ep other = t->ep[1];
+	static const uint8_t arp[42] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x06,
+		0, 1, 8, 0, 6, 4, 0, 1, 0x02, 0, 0, 0, 0, 0x01, 198, 18, 0, 1,
+		0, 0, 0, 0, 0, 0, 198, 18, 0, 2,
+	};
+
+	assert_int_equal(tconv_start(t), 0);
+	assert_bridged(t, 0, frame(t, arp, sizeof(arp)));
+	assert_bridged(t, 1, frame(t, arp, sizeof(arp)));
+	assert_int_equal(TCONV_CNT(t, bridged_non_ip), 2);
+	/* UDP to the protected address */
+	assert_bridged(t, 0, udp4(t, &t->ep[0], &t->ep[1]));
+	/* TCP to another port of the protected host, both ways, SYN included */
+	other.port = 5433;
+	assert_bridged(t, 0, seg(t, &t->ep[0], &other, DP_TCP_SYN, 1, 0, NULL));
+	assert_bridged(t, 1, seg(t, &other, &t->ep[0], DP_TCP_SYN | DP_TCP_ACK, 9, 2, NULL));
+	assert_bridged(t, 0, seg(t, &t->ep[0], &other, DP_TCP_ACK, 2, 10, "SECRET BLOCK\n"));
+	/* the protected port on another host */
+	other = t->ep[1];
+	other.ip4 = htonl(0xC6120063);        /* 198.18.0.99 */
+	assert_bridged(t, 0, seg(t, &t->ep[0], &other, DP_TCP_SYN, 1, 0, NULL));
+	assert_int_equal(TCONV_CNT(t, bridged_pkts), 5);
+	assert_int_equal(flow_count(t->w->ft), 0);
+	assert_int_equal(TCONV_CNT(t, flow_created), 0);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+static void test_malformed_dropped(void **state)
+{
+	struct tconv *t = *state;
+	struct rte_mbuf *m;
+	uint8_t *d;
+
+	assert_int_equal(tconv_start(t), 0);
+	/* truncated: the IP header says more than the frame has */
+	m = seg(t, &t->ep[0], &t->ep[1], DP_TCP_ACK, 1, 1, "hello\n");
+	rte_pktmbuf_trim(m, 8);
+	assert_dropped(t, 0, m);
+	/* TCP data offset below 5 */
+	m = seg(t, &t->ep[0], &t->ep[1], DP_TCP_ACK, 1, 1, NULL);
+	d = rte_pktmbuf_mtod(m, uint8_t *);
+	d[14 + 20 + 12] = 0x40;
+	assert_dropped(t, 0, m);
+	/* shorter than an Ethernet header */
+	m = frame(t, "\x01\x02\x03", 3);
+	assert_dropped(t, 1, m);
+	assert_int_equal(TCONV_CNT(t, drop_malformed), 3);
+	assert_int_equal(flow_count(t->w->ft), 0);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+static void test_bad_checksum_dropped(void **state)
+{
+	struct tconv *t = *state;
+	struct rte_mbuf *m;
+
+	assert_int_equal(tconv_start(t), 0);
+	tconv_handshake(t);
+	m = tconv_build(t, 0, DP_TCP_ACK, t->nxt[0], t->nxt[1], "abc\n", 4);
+	rte_pktmbuf_mtod(m, uint8_t *)[rte_pktmbuf_data_len(m) - 2] ^= 0x20;
+	assert_dropped(t, 0, m);
+	assert_int_equal(TCONV_CNT(t, drop_bad_cksum), 1);
+	tconv_send(t, 0, "abc\n");
+	tconv_drain(t);
+	assert_true(tconv_rx_is(t, 0, "abc\n"));
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+static void test_fragment_of_protected_dropped(void **state)
+{
+	struct tconv *t = *state;
+	struct pktgen_ep other = t->ep[1];
+	struct rte_mbuf *m;
+	struct rte_ipv4_hdr *ip;
+
+	assert_int_equal(tconv_start(t), 0);
+	m = seg(t, &t->ep[0], &t->ep[1], DP_TCP_ACK, 1, 1, "frag");
+	ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
+	ip->fragment_offset = htons(RTE_IPV4_HDR_MF_FLAG);
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	assert_dropped(t, 0, m);
+	assert_int_equal(TCONV_CNT(t, frag_dropped), 1);
+	/* a fragment between unprotected hosts is bridged */
+	other.ip4 = htonl(0xC6120063);
+	m = seg(t, &t->ep[0], &other, DP_TCP_ACK, 1, 1, "frag");
+	ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
+	ip->fragment_offset = htons(RTE_IPV4_HDR_MF_FLAG);
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	assert_bridged(t, 0, m);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* ---- flow creation and overload ---- */
+
+static void test_flow_created_on_syn(void **state)
+{
+	struct tconv *t = *state;
+	struct flow *f;
+
+	assert_int_equal(tconv_start(t), 0);
+	tconv_handshake(t);
+	assert_int_equal(flow_count(t->w->ft), 1);
+	assert_int_equal(TCONV_CNT(t, flow_created), 1);
+	f = tconv_flow(t);
+	assert_non_null(f);
+	assert_int_equal(f->mode, FLOW_INSPECT);
+	assert_int_equal(f->proto, DP_PROTO_TEST);
+	assert_int_equal(f->res_id, 0);
+	assert_int_equal(f->port_of_side[f->client_side], 0);
+	assert_int_equal(f->port_of_side[!f->client_side], 1);
+	assert_int_equal(tdec_log.inits, 1);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+static void test_table_full_fail_closed(void **state)
+{
+	struct tconv *t = *state;
+	struct pktgen_ep c2 = t->ep[0];
+	const struct tconv_frame *fr;
+
+	t->cfg.flow_capacity = 1;
+	t->cfg.overload = DP_OVERLOAD_FAIL_CLOSED;
+	assert_int_equal(tconv_start(t), 0);
+	tconv_handshake(t);
+	c2.port = 40001;
+	tconv_rx_frame(t, 0, seg(t, &c2, &t->ep[1], DP_TCP_SYN, 777, 0, NULL));
+	assert_int_equal(t->w->tx[1].n, 0);
+	assert_int_equal(tconv_drain(t), 1);
+	fr = &t->fr[0];
+	assert_int_equal(fr->port, 0);                       /* back to the client */
+	assert_int_equal(fr->flags, DP_TCP_RST | DP_TCP_ACK);
+	assert_int_equal(fr->ack, 778);
+	assert_int_equal(fr->seq, 0);
+	assert_int_equal(fr->p.sport, 5432);
+	assert_int_equal(fr->p.dport, 40001);
+	assert_int_equal(fr->p.src[0], t->ep[1].ip4);
+	assert_int_equal(fr->p.dst[0], c2.ip4);
+	assert_memory_equal(fr->frame, c2.mac, 6);
+	assert_memory_equal(fr->frame + 6, t->ep[1].mac, 6);
+	assert_int_equal(fr->len, 0);
+	assert_int_equal(TCONV_CNT(t, flow_table_full), 1);
+	assert_int_equal(TCONV_CNT(t, flow_overload_rst), 1);
+	assert_int_equal(flow_count(t->w->ft), 1);
+	/* the first flow still works */
+	tconv_send(t, 0, "a\n");
+	tconv_drain(t);
+	assert_true(tconv_rx_is(t, 0, "a\n"));
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+static void test_table_full_fail_open(void **state)
+{
+	struct tconv *t = *state;
+	struct pktgen_ep c2 = t->ep[0];
+
+	t->cfg.flow_capacity = 1;
+	t->cfg.overload = DP_OVERLOAD_FAIL_OPEN;
+	assert_int_equal(tconv_start(t), 0);
+	tconv_handshake(t);
+	c2.port = 40001;
+	assert_bridged(t, 0, seg(t, &c2, &t->ep[1], DP_TCP_SYN, 777, 0, NULL));
+	assert_int_equal(TCONV_CNT(t, flow_table_full), 1);
+	assert_int_equal(TCONV_CNT(t, flow_overload_bypass), 1);
+	assert_int_equal(TCONV_CNT(t, flow_overload_rst), 0);
+	/* the rest of that connection goes through uninspected */
+	assert_bridged(t, 1, seg(t, &t->ep[1], &c2, DP_TCP_SYN | DP_TCP_ACK, 5, 778, NULL));
+	assert_bridged(t, 0, seg(t, &c2, &t->ep[1], DP_TCP_ACK, 778, 6, "BLOCK\n"));
+	assert_int_equal(flow_count(t->w->ft), 1);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+static void test_table_full_fail_closed_ipv6(void **state)
+{
+	struct tconv *t = *state;
+	struct pktgen_ep c2 = t->ep[0];
+	struct pktgen_seg_spec sp;
+	const struct tconv_frame *fr;
+
+	t->ip_ver = 6;
+	t->cfg.flow_capacity = 1;
+	assert_int_equal(tconv_start(t), 0);
+	tconv_handshake(t);
+	c2.port = 40001;
+	memset(&sp, 0, sizeof(sp));
+	sp.src = &c2;
+	sp.dst = &t->ep[1];
+	sp.ip_ver = 6;
+	sp.flags = DP_TCP_SYN;
+	sp.seq = 4242;
+	sp.win = 1024;
+	sp.wscale = 7;
+	sp.mss = 1440;
+	sp.ts = 1;
+	sp.tsval = 5;
+	tconv_rx_frame(t, 0, pktgen_build(t->pool, &sp));
+	assert_int_equal(tconv_drain(t), 1);
+	fr = &t->fr[0];
+	assert_int_equal(fr->port, 0);
+	assert_int_equal(fr->p.ip_ver, 6);
+	assert_int_equal(fr->flags, DP_TCP_RST | DP_TCP_ACK);
+	assert_int_equal(fr->ack, 4243);
+	assert_int_equal(fr->p.dport, 40001);
+	assert_memory_equal(fr->p.src, t->ep[1].ip6, 16);
+	assert_memory_equal(fr->p.dst, c2.ip6, 16);
+	assert_int_equal(fr->p.tcp_hlen, 20);
+	assert_int_equal(TCONV_CNT(t, flow_overload_rst), 1);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* More output than the TX buffer holds in one burst: the excess is dropped and counted. */
+static void test_tx_full(void **state)
+{
+	struct tconv *t = *state;
+	struct pktgen_ep other = t->ep[1];
+	struct rte_mbuf *m;
+
+	other.port = 5433;
+	assert_int_equal(tconv_start(t), 0);
+	for (unsigned i = 0; i < DP_TXBUF_MAX + 5; i++) {
+		m = seg(t, &t->ep[0], &other, DP_TCP_ACK, i, 1, NULL);
+		dp_worker_process_burst(t->w, 0, &m, 1);
+	}
+	assert_int_equal(t->w->tx[1].n, DP_TXBUF_MAX);
+	assert_int_equal(TCONV_CNT(t, tx_drop_full), 5);
+	for (unsigned i = 0; i < t->w->tx[1].n; i++)
+		rte_pktmbuf_free(t->w->tx[1].pkts[i]);
+	t->w->tx[1].n = 0;
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+static void test_midstream_bypass_once(void **state)
+{
+	struct tconv *t = *state;
+	struct flow *f;
+
+	t->cfg.midstream = DP_MIDSTREAM_BYPASS;
+	assert_int_equal(tconv_start(t), 0);
+	assert_bridged(t, 0, seg(t, &t->ep[0], &t->ep[1], DP_TCP_ACK, 100, 200, "BLOCK\n"));
+	assert_int_equal(TCONV_CNT(t, flow_midstream_bypass), 1);
+	assert_int_equal(flow_count(t->w->ft), 1);
+	f = tconv_flow(t);
+	assert_non_null(f);
+	assert_int_equal(f->mode, FLOW_BYPASS);
+	assert_bridged(t, 0, seg(t, &t->ep[0], &t->ep[1], DP_TCP_ACK, 106, 200, "more\n"));
+	assert_bridged(t, 1, seg(t, &t->ep[1], &t->ep[0], DP_TCP_ACK, 200, 111, "SECRET\n"));
+	assert_int_equal(TCONV_CNT(t, flow_midstream_bypass), 1);
+	assert_int_equal(flow_count(t->w->ft), 1);
+	assert_int_equal(tdec_log.n[0] + tdec_log.n[1], 0);
+	/* idle: it goes */
+	tconv_timers(t, t->w->now_ns + (t->cfg.idle_timeout_s + 1) * TW_NS_PER_S);
+	assert_int_equal(flow_count(t->w->ft), 0);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+static void test_midstream_drop(void **state)
+{
+	struct tconv *t = *state;
+
+	t->cfg.midstream = DP_MIDSTREAM_DROP;
+	assert_int_equal(tconv_start(t), 0);
+	assert_dropped(t, 0, seg(t, &t->ep[0], &t->ep[1], DP_TCP_ACK, 100, 200, "BLOCK\n"));
+	assert_dropped(t, 1, seg(t, &t->ep[1], &t->ep[0], DP_TCP_ACK, 200, 106, "x\n"));
+	assert_int_equal(TCONV_CNT(t, drop_no_flow), 2);
+	assert_int_equal(flow_count(t->w->ft), 0);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* A SYN-ACK from the server side without a flow is not a new flow. */
+static void test_server_syn_no_flow(void **state)
+{
+	struct tconv *t = *state;
+
+	t->cfg.midstream = DP_MIDSTREAM_DROP;
+	assert_int_equal(tconv_start(t), 0);
+	assert_dropped(t, 1, seg(t, &t->ep[1], &t->ep[0], DP_TCP_SYN | DP_TCP_ACK, 5, 6, NULL));
+	assert_int_equal(TCONV_CNT(t, flow_created), 0);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* ---- VLAN ---- */
+
+static void test_vlan_conversation(void **state)
+{
+	struct tconv *t = *state;
+
+	t->vlan[0] = 100;
+	assert_int_equal(tconv_start(t), 0);
+	tconv_handshake(t);
+	tconv_send(t, 0, "a\n");
+	tconv_send(t, 0, "BLOCK\n");
+	tconv_drain(t);
+	assert_true(tconv_rx_is(t, 0, "a\n"));
+	assert_true(tconv_rx_is(t, 1, "ERR\n"));
+	for (unsigned i = 0; i < t->n_fr; i++) {
+		assert_int_equal(t->fr[i].p.n_vlan, 1);
+		assert_int_equal(t->fr[i].p.vlan[0], 100);
+	}
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* ---- expiry and leaks ---- */
+
+/* A flow with something in every queue expires idle: the table and the pool are back
+ * where they started. */
+static void test_idle_expiry_frees(void **state)
+{
+	struct tconv *t = *state;
+	struct flow *f;
+
+	assert_int_equal(tconv_start(t), 0);
+	tconv_handshake(t);
+	tconv_send(t, 0, "done\n");
+	tconv_send(t, 1, "reply\n");               /* emitted, never acked: rtx */
+	tconv_send(t, 0, "BLOCK\n");               /* ERR injected, never acked */
+	tconv_send(t, 0, "partial");               /* held */
+	tconv_seg(t, 0, DP_TCP_ACK, t->nxt[0] + 5, tconv_rcv_nxt(t, 0), "ooo\n", 4); /* ooo */
+	tconv_send(t, 1, "srv-part");              /* held */
+	tconv_drain(t);
+	f = tconv_flow(t);
+	assert_non_null(f);
+	assert_true(f->tcp.dir[0].hold.n > 0);
+	assert_true(f->tcp.dir[0].ooo.n > 0);
+	assert_true(f->tcp.dir[1].rtx.n > 0);
+	assert_true(t->w->stream_mem > 0);
+	assert_false(TAILQ_EMPTY(&t->w->rtx_flows));
+	/* not yet */
+	tconv_timers(t, t->w->now_ns + (t->cfg.idle_timeout_s - 1) * TW_NS_PER_S);
+	tconv_drain(t);
+	assert_int_equal(flow_count(t->w->ft), 1);
+	tconv_timers(t, t->w->now_ns + 2 * TW_NS_PER_S + 1);
+	tconv_drain(t);
+	assert_int_equal(flow_count(t->w->ft), 0);
+	assert_int_equal(TCONV_CNT(t, flow_expired_idle), 1);
+	assert_int_equal(t->w->stream_mem, 0);
+	assert_true(TAILQ_EMPTY(&t->w->rtx_flows));
+	assert_int_equal(rte_mempool_avail_count(t->pool), t->pool_avail0);
+	/* the timers keep running over an empty table */
+	tconv_timers(t, t->w->now_ns + 10 * TW_NS_PER_S);
+	assert_int_equal(tconv_drain(t), 0);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* A whole conversation with every kind of edit, closed by FINs and expired: nothing
+ * leaks. */
+static void test_conversation_no_leak(void **state)
+{
+	struct tconv *t = *state;
+	uint32_t s;
+
+	assert_int_equal(tconv_start(t), 0);
+	tconv_handshake(t);
+	for (int round = 0; round < 3; round++) {
+		tconv_send(t, 0, "select 1\n");
+		tconv_send(t, 1, "1\n");
+		tconv_send(t, 0, "BLOCK\n");
+		tconv_send(t, 0, "DROP\n");
+		tconv_send(t, 1, "card SECRET 4111\n");
+		tconv_send(t, 0, "PING\n");
+		/* reordered and duplicated client bytes */
+		s = t->nxt[0];
+		tconv_seg(t, 0, DP_TCP_ACK, s + 3, tconv_rcv_nxt(t, 0), "cd\n", 3);
+		tconv_seg(t, 0, DP_TCP_ACK, s, tconv_rcv_nxt(t, 0), "abc", 3);
+		tconv_seg(t, 0, DP_TCP_ACK, s, tconv_rcv_nxt(t, 0), "abc", 3);
+		t->nxt[0] = s + 6;
+		tconv_drain(t);
+		tconv_ack(t, 0);
+		tconv_ack(t, 1);
+		tconv_drain(t);
+	}
+	assert_int_equal(tdec_log.sink_fail, 0);
+	/* both close */
+	tconv_seg(t, 0, DP_TCP_ACK | DP_TCP_FIN, t->nxt[0], tconv_rcv_nxt(t, 0), NULL, 0);
+	t->nxt[0]++;
+	tconv_drain(t);
+	tconv_seg(t, 1, DP_TCP_ACK | DP_TCP_FIN, t->nxt[1], tconv_rcv_nxt(t, 1), NULL, 0);
+	t->nxt[1]++;
+	tconv_drain(t);
+	tconv_ack(t, 0);
+	tconv_drain(t);
+	assert_true(tconv_flow(t)->closed);
+	tconv_timers(t, t->w->now_ns + (t->cfg.closed_timeout_s + 1) * TW_NS_PER_S);
+	assert_int_equal(tconv_drain(t), 0);
+	assert_int_equal(flow_count(t->w->ft), 0);
+	assert_int_equal(t->w->stream_mem, 0);
+	assert_int_equal(rte_mempool_avail_count(t->pool), t->pool_avail0);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* A client reuses the tuple of a closed flow (new ISN) before the closed flow expired:
+ * the new connection is a live flow, on the idle timeout, not the closed one. */
+static void test_port_reuse_after_close(void **state)
+{
+	struct tconv *t = *state;
+	uint64_t t1;
+
+	assert_int_equal(tconv_start(t), 0);
+	tconv_handshake(t);
+	tconv_send(t, 0, "a\n");
+	tconv_seg(t, 0, DP_TCP_ACK | DP_TCP_FIN, t->nxt[0], tconv_rcv_nxt(t, 0), NULL, 0);
+	t->nxt[0]++;
+	tconv_drain(t);
+	tconv_seg(t, 1, DP_TCP_ACK | DP_TCP_FIN, t->nxt[1], tconv_rcv_nxt(t, 1), NULL, 0);
+	t->nxt[1]++;
+	tconv_drain(t);
+	tconv_ack(t, 0);
+	tconv_drain(t);
+	assert_true(tconv_flow(t)->closed);
+	/* a new connection on the same tuple */
+	t->w->now_ns += TW_NS_PER_S;
+	t->isn[0] += 100000;
+	t->isn[1] += 300000;
+	tconv_handshake(t);
+	assert_false(tconv_flow(t)->closed);
+	tconv_send(t, 0, "again\n");
+	tconv_drain(t);
+	assert_true(tconv_rx_is(t, 0, "again\n"));
+	t1 = t->w->now_ns;
+	/* past the closed timeout, well within the idle one: the flow lives on */
+	tconv_timers(t, t1 + (t->cfg.closed_timeout_s + 1) * TW_NS_PER_S);
+	assert_int_equal(flow_count(t->w->ft), 1);
+	assert_non_null(tconv_flow(t));
+	tconv_send(t, 0, "still\n");
+	tconv_drain(t);
+	assert_true(tconv_rx_is(t, 0, "again\nstill\n"));
+	tconv_timers(t, t->w->now_ns + (t->cfg.idle_timeout_s + 1) * TW_NS_PER_S);
+	assert_int_equal(flow_count(t->w->ft), 0);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_bridge_untouched, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_checksum_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fragment_of_protected_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flow_created_on_syn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_table_full_fail_closed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_table_full_fail_closed_ipv6, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_table_full_fail_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_midstream_bypass_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_midstream_drop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_syn_no_flow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vlan_conversation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_expiry_frees, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_conversation_no_leak, setup, teardown),
+		/* last: the bug it finds corrupts the flow table's lists */
+		cmocka_unit_test_setup_teardown(test_port_reuse_after_close, setup, teardown),
+	};
+
+	if (test_eal_init() < 0 || test_pool() == NULL)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
