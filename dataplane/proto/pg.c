@@ -344,6 +344,7 @@ static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 			if (m)
 				on_startup(s, m, fr->len);
 			fr->untyped = 0;
+			s->syncs_fwd++; /* the server ends the start-up with a ReadyForQuery */
 		}
 		sink->release(sink->ctx, PROTO_DIR_C2S, end);
 		return 0;

@@ -61,13 +61,15 @@ DEALLOCATE byid;
 SELECT 'end of session' AS done;
 SQL
 
-# A statement larger than one segment and than a typical socket write.
-big=$IT_TMP/big.sql
-{
-	printf "SELECT length(q), md5(q) FROM (SELECT '"
-	head -c 300000 /dev/zero | tr '\0' 'q'
-	printf "'::text AS q) AS s;\n"
-} >"$big"
+# Statements of many segments: 100 kB (held whole before it is judged) and 300 kB
+# (over the default max_hold_bytes of 256 KiB: streamed through, hold_overflow=stream).
+for size in 100000 300000; do
+	{
+		printf "SELECT length(q), md5(q) FROM (SELECT '"
+		head -c "$size" /dev/zero | tr '\0' 'q'
+		printf "'::text AS q) AS s;\n"
+	} >"$IT_TMP/stmt$size.sql"
+done
 
 multi="SELECT 'first' AS a; SELECT 2 AS b, 'second' AS c; SELECT 1/0; SELECT 'not reached'"
 
@@ -76,7 +78,8 @@ run_sessions() {
 	local dut=$1
 	it_psql -v ON_ERROR_STOP=0 -f "$sql" >"$IT_TMP/$dut.script.out" 2>&1 || true
 	it_psql -v ON_ERROR_STOP=0 -c "$multi" >"$IT_TMP/$dut.multi.out" 2>&1 || true
-	it_psql -f "$big" >"$IT_TMP/$dut.big.out" 2>&1 || true
+	it_psql -f "$IT_TMP/stmt100000.sql" >"$IT_TMP/$dut.big.out" 2>&1 || true
+	it_psql -f "$IT_TMP/stmt300000.sql" >"$IT_TMP/$dut.huge.out" 2>&1 || true
 	it_psql -Atc "SELECT current_user, current_database(), inet_server_addr()" \
 		>"$IT_TMP/$dut.ident.out" 2>&1 || true
 	# Several short sessions back to back: handshakes and teardowns.
@@ -98,7 +101,7 @@ it_dut_stop
 it_check "bridge reference is a full session" grep -q 'end of session' "$IT_TMP/bridge.script.out"
 it_check "bridge reference has errors and notices" \
 	grep -q 'division by zero' "$IT_TMP/bridge.script.out"
-for name in script multi big ident short; do
+for name in script multi big huge ident short; do
 	if cmp -s "$IT_TMP/bridge.$name.out" "$IT_TMP/appliance.$name.out"; then
 		it_pass "$name session identical through the appliance and the bridge ($(wc -c <"$IT_TMP/bridge.$name.out") bytes)"
 	else
