@@ -21,6 +21,7 @@
 #include <rte_config.h>
 
 #include "appliance/config.h"
+#include "dataplane/policy-t.h"
 
 #define CFG_DEF_DESC       1024           /* rx_desc and tx_desc of a port */
 #define CFG_FILE_MAX       (4u << 20)     /* bytes: a larger file is surely not a config */
@@ -142,7 +143,7 @@ static const struct cfg_directive cfg_root_dirs[] = {
 	CFG_CUSTOM("eal.args", 0, cfg_set_eal_args),
 	CFG_CUSTOM("ports", 0, cfg_set_ports),
 	CFG_CUSTOM("pairs", 0, cfg_set_pairs),
-	CFG_NUM("workers.count", CFG_T_INT, struct cfg, n_workers, 1, RTE_MAX_LCORE - 1, NULL),
+	CFG_NUM("workers.count", CFG_T_INT, struct cfg, n_workers, 1, DP_MAX_WORKERS, NULL),
 	CFG_NAMES("workers.poll", CFG_T_ENUM, struct cfg, poll, cfg_poll_names),
 	CFG_NUM("workers.poll_idle_us", CFG_T_INT, struct cfg, poll_idle_us, 1, 100000, "microseconds"),
 	CFG_NUM("workers.mbufs", CFG_T_INT, struct cfg, mbufs, 1023, 16777215, NULL),
@@ -690,14 +691,15 @@ static int cfg_set_rule_files(struct cfg_ctx *x, const config_setting_t *s, void
 static int cfg_set_rule_cache(struct cfg_ctx *x, const config_setting_t *s, void *base)
 {
 	struct cfg *c = base;
+	const char *v = config_setting_get_string(s);
 	char rel[CFG_PATH_MAX];
 
-	if (cfg_copy_string(x, s, rel, sizeof(rel)) < 0)
-		return -1;
-	if (rel[0] == 0) {
-		c->rule_cache_dir[0] = 0;
+	if (v && v[0] == 0) {
+		c->rule_cache_dir[0] = 0; /* "" turns the cache off */
 		return 0;
 	}
+	if (cfg_copy_string(x, s, rel, sizeof(rel)) < 0)
+		return -1;
 	return cfg_resolve(x, s, rel, c->rule_cache_dir, sizeof(c->rule_cache_dir));
 }
 

@@ -28,7 +28,7 @@
 	X(drop_bad_cksum,       "segments with a bad TCP or IP checksum dropped (protected flows)") \
 	X(drop_bad_flags,       "segments with impossible TCP flag combinations dropped") \
 	X(drop_out_of_window,   "segments outside the receive window dropped") \
-	X(drop_no_flow,         "segments of a protected resource without a flow, dropped (fail_closed)") \
+	X(drop_no_flow,         "segments of a protected resource without a flow, dropped (midstream = drop)") \
 	X(frag_dropped,         "IP fragments of protected flows dropped (policy)") \
 	X(frag_reassembled,     "IP datagrams reassembled from fragments") \
 	X(flow_created,         "flows created") \

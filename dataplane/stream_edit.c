@@ -297,6 +297,7 @@ static void emit_keep(struct dp_worker *w, struct flow *f, int dir, struct rte_m
 		/* Over the memcap: send without keeping a copy; a later retransmission of
 		 * these bytes by the sender is then forwarded as the sender sends it. */
 		d->emitted_ack = d->ack_seen ? se_ack_value(f, dir) : 0;
+		d->lossy = 1;
 		DP_CNT_INC(&w->cnt, rtx_not_kept);
 		dp_worker_emit(w, tcp_out_port(f, dir), m);
 		return;

@@ -96,6 +96,7 @@ struct tcp_dir {
 	uint8_t  ack_seen:1;          /* the sender has sent an ACK (last_ack valid) */
 	uint8_t  ts_seen:1;           /* last_tsval valid */
 	uint8_t  fin_fed:1;           /* the decoder was told about the FIN */
+	uint8_t  lossy:1;             /* some emitted bytes were not kept (memcap) */
 	uint8_t  eth[12];             /* dst and src MAC of the sender's frames */
 	uint32_t last_tsecr;          /* latest TSecr the sender sent */
 	uint16_t last_win_raw;        /* latest raw window field the sender sent */

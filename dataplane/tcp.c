@@ -418,9 +418,13 @@ void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *
 					return;
 				}
 			}
+			/* A retransmission of bytes not kept (memcap) can only be passed on as
+			 * the sender sends it when no edit lies in flight: removed bytes must
+			 * never reach the receiver, whatever the sender retransmits. */
 			if (SEQ_LT(seq, d->fwd) &&
 			    !se_replay(w, f, dir, seq, SEQ_MIN(old_end, d->fwd)))
-				unkept_rtx = SEQ_LEQ(end, d->fwd);
+				unkept_rtx = d->lossy && d->n_anchor == 1 && d->n_inj == 0 &&
+					     SEQ_LEQ(end, d->fwd);
 			if (SEQ_LEQ(end, d->nxt))
 				DP_CNT_INC(&w->cnt, tcp_dup_dropped);
 		}
@@ -439,7 +443,8 @@ void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *
 			 * be sent again as it is */
 			if (cut == 0 && rte_pktmbuf_pkt_len(m) == (uint32_t)p->payload_off + len &&
 			    m->nb_segs == 1 &&
-			    p->l4_off - p->l3_off == (p->ip_ver == 6 ? 40 : 20))
+			    p->l4_off - p->l3_off == (p->ip_ver == 6 ? 40 : 20) &&
+			    p->opt.n_sack == 0) /* SACK blocks would need translating: rebuild */
 				s->flags |= TCP_SEG_WHOLE;
 			if (SEQ_LEQ(s->seq, d->nxt)) {
 				if (hold_append(w, d, m) < 0) {

@@ -50,6 +50,10 @@ struct ld_ctx {
 	const char *file;            /* the file being read, first in every error */
 	unsigned rule_no;            /* 1-based position of the rule in its file */
 	unsigned given;              /* LD_G_* of the current rule */
+	unsigned gline[16];          /* line of each given setting, by LD_G_* bit number */
+	const char *text;            /* the file's bytes, and where each line starts */
+	uint32_t *lines;
+	unsigned n_lines;
 	char *err;
 	size_t errlen;
 };
@@ -223,9 +227,70 @@ static int ld_bool(struct ld_ctx *x, struct rule *r, const config_setting_t *s, 
 	return 0;
 }
 
-/* Calls <each> on every string of <s>: a string, or an array or list of strings. */
+/* Writes <v> as libconfig would need it written in a file (escapes) into <out>;
+ * returns its length, or 0 if it does not fit. */
+static size_t ld_escape(const char *v, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (; *v; v++) {
+		unsigned char c = (unsigned char)*v;
+		char e[8];
+		int k;
+
+		if (c == '\\' || c == '"')
+			k = snprintf(e, sizeof(e), "\\%c", c);
+		else if (c == '\n')
+			k = snprintf(e, sizeof(e), "\\n");
+		else if (c == '\t')
+			k = snprintf(e, sizeof(e), "\\t");
+		else if (c == '\r')
+			k = snprintf(e, sizeof(e), "\\r");
+		else if (c == '\f')
+			k = snprintf(e, sizeof(e), "\\f");
+		else if (c < 0x20)
+			k = snprintf(e, sizeof(e), "\\x%02x", c);
+		else
+			k = snprintf(e, sizeof(e), "%c", c);
+		if (n + (size_t)k + 1 > cap)
+			return 0;
+		memcpy(out + n, e, (size_t)k);
+		n += (size_t)k;
+	}
+	out[n] = '\0';
+	return n;
+}
+
+/* The line of string element <e> (value <v>) of array <s>. libconfig gives the last
+ * element of an array the line of the token after it (the closing bracket), so the
+ * lines from there back to the array's own line are searched for the string. */
+static unsigned ld_elem_line(struct ld_ctx *x, const config_setting_t *s,
+			     const config_setting_t *e, const char *v)
+{
+	unsigned line = ld_line(e), first = ld_line(s);
+	char esc[RULE_PATTERN_MAX * 4 + 3];
+	size_t n;
+
+	if (x->text == NULL || line == 0 || line > x->n_lines || first > line)
+		return line;
+	esc[0] = '"';
+	if ((n = ld_escape(v, esc + 1, sizeof(esc) - 2)) == 0)
+		return line;
+	esc[n + 1] = '"';
+	for (unsigned l = line; l >= first && l >= 1; l--) {
+		const char *b = x->text + x->lines[l - 1];
+		const char *end = l < x->n_lines ? x->text + x->lines[l] : b + strlen(b);
+
+		if (memmem(b, (size_t)(end - b), esc, n + 2) != NULL)
+			return l;
+	}
+	return line;
+}
+
+/* Calls <each> on every string of <s>: a string, or an array or list of strings.
+ * <each> gets the element, whose line errors should name via ld_elem_line(). */
 typedef int (*ld_each_pt)(struct ld_ctx *x, struct rule *r, const config_setting_t *s,
-			  const char *v, unsigned i);
+			  const char *v, unsigned line);
 
 static int ld_strings(struct ld_ctx *x, struct rule *r, const config_setting_t *s,
 		      unsigned max, ld_each_pt each)
@@ -234,7 +299,7 @@ static int ld_strings(struct ld_ctx *x, struct rule *r, const config_setting_t *
 	int n;
 
 	if (config_setting_type(s) == CONFIG_TYPE_STRING)
-		return each(x, r, s, config_setting_get_string(s), 0);
+		return each(x, r, s, config_setting_get_string(s), ld_line(s));
 	if (config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST)
 		return ld_err(x, r, ld_line(s), "%s: must be a string or an array of strings", name);
 	n = config_setting_length(s);
@@ -248,7 +313,8 @@ static int ld_strings(struct ld_ctx *x, struct rule *r, const config_setting_t *
 		if (config_setting_type(e) != CONFIG_TYPE_STRING)
 			return ld_err(x, r, ld_line(e), "%s: must be a string or an array of strings",
 				      name);
-		if (each(x, r, e, config_setting_get_string(e), (unsigned)i) < 0)
+		if (each(x, r, e, config_setting_get_string(e),
+			 ld_elem_line(x, s, e, config_setting_get_string(e))) < 0)
 			return -1;
 	}
 	return 0;
@@ -291,14 +357,14 @@ static int ld_set_action(struct ld_ctx *x, struct rule *r, const config_setting_
 }
 
 static int ld_each_proto(struct ld_ctx *x, struct rule *r, const config_setting_t *s,
-			 const char *v, unsigned i)
+			 const char *v, unsigned line)
 {
 	for (size_t k = 0; k < sizeof(ld_protos) / sizeof(ld_protos[0]); k++)
 		if (strcmp(v, ld_protos[k].name) == 0) {
 			r->protos |= (uint16_t)(1u << ld_protos[k].id);
 			return 0;
 		}
-	return ld_err(x, r, ld_line(s),
+	return ld_err(x, r, line,
 		      "protocols: unknown protocol \"%s\" (postgresql, pg, mysql, redis, http)", v);
 }
 
@@ -309,21 +375,21 @@ static int ld_set_protocols(struct ld_ctx *x, struct rule *r, const config_setti
 }
 
 static int ld_each_resource(struct ld_ctx *x, struct rule *r, const config_setting_t *s,
-			    const char *v, unsigned i)
+			    const char *v, unsigned line)
 {
 	if (strcmp(v, "*") == 0) {
 		r->all_res = 1;
 		return 0;
 	}
 	if (x->res == NULL)
-		return ld_err(x, r, ld_line(s), "resources: unknown resource \"%s\" "
+		return ld_err(x, r, line, "resources: unknown resource \"%s\" "
 			      "(no resources are configured here; use \"*\")", v);
 	for (unsigned k = 0; k < x->res->n_resources && k < DP_MAX_RESOURCES; k++)
 		if (strcmp(v, x->res->resources[k].name) == 0) {
 			r->res[k / 64] |= 1ull << (k % 64);
 			return 0;
 		}
-	return ld_err(x, r, ld_line(s), "resources: unknown resource \"%s\"", v);
+	return ld_err(x, r, line, "resources: unknown resource \"%s\"", v);
 }
 
 static int ld_set_resources(struct ld_ctx *x, struct rule *r, const config_setting_t *s)
@@ -348,33 +414,33 @@ static int ld_set_target(struct ld_ctx *x, struct rule *r, const config_setting_
 }
 
 /* Appends pattern <v> to <*list>/<*n> (already sized by the caller). */
-static int ld_pattern(struct ld_ctx *x, struct rule *r, const config_setting_t *s, const char *v,
+static int ld_pattern(struct ld_ctx *x, struct rule *r, unsigned line, const char *v,
 		      struct rule_pattern *list, uint16_t *n, const char *what)
 {
 	size_t len = strlen(v);
 
 	if (len == 0)
-		return ld_err(x, r, ld_line(s), "%s: a pattern must not be empty", what);
+		return ld_err(x, r, line, "%s: a pattern must not be empty", what);
 	if (len >= RULE_PATTERN_MAX)
-		return ld_err(x, r, ld_line(s), "%s: a pattern is longer than %d bytes", what,
+		return ld_err(x, r, line, "%s: a pattern is longer than %d bytes", what,
 			      RULE_PATTERN_MAX - 1);
 	if ((list[*n].re = strdup(v)) == NULL)
-		return ld_err(x, r, ld_line(s), "out of memory");
-	list[*n].line = ld_line(s);
+		return ld_err(x, r, line, "out of memory");
+	list[*n].line = line;
 	(*n)++;
 	return 0;
 }
 
 static int ld_each_pattern(struct ld_ctx *x, struct rule *r, const config_setting_t *s,
-			   const char *v, unsigned i)
+			   const char *v, unsigned line)
 {
-	return ld_pattern(x, r, s, v, r->pats, &r->n_pats, "patterns");
+	return ld_pattern(x, r, line, v, r->pats, &r->n_pats, "patterns");
 }
 
 static int ld_each_unless(struct ld_ctx *x, struct rule *r, const config_setting_t *s,
-			  const char *v, unsigned i)
+			  const char *v, unsigned line)
 {
-	return ld_pattern(x, r, s, v, r->unless, &r->n_unless, "unless");
+	return ld_pattern(x, r, line, v, r->unless, &r->n_unless, "unless");
 }
 
 static int ld_set_patterns(struct ld_ctx *x, struct rule *r, const config_setting_t *s)
@@ -392,13 +458,13 @@ static int ld_set_unless(struct ld_ctx *x, struct rule *r, const config_setting_
 }
 
 static int ld_each_column(struct ld_ctx *x, struct rule *r, const config_setting_t *s,
-			  const char *v, unsigned i)
+			  const char *v, unsigned line)
 {
 	if (v[0] == '\0' || strlen(v) >= DP_NAME_MAX * 4)
-		return ld_err(x, r, ld_line(s), "columns: a name must be 1 to %d bytes",
+		return ld_err(x, r, line, "columns: a name must be 1 to %d bytes",
 			      DP_NAME_MAX * 4 - 1);
 	if ((r->cols[r->n_cols] = strdup(v)) == NULL)
-		return ld_err(x, r, ld_line(s), "out of memory");
+		return ld_err(x, r, line, "out of memory");
 	r->n_cols++;
 	return 0;
 }
@@ -508,10 +574,18 @@ static int ld_set_nocase(struct ld_ctx *x, struct rule *r, const config_setting_
 
 /* ---- one rule ------------------------------------------------------------------------ */
 
-/* Checks that involve several settings, and fills in the defaults. */
+/* The line of setting <bit> (LD_G_*) of the current rule, or <dflt> if not given. */
+static unsigned ld_gl(const struct ld_ctx *x, unsigned bit, unsigned dflt)
+{
+	return (x->given & bit) ? x->gline[__builtin_ctz(bit)] : dflt;
+}
+
+/* Checks that involve several settings, and fills in the defaults. An error names the
+ * line of the setting that is out of place, or the rule's when one is missing. */
 static int ld_finish(struct ld_ctx *x, struct rule *r, const config_setting_t *grp)
 {
 	unsigned g = x->given, line = ld_line(grp);
+	unsigned tline = ld_gl(x, LD_G_TARGET, ld_gl(x, LD_G_ACTION, line));
 	int cmd;
 
 	if (!(g & LD_G_ID))
@@ -528,35 +602,36 @@ static int ld_finish(struct ld_ctx *x, struct rule *r, const config_setting_t *g
 	}
 	cmd = r->target <= RULE_T_RAW;
 	if (r->action == RULE_MASK && cmd)
-		return ld_err(x, r, line, "action mask needs target field or column, not %s "
+		return ld_err(x, r, tline, "action mask needs target field or column, not %s "
 			      "(a statement cannot be masked)", ld_targets[r->target]);
 	if (r->action != RULE_MASK && !cmd)
-		return ld_err(x, r, line, "target %s is for mask rules (action = \"mask\")",
+		return ld_err(x, r, tline, "target %s is for mask rules (action = \"mask\")",
 			      ld_targets[r->target]);
 	if (r->target == RULE_T_COLUMN) {
 		if (!(g & LD_G_COLUMNS))
 			return ld_err(x, r, line, "target column needs \"columns\"");
 		if (g & LD_G_PATTERNS)
-			return ld_err(x, r, line, "\"patterns\" cannot be used with target column "
+			return ld_err(x, r, ld_gl(x, LD_G_PATTERNS, line), "\"patterns\" cannot be used with target column "
 				      "(it masks whole fields by column name)");
 		if (g & LD_G_VALIDATOR)
-			return ld_err(x, r, line, "\"validator\" cannot be used with target column");
+			return ld_err(x, r, ld_gl(x, LD_G_VALIDATOR, line),
+				      "\"validator\" cannot be used with target column");
 		if (g & LD_G_NOCASE)
-			return ld_err(x, r, line, "\"nocase\" cannot be used with target column "
+			return ld_err(x, r, ld_gl(x, LD_G_NOCASE, line), "\"nocase\" cannot be used with target column "
 				      "(column names are always compared without case)");
 	} else {
 		if (!(g & LD_G_PATTERNS))
 			return ld_err(x, r, line, "missing setting \"patterns\"");
 		if (g & LD_G_COLUMNS)
-			return ld_err(x, r, line, "\"columns\" is only for target column");
+			return ld_err(x, r, ld_gl(x, LD_G_COLUMNS, line), "\"columns\" is only for target column");
 	}
 	if ((g & LD_G_VALIDATOR) && r->target != RULE_T_FIELD)
-		return ld_err(x, r, line, "\"validator\" is only for target field");
+		return ld_err(x, r, ld_gl(x, LD_G_VALIDATOR, line), "\"validator\" is only for target field");
 	if ((g & LD_G_UNLESS) && !cmd)
-		return ld_err(x, r, line, "\"unless\" is only for targets statement, fingerprint "
+		return ld_err(x, r, ld_gl(x, LD_G_UNLESS, line), "\"unless\" is only for targets statement, fingerprint "
 			      "and raw");
 	if ((g & LD_G_MASK) && r->action != RULE_MASK)
-		return ld_err(x, r, line, "\"mask\" needs action mask");
+		return ld_err(x, r, ld_gl(x, LD_G_MASK, line), "\"mask\" needs action mask");
 	if (!(g & LD_G_NOCASE))
 		r->nocase = r->target != RULE_T_FIELD;
 	if (r->mask.ch == 0)
@@ -619,6 +694,7 @@ static int ld_rule(struct ld_ctx *x, struct rule *r, const config_setting_t *grp
 				      near ? "\"?)" : "");
 		}
 		x->given |= ld_rule_dirs[k].bit;
+		x->gline[__builtin_ctz(ld_rule_dirs[k].bit)] = ld_line(s);
 		if (s != id && ld_rule_dirs[k].set(x, r, s) < 0)
 			return -1;
 	}
@@ -687,6 +763,24 @@ static int ld_prescan(struct ld_ctx *x, const char *text, size_t len)
 	return 0;
 }
 
+/* Notes where each line of <text> starts (for ld_elem_line()). */
+static int ld_lines(struct ld_ctx *x, const char *text)
+{
+	unsigned n = 1;
+
+	for (const char *p = text; *p; p++)
+		n += *p == '\n';
+	if ((x->lines = malloc(n * sizeof(uint32_t))) == NULL)
+		return ld_err(x, NULL, 0, "out of memory");
+	x->n_lines = 0;
+	x->lines[x->n_lines++] = 0;
+	for (const char *p = text; *p; p++)
+		if (*p == '\n' && x->n_lines < n)
+			x->lines[x->n_lines++] = (uint32_t)(p + 1 - text);
+	x->text = text;
+	return 0;
+}
+
 /* Parses <text> and appends its rules to x->rs. */
 static int ld_parse(struct ld_ctx *x, const char *text, unsigned file_idx)
 {
@@ -700,6 +794,8 @@ static int ld_parse(struct ld_ctx *x, const char *text, unsigned file_idx)
 		ld_err(x, NULL, (unsigned)config_error_line(&cf), "%s", config_error_text(&cf));
 		goto out;
 	}
+	if (ld_lines(x, text) < 0)
+		goto out;
 	root = config_root_setting(&cf);
 	for (int i = 0; i < config_setting_length(root); i++) {
 		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
@@ -747,6 +843,9 @@ static int ld_parse(struct ld_ctx *x, const char *text, unsigned file_idx)
 	}
 	rc = 0;
 out:
+	free(x->lines);
+	x->lines = NULL;
+	x->text = NULL;
 	config_destroy(&cf);
 	return rc;
 }

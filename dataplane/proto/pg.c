@@ -407,7 +407,7 @@ static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 				s->discard = 1;
 				struct pg_pending_err *pe = &s->err[s->n_err++];
 				pe->sync = s->syncs_fwd + 1;
-				snprintf(pe->text, sizeof(pe->text), "%s", text);
+				snprintf(pe->text, sizeof(pe->text), "%.*s", (int)sizeof(pe->text) - 1, text);
 			}
 			sink->release(sink->ctx, PROTO_DIR_C2S, end);
 			return 0;

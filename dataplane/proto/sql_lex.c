@@ -150,6 +150,7 @@ struct sl_lexer {
 	uint8_t skip;                 /* SKIP_* */
 	uint8_t hdr_next;             /* the word being added starts a PL/pgSQL header */
 	uint8_t mysql_exec;           /* inside a MySQL executable comment */
+	uint8_t sep;                  /* a space goes before the token being written */
 	char kw[16];                  /* current word, upper case, first 15 characters */
 	struct sl_stmt st;            /* the statement being built */
 };
@@ -494,29 +495,25 @@ static inline uint8_t sl_upper(uint8_t c)
 	return (uint8_t)(c - 'a') < 26 ? (uint8_t)(c - 32) : c;
 }
 
-/* Writes <n> bytes of <b> upper-cased to both buffers. */
-static void w_put_upper2(struct sl_ctx *x, const uint8_t *b, uint32_t n)
+/* Upper-cases <n> bytes of <b> into <a> and <f>, 8 at a time where it can. */
+static inline void upper2(uint8_t *restrict a, uint8_t *restrict f, const uint8_t *b, uint32_t n)
 {
-	struct sl_w *ws[2] = { &x->norm, &x->fp };
+	const uint64_t ones = 0x0101010101010101ull;
+	uint32_t i = 0;
 
-	if (sl_likely(n <= w_room(ws[0]) && n <= w_room(ws[1]))) {
-		uint8_t *restrict a = ws[0]->buf + ws[0]->pos;
-		uint8_t *restrict f = ws[1]->buf + ws[1]->pos;
+	for (; n - i >= 8; i += 8) {
+		uint64_t v, h, lower;
 
-		for (uint32_t i = 0; i < n; i++)
-			a[i] = f[i] = sl_upper(b[i]);
-		ws[0]->pos += n;
-		ws[1]->pos += n;
-		return;
+		memcpy(&v, b + i, 8);
+		/* Bit 7 of each byte: 'a' <= c <= 'z' (c < 0x80), then clear bit 5. */
+		h = v & (ones * 0x7f);
+		lower = (h + ones * (0x80 - 'a')) & ~(h + ones * (0x80 - 'z' - 1)) & ~v & (ones * 0x80);
+		v ^= lower >> 2;
+		memcpy(a + i, &v, 8);
+		memcpy(f + i, &v, 8);
 	}
-	for (int j = 0; j < 2; j++) {
-		uint32_t m = n < w_room(ws[j]) ? n : w_room(ws[j]);
-
-		for (uint32_t i = 0; i < m; i++)
-			ws[j]->buf[ws[j]->pos + i] = sl_upper(b[i]);
-		ws[j]->pos += m;
-	}
-	x->flags |= SQL_LEX_TRUNCATED;
+	for (; i < n; i++)
+		a[i] = f[i] = sl_upper(b[i]);
 }
 
 /* NUL-terminates a statement's text begun at <off>. */
@@ -547,44 +544,80 @@ static inline void tok_mark(struct sl_lexer *L)
 		L->tok0 = L->src;
 }
 
-/* Writes the token from its mark to the current position. */
-static void emit_span(struct sl_lexer *L, int how)
+/* Writes a token byte by byte, with its separator: the slow path. */
+static void __attribute__((noinline)) emit_slow(struct sl_lexer *L, int how)
 {
 	struct sl_ctx *x = L->x;
 	struct sl_src t;
 	uint32_t n;
 
-	if (sl_likely(L->src.nlv == 0)) {
+	if (L->sep) {
+		w_putc(x, &x->norm, ' ');
+		w_putc(x, &x->fp, ' ');
+	}
+	if (L->src.nlv == 0) {
 		const uint8_t *b = L->src.p + L->tok_pos;
 
 		n = L->src.pos - L->tok_pos;
-		if (how == EM_UPPER) {
-			w_put_upper2(x, b, n);
-			return;
-		}
-		w_put(x, &x->norm, b, n);
-		if (how == EM_LIT)
-			w_putc(x, &x->fp, '?');
-		else
-			w_put(x, &x->fp, b, n);
-		return;
-	}
-	/* Decoded source: read the token again. */
-	t = L->tok0;
-	n = L->src.nread - t.nread;
-	while (n-- > 0) {
-		int c = src_get(&t);
-		uint8_t b;
+		for (uint32_t i = 0; i < n; i++) {
+			uint8_t c = how == EM_UPPER ? sl_upper(b[i]) : b[i];
 
-		if (c < 0)
-			break;
-		b = how == EM_UPPER ? sl_upper((uint8_t)c) : (uint8_t)c;
-		w_putc(x, &x->norm, b);
-		if (how != EM_LIT)
-			w_putc(x, &x->fp, b);
+			w_putc(x, &x->norm, c);
+			if (how != EM_LIT)
+				w_putc(x, &x->fp, c);
+		}
+	} else {
+		/* Decoded source: read the token again. */
+		t = L->tok0;
+		n = L->src.nread - t.nread;
+		while (n-- > 0) {
+			int c = src_get(&t);
+			uint8_t b;
+
+			if (c < 0)
+				break;
+			b = how == EM_UPPER ? sl_upper((uint8_t)c) : (uint8_t)c;
+			w_putc(x, &x->norm, b);
+			if (how != EM_LIT)
+				w_putc(x, &x->fp, b);
+		}
 	}
 	if (how == EM_LIT)
 		w_putc(x, &x->fp, '?');
+}
+
+/* Writes the token from its mark to the current position, after a space if
+ * tok_begin() asked for one. One room check per buffer on the common path. */
+static inline __attribute__((always_inline)) void emit_span(struct sl_lexer *L, int how)
+{
+	struct sl_ctx *x = L->x;
+	struct sl_w *wn = &x->norm, *wf = &x->fp;
+	uint32_t n = L->src.pos - L->tok_pos, sep = L->sep;
+	uint32_t fn = how == EM_LIT ? 1 : n;
+	const uint8_t *b = L->src.p + L->tok_pos;
+	uint8_t *dn, *df;
+
+	if (sl_unlikely(L->src.nlv != 0 || w_room(wn) < n + sep || w_room(wf) < fn + sep)) {
+		emit_slow(L, how);
+		return;
+	}
+	dn = wn->buf + wn->pos;
+	df = wf->buf + wf->pos;
+	wn->pos += n + sep;
+	wf->pos += fn + sep;
+	if (sep) {
+		*dn++ = ' ';
+		*df++ = ' ';
+	}
+	if (how == EM_UPPER) {
+		upper2(dn, df, b, n);
+		return;
+	}
+	memcpy(dn, b, n);
+	if (how == EM_LIT)
+		*df = '?';
+	else
+		memcpy(df, b, n);
 }
 
 /* Copies the current word's first 15 characters, upper-cased, into L->kw;
@@ -671,20 +704,19 @@ static void stmt_end(struct sl_lexer *L, uint32_t raw_end)
 }
 
 /* Starts a token of spacing class <sp> and kind <tk>: opens a statement or
- * writes the separator. Returns 0 if the token is to be dropped. */
-static int tok_begin(struct sl_lexer *L, uint8_t sp, int tk)
+ * decides the separator (L->sep). Returns 0 if the token is to be dropped. */
+static inline __attribute__((always_inline)) int tok_begin(struct sl_lexer *L, uint8_t sp, int tk)
 {
 	struct sl_stmt *st = &L->st;
-	struct sl_ctx *x = L->x;
 
-	if (L->skip)
+	if (sl_unlikely(L->skip))
 		return 0;
-	if (!st->active) {
+	if (sl_unlikely(!st->active)) {
 		stmt_begin(L);
-	} else if (st->prev_sp != SP_OPEN && st->prev_sp != SP_JOIN &&
-		   sp != SP_CLOSE && sp != SP_JOIN) {
-		w_putc(x, &x->norm, ' ');
-		w_putc(x, &x->fp, ' ');
+		L->sep = 0;
+	} else {
+		L->sep = st->prev_sp != SP_OPEN && st->prev_sp != SP_JOIN &&
+			 sp != SP_CLOSE && sp != SP_JOIN;
 	}
 	st->prev_sp = sp;
 	if (st->want == WANT_EXEC && tk != TK_STR)

@@ -155,9 +155,9 @@ it_left() {
 }
 
 # it_client <command...>: runs a command in the client namespace, for at most
-# $IT_CMD_TIMEOUT (default 60) seconds.
+# $IT_CMD_TIMEOUT (default 30) seconds.
 it_client() {
-	timeout -k 5 "$(it_left "${IT_CMD_TIMEOUT:-60}")" ip netns exec "$TG_NS_CLIENT" "$@"
+	timeout -k 5 "$(it_left "${IT_CMD_TIMEOUT:-30}")" ip netns exec "$TG_NS_CLIENT" "$@"
 }
 
 # it_psql [psql args]: psql from the client namespace to the test database, through

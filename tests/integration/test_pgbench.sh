@@ -18,6 +18,7 @@ it_pg_start
 clients=2
 tx=2000
 want=$((clients * tx))
+export IT_CMD_TIMEOUT=120 # per pgbench run; a few seconds on an idle 2-core machine
 declare -A tps
 
 # run_bench <dut> <mode>: one select-only run; checks its summary.

@@ -76,16 +76,17 @@ multi="SELECT 'first' AS a; SELECT 2 AS b, 'second' AS c; SELECT 1/0; SELECT 'no
 # Runs every session through the current path; output in $IT_TMP/<dut>.<name>.out.
 run_sessions() {
 	local dut=$1
-	it_psql -v ON_ERROR_STOP=0 -f "$sql" >"$IT_TMP/$dut.script.out" 2>&1 || true
-	it_psql -v ON_ERROR_STOP=0 -c "$multi" >"$IT_TMP/$dut.multi.out" 2>&1 || true
-	it_psql -f "$IT_TMP/stmt100000.sql" >"$IT_TMP/$dut.big.out" 2>&1 || true
-	it_psql -f "$IT_TMP/stmt300000.sql" >"$IT_TMP/$dut.huge.out" 2>&1 || true
+	# The exit status is part of the output (124: cut off by the time limit).
+	it_psql -v ON_ERROR_STOP=0 -f "$sql" >"$IT_TMP/$dut.script.out" 2>&1 || echo "[exit $?]" >>"$IT_TMP/$dut.script.out"
+	it_psql -v ON_ERROR_STOP=0 -c "$multi" >"$IT_TMP/$dut.multi.out" 2>&1 || echo "[exit $?]" >>"$IT_TMP/$dut.multi.out"
+	it_psql -f "$IT_TMP/stmt100000.sql" >"$IT_TMP/$dut.big.out" 2>&1 || echo "[exit $?]" >>"$IT_TMP/$dut.big.out"
+	it_psql -f "$IT_TMP/stmt300000.sql" >"$IT_TMP/$dut.huge.out" 2>&1 || echo "[exit $?]" >>"$IT_TMP/$dut.huge.out"
 	it_psql -Atc "SELECT current_user, current_database(), inet_server_addr()" \
-		>"$IT_TMP/$dut.ident.out" 2>&1 || true
+		>"$IT_TMP/$dut.ident.out" 2>&1 || echo "[exit $?]" >>"$IT_TMP/$dut.ident.out"
 	# Several short sessions back to back: handshakes and teardowns.
 	local i
 	for ((i = 0; i < 20; i++)); do
-		it_psql -Atc "SELECT $i * 3" 2>&1 || true
+		it_psql -Atc "SELECT $i * 3" 2>&1 || echo "[exit $?]"
 	done >"$IT_TMP/$dut.short.out"
 }
 

@@ -93,6 +93,9 @@ static void test_tollgate_conf_loads_and_documents_the_defaults(void **state)
 	assert_int_equal(c->dp.midstream, d.dp.midstream);
 	assert_int_equal(c->dp.verify_cksum, d.dp.verify_cksum);
 	assert_int_equal(c->dp.n_resources, 0);
+	assert_int_equal(c->n_rule_files, 0);
+	assert_string_equal(c->rule_cache_dir, "");
+	assert_int_equal(c->dp.tls, DP_TLS_REFUSE);
 	/* and its active ports are the af_packet form */
 	assert_int_equal(c->n_ports, 2);
 	assert_string_equal(c->ports[0].dev, "net_af_packet0,iface=tg-veth-c");
@@ -107,7 +110,7 @@ static void test_tollgate_conf_loads_and_documents_the_defaults(void **state)
 static void test_demo_conf_loads(void **state)
 {
 	static const char *const eal[] = {
-		"--no-huge", "--no-pci", "--no-shconf", "-m", "512", "--file-prefix=tollgate" };
+		"--no-huge", "--no-pci", "--no-shconf", "-m", "1024", "--file-prefix=tollgate" };
 	struct cfg *c = *state;
 
 	load_ok(c, "appliance/demo.conf");
@@ -123,7 +126,13 @@ static void test_demo_conf_loads(void **state)
 	assert_int_equal(c->pairs[0].b, 1);
 	assert_int_equal(c->n_workers, 1);
 	assert_int_equal(c->poll, CFG_POLL_ADAPTIVE);
-	assert_int_equal(c->dp.stream_memcap, 16u << 20);
+	assert_int_equal(c->dp.stream_memcap, 160u << 20);
+	/* rule files are resolved against the config file's directory */
+	assert_int_equal(c->n_rule_files, 4);
+	assert_non_null(strstr(c->rule_files[0], "appliance/../rules/packs/destructive.conf"));
+	assert_non_null(strstr(c->rule_cache_dir, "appliance/../run/hscache"));
+	assert_int_equal(c->dp.tls, DP_TLS_REFUSE);
+
 	assert_int_equal(c->dp.n_resources, 4);
 	assert_string_equal(c->dp.resources[0].name, "pg");
 	assert_int_equal(c->dp.resources[0].proto, DP_PROTO_PG);

@@ -791,6 +791,37 @@ static void test_hold_overflow_stream(void **state)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
+/* Once a message has overflowed the hold, the rest of it streams through as it comes
+ * (DESIGN.md 2.1: "never buffered"), it is counted once, and the hold applies again
+ * from the next message on. */
+static void test_hold_overflow_streams_rest(void **state)
+{
+	struct tconv *t = *state;
+
+	t->cfg.max_hold_bytes = 16;
+	start(t);
+	tconv_send(t, 0, "0123456789");
+	tconv_send(t, 0, "0123456789");
+	drain(t);
+	assert_int_equal(t->rx[0].contig, 20);
+	tconv_send(t, 0, "abcdefghij");       /* still the same message */
+	drain(t);
+	assert_int_equal(t->rx[0].contig, 30);
+	tconv_send(t, 0, "klmnopqrst");
+	drain(t);
+	assert_int_equal(t->rx[0].contig, 40);
+	assert_int_equal(TCONV_CNT(t, hold_overflow), 1);
+	/* its end, and the start of the next message, which is held again */
+	tconv_send(t, 0, "end\nnext");
+	drain(t);
+	assert_int_equal(t->rx[0].contig, 44);
+	tconv_send(t, 0, " one\n");
+	drain(t);
+	assert_int_equal(t->rx[0].contig, 53);
+	assert_int_equal(TCONV_CNT(t, hold_overflow), 1);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
 static void test_hold_overflow_reset(void **state)
 {
 	struct tconv *t = *state;
@@ -881,6 +912,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reset_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_decoder_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_overflow_stream, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_overflow_streams_rest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_overflow_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ipv6_edits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mss_respected, setup, teardown),

@@ -1,7 +1,6 @@
 /* test_rules.c - the rule engine: loading and its errors, compiling and the cache,
  * judging commands (precedence, resources, protocols, targets, unless), masking
  * (formats, field mapping, boundaries, columns, slices) and scratch. */
-#define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -80,7 +79,8 @@ static void load_bad(const char *text, const struct dp_config *res, const char *
 	struct rule_set *rs = NULL;
 	char err[1024], prefix[256];
 
-	assert_int_equal(rule_set_load(&path, 1, res, NULL, &rs, err, sizeof(err)), -1);
+	if (rule_set_load(&path, 1, res, NULL, &rs, err, sizeof(err)) != -1)
+		fail_msg("loaded, but should fail with \"%s\":\n%s", want, text);
 	assert_null(rs);
 	if (mark != NULL) {
 		unsigned line = 1;
@@ -186,7 +186,7 @@ static void test_load_errors(void **state)
 	snprintf(res->resources[0].name, DP_NAME_MAX, "orders-db");
 	snprintf(res->resources[1].name, DP_NAME_MAX, "billing-db");
 
-	load_bad("rules = (\n { id = \"a\"; action = \"block\" patterns = [\"x\"]; } # <- error\n);\n",
+	load_bad("rules = (\n { id = \"a\"; action = ; patterns = [\"x\"]; } # <- error\n);\n",
 		 NULL, "syntax error");
 	load_bad("rules = (\n { id = \"a\"; action = \"block\";\n   pattern = [\"x\"]; # <- error\n });\n",
 		 NULL, "rule a: unknown setting \"pattern\" (did you mean \"patterns\"?)");
@@ -221,8 +221,8 @@ static void test_load_errors(void **state)
 		 NULL, "target column needs \"columns\"");
 	load_bad("rules = (\n { id = \"c\"; action = \"mask\"; target = \"column\"; columns = [\"a\"];\n"
 		 "   patterns = [\"x\"]; } # <- error\n);\n", NULL, "\"patterns\" cannot be used with target column");
-	load_bad("rules = (\n { id = \"c\"; action = \"mask\"; target = \"field\"; columns = [\"a\"];\n"
-		 "   patterns = [\"x\"]; } # <- error\n);\n", NULL, "\"columns\" is only for target column");
+	load_bad("rules = (\n { id = \"c\"; action = \"mask\"; target = \"field\"; columns = [\"a\"]; # <- error\n"
+		 "   patterns = [\"x\"]; }\n);\n", NULL, "\"columns\" is only for target column");
 	load_bad("rules = (\n { id = \"u\"; action = \"mask\"; patterns = [\"x\"]; unless = [\"y\"]; } # <- error\n);\n",
 		 NULL, "\"unless\" is only for targets statement");
 	load_bad("rules = (\n { id = \"b\"; action = \"block\"; } # <- error\n);\n",
@@ -244,7 +244,7 @@ static void test_load_errors(void **state)
 		 "   mask = { keep_first = -1; }; } # <- error\n);\n", NULL, "mask.keep_first: must be between 0 and 1024");
 	load_bad("rules = (\n { id = \"b\"; action = \"block\"; patterns = [\"x\"]; enabled = 1; } # <- error\n);\n",
 		 NULL, "enabled: must be true or false");
-	load_bad("rule = (\n); # <- error\n", NULL, "unknown setting \"rule\"");
+	load_bad("rule = (); # <- error\n", NULL, "unknown setting \"rule\"");
 	load_bad("# nothing here\n", NULL, "missing setting \"rules\"");
 	load_bad("@include \"other.conf\" # <- error\nrules = ();\n", NULL, "@include is not supported");
 	/* resources: names from the configuration, or "*" */
@@ -749,7 +749,6 @@ static void test_mask_large(void **state)
 	assert_int_equal(st.fields_masked, 1);
 	assert_memory_equal(buf, "u****@*******.*** u****@", 24);
 	assert_memory_equal(buf + len - 18, "u****@*******.*** ", 18);
-	assert_null(memchr(buf, '@' + 1, len));         /* no 'A': nothing left unmasked */
 	for (size_t i = 0; i < len; i++)
 		if (buf[i] >= 'a' && buf[i] <= 'z' && buf[i] != 'u')
 			fail_msg("unmasked byte '%c' at %zu", buf[i], i);

@@ -591,6 +591,32 @@ static void test_ooo_limit(void **state)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
+/* The server refuses the connection: its RST|ACK reaches the client with the ACK the
+ * client needs to accept it (RFC 793: a RST without an acceptable ACK is ignored in
+ * SYN-SENT). A retransmitted SYN before that passes too. */
+static void test_refused_connection(void **state)
+{
+	struct tconv *t = *state;
+	const struct tconv_frame *fr;
+
+	assert_int_equal(tconv_start(t), 0);
+	t->rx[0].isn = t->isn[0];
+	t->rx[1].isn = t->isn[1];
+	tconv_seg(t, 0, DP_TCP_SYN, t->isn[0], 0, NULL, 0);
+	tconv_seg(t, 0, DP_TCP_SYN, t->isn[0], 0, NULL, 0);
+	assert_int_equal(tconv_drain(t), 2);
+	assert_int_equal(tconv_count(t, 0), 2);
+	t->ts = 0;
+	tconv_seg(t, 1, DP_TCP_RST | DP_TCP_ACK, 0, t->isn[0] + 1, NULL, 0);
+	assert_int_equal(tconv_drain(t), 1);
+	fr = tconv_frame(t, 1, 0);
+	assert_non_null(fr);
+	assert_int_equal(fr->flags & (DP_TCP_RST | DP_TCP_ACK), DP_TCP_RST | DP_TCP_ACK);
+	assert_int_equal(fr->ack, t->isn[0] + 1);
+	assert_true(tconv_flow(t)->closed);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
 /* The worker's stream memcap: held bytes over it reset the flow; out-of-order bytes over
  * it are dropped and counted. Nothing leaks either way. */
 static void test_memcap(void **state)
@@ -636,6 +662,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rst_forwarded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_out_of_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ooo_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_memcap, setup, teardown),
 	};
 
