@@ -73,7 +73,8 @@ stop_all() {
 			say "tollgated $pid did not stop within 10 s; killing it"
 			kill -KILL "$pid" 2>/dev/null || true
 		fi
-		say "tollgated stopped (its counters are at the end of $tg_log)"
+		say "tollgated stopped; its counters (also at the end of $tg_log):"
+		sed -n '/^total:/,/^[^ ]/{/^  /p}' "$tg_log" 2>/dev/null || true
 	fi
 	rm -f "$tg_pidfile" "$tg_bgpid"
 	if [[ -s $pg_base_file ]]; then
@@ -251,8 +252,9 @@ tollgate is running between a client and a PostgreSQL server. Try it:
 
   sudo ip netns exec $TG_NS_CLIENT psql "$uri"
 
-  shop=> SELECT name, email, card_number, ssn FROM customers LIMIT 5;
-  shop=> SELECT count(*), sum(amount) FROM orders;
+  shop=> SELECT name, email, card_number, ssn FROM customers LIMIT 5;  -- masked in flight
+  shop=> SELECT count(*), sum(amount) FROM orders;                       -- untouched
+  shop=> DROP TABLE orders;                                              -- blocked by policy
 
 Every packet between $TG_NS_CLIENT and $TG_NS_SERVER goes through $middle.
 Log:   $log_line

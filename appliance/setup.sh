@@ -41,6 +41,8 @@ pkgs=(meson ninja-build pkg-config gcc clang libdpdk-dev dpdk libhyperscan-dev l
 # and clang's sanitizer and libFuzzer runtimes
 pkgs+=(postgresql postgresql-contrib iproute2 ethtool procps iputils-ping netcat-openbsd
 	python3 libclang-rt-14-dev)
+# benchmarks: dpdk-testpmd and dpdk-telemetry.py (dpdk-dev), JSON output (jq)
+pkgs+=(dpdk-dev jq)
 
 missing=()
 for p in "${pkgs[@]}"; do

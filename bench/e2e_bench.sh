@@ -7,7 +7,7 @@
 # (198.18.0.1) -- tgbn-veth-c | DUT | tgbn-veth-s -- ns tgbn-server (198.18.0.2), with a
 # fresh PostgreSQL cluster in tgbn-server. `pgbench -i -s SCALE` runs once inside the
 # server namespace; then, for each device under test (DUT) in turn, the two veths are
-# joined by it and `pgbench -S -M prepared -c CLIENTS -j THREADS -T SECONDS` runs from
+# joined by it and `pgbench -n -S -M prepared -c CLIENTS -j THREADS -T SECONDS` runs from
 # the client namespace:
 #
 #   appliance       build/appliance/tollgated, appliance/demo.conf with this run's
@@ -310,13 +310,15 @@ for ((round = 1; round <= rounds; round++)); do
 		log=$TMP/$dut.$round.dut.log
 		say "round $round: $dut"
 		dut_start "$dut" "$log"
-		pgbench_c 60 -S -M prepared -c "$clients" -j "$threads" -T 3 >"$TMP/$key.warm.out" 2>&1 ||
+		# -n: no VACUUM / TRUNCATE before the run (done once after -i), so that every
+		# DUT sees the same statements (tollgated's rule packs block TRUNCATE)
+		pgbench_c 60 -n -S -M prepared -c "$clients" -j "$threads" -T 3 >"$TMP/$key.warm.out" 2>&1 ||
 			{ tail -n 10 "$TMP/$key.warm.out" >&2; die "warm-up through $dut failed"; }
 		out=$TMP/$key.out
 		lat=()
 		[[ $latlog -eq 1 ]] && lat=(-l --log-prefix="$TMP/lat.$key")
 		rc=0
-		pgbench_c "$limit" -S -M prepared -c "$clients" -j "$threads" -T "$seconds" -P 5 \
+		pgbench_c "$limit" -n -S -M prepared -c "$clients" -j "$threads" -T "$seconds" -P 5 \
 			"${lat[@]}" >"$out" 2>&1 || rc=$?
 		R_TPS[$key]=$(sed -n 's/^tps = \([0-9.]*\) (without.*/\1/p' "$out")
 		R_LAT[$key]=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' "$out")
@@ -342,7 +344,10 @@ for ((round = 1; round <= rounds; round++)); do
 				v=$(counter_max "$log" "$c")
 				[[ $v -eq 0 ]] || bad+=" $c=$v"
 			done
-			note="rx_pkts $(counter_max "$log" rx_pkts)${bad:+, UNEXPECTED:$bad}"
+			blocked=$(counter_max "$log" cmd_blocked)
+			note="rx_pkts $(counter_max "$log" rx_pkts)"
+			[[ $blocked -eq 0 ]] || note+=", cmd_blocked $blocked"
+			note+=${bad:+, UNEXPECTED:$bad}
 			;;
 		testpmd)
 			note="forwarded $(sed -n 's/.*TX-packets: *\([0-9]*\).*TX-dropped.*/\1/p' "$log" | tail -n 1) packets"
@@ -380,7 +385,7 @@ ratio() {
 }
 
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)
-printf '\npgbench -S -M prepared -c %s -j %s -T %s, scale %s; %s round(s), medians; %s cores (%s)\n' \
+printf '\npgbench -n -S -M prepared -c %s -j %s -T %s, scale %s; %s round(s), medians; %s cores (%s)\n' \
 	"$clients" "$threads" "$seconds" "$scale" "$rounds" "$(nproc)" "$cpu"
 printf '%-15s %10s %10s %10s %9s %9s %9s %12s\n' DUT tps "lat ms" "stddev" p50 p95 p99 "tps/testpmd"
 for dut in "${dut_list[@]}"; do
@@ -408,7 +413,7 @@ mkdir -p "$(dirname "$json_out")"
 } | jq -s --arg cpu "$cpu" --argjson nproc "$(nproc)" --argjson seconds "$seconds" \
 	--argjson scale "$scale" --argjson clients "$clients" --argjson threads "$threads" \
 	--argjson rounds "$rounds" --argjson r_app "$r_app" --argjson r_busy "$r_busy" \
-	--arg cmd "pgbench -S -M prepared -c $clients -j $threads -T $seconds (scale $scale)" \
+	--arg cmd "pgbench -n -S -M prepared -c $clients -j $threads -T $seconds (scale $scale)" \
 	'{machine: {nproc: $nproc, cpu: $cpu}, command: $cmd, rounds: $rounds,
 	  params: {seconds: $seconds, scale: $scale, clients: $clients, threads: $threads},
 	  runs: ., ratio_appliance_to_testpmd: {adaptive: $r_app, busy: $r_busy, target: 0.95}}' \

@@ -247,6 +247,16 @@ void flow_mark_closed(struct flow_table *ft, struct flow *f, uint64_t now_ns)
 	TAILQ_INSERT_TAIL(&ft->closed, f, lru);
 }
 
+void flow_reopen(struct flow_table *ft, struct flow *f, uint64_t now_ns)
+{
+	if (!f->closed)
+		return;
+	TAILQ_REMOVE(&ft->closed, f, lru);
+	f->closed = 0;
+	f->last_ns = now_ns;
+	TAILQ_INSERT_TAIL(&ft->active, f, lru);
+}
+
 void flow_remove(struct flow_table *ft, struct flow *f)
 {
 	if (!f->in_table)

@@ -38,6 +38,10 @@ void flow_touch(struct flow_table *ft, struct flow *f, uint64_t now_ns);
 /* Moves <f> to the closed list (short timeout). */
 void flow_mark_closed(struct flow_table *ft, struct flow *f, uint64_t now_ns);
 
+/* Moves closed flow <f> back to the active list, stamped <now_ns>: its tuple was
+ * reused by a new connection. No-op if <f> is not closed. */
+void flow_reopen(struct flow_table *ft, struct flow *f, uint64_t now_ns);
+
 /* Removes and frees <f> now. */
 void flow_remove(struct flow_table *ft, struct flow *f);
 

@@ -76,6 +76,10 @@ static int anchor_add(struct tcp_dir *d, uint32_t out, uint32_t in, uint32_t fla
 		last->in = in; /* two removals back to back: one anchor */
 		return 0;
 	}
+	if (last && flat && last->flat && last->in == in && last->out + last->flat == out) {
+		last->flat += flat; /* two injections back to back: one anchor */
+		return 0;
+	}
 	if (d->n_anchor >= TCP_MAX_ANCHORS)
 		return -1;
 	d->anchor[d->n_anchor++] = (struct tcp_anchor){ .out = out, .in = in, .flat = flat };
@@ -85,8 +89,11 @@ static int anchor_add(struct tcp_dir *d, uint32_t out, uint32_t in, uint32_t fla
 uint32_t se_ack_value(const struct flow *f, int dir)
 {
 	const struct tcp_dir *d = &f->tcp.dir[dir];
+	const struct tcp_dir *od = &f->tcp.dir[dir ^ 1];
+	uint32_t ack = se_out_to_in(od, d->last_ack);
 
-	return se_out_to_in(&f->tcp.dir[dir ^ 1], d->last_ack);
+	/* held bytes the appliance acknowledged itself (see tcp.c, pre-ACK) */
+	return od->preack_on && SEQ_GT(od->preack, ack) ? od->preack : ack;
 }
 
 /* ---- checksums ---- */
@@ -233,6 +240,7 @@ static struct rte_mbuf *build_frame(struct dp_worker *w, const struct flow *f, i
 	tseg(m)->off = (uint16_t)(l2 + l3 + thl);
 	tseg(m)->len = (uint16_t)len;
 	tseg(m)->flags = 0;
+	tseg(m)->tries = 0;           /* the private area holds a former user's values */
 	tseg(m)->mem = 0;
 	if (payload == NULL && len)
 		return m; /* the caller copies the payload in and sums */
@@ -293,6 +301,13 @@ static void emit_keep(struct dp_worker *w, struct flow *f, int dir, struct rte_m
 	s->in_seq = in_seq;
 	s->flags = (uint8_t)((s->flags & TCP_SEG_EDITED) | segflags);
 	s->sent_ns = w->now_ns;
+	s->tries = 0;
+	if (!(segflags & TCP_SEG_INJECTED) && d->preack_on && SEQ_LT(in_seq, d->preack))
+		s->flags |= TCP_SEG_OWNED; /* its sender will not retransmit it: we must */
+	if ((s->flags & (TCP_SEG_OWNED | TCP_SEG_INJECTED)) && !f->tcp.rtx_armed) {
+		TAILQ_INSERT_TAIL(&w->rtx_flows, f, rtx_link);
+		f->tcp.rtx_armed = 1;
+	}
 	if (s->mem == 0 && tcp_mem_charge(w, m) < 0) {
 		/* Over the memcap: send without keeping a copy; a later retransmission of
 		 * these bytes by the sender is then forwarded as the sender sends it. */
@@ -323,10 +338,6 @@ static void emit_injection(struct dp_worker *w, struct flow *f, int dir, struct 
 			uint32_t seq = d->out_nxt;
 			d->out_nxt += pm->data_len;
 			emit_keep(w, f, dir, fm, seq, pi->at, TCP_SEG_INJECTED);
-			if (!f->tcp.rtx_armed) {
-				TAILQ_INSERT_TAIL(&w->rtx_flows, f, rtx_link);
-				f->tcp.rtx_armed = 1;
-			}
 		} else {
 			d->out_nxt += pm->data_len; /* the timer cannot resend it: the receiver will
 						     * never see these bytes; reset instead */
@@ -617,7 +628,7 @@ int tcp_conn_rtx_timer(struct dp_worker *w, struct flow *f)
 		struct tcp_dir *d = &c->dir[dir];
 		for (struct rte_mbuf *m = d->rtx.head; m; m = tseg(m)->next) {
 			struct tcp_seg *s = tseg(m);
-			if (!(s->flags & TCP_SEG_INJECTED))
+			if (!(s->flags & (TCP_SEG_INJECTED | TCP_SEG_OWNED)))
 				continue;
 			pending = 1;
 			if (w->now_ns - s->sent_ns < (c->rto_ns << (s->tries < 6 ? s->tries : 6)))
@@ -650,8 +661,10 @@ static void sink_release(void *vctx, int dir, uint64_t upto)
 	struct tcp_dir *d = &ctx->f->tcp.dir[dir & 1];
 	uint32_t seq = off_to_seq(d, upto);
 
-	if (SEQ_GT(seq, d->release) && SEQ_LEQ(seq, d->scan))
+	if (SEQ_GT(seq, d->release) && SEQ_LEQ(seq, d->scan)) {
 		d->release = seq;
+		d->hold_over = 0; /* a message end: an over-long message is over */
+	}
 }
 
 /* Splits held segment <m> at in-space <at>: <m> keeps the bytes before <at>, a copy
@@ -693,6 +706,16 @@ static int sink_remove(void *vctx, int dir, uint64_t from, uint64_t to)
 
 	if (!SEQ_LT(a, b) || SEQ_LT(a, d->release) || SEQ_GT(b, d->scan) || SEQ_LT(a, d->fwd))
 		return -1;
+	/* a segment holding both ends is split first: that copy is the only step that can
+	 * fail, and a refusal must leave no anchor behind */
+	for (m = d->hold.head; m; m = tseg(m)->next) {
+		struct tcp_seg *s = tseg(m);
+		if (SEQ_LT(s->seq, a) && SEQ_GT(s->seq + s->len, b)) {
+			if (hold_split(w, d, m, b) < 0)
+				return -1;
+			break;
+		}
+	}
 	if (anchor_add(d, se_in_to_out(d, a), b, 0) < 0)
 		return -1;
 	for (m = d->hold.head; m; m = next) {
@@ -703,14 +726,9 @@ static int sink_remove(void *vctx, int dir, uint64_t from, uint64_t to)
 			prev = m;
 			continue;
 		}
-		if (SEQ_LT(s->seq, a) && SEQ_GT(e, b)) {
-			if (hold_split(w, d, m, b) < 0)
-				return -1;
-			next = s->next;
-		}
 		if (SEQ_LT(s->seq, a)) {
-			/* keep the head part */
-			d->hold.bytes -= e - a > s->len ? s->len : (SEQ_MIN(e, b) - a);
+			/* keep the head part (it ends at or before b: split above) */
+			d->hold.bytes -= e - a;
 			s->len = (uint16_t)(a - s->seq);
 			s->flags &= (uint8_t)~TCP_SEG_WHOLE;
 			prev = m;
@@ -768,10 +786,12 @@ static int sink_inject(void *vctx, int dir, const uint8_t *bytes, uint32_t len)
 	struct tcp_dir *d = &f->tcp.dir[dir & 1];
 	uint32_t q = d->release, mss = mss_to(f, dir & 1);
 	struct rte_mbuf *head = NULL, *tail = NULL;
+	int append = d->n_inj && d->inj[d->n_inj - 1].at == q;
 
 	if (len == 0)
 		return 0;
-	if (d->n_inj >= RTE_DIM(d->inj) || (d->fin_seen && SEQ_GEQ(q, d->fin_seq)))
+	/* another reply at the same point (a pipelining client) joins the pending one */
+	if ((!append && d->n_inj >= RTE_DIM(d->inj)) || (d->fin_seen && SEQ_GEQ(q, d->fin_seq)))
 		return -1;
 	for (uint32_t done = 0; done < len;) {
 		uint32_t n = len - done < mss ? len - done : mss;
@@ -805,7 +825,14 @@ static int sink_inject(void *vctx, int dir, const uint8_t *bytes, uint32_t len)
 		}
 		return -1;
 	}
-	d->inj[d->n_inj++] = (struct tcp_pending_inj){ .at = q, .m = head };
+	if (append) {
+		struct rte_mbuf *t = d->inj[d->n_inj - 1].m;
+		while (tseg(t)->next)
+			t = tseg(t)->next;
+		tseg(t)->next = head;
+	} else {
+		d->inj[d->n_inj++] = (struct tcp_pending_inj){ .at = q, .m = head };
+	}
 	DP_CNT_ADD(&w->cnt, edit_injected_bytes, len);
 	return 0;
 }

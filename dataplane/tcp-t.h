@@ -35,6 +35,8 @@ struct tcp_seg {
 #define TCP_SEG_INJECTED 0x01         /* bytes are the appliance's own (no in-space) */
 #define TCP_SEG_EDITED   0x02         /* bytes differ from what the sender sent */
 #define TCP_SEG_FIN      0x04         /* the segment carried FIN after its payload */
+#define TCP_SEG_OWNED    0x10         /* the appliance acknowledged these bytes to their sender
+                                       * (pre-ACK of held bytes): it retransmits them itself */
 #define TCP_SEG_WHOLE    0x08         /* off/len are the frame's whole payload: the frame can
                                        * be sent as it is, with its headers rewritten */
 
@@ -83,6 +85,8 @@ struct tcp_dir {
 	uint32_t release;             /* the decoder allows emitting up to here */
 	uint32_t fin_seq;             /* seq of the FIN, valid if fin_seen */
 	uint32_t last_ack;            /* latest ACK value the sender sent (other direction's out-space) */
+	uint32_t preack;              /* the appliance acknowledged this direction's bytes up to
+	                               * here to the sender (held bytes; valid if preack_on) */
 	uint32_t last_win;            /* latest window the sender advertised, scaled, bytes */
 	uint32_t last_tsval;          /* latest TSval the sender sent */
 	uint16_t mss;                 /* MSS the sender announced (caps what we send *to* it) */
@@ -97,6 +101,7 @@ struct tcp_dir {
 	uint8_t  ts_seen:1;           /* last_tsval valid */
 	uint8_t  fin_fed:1;           /* the decoder was told about the FIN */
 	uint8_t  lossy:1;             /* some emitted bytes were not kept (memcap) */
+	uint8_t  preack_on:1;         /* preack is valid */
 	uint8_t  eth[12];             /* dst and src MAC of the sender's frames */
 	uint32_t last_tsecr;          /* latest TSecr the sender sent */
 	uint16_t last_win_raw;        /* latest raw window field the sender sent */

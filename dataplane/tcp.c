@@ -272,8 +272,12 @@ static void dir_decode(struct dp_worker *w, struct flow *f, int dir)
 			ops->fin(f->dec_state, dir, d->scan_off, &sink);
 		d->release = d->nxt;
 	}
-	/* a message longer than max_hold_bytes: stream it through or reset, by policy */
-	if (d->nxt - d->release > w->cfg->max_hold_bytes) {
+	/* a message longer than max_hold_bytes: stream it through or reset, by policy;
+	 * once streaming, the rest of that message goes as it comes (until the decoder
+	 * releases at a message end: sink_release clears hold_over) */
+	if (d->hold_over) {
+		d->release = d->nxt;
+	} else if (d->nxt - d->release > w->cfg->max_hold_bytes) {
 		DP_CNT_INC(&w->cnt, hold_overflow);
 		if (w->cfg->hold == DP_HOLD_RESET) {
 			c->reset = 1;
@@ -297,6 +301,8 @@ static void handle_rst(struct dp_worker *w, struct flow *f, int dir, struct rte_
 		rte_pktmbuf_free(m);
 		return;
 	}
+	/* the forwarded RST carries the sender's newest timestamps: learn them first */
+	dir_learn(d, p, rte_pktmbuf_mtod(m, uint8_t *));
 	if (p->tcp_flags & DP_TCP_ACK) {
 		d->last_ack = p->ack;
 		d->ack_seen = 1;
@@ -323,7 +329,7 @@ static void handle_syn(struct dp_worker *w, struct flow *f, int dir, struct rte_
 		if (p->seq != c->dir[0].isn) {
 			tcp_conn_release(w, f);
 			tcp_conn_init(w, f, p, rte_pktmbuf_mtod(m, uint8_t *));
-			f->closed = 0;
+			flow_reopen(w->ft, f, w->now_ns);
 		}
 	} else {
 		if (dir != 1 || c->state < TCP_ST_SYN_SENT) {
@@ -356,6 +362,7 @@ void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *
 	struct tcp_conn *c = &f->tcp;
 	struct tcp_dir *d = &c->dir[dir];
 	uint8_t fl = p->tcp_flags;
+	int fin_was_fwd = d->fin_fwd;
 	int kept = 0, unkept_rtx = 0;
 
 	(void)rx_port;
@@ -382,6 +389,9 @@ void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *
 		rte_pktmbuf_free(m);
 		return;
 	}
+	uint32_t prev_ack = d->last_ack;       /* what the sender said before this segment */
+	uint16_t prev_win = d->last_win_raw;
+	int had_ack = d->ack_seen;
 	dir_learn(d, p, rte_pktmbuf_mtod(m, uint8_t *));
 	d->last_win_raw = p->win;
 	d->last_win = (uint32_t)p->win << d->wscale;
@@ -447,6 +457,24 @@ void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *
 			    p->opt.n_sack == 0) /* SACK blocks would need translating: rebuild */
 				s->flags |= TCP_SEG_WHOLE;
 			if (SEQ_LEQ(s->seq, d->nxt)) {
+				/* first data wins over queued out-of-order bytes too: keep only the
+				 * part before the first queued segment, which ooo_pull appends */
+				struct rte_mbuf *o = d->ooo.head;
+				if (o && SEQ_LT(tseg(o)->seq, s->seq + s->len)) {
+					uint32_t keep = tseg(o)->seq - s->seq;
+					uint32_t ov = SEQ_MIN(tseg(o)->seq + tseg(o)->len, s->seq + s->len) -
+						      tseg(o)->seq;
+					if (memcmp(tseg_data(o), tseg_data(m) + keep, ov)) {
+						DP_CNT_INC(&w->cnt, tcp_overlap_rewritten);
+						if (w->cfg->overlap == DP_OVERLAP_RESET) {
+							rte_pktmbuf_free(m);
+							tcp_conn_reset(w, f);
+							return;
+						}
+					}
+					s->len = (uint16_t)keep;
+					s->flags &= (uint8_t)~(TCP_SEG_WHOLE | TCP_SEG_FIN);
+				}
 				if (hold_append(w, d, m) < 0) {
 					rte_pktmbuf_free(m);
 					DP_CNT_INC(&w->cnt, tcp_memcap_reset);
@@ -498,13 +526,34 @@ void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *
 			ofl = DP_TCP_FIN;
 			oseq = d->out_nxt - 1;
 		}
-		if (unkept_rtx && !fin)
+		if (fin && len == 0 && d->fin_fwd && !fin_was_fwd)
+			rte_pktmbuf_free(m); /* se_emit just sent this FIN, with this ACK and window */
+		else if (len == 0 && !fin && had_ack && SEQ_GT(p->ack, prev_ack) &&
+			 p->win == prev_win && p->opt.n_sack == 0 &&
+			 se_ack_value(f, dir) == d->emitted_ack)
+			/* it acknowledges injected bytes only: not passed on (DESIGN.md 2.1), or
+			 * the receiver would count it as a duplicate ACK */
+			rte_pktmbuf_free(m);
+		else if (unkept_rtx && !fin)
 			se_forward_data(w, f, dir, m, p); /* no copy was kept: pass it on */
 		else
 			se_forward_ctl(w, f, dir, m, p, oseq, ofl);
 	}
+	/* Pre-ACK: bytes held for a message end are acknowledged to their sender by the
+	 * appliance. Without it a sender whose window or congestion window is full of held
+	 * bytes (a message sent in many small segments) waits for an ACK that the receiver
+	 * cannot send, since it has not seen the bytes: a deadlock. From here on the
+	 * appliance retransmits those bytes itself (TCP_SEG_OWNED in the rtx queue).
+	 * Only when a message spans held segments, or the sender retransmits held bytes:
+	 * the tail of one segment completed by the next (result rows) needs no early ACK. */
+	if (SEQ_GT(d->nxt, d->fwd) && d->hold.bytes &&
+	    (d->hold.n >= 2 || (len && SEQ_LT(seq, d->nxt) && SEQ_GEQ(seq, d->fwd)))) {
+		d->preack = d->nxt;
+		d->preack_on = 1;
+	}
 	/* acknowledgements that the emissions did not carry: an ACK that arrived on a held
-	 * segment, or removed bytes that the appliance acknowledges for the receiver */
+	 * segment, held bytes acknowledged early, or removed bytes that the appliance
+	 * acknowledges for the receiver */
 	for (int x = 0; x < 2; x++) {
 		struct tcp_dir *xd = &c->dir[x];
 		if (xd->ack_seen && se_ack_value(f, x) != xd->emitted_ack && xd->syn_seen) {

@@ -86,10 +86,10 @@ static unsigned rc_flags(const struct rule *r, unsigned kind)
 		f |= HS_FLAG_CASELESS;
 	if (kind <= RULE_DB_RAW)
 		f |= HS_FLAG_SINGLEMATCH;
-	else if (kind == RULE_DB_FIELD)
-		f |= HS_FLAG_MULTILINE;
-	else
+	else if (kind == RULE_DB_FIELD_SOM)
 		f |= HS_FLAG_MULTILINE | HS_FLAG_SOM_LEFTMOST;
+	else
+		f |= HS_FLAG_MULTILINE;
 	return f;
 }
 
@@ -334,6 +334,90 @@ static void rc_field_bits(struct rule_set *rs)
 	}
 }
 
+/* Picks the digit levels of each protocol: the smallest distinct min_digits promises
+ * of its field rules (a larger promise than the last level's is counted as that one:
+ * a weaker promise, still kept). */
+static void rc_levels_pick(struct rule_set *rs)
+{
+	for (unsigned p = 1; p < DP_PROTO__MAX; p++) {
+		uint16_t *thr = rs->thr[p];
+		unsigned n = 1;
+
+		thr[0] = 0;
+		for (unsigned i = 0; i < rs->n_rules; i++) {
+			const struct rule *r = &rs->rules[i];
+			unsigned k;
+
+			if (!r->enabled || r->target != RULE_T_FIELD || !(r->protos & (1u << p)) ||
+			    r->min_digits == 0)
+				continue;
+			/* insert into the sorted thresholds; drop the largest when full */
+			for (k = 1; k < n && thr[k] < r->min_digits; k++)
+				;
+			if (k < n && thr[k] == r->min_digits)
+				continue;
+			if (k == RULE_LEVELS)
+				continue;
+			if (n == RULE_LEVELS)
+				n--;
+			memmove(&thr[k + 1], &thr[k], (n - k) * sizeof(thr[0]));
+			thr[k] = r->min_digits;
+			n++;
+		}
+		rs->n_lev[p] = n;
+	}
+}
+
+/* Compiles the prefilter of every digit level below the top one (the top one is
+ * RULE_DB_FIELD); protocols with the same rules at a level share its database. */
+static int rc_levels(struct rule_set *rs, const char *key_dir, const char *cache_dir,
+		     char *err, size_t errlen)
+{
+	struct rc_list lists[DP_PROTO__MAX][RULE_LEVELS];
+	char name[64];
+	int rc = -1;
+
+	memset(lists, 0, sizeof(lists));
+	for (unsigned p = 1; p < DP_PROTO__MAX; p++) {
+		rs->lev[p][rs->n_lev[p] - 1] = rs->db[p][RULE_DB_FIELD];
+		for (unsigned lv = 0; lv + 1 < rs->n_lev[p]; lv++) {
+			struct rc_list *l = &lists[p][lv];
+			unsigned q;
+
+			if ((l->idx = calloc(rs->n_rules, sizeof(uint32_t))) == NULL) {
+				snprintf(err, errlen, "rules: out of memory");
+				goto out;
+			}
+			for (uint32_t i = 0; i < rs->n_rules; i++) {
+				const struct rule *r = &rs->rules[i];
+
+				if (r->enabled && r->target == RULE_T_FIELD && (r->protos & (1u << p)) &&
+				    r->min_digits < rs->thr[p][lv + 1])
+					l->idx[l->n++] = i;
+			}
+			if (l->n == 0)
+				continue;            /* nothing to scan such fields for */
+			for (q = 1; q < p; q++)
+				if (lv + 1 < rs->n_lev[q] && rc_list_eq(&lists[q][lv], l))
+					break;
+			if (q < p) {
+				rs->lev[p][lv] = rs->lev[q][lv];
+				continue;
+			}
+			snprintf(name, sizeof(name), "%s-field-%u.hsdb", rc_proto_names[p], lv);
+			if (rc_get(rs, l, RULE_DB_FIELD, name, key_dir, cache_dir, &rs->lev[p][lv],
+				   err, errlen) < 0)
+				goto out;
+		}
+	}
+	rc = 0;
+out:
+	for (unsigned p = 0; p < DP_PROTO__MAX; p++)
+		for (unsigned lv = 0; lv < RULE_LEVELS; lv++)
+			free(lists[p][lv].idx);
+	return rc;
+}
+
 /* Compiles each enabled field rule's own start-of-match database. */
 static int rc_field_rules(struct rule_set *rs, const char *key_dir, const char *cache_dir,
 			  char *err, size_t errlen)
@@ -360,7 +444,8 @@ int rule_compile_set(struct rule_set *rs, const char *key_hex, const char *cache
 	int rc = -1;
 
 	memset(lists, 0, sizeof(lists));
-	if ((rs->owned = calloc(DP_PROTO__MAX * RULE_DB__MAX + rs->n_rules, sizeof(*rs->owned))) == NULL) {
+	if ((rs->owned = calloc(DP_PROTO__MAX * (RULE_DB__MAX + RULE_LEVELS) + rs->n_rules,
+				 sizeof(*rs->owned))) == NULL) {
 		snprintf(err, errlen, "rules: out of memory");
 		return -1;
 	}
@@ -372,6 +457,7 @@ int rule_compile_set(struct rule_set *rs, const char *key_hex, const char *cache
 		kd = key_dir;
 	}
 	rc_field_bits(rs);
+	rc_levels_pick(rs);
 	for (unsigned kind = 0; kind < RULE_DB__MAX; kind++) {
 		/* the all-rules SOM database only backs up the last hit bit */
 		if (kind == RULE_DB_FIELD_SOM && rs->n_field < RULE_FIELD_BITS)
@@ -379,6 +465,7 @@ int rule_compile_set(struct rule_set *rs, const char *key_hex, const char *cache
 		for (unsigned p = 1; p < DP_PROTO__MAX; p++) {
 			struct rc_list *l = &lists[p][kind];
 			unsigned q;
+
 
 			if (rc_list_build(rs, p, kind, l) < 0) {
 				snprintf(err, errlen, "rules: out of memory");
@@ -399,7 +486,8 @@ int rule_compile_set(struct rule_set *rs, const char *key_hex, const char *cache
 		}
 	}
 	/* after the prefilters: a bad pattern is reported without the start-of-match note */
-	if (rc_field_rules(rs, kd, cache_dir, err, errlen) < 0)
+	if (rc_levels(rs, kd, cache_dir, err, errlen) < 0 ||
+	    rc_field_rules(rs, kd, cache_dir, err, errlen) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -443,6 +531,7 @@ void rule_dbs_free(struct rule_set *rs)
 	rs->owned = NULL;
 	rs->n_owned = 0;
 	memset(rs->db, 0, sizeof(rs->db));
+	memset(rs->lev, 0, sizeof(rs->lev));
 	for (unsigned i = 0; i < rs->n_rules; i++)
 		rs->rules[i].som = NULL;
 }
@@ -459,11 +548,10 @@ int rule_scratch_alloc(const struct rule_set *rs, struct rule_scratch **sp)
 	if (s == NULL) {
 		if ((s = calloc(1, sizeof(*s))) == NULL)
 			return -1;
-		if ((s->join = malloc(RULE_JOIN_CAP)) == NULL) {
-			free(s);
-			return -1;
-		}
 		created = 1;
+		for (unsigned lv = 0; lv < RULE_LEVELS; lv++)
+			if ((s->sl[lv].join = malloc(RULE_JOIN_CAP)) == NULL)
+				goto fail;
 	}
 	for (unsigned i = 0; i < rs->n_owned; i++)
 		if (hs_alloc_scratch(rs->owned[i], &s->hs) != HS_SUCCESS)
@@ -498,6 +586,7 @@ void rule_scratch_free(struct rule_scratch *s)
 	hs_free_scratch(s->hs);
 	free(s->cand);
 	free(s->veto);
-	free(s->join);
+	for (unsigned lv = 0; lv < RULE_LEVELS; lv++)
+		free(s->sl[lv].join);
 	free(s);
 }

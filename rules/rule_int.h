@@ -21,6 +21,7 @@
 #define RULE_MESSAGE_MAX    256       /* bytes of a message, NUL included */
 #define RULE_PATTERN_MAX    4096      /* bytes of one pattern */
 #define RULE_KEEP_MAX       1024      /* keep_first, keep_last */
+#define RULE_DIGITS_MAX     64        /* min_digits */
 #define RULE_FILE_MAX       (4u << 20)
 #define RULE_RES_WORDS      (DP_MAX_RESOURCES / 64)
 
@@ -52,6 +53,14 @@ enum rule_dbk {
 	RULE_DB__MAX
 };
 
+/* Digit levels: a field rule may promise that each of its matches holds at least
+ * min_digits digits. A field's prefilter then leaves out the rules whose promise its
+ * digit count cannot keep: level L of a protocol (a field with thr[L] <= digits <
+ * thr[L + 1]) scans the rules with min_digits < thr[L + 1]; the top level all of them
+ * (RULE_DB_FIELD). Most result fields (names, states, amounts) have few digits, and
+ * digit-class patterns such as card numbers are what make a prefilter slow. */
+#define RULE_LEVELS         4
+
 struct rule_pattern {
 	char *re;                     /* the expression, as written (libconfig unescaped) */
 	uint32_t line;                /* where it is written */
@@ -79,6 +88,7 @@ struct rule {
 	char **cols;                  /* column names (target column), compared without case */
 	uint16_t n_cols;
 	struct rule_mask mask;
+	uint16_t min_digits;          /* field rules: every match has at least this many digits */
 	uint8_t fbit;                 /* field rules: bit in the prefilter's hit words */
 	hs_database_t *som;           /* enabled field rules: its patterns with start of match */
 };
@@ -96,6 +106,11 @@ struct rule_set {
 	hs_database_t **owned;        /* each distinct database once (rule.som included) */
 	unsigned n_owned;
 	uint32_t field_rules[RULE_FIELD_BITS - 1];  /* rule index of each fbit but the last */
+	unsigned n_lev[DP_PROTO__MAX];             /* digit levels (1: no promises) */
+	uint16_t thr[DP_PROTO__MAX][RULE_LEVELS];  /* their lowest digit counts; thr[0] = 0 */
+	hs_database_t *lev[DP_PROTO__MAX][RULE_LEVELS];  /* their prefilters ([n_lev - 1]
+	                                           * is db[RULE_DB_FIELD]; may be NULL when
+	                                           * no rule is left at a level) */
 	unsigned n_field;             /* enabled field rules */
 	uint32_t *cols[DP_PROTO__MAX];        /* indexes of enabled column rules */
 	unsigned n_cols[DP_PROTO__MAX];
@@ -116,15 +131,23 @@ struct rule_range {
 	uint32_t rule;
 };
 
+/* Fields gathered for one prefilter scan. */
+struct rule_slice {
+	uint8_t *join;                /* RULE_JOIN_CAP bytes: the fields, each + '\n' */
+	uint32_t jpos;                /* bytes used */
+	unsigned n;                   /* fields */
+	uint32_t jstart[RULE_SLICE_MAX + 1];  /* field k starts at join + jstart[k] */
+	uint32_t jfield[RULE_SLICE_MAX];      /* its index in the caller's fields[] */
+};
+
 struct rule_scratch {
 	hs_scratch_t *hs;             /* grown over every database it has served */
 	unsigned unless_cap;          /* bits in cand/veto */
 	uint64_t *cand;               /* rule with unless: a pattern matched */
 	uint64_t *veto;               /* rule with unless: an unless pattern matched */
-	uint8_t *join;                /* RULE_JOIN_CAP bytes */
-	uint32_t jstart[RULE_SLICE_MAX + 1];  /* slice field k starts at join + jstart[k] */
-	uint32_t jfield[RULE_SLICE_MAX];      /* its index in the caller's fields[] */
-	uint64_t hit[RULE_SLICE_MAX];         /* per slice field: fbits of the rules that hit */
+	struct rule_slice sl[RULE_LEVELS];    /* fields for each digit level's prefilter */
+	uint64_t hit[RULE_SLICE_MAX]; /* per field of the slice being scanned: fbits of
+	                               * the rules that hit */
 	struct rule_range ranges[RULE_RANGES_MAX];
 };
 

@@ -42,6 +42,7 @@
 #define LD_G_MESSAGE    (1u << 10)
 #define LD_G_ENABLED    (1u << 11)
 #define LD_G_NOCASE     (1u << 12)
+#define LD_G_DIGITS     (1u << 13)
 
 /* State of one rule_set_load() call. */
 struct ld_ctx {
@@ -80,6 +81,7 @@ static int ld_set_mask(struct ld_ctx *x, struct rule *r, const config_setting_t 
 static int ld_set_message(struct ld_ctx *x, struct rule *r, const config_setting_t *s);
 static int ld_set_enabled(struct ld_ctx *x, struct rule *r, const config_setting_t *s);
 static int ld_set_nocase(struct ld_ctx *x, struct rule *r, const config_setting_t *s);
+static int ld_set_min_digits(struct ld_ctx *x, struct rule *r, const config_setting_t *s);
 
 static const struct ld_dir ld_rule_dirs[] = {
 	{ "id",        LD_G_ID,        ld_set_id },
@@ -95,6 +97,7 @@ static const struct ld_dir ld_rule_dirs[] = {
 	{ "message",   LD_G_MESSAGE,   ld_set_message },
 	{ "enabled",   LD_G_ENABLED,   ld_set_enabled },
 	{ "nocase",    LD_G_NOCASE,    ld_set_nocase },
+	{ "min_digits", LD_G_DIGITS,   ld_set_min_digits },
 };
 #define LD_N_DIRS (sizeof(ld_rule_dirs) / sizeof(ld_rule_dirs[0]))
 
@@ -572,6 +575,19 @@ static int ld_set_nocase(struct ld_ctx *x, struct rule *r, const config_setting_
 	return ld_bool(x, r, s, &r->nocase);
 }
 
+static int ld_set_min_digits(struct ld_ctx *x, struct rule *r, const config_setting_t *s)
+{
+	long long v;
+
+	if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64)
+		return ld_err(x, r, ld_line(s), "min_digits: must be an integer");
+	v = config_setting_get_int64(s);
+	if (v < 0 || v > RULE_DIGITS_MAX)
+		return ld_err(x, r, ld_line(s), "min_digits: must be between 0 and %d", RULE_DIGITS_MAX);
+	r->min_digits = (uint16_t)v;
+	return 0;
+}
+
 /* ---- one rule ------------------------------------------------------------------------ */
 
 /* The line of setting <bit> (LD_G_*) of the current rule, or <dflt> if not given. */
@@ -625,6 +641,8 @@ static int ld_finish(struct ld_ctx *x, struct rule *r, const config_setting_t *g
 		if (g & LD_G_COLUMNS)
 			return ld_err(x, r, ld_gl(x, LD_G_COLUMNS, line), "\"columns\" is only for target column");
 	}
+	if ((g & LD_G_DIGITS) && r->target != RULE_T_FIELD)
+		return ld_err(x, r, ld_gl(x, LD_G_DIGITS, line), "\"min_digits\" is only for target field");
 	if ((g & LD_G_VALIDATOR) && r->target != RULE_T_FIELD)
 		return ld_err(x, r, ld_gl(x, LD_G_VALIDATOR, line), "\"validator\" is only for target field");
 	if ((g & LD_G_UNLESS) && !cmd)

@@ -28,7 +28,7 @@ struct rm_mask_ctx {
 	struct rule_mask_stats *st;
 	uint16_t res;
 	/* prefilter pass over a slice */
-	unsigned n_slice;            /* fields in the slice */
+	const struct rule_slice *sl; /* the slice being scanned */
 	unsigned last;               /* slice field of the previous hit (matches come mostly in order) */
 	/* exact pass over one field, from <base> on */
 	const uint8_t *win;          /* field + base */
@@ -224,10 +224,10 @@ static int rm_field_ok(const struct rule_field *f, uint32_t len)
 /* The slice field holding offset <pos> of the slice (binary search over jstart[]). */
 static unsigned rm_slice_field(struct rm_mask_ctx *c, uint32_t pos)
 {
-	const uint32_t *js = c->s->jstart;
-	unsigned lo = 0, hi = c->n_slice;
+	const uint32_t *js = c->sl->jstart;
+	unsigned lo = 0, hi = c->sl->n;
 
-	if (c->last < c->n_slice && js[c->last] <= pos && pos < js[c->last + 1])
+	if (c->last < c->sl->n && js[c->last] <= pos && pos < js[c->last + 1])
 		return c->last;
 	while (hi - lo > 1) {
 		unsigned mid = (lo + hi) / 2;
@@ -259,7 +259,7 @@ static int rm_on_pre(unsigned int id, unsigned long long from, unsigned long lon
 		return 0;
 	pos = (uint32_t)(to - 1);
 	k = rm_slice_field(c, pos);
-	if (pos + 1 == c->s->jstart[k + 1])
+	if (pos + 1 == c->sl->jstart[k + 1])
 		return 0;                /* the '\n' after field k */
 	c->s->hit[k] |= 1ull << r->fbit;
 	return 0;
@@ -385,24 +385,54 @@ static int rm_field(struct rm_mask_ctx *c, uint8_t proto, uint64_t bits, uint8_t
 	return 0;
 }
 
-/* Scans one slice (the joined fields, or one large field in place) and masks the
- * fields that had a hit. */
+/* Scans slice <sl> with prefilter <pre> over <data> (its join buffer, or one large
+ * field in place) and masks the fields that had a hit. */
 static int rm_slice(struct rm_mask_ctx *c, uint8_t proto, const hs_database_t *pre,
-		    const uint8_t *data, uint32_t dlen, uint8_t *buf, const struct rule_field *fields)
+		    const struct rule_slice *sl, const uint8_t *data, uint32_t dlen, uint8_t *buf,
+		    const struct rule_field *fields)
 {
 	struct rule_scratch *s = c->s;
 
-	memset(s->hit, 0, c->n_slice * sizeof(uint64_t));
+	memset(s->hit, 0, sl->n * sizeof(uint64_t));
+	c->sl = sl;
 	c->last = 0;
 	if (hs_scan(pre, (const char *)data, dlen, 0, s->hs, rm_on_pre, c) != HS_SUCCESS)
 		return -1;
-	for (unsigned k = 0; k < c->n_slice; k++) {
-		const struct rule_field *f = &fields[s->jfield[k]];
+	for (unsigned k = 0; k < sl->n; k++) {
+		const struct rule_field *f = &fields[sl->jfield[k]];
 
 		if (s->hit[k] != 0 && rm_field(c, proto, s->hit[k], buf + f->off, f->len) < 0)
 			return -1;
 	}
 	return 0;
+}
+
+/* Scans what slice <sl> holds with <pre>, then empties it. */
+static int rm_flush(struct rm_mask_ctx *c, uint8_t proto, const hs_database_t *pre,
+		    struct rule_slice *sl, uint8_t *buf, const struct rule_field *fields)
+{
+	int rc = 0;
+
+	if (sl->n > 0) {
+		sl->jstart[sl->n] = sl->jpos;
+		rc = rm_slice(c, proto, pre, sl, sl->join, sl->jpos, buf, fields);
+	}
+	sl->n = 0;
+	sl->jpos = 0;
+	return rc;
+}
+
+/* The digit level of the <len> bytes at <p>: the highest level whose threshold their
+ * digit count reaches (counting stops at the top threshold). */
+static unsigned rm_level(const uint8_t *p, uint32_t len, const uint16_t *thr, unsigned n_lev)
+{
+	unsigned d = 0, top = thr[n_lev - 1], lv = 0;
+
+	for (uint32_t i = 0; i < len && d < top; i++)
+		d += (unsigned)(uint8_t)(p[i] - '0') < 10;
+	while (lv + 1 < n_lev && thr[lv + 1] <= d)
+		lv++;
+	return lv;
 }
 
 int rule_mask_fields(const struct rule_set *rs, struct rule_scratch *s, uint8_t proto,
@@ -411,8 +441,7 @@ int rule_mask_fields(const struct rule_set *rs, struct rule_scratch *s, uint8_t 
 {
 	struct rule_mask_stats dummy;
 	struct rm_mask_ctx c = { .rs = rs, .s = s, .res = res };
-	const hs_database_t *pre;
-	unsigned i = 0;
+	unsigned n_lev;
 
 	if (st == NULL)
 		st = &dummy;
@@ -429,49 +458,52 @@ int rule_mask_fields(const struct rule_set *rs, struct rule_scratch *s, uint8_t 
 			st->fields_masked++;
 		}
 	}
-	pre = rs->db[proto][RULE_DB_FIELD];
-	if (pre == NULL ||
+	if (rs->db[proto][RULE_DB_FIELD] == NULL ||
 	    !(rs->field_all[proto] || rm_res_bit(rs->field_res[proto], res)))
 		return 0;
 	if (s == NULL || s->hs == NULL)
 		return -1;
-	while (i < n_fields) {
-		uint32_t jpos = 0;
-		unsigned n = 0;
+	n_lev = rs->n_lev[proto];
+	for (unsigned lv = 0; lv < n_lev; lv++)
+		s->sl[lv].n = s->sl[lv].jpos = 0;
+	for (unsigned i = 0; i < n_fields; i++) {
+		const struct rule_field *f = &fields[i];
+		const hs_database_t *pre;
+		struct rule_slice *sl;
+		unsigned lv;
 
-		/* fill a slice: each field copied into the join buffer and followed by '\n' */
-		for (; i < n_fields && n < RULE_SLICE_MAX; i++) {
-			const struct rule_field *f = &fields[i];
-
-			if (!rm_field_ok(f, len) || f->col != NULL || f->len == 0)
-				continue;
-			if (f->len >= RULE_JOIN_CAP || jpos + f->len + 1 > RULE_JOIN_CAP)
-				break;
-			memcpy(s->join + jpos, buf + f->off, f->len);
-			s->jstart[n] = jpos;
-			s->jfield[n++] = i;
-			jpos += f->len;
-			s->join[jpos++] = '\n';
-		}
-		if (n > 0) {
-			s->jstart[n] = jpos;
-			c.n_slice = n;
-			if (rm_slice(&c, proto, pre, s->join, jpos, buf, fields) < 0)
+		if (!rm_field_ok(f, len) || f->col != NULL || f->len == 0)
+			continue;
+		lv = n_lev > 1 ? rm_level(buf + f->off, f->len, rs->thr[proto], n_lev) : 0;
+		if ((pre = rs->lev[proto][lv]) == NULL)
+			continue;            /* no rule can match a field with so few digits */
+		sl = &s->sl[lv];
+		if (f->len >= RULE_JOIN_CAP) {
+			/* larger than the join buffer: scanned alone, in place, as a slice
+			 * of one (no separator: jstart[1] lies past its end) */
+			if (rm_flush(&c, proto, pre, sl, buf, fields) < 0)
 				return -1;
+			sl->n = 1;
+			sl->jstart[0] = 0;
+			sl->jstart[1] = f->len + 1;
+			sl->jfield[0] = i;
+			if (rm_slice(&c, proto, pre, sl, buf + f->off, f->len, buf, fields) < 0)
+				return -1;
+			sl->n = 0;
 			continue;
 		}
-		if (i < n_fields) {
-			/* a field larger than the join buffer: scanned alone, in place (no
-			 * separator; jstart[1] lies past its end) */
-			const struct rule_field *f = &fields[i++];
-
-			s->jstart[0] = 0;
-			s->jstart[1] = f->len + 1;
-			s->jfield[0] = i - 1;
-			c.n_slice = 1;
-			if (rm_slice(&c, proto, pre, buf + f->off, f->len, buf, fields) < 0)
-				return -1;
-		}
+		if ((sl->n == RULE_SLICE_MAX || sl->jpos + f->len + 1 > RULE_JOIN_CAP) &&
+		    rm_flush(&c, proto, pre, sl, buf, fields) < 0)
+			return -1;
+		/* each field copied into the join buffer and followed by '\n' */
+		memcpy(sl->join + sl->jpos, buf + f->off, f->len);
+		sl->jstart[sl->n] = sl->jpos;
+		sl->jfield[sl->n++] = i;
+		sl->jpos += f->len;
+		sl->join[sl->jpos++] = '\n';
 	}
+	for (unsigned lv = 0; lv < n_lev; lv++)
+		if (rm_flush(&c, proto, rs->lev[proto][lv], &s->sl[lv], buf, fields) < 0)
+			return -1;
 	return 0;
 }

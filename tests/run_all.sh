@@ -9,7 +9,8 @@
 # The last line is exactly "N passed, M failed"; the exit status is non-zero when
 # M > 0. Logs go to run/tests/.
 #
-# Environment: TG_BUILD_DIR, TG_ASAN_BUILD_DIR (defaults build, build-asan);
+# Environment: TG_BUILD_DIR, TG_ASAN_BUILD_DIR, TG_FUZZ_BUILD_DIR (defaults build,
+# build-asan, build-fuzz);
 # TG_SKIP_ASAN=1 leaves out the sanitizer build and its runs.
 set -euo pipefail
 
@@ -17,6 +18,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 export TG_BUILD_DIR=${TG_BUILD_DIR:-build}
 export TG_ASAN_BUILD_DIR=${TG_ASAN_BUILD_DIR:-build-asan}
+export TG_FUZZ_BUILD_DIR=${TG_FUZZ_BUILD_DIR:-build-fuzz}
 asan=$((${TG_SKIP_ASAN:-0} == 1 ? 0 : 1))
 logs=$root/run/tests
 t_start=$SECONDS
@@ -90,9 +92,14 @@ unit_run() {
 		count 0 1 "unit ($label): meson test exited $rc without a summary (log: $log)"
 		return
 	fi
-	grep -E '^ *[0-9]+/[0-9]+ ' "$log" | sed 's/^/   /'
+	# One line per test, from the progress list (meson repeats failures in a summary).
+	local lines
+	lines=$(awk '/^(Summary of Failures:|Ok:)/ { exit } /^ *[0-9]+\/[0-9]+ / { print }' "$log")
+	if [[ -n $lines ]]; then
+		printf '%s\n' "$lines" | sed 's/^/   /'
+	fi
 	local names=()
-	mapfile -t names < <(grep -E '^ *[0-9]+/[0-9]+ .* (FAIL|TIMEOUT|UNEXPECTEDPASS) ' "$log" |
+	mapfile -t names < <(grep -E '^ *[0-9]+/[0-9]+ .* (FAIL|TIMEOUT|UNEXPECTEDPASS) ' <<<"$lines" |
 		sed -E "s/^ *[0-9]+\/[0-9]+ +/unit ($label): /; s/ +/ /g")
 	if [[ $rc -ne 0 && $fail -eq 0 ]]; then
 		fail=1
@@ -113,21 +120,42 @@ if [[ $asan -eq 1 ]]; then
 fi
 
 # 4. Integration tests: each script prints PASS:/FAIL: lines and exits 0/1.
-# script_run <label> <timeout s> <script> [env assignments...]: counts the script's
-# PASS/FAIL lines; a script that prints none counts as one test by its exit status
-# when TG_STATUS_ONLY=1, and as one failure ("ran no test") otherwise.
+# script_run <label> <timeout s> <script> [args...] [-- env assignments...]: counts
+# the script's PASS/FAIL lines; a script that prints none but closes with a line
+# "N passed, M failed" is counted by that line; one with neither counts as one test
+# by its exit status when TG_STATUS_ONLY=1, and as one failure ("ran no test") otherwise.
 script_run() {
 	local label=$1 limit=$2 script=$3
 	shift 3
+	local args=() envs=()
+	while [[ $# -gt 0 && $1 != -- ]]; do
+		args+=("$1")
+		shift
+	done
+	[[ ${1:-} == -- ]] && shift
+	envs=("$@")
 	local log=$logs/$label.log rc=0
-	env "$@" timeout -k 15 "$limit" bash "$script" </dev/null >"$log" 2>&1 || rc=$?
+	env "${envs[@]}" timeout -k 90 "$limit" bash "$script" "${args[@]}" </dev/null >"$log" 2>&1 || rc=$?
 	local p f
 	p=$(grep -c '^PASS: ' "$log" || true)
 	f=$(grep -c '^FAIL: ' "$log" || true)
 	grep -E '^(PASS|FAIL): ' "$log" | sed 's/^/   /' || true
 	local names=()
 	mapfile -t names < <(grep '^FAIL: ' "$log" | sed 's/^FAIL: //')
-	if [[ $rc -eq 124 || $rc -eq 137 ]]; then
+	local tally
+	tally=$(grep -E '^([A-Za-z]+: )?[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1 || true)
+	if [[ $p -eq 0 && $f -eq 0 && -n $tally ]]; then
+		grep -vE '^([A-Za-z]+: )?[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 40 | sed 's/^/   /'
+		tally=${tally#*: }
+		p=${tally%% passed*}
+		f=${tally#*passed, }
+		f=${f%% failed*}
+		[[ $f -gt 0 ]] && names+=("$label: $f failed (log: $log)")
+		if [[ $rc -ne 0 && $f -eq 0 ]]; then
+			f=1
+			names+=("$label: exited $rc (log: $log)")
+		fi
+	elif [[ $rc -eq 124 || $rc -eq 137 ]]; then
 		f=$((f + 1))
 		names+=("$label: timed out after $limit s (log: $log)")
 	elif [[ $rc -ne 0 && $f -eq 0 ]]; then
@@ -158,7 +186,7 @@ if [[ $asan -eq 1 ]]; then
 		t=tests/integration/test_$name.sh
 		[[ -x $t ]] || continue
 		script_run "integration-$name-asan" 300 "$t" \
-			TG_TOLLGATED="$root/$TG_ASAN_BUILD_DIR/appliance/tollgated" TG_IT_TAG=asan \
+			-- TG_TOLLGATED="$root/$TG_ASAN_BUILD_DIR/appliance/tollgated" TG_IT_TAG=asan \
 			ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:print_summary=1 \
 			UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:print_summary=1
 	done
@@ -167,7 +195,7 @@ fi
 # 5. Fuzz smoke tests (tests/fuzz/run_smoke.sh, when it exists).
 note "fuzz smoke tests"
 if [[ -f tests/fuzz/run_smoke.sh ]]; then
-	TG_STATUS_ONLY=1 script_run fuzz-smoke 600 tests/fuzz/run_smoke.sh
+	TG_STATUS_ONLY=1 script_run fuzz-smoke 600 tests/fuzz/run_smoke.sh "$TG_FUZZ_BUILD_DIR"
 else
 	echo "   skipped: tests/fuzz/run_smoke.sh does not exist yet"
 fi

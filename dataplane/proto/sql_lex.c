@@ -368,6 +368,36 @@ static inline int is_class(int c, uint8_t k)
 	return c >= 0 && (sl_class[c] & k);
 }
 
+/* Offset of the first byte from <i> on (before <e>) that cannot continue an
+ * identifier, eight bytes per step: the exit branch of a byte loop mispredicts on
+ * nearly every word. Bit 7 of each byte of <m> collects "is a letter, digit, '_'
+ * or '$'" from carry-free byte-wise compares (each byte is <= 0x7f once masked). */
+static inline uint32_t scan_ident(const uint8_t *p, uint32_t i, uint32_t e)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const uint64_t ones = 0x0101010101010101ull, high = ones * 0x80;
+
+	while (e - i >= 8) {
+		uint64_t v, h, l, m;
+
+		memcpy(&v, p + i, 8);
+		h = v & ~high;
+		l = h | ones * 0x20;                                          /* fold case */
+		m = (h + ones * (0x80 - '0')) & ~(h + ones * (0x7f - '9'));   /* digit */
+		m |= (l + ones * (0x80 - 'a')) & ~(l + ones * (0x7f - 'z'));  /* letter */
+		m |= ~((h ^ ones * '_') + ones * 0x7f);                       /* '_' */
+		m |= ~((h ^ ones * '$') + ones * 0x7f);                       /* '$' */
+		m = ~(m | v) & high;              /* bytes >= 0x80 continue one too */
+		if (m)
+			return i + (uint32_t)(__builtin_ctzll(m) >> 3);
+		i += 8;
+	}
+#endif
+	while (i < e && (sl_class[p[i]] & K_IDCONT))
+		i++;
+	return i;
+}
+
 static void skip_spaces(struct sl_src *s)
 {
 	if (sl_likely(s->nlv == 0)) {
@@ -466,20 +496,6 @@ static void skip_gap(struct sl_src *s)
 static inline uint32_t w_room(const struct sl_w *w)
 {
 	return w->pos < w->cap && w->cap - w->pos > 1 ? w->cap - w->pos - 1 : 0;
-}
-
-static inline void w_put(struct sl_ctx *x, struct sl_w *w, const uint8_t *b, uint32_t n)
-{
-	uint32_t room = w_room(w);
-
-	if (sl_unlikely(n > room)) {
-		n = room;
-		x->flags |= SQL_LEX_TRUNCATED;
-	}
-	if (n) {
-		memcpy(w->buf + w->pos, b, n);
-		w->pos += n;
-	}
 }
 
 static inline void w_putc(struct sl_ctx *x, struct sl_w *w, uint8_t c)
@@ -586,6 +602,17 @@ static void __attribute__((noinline)) emit_slow(struct sl_lexer *L, int how)
 		w_putc(x, &x->fp, '?');
 }
 
+/* Most tokens are a few bytes: a library call would cost more than the copy. */
+static inline void copy_tok(uint8_t *restrict d, const uint8_t *restrict b, uint32_t n)
+{
+	if (n > 16) {
+		memcpy(d, b, n);
+		return;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		d[i] = b[i];
+}
+
 /* Writes the token from its mark to the current position, after a space if
  * tok_begin() asked for one. One room check per buffer on the common path. */
 static inline __attribute__((always_inline)) void emit_span(struct sl_lexer *L, int how)
@@ -613,11 +640,11 @@ static inline __attribute__((always_inline)) void emit_span(struct sl_lexer *L, 
 		upper2(dn, df, b, n);
 		return;
 	}
-	memcpy(dn, b, n);
+	copy_tok(dn, b, n);
 	if (how == EM_LIT)
 		*df = '?';
 	else
-		memcpy(df, b, n);
+		copy_tok(df, b, n);
 }
 
 /* Copies the current word's first 15 characters, upper-cased, into L->kw;
@@ -842,11 +869,7 @@ static void lex_word(struct sl_lexer *L)
 
 	tok_mark(L);
 	if (sl_likely(s->nlv == 0)) {
-		uint32_t i = s->pos + 1;
-
-		while (i < s->end && (sl_class[s->p[i]] & K_IDCONT))
-			i++;
-		s->pos = i;
+		s->pos = scan_ident(s->p, s->pos + 1, s->end);
 	} else {
 		src_get(s);
 		while (is_class(src_peek(s, 0), K_IDCONT))
@@ -1035,6 +1058,21 @@ static void lex_word_or_prefixed(struct sl_lexer *L, int c)
 /* Digits (and single '_' between them) of <base>. */
 static void scan_digits(struct sl_src *s, unsigned base)
 {
+	if (sl_likely(s->nlv == 0 && base == 10)) {
+		const uint8_t *p = s->p;
+		uint32_t i = s->pos, e = s->end;
+
+		while (i < e) {
+			if ((unsigned)(p[i] - '0') < 10)
+				i++;
+			else if (p[i] == '_' && e - i > 1 && (unsigned)(p[i + 1] - '0') < 10)
+				i += 2;
+			else
+				break;
+		}
+		s->pos = i;
+		return;
+	}
 	for (;;) {
 		int d = sl_digit(src_peek(s, 0));
 
@@ -1332,6 +1370,121 @@ static void lex_op(struct sl_lexer *L)
 
 /* ---- the loop ---------------------------------------------------------- */
 
+/* Writes the token [<start>, <end>) of raw input from the fast loop. */
+static inline __attribute__((always_inline)) void fast_tok(struct sl_lexer *L, uint32_t start,
+							   uint32_t end, uint8_t sp, int how)
+{
+	struct sl_stmt *st = &L->st;
+
+	L->sep = st->prev_sp != SP_OPEN && st->prev_sp != SP_JOIN && sp != SP_CLOSE && sp != SP_JOIN;
+	st->prev_sp = sp;
+	L->tok_pos = start;
+	L->src.pos = end;
+	emit_span(L, how);
+}
+
+/* The common tokens inside a statement of raw input, without the generic
+ * machinery: white space, plain words, plain numbers, punctuation and one-character
+ * operators. Returns at the first thing it does not handle (strings, comments,
+ * ';', a statement's first word, ...), which the generic loop then lexes; the
+ * output is the same either way. Only for raw input, outside PL/pgSQL, with the
+ * statement open and its first keyword settled. */
+static void lex_fast(struct sl_lexer *L)
+{
+	const uint8_t *p = L->src.p;
+	const uint32_t e = L->src.end;
+	const unsigned my = L->x->mysql;
+	uint32_t i = L->src.pos, j;
+
+	while (i < e) {
+		int c = p[i], c1 = e - i > 1 ? p[i + 1] : -1;
+		uint8_t k = sl_class[c];
+
+		if (k & K_SPACE) {
+			i++;
+			while (i < e && (sl_class[p[i]] & K_SPACE))
+				i++;
+			continue;
+		}
+		if (k & K_IDSTART) {
+			if (c1 == '\'' || c1 == '&')
+				break;                  /* maybe E'..', U&'..': generic */
+			j = scan_ident(p, i + 1, e);
+			fast_tok(L, i, j, SP_WORD, EM_UPPER);
+			i = j;
+			continue;
+		}
+		if (k & K_DIGIT) {
+			j = i + 1;
+			while (j < e && (unsigned)(p[j] - '0') < 10)
+				j++;
+			if (j < e && p[j] == '.' && e - j > 1 && (unsigned)(p[j + 1] - '0') < 10) {
+				j += 2;
+				while (j < e && (unsigned)(p[j] - '0') < 10)
+					j++;
+			}
+			/* 0x1F, 1_000, 1e5, 1.e5, 1..2, MySQL 1abc: generic */
+			if (j < e && ((sl_class[p[j]] & K_IDCONT) || p[j] == '.'))
+				break;
+			fast_tok(L, i, j, SP_WORD, EM_LIT);
+			i = j;
+			continue;
+		}
+		if (c == '\'' && !my && L->st.want == WANT_NONE) {
+			const uint8_t *q;
+
+			for (j = i + 1;; j = (uint32_t)(q - p) + 2) {
+				q = j < e ? memchr(p + j, '\'', e - j) : NULL;
+				if (!q || (uint32_t)(q - p) + 1 >= e || q[1] != '\'')
+					break;
+			}
+			if (!q)
+				break;                  /* unterminated: generic */
+			j = (uint32_t)(q - p) + 1;
+			/* A newline or -- comment after it may continue it: generic. */
+			while (j < e && (p[j] == ' ' || p[j] == '\t'))
+				j++;
+			if (j < e && (p[j] == '\n' || p[j] == '\r' || p[j] == '-' || p[j] == '\f' || p[j] == '\v'))
+				break;
+			fast_tok(L, i, (uint32_t)(q - p) + 1, SP_WORD, EM_LIT);
+			i = j;
+			continue;
+		}
+		switch (c) {
+		case ',':
+		case ')':
+		case ']':
+			fast_tok(L, i, i + 1, SP_CLOSE, EM_SAME);
+			if (c == ')')
+				L->st.paren--;
+			break;
+		case '(':
+		case '[':
+			fast_tok(L, i, i + 1, SP_OPEN, EM_SAME);
+			if (c == '(')
+				L->st.paren++;
+			break;
+		case '.':
+			if (c1 == '.' || (unsigned)(c1 - '0') < 10)
+				goto out;
+			fast_tok(L, i, i + 1, SP_JOIN, EM_SAME);
+			break;
+		case '=': case '<': case '>': case '+': case '-': case '*': case '/': case '%':
+			/* alone: not part of a longer operator, a comment or MySQL's * / */
+			if (is_class(c1, K_OP))
+				goto out;
+			fast_tok(L, i, i + 1, SP_WORD, EM_SAME);
+			break;
+		default:
+			goto out;
+		}
+		i++;
+	}
+out:
+	L->src.pos = i;
+}
+
+
 static void lex_run(struct sl_lexer *L)
 {
 	struct sl_src *s = &L->src;
@@ -1339,7 +1492,14 @@ static void lex_run(struct sl_lexer *L)
 	int c, c1;
 
 	while (!L->x->stop && (c = src_peek(s, 0)) >= 0) {
-		uint8_t k = sl_class[c];
+		uint8_t k;
+
+		if (s->nlv == 0 && !L->plpgsql && L->st.active && L->st.kw_done) {
+			lex_fast(L);
+			if ((c = src_peek(s, 0)) < 0)
+				break;
+		}
+		k = sl_class[c];
 
 		if (k & K_SPACE) {
 			skip_spaces(s);

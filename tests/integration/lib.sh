@@ -113,6 +113,11 @@ it_cleanup() {
 	local rc=$?
 	set +e
 	trap - EXIT INT TERM
+	if [[ -n $IT_CLIENT_PID ]]; then
+		# timeout(1) passes the TERM on to the client it runs
+		kill -TERM "$IT_CLIENT_PID" 2>/dev/null
+		wait "$IT_CLIENT_PID" 2>/dev/null
+	fi
 	it_tg_kill
 	if [[ -n ${IT_PG:-} && -d $IT_PG ]]; then
 		tg_pg_stop "$IT_PG"
@@ -155,9 +160,17 @@ it_left() {
 }
 
 # it_client <command...>: runs a command in the client namespace, for at most
-# $IT_CMD_TIMEOUT (default 30) seconds.
+# $IT_CMD_TIMEOUT (default 30) seconds. It runs in the background and is waited for,
+# because bash runs a trap only after a foreground command ends: a SIGTERM to the
+# script then cleans up at once (and ends this command, by its pid).
+IT_CLIENT_PID=
 it_client() {
-	timeout -k 5 "$(it_left "${IT_CMD_TIMEOUT:-30}")" ip netns exec "$TG_NS_CLIENT" "$@"
+	local rc=0
+	timeout -k 5 "$(it_left "${IT_CMD_TIMEOUT:-30}")" ip netns exec "$TG_NS_CLIENT" "$@" <&0 &
+	IT_CLIENT_PID=$!
+	wait "$IT_CLIENT_PID" || rc=$?
+	IT_CLIENT_PID=
+	return "$rc"
 }
 
 # it_psql [psql args]: psql from the client namespace to the test database, through

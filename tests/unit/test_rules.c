@@ -849,9 +849,9 @@ static void test_cache(void **state)
 	while ((e = readdir(d)) != NULL && e->d_name[0] == '.')
 		;
 	assert_non_null(e);
+	assert_int_equal(strlen(e->d_name), 64);      /* a SHA-256 */
 	snprintf(sub, sizeof(sub), "%s/%s", cache, e->d_name);
 	closedir(d);
-	assert_int_equal(strlen(e->d_name), 64);      /* a SHA-256 */
 	snprintf(path, sizeof(path), "%s/postgresql-statement.hsdb", sub);
 	fp = fopen(path, "w");
 	assert_non_null(fp);
