@@ -403,6 +403,7 @@ void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *
 		c->state = TCP_ST_ESTABLISHED;
 
 	uint32_t seq = p->seq, len = p->payload_len, end = seq + len;
+	uint32_t nxt0 = d->nxt;                /* before this segment */
 	const uint8_t *payload = rte_pktmbuf_mtod(m, const uint8_t *) + p->payload_off;
 	int fin = (fl & DP_TCP_FIN) != 0;
 
@@ -547,7 +548,7 @@ void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *
 	 * Only when a message spans held segments, or the sender retransmits held bytes:
 	 * the tail of one segment completed by the next (result rows) needs no early ACK. */
 	if (SEQ_GT(d->nxt, d->fwd) && d->hold.bytes &&
-	    (d->hold.n >= 2 || (len && SEQ_LT(seq, d->nxt) && SEQ_GEQ(seq, d->fwd)))) {
+	    (d->hold.n >= 2 || (len && SEQ_LT(seq, nxt0) && SEQ_GEQ(seq, d->fwd)))) {
 		d->preack = d->nxt;
 		d->preack_on = 1;
 	}

@@ -242,7 +242,7 @@ int main(int argc, char **argv)
 		       "%u matches, %u rejected\n", pii ? "pii" : "clean", d.len / 1e6, d.n,
 		       (double)d.jlen / d.n - 1, st.fields_masked, st.matches, st.rejected);
 		printf("  engine: rule_mask_fields                     %8.0f MB/s\n", eng);
-		printf("  hs_scan, no SOM, joined fields (prefilter)   %8.0f MB/s\n", pre);
+		printf("  hs_scan, no SOM, joined fields, all rules    %8.0f MB/s\n", pre);
 		printf("  hs_scan, SOM, joined fields (one-pass SOM)   %8.0f MB/s\n", som);
 		printf("  hs_scan, no SOM, raw DataRow bytes           %8.0f MB/s\n", raw_pre);
 		printf("  hs_scan, SOM, raw DataRow bytes              %8.0f MB/s\n", raw_som);

@@ -111,6 +111,7 @@ struct sl_w {
 	uint8_t *buf;
 	uint32_t cap;
 	uint32_t pos;
+	uint32_t lim;                 /* cap - 1 (0 if cap is 0): characters end there */
 };
 
 /* State shared by a top-level lexer and the nested ones it starts. */
@@ -495,7 +496,7 @@ static void skip_gap(struct sl_src *s)
 
 static inline uint32_t w_room(const struct sl_w *w)
 {
-	return w->pos < w->cap && w->cap - w->pos > 1 ? w->cap - w->pos - 1 : 0;
+	return w->pos < w->lim ? w->lim - w->pos : 0;
 }
 
 static inline void w_putc(struct sl_ctx *x, struct sl_w *w, uint8_t c)
@@ -511,20 +512,28 @@ static inline uint8_t sl_upper(uint8_t c)
 	return (uint8_t)(c - 'a') < 26 ? (uint8_t)(c - 32) : c;
 }
 
+/* Upper-cases 8 bytes at once: bit 7 of each byte of <lower> is 'a' <= c <= 'z'
+ * (carry-free byte-wise compares on c & 0x7f, bytes >= 0x80 excluded), and
+ * clearing bit 5 makes a lower-case letter upper-case. */
+static inline uint64_t upper8(uint64_t v)
+{
+	const uint64_t ones = 0x0101010101010101ull;
+	uint64_t h = v & (ones * 0x7f);
+	uint64_t lower = (h + ones * (0x80 - 'a')) & ~(h + ones * (0x80 - 'z' - 1)) & ~v & (ones * 0x80);
+
+	return v ^ (lower >> 2);
+}
+
 /* Upper-cases <n> bytes of <b> into <a> and <f>, 8 at a time where it can. */
 static inline void upper2(uint8_t *restrict a, uint8_t *restrict f, const uint8_t *b, uint32_t n)
 {
-	const uint64_t ones = 0x0101010101010101ull;
 	uint32_t i = 0;
 
 	for (; n - i >= 8; i += 8) {
-		uint64_t v, h, lower;
+		uint64_t v;
 
 		memcpy(&v, b + i, 8);
-		/* Bit 7 of each byte: 'a' <= c <= 'z' (c < 0x80), then clear bit 5. */
-		h = v & (ones * 0x7f);
-		lower = (h + ones * (0x80 - 'a')) & ~(h + ones * (0x80 - 'z' - 1)) & ~v & (ones * 0x80);
-		v ^= lower >> 2;
+		v = upper8(v);
 		memcpy(a + i, &v, 8);
 		memcpy(f + i, &v, 8);
 	}
@@ -621,10 +630,12 @@ static inline __attribute__((always_inline)) void emit_span(struct sl_lexer *L, 
 	struct sl_w *wn = &x->norm, *wf = &x->fp;
 	uint32_t n = L->src.pos - L->tok_pos, sep = L->sep;
 	uint32_t fn = how == EM_LIT ? 1 : n;
+	uint32_t rn = w_room(wn), rf = w_room(wf);
 	const uint8_t *b = L->src.p + L->tok_pos;
 	uint8_t *dn, *df;
+	uint64_t v;
 
-	if (sl_unlikely(L->src.nlv != 0 || w_room(wn) < n + sep || w_room(wf) < fn + sep)) {
+	if (sl_unlikely(L->src.nlv != 0 || rn < n + sep || rf < fn + sep)) {
 		emit_slow(L, how);
 		return;
 	}
@@ -632,9 +643,21 @@ static inline __attribute__((always_inline)) void emit_span(struct sl_lexer *L, 
 	df = wf->buf + wf->pos;
 	wn->pos += n + sep;
 	wf->pos += fn + sep;
-	if (sep) {
-		*dn++ = ' ';
-		*df++ = ' ';
+	*dn = *df = ' ';
+	dn += sep;
+	df += sep;
+	/* A short token with 8 bytes readable and writable: one 8-byte step (the bytes
+	 * written past it lie inside the buffer and are overwritten next). */
+	if (n <= 8 && L->src.end - L->tok_pos >= 8 && rn - sep >= 8 && (how == EM_LIT || rf - sep >= 8)) {
+		memcpy(&v, b, 8);
+		if (how == EM_UPPER)
+			v = upper8(v);
+		memcpy(dn, &v, 8);
+		if (how == EM_LIT)
+			*df = '?';
+		else
+			memcpy(df, &v, 8);
+		return;
 	}
 	if (how == EM_UPPER) {
 		upper2(dn, df, b, n);
@@ -1397,7 +1420,7 @@ static void lex_fast(struct sl_lexer *L)
 	uint32_t i = L->src.pos, j;
 
 	while (i < e) {
-		int c = p[i], c1 = e - i > 1 ? p[i + 1] : -1;
+		int c = p[i], c1;
 		uint8_t k = sl_class[c];
 
 		if (k & K_SPACE) {
@@ -1406,6 +1429,7 @@ static void lex_fast(struct sl_lexer *L)
 				i++;
 			continue;
 		}
+		c1 = e - i > 1 ? p[i + 1] : -1;
 		if (k & K_IDSTART) {
 			if (c1 == '\'' || c1 == '&')
 				break;                  /* maybe E'..', U&'..': generic */
@@ -1627,11 +1651,13 @@ int sql_lex(const char *sql, size_t len, unsigned dialect, struct sql_lex_out *o
 	if (out->norm && out->norm_cap) {
 		x.norm.buf = (uint8_t *)out->norm;
 		x.norm.cap = out->norm_cap;
+		x.norm.lim = out->norm_cap - 1;
 		x.norm.buf[0] = 0;
 	}
 	if (out->fp && out->fp_cap) {
 		x.fp.buf = (uint8_t *)out->fp;
 		x.fp.cap = out->fp_cap;
+		x.fp.lim = out->fp_cap - 1;
 		x.fp.buf[0] = 0;
 	}
 	out->n_stmts = 0;

@@ -612,6 +612,64 @@ static void test_inject_rtx_timer(void **state)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
+/* A message in many small segments: the appliance acknowledges the held bytes to the
+ * sender once two segments wait (else a sender whose window is full of held bytes
+ * would wait forever), and retransmits them itself when the receiver loses them. */
+static void test_preack_held_bytes(void **state)
+{
+	struct tconv *t = *state;
+	uint64_t t0, rto = 200 * NS_PER_MS;
+	uint32_t C;
+
+	t->cfg.rto_ms = 200;
+	start(t);
+	C = t->nxt[0];
+	t0 = t->w->now_ns;
+	tconv_send(t, 0, "hel");
+	drain(t);
+	assert_int_equal(tconv_count(t, 0), 0);        /* held, nothing to the server */
+	assert_int_equal(tconv_count(t, 1), 0);        /* one held segment: no early ACK */
+	tconv_send(t, 0, "lo");
+	drain(t);
+	assert_int_equal(tconv_count(t, 0), 0);
+	assert_int_equal(tconv_count(t, 1), 1);        /* the appliance ACKs the client */
+	assert_int_equal(tconv_frame(t, 1, 0)->len, 0);
+	acks_are(t, 1, C + 5);
+	tconv_send(t, 0, "wor");
+	drain(t);
+	acks_are(t, 1, C + 8);
+	/* the message ends; the server loses what the appliance sends */
+	t->lose[0] = 1;
+	tconv_send(t, 0, "ld\n");
+	drain(t);
+	t->lose[0] = 0;
+	assert_int_equal(data_frames(t, 0), 4); /* the four held segments, as sent */
+	assert_int_equal(t->rx[0].contig, 0);
+	/* the client will not retransmit bytes it saw acknowledged: the appliance does */
+	tconv_timers(t, t0 + rto - 1);
+	assert_int_equal(drain(t), 0);
+	tconv_timers(t, t0 + rto);
+	drain(t);
+	/* the pre-acknowledged bytes came back; "ld\n" was never acknowledged to the
+	 * client, so it is the client's to retransmit */
+	assert_int_equal(t->rx[0].contig, 8);
+	assert_memory_equal(t->rx[0].buf, "hellowor", 8);
+	assert_true(TCONV_CNT(t, tcp_inject_rtx) >= 1);
+	tconv_seg(t, 0, DP_TCP_ACK | DP_TCP_PSH, C + 8, tconv_rcv_nxt(t, 0), "ld\n", 3);
+	drain(t);
+	assert_true(tconv_rx_is(t, 0, "helloworld\n"));
+	/* once the server acknowledges them, never again */
+	tconv_ack(t, 1);
+	drain(t);
+	unsigned before = (unsigned)TCONV_CNT(t, tcp_inject_rtx);
+	for (int i = 1; i <= 20; i++) {
+		tconv_timers(t, t0 + rto + (uint64_t)i * 500 * NS_PER_MS);
+		assert_int_equal(drain(t), 0);
+	}
+	assert_int_equal(TCONV_CNT(t, tcp_inject_rtx), before);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
 /* Injected bytes never acknowledged: after SE_MAX_INJ_TRIES retransmissions the flow is
  * reset (both sides), not retransmitted forever. */
 static void test_inject_rtx_gives_up(void **state)
@@ -904,6 +962,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rtx_replays_edited, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rtx_after_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inject_rtx_timer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_preack_held_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inject_rtx_gives_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_then_fin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keepalive_after_edit, setup, teardown),

@@ -244,6 +244,10 @@ static void test_load_errors(void **state)
 		 "   mask = { keep_first = -1; }; } # <- error\n);\n", NULL, "mask.keep_first: must be between 0 and 1024");
 	load_bad("rules = (\n { id = \"b\"; action = \"block\"; patterns = [\"x\"]; enabled = 1; } # <- error\n);\n",
 		 NULL, "enabled: must be true or false");
+	load_bad("rules = (\n { id = \"b\"; action = \"block\"; patterns = [\"x\"]; min_digits = 3; } # <- error\n);\n",
+		 NULL, "\"min_digits\" is only for target field");
+	load_bad("rules = (\n { id = \"m\"; action = \"mask\"; patterns = [\"x\"]; min_digits = 65; } # <- error\n);\n",
+		 NULL, "min_digits: must be between 0 and 64");
 	load_bad("rule = (); # <- error\n", NULL, "unknown setting \"rule\"");
 	load_bad("# nothing here\n", NULL, "missing setting \"rules\"");
 	load_bad("@include \"other.conf\" # <- error\nrules = ();\n", NULL, "@include is not supported");
@@ -788,6 +792,53 @@ static void test_mask_many_rules(void **state)
 	free(text);
 }
 
+/* min_digits is a promise: a field with fewer digits is not scanned for the rule. */
+static void test_mask_digit_levels(void **state)
+{
+	struct rule_set *rs = load_ok(
+		"rules = (\n"
+		" { id = \"five\"; action = \"mask\"; min_digits = 5; patterns = [\"[0-9]{5}\"]; },\n"
+		" { id = \"wrong\"; action = \"mask\"; min_digits = 6; patterns = [\"[0-9]{3}x\"]; },\n"
+		" { id = \"word\"; action = \"mask\"; patterns = [\"secret\"]; }\n"
+		");\n", NULL, NULL);
+	struct rule_set *many = load_ok(
+		"rules = (\n"
+		" { id = \"d2\"; action = \"mask\"; min_digits = 2; patterns = [\"[0-9]{2}a\"]; },\n"
+		" { id = \"d3\"; action = \"mask\"; min_digits = 3; patterns = [\"[0-9]{3}b\"]; },\n"
+		" { id = \"d4\"; action = \"mask\"; min_digits = 4; patterns = [\"[0-9]{4}c\"]; },\n"
+		" { id = \"d5\"; action = \"mask\"; min_digits = 5; patterns = [\"[0-9]{5}d\"]; },\n"
+		" { id = \"d6\"; action = \"mask\"; min_digits = 6; patterns = [\"[0-9]{6}e\"]; }\n"
+		");\n", NULL, NULL);
+	struct rule_scratch *s = scratch_for(rs);
+	struct rule_mask_stats st;
+
+	assert_int_equal(rs->n_lev[DP_PROTO_PG], 3);
+	assert_int_equal(rs->thr[DP_PROTO_PG][1], 5);
+	assert_int_equal(rs->thr[DP_PROTO_PG][2], 6);
+	assert_string_equal(mask_one(rs, s, 0, ' ', "12345", &st), "*****");
+	assert_string_equal(mask_one(rs, s, 0, ' ', "1234", &st), "1234");
+	/* a promise the pattern does not keep: fields with fewer digits never see it */
+	assert_string_equal(mask_one(rs, s, 0, ' ', "123x", &st), "123x");
+	assert_string_equal(mask_one(rs, s, 0, ' ', "123x 456", &st), "**** 456");
+	/* rules without a promise apply at every level */
+	assert_string_equal(mask_one(rs, s, 0, ' ', "a secret", &st), "a ******");
+	assert_string_equal(mask_one(rs, s, 0, ' ', "12345 secret", &st), "***** ******");
+	assert_string_equal(mask_one(rs, s, 0, ' ', "123456 secret 123x", &st), "****** ****** ****");
+	/* more distinct promises than levels: the largest ones share the top level */
+	assert_int_equal(rule_scratch_alloc(many, &s), 0);
+	assert_int_equal(many->n_lev[DP_PROTO_PG], RULE_LEVELS);
+	assert_int_equal(many->thr[DP_PROTO_PG][RULE_LEVELS - 1], 4);
+	assert_string_equal(mask_one(many, s, 0, ' ', "12a", &st), "***");
+	assert_string_equal(mask_one(many, s, 0, ' ', "123b", &st), "****");
+	assert_string_equal(mask_one(many, s, 0, ' ', "1234c", &st), "*****");
+	assert_string_equal(mask_one(many, s, 0, ' ', "12345d", &st), "******");
+	assert_string_equal(mask_one(many, s, 0, ' ', "123456e", &st), "*******");
+	assert_string_equal(mask_one(many, s, 0, ' ', "1a", &st), "1a");
+	rule_scratch_free(s);
+	rule_set_free(rs);
+	rule_set_free(many);
+}
+
 /* ---- the cache ----------------------------------------------------------------------------- */
 
 static unsigned count_hsdb(const char *dir)
@@ -895,6 +946,7 @@ int main(void)
 		cmocka_unit_test(test_mask_resources),
 		cmocka_unit_test(test_mask_large),
 		cmocka_unit_test(test_mask_many_rules),
+		cmocka_unit_test(test_mask_digit_levels),
 		cmocka_unit_test(test_cache),
 	};
 
