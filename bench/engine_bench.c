@@ -709,96 +709,114 @@ static int load_rules(struct bench *b)
 #endif
 }
 
+/* Frees what main set up (any part of it may be missing). */
+static void bench_teardown(struct bench *b)
+{
+	if (b->w && b->w->ft)
+		dp_worker_fini(b->w);
+#ifdef TG_BENCH_RULES
+	if (b->policy) {
+		struct dp_policy *p = b->policy;
+		if (p->destroy)
+			p->destroy(p);
+	}
+#endif
+	sg_free(&b->t);
+	free(b->cs);
+	rte_free(b->fwd);
+	rte_free(b->w);
+}
+
+/* EAL, pool, worker, rules, trace. Returns 0, or -1 after saying why. */
+static int bench_setup(struct bench *b)
+{
+	uint16_t peer[2] = { 1, 0 };
+	uint8_t server_side[2] = { 0, 1 };
+	char err[128];
+
+	if (test_eal_init() < 0)
+		return -1;
+	proto_register_builtin();
+	b->pool = dp_worker_pool_create("bench_pool", b->o.mbufs, SOCKET_ID_ANY);
+	b->w = rte_zmalloc("bench_worker", sizeof(*b->w), 64);
+	b->fwd = rte_zmalloc("bench_fwd", 2 * sizeof(*b->fwd), 64);
+	b->cs = calloc(b->o.sg.flows ? b->o.sg.flows : 1, sizeof(*b->cs));
+	if (b->pool == NULL || b->w == NULL || b->fwd == NULL || b->cs == NULL) {
+		fprintf(stderr, "engine_bench: out of memory (pool of %u mbufs, worker)\n", b->o.mbufs);
+		return -1;
+	}
+	for (uint32_t s = 0; s < b->o.sg.flows; s++)
+		b->cs[s].hash[0] = b->cs[s].hash[1] = SG_FNV_INIT;
+	b->mult = (uint64_t)(((unsigned __int128)1000000000ull << 32) / rte_get_tsc_hz());
+	bench_config(&b->cfg, &b->o);
+	if (dp_worker_init(b->w, 0, 2, peer, server_side, &b->cfg, b->pool) < 0) {
+		fprintf(stderr, "engine_bench: dp_worker_init failed (flow capacity %u)\n",
+			b->cfg.flow_capacity);
+		return -1;
+	}
+	if (b->o.n_rules && load_rules(b) < 0)
+		return -1;
+	printf("generating %u sessions (%u at once, %u queries, ~%u rows each)...\n",
+	       b->o.sg.flows, b->o.sg.active, b->o.sg.queries, b->o.sg.rows);
+	fflush(stdout);
+	if (sg_build(&b->o.sg, b->pool, &b->t, err, sizeof(err)) < 0) {
+		fprintf(stderr, "engine_bench: trace: %s\n", err);
+		return -1;
+	}
+	report_trace(b);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct bench b;
-	struct phase_run tr[BENCH_MAX_REPS], ce[BENCH_MAX_REPS], chk_run;
+	static struct phase_run tr[BENCH_MAX_REPS], ce[BENCH_MAX_REPS];
+	struct phase_run chk_run;
 	struct dp_counters before, delta, chk_delta;
-	char err[128];
-	unsigned reps = 0, leaked = 0;
+	unsigned reps = 0, leaked;
 	double tracked_s = 0;
-	uint16_t peer[2] = { 1, 0 };
-	uint8_t server_side[2] = { 0, 1 };
+	int rc = 1;
 
 	if (parse_opts(argc, argv, &b.o) < 0) {
 		usage(argv[0]);
 		return 2;
 	}
-	if (test_eal_init() < 0)
-		return 1;
-	proto_register_builtin();
-	b.pool = dp_worker_pool_create("bench_pool", b.o.mbufs, SOCKET_ID_ANY);
-	b.w = rte_zmalloc("bench_worker", sizeof(*b.w), 64);
-	b.fwd = rte_zmalloc("bench_fwd", 2 * sizeof(*b.fwd), 64);
-	b.cs = calloc(b.o.sg.flows, sizeof(*b.cs));
-	for (uint32_t s = 0; b.cs && s < b.o.sg.flows; s++)
-		b.cs[s].hash[0] = b.cs[s].hash[1] = SG_FNV_INIT;
-	if (b.pool == NULL || b.w == NULL || b.fwd == NULL || b.cs == NULL) {
-		fprintf(stderr, "engine_bench: out of memory (pool of %u mbufs, worker)\n", b.o.mbufs);
-		return 1;
-	}
-	b.mult = (uint64_t)(((unsigned __int128)1000000000ull << 32) / rte_get_tsc_hz());
-	bench_config(&b.cfg, &b.o);
-	if (dp_worker_init(b.w, 0, 2, peer, server_side, &b.cfg, b.pool) < 0) {
-		fprintf(stderr, "engine_bench: dp_worker_init failed (flow capacity %u)\n", b.cfg.flow_capacity);
-		return 1;
-	}
-	if (b.o.n_rules && load_rules(&b) < 0)
-		return 1;
-	printf("generating %u sessions (%u at once, %u queries, ~%u rows each)...\n",
-	       b.o.sg.flows, b.o.sg.active, b.o.sg.queries, b.o.sg.rows);
-	fflush(stdout);
-	if (sg_build(&b.o.sg, b.pool, &b.t, err, sizeof(err)) < 0) {
-		fprintf(stderr, "engine_bench: trace: %s\n", err);
-		return 1;
-	}
-	report_trace(&b);
+	if (bench_setup(&b) < 0)
+		goto out;
 
 	/* Untimed checking pass; it also warms the flow table and the pool. */
-	int fails = 0;
 	before = b.w->cnt;
-	if (run_tracked(&b, &chk_run, b.o.check) < 0) {
-		fprintf(stderr, "engine_bench: the pool ran dry (raise --mbufs)\n");
-		return 1;
-	}
+	if (run_tracked(&b, &chk_run, b.o.check) < 0)
+		goto dry;
 	leaked = drain_flows(&b);
 	counters_delta(&chk_delta, &b.w->cnt, &before);
 	if (b.o.check)
 		check_finish(&b);
 
 	/* Timed runs: the two phases alternate, so that drift hits both alike. */
+	memset(&delta, 0, sizeof(delta));
 	while (reps < BENCH_MAX_REPS) {
 		if (b.o.only != 2) {
 			before = b.w->cnt;
-			if (run_tracked(&b, &tr[reps], 0) < 0) {
-				fprintf(stderr, "engine_bench: the pool ran dry (raise --mbufs)\n");
-				return 1;
-			}
+			if (run_tracked(&b, &tr[reps], 0) < 0)
+				goto dry;
 			tracked_s += (double)tr[reps].cycles / (double)rte_get_tsc_hz();
 			unsigned l = drain_flows(&b);
 			counters_delta(&delta, &b.w->cnt, &before);
 			leaked = l > leaked ? l : leaked;
 		}
-		if (b.o.only != 1 && run_ceiling(&b, &ce[reps]) < 0) {
-			fprintf(stderr, "engine_bench: the pool ran dry (raise --mbufs)\n");
-			return 1;
-		}
+		if (b.o.only != 1 && run_ceiling(&b, &ce[reps]) < 0)
+			goto dry;
 		reps++;
-		if (b.o.seconds > 0 ? (tracked_s >= b.o.seconds && reps >= 3) ||
-				      (b.o.only == 2 && reps >= b.o.reps)
-				    : reps >= b.o.reps)
+		if (b.o.seconds > 0 && b.o.only != 2 ? tracked_s >= b.o.seconds && reps >= 3
+						      : reps >= b.o.reps)
 			break;
 	}
-	fails = report_results(&b, tr, ce, reps, &chk_delta, &delta, leaked);
-	dp_worker_fini(b.w);
-#ifdef TG_BENCH_RULES
-	if (b.policy) {
-		struct dp_policy *p = b.policy;
-		if (p->destroy)
-			p->destroy(p);
-	}
-#endif
-	sg_free(&b.t);
-	free(b.cs);
-	return fails ? 1 : 0;
+	rc = report_results(&b, tr, ce, reps, &chk_delta, &delta, leaked) ? 1 : 0;
+	goto out;
+dry:
+	fprintf(stderr, "engine_bench: the mbuf pool ran dry (raise --mbufs)\n");
+out:
+	bench_teardown(&b);
+	return rc;
 }

@@ -51,6 +51,12 @@ enum dp_tls_policy {
 	                               * forwarded uninspected (counted) */
 };
 
+/* What happens to a session whose events cannot be recorded (the event ring is full). */
+enum dp_record_policy {
+	DP_RECORD_BEST_EFFORT = 0,    /* the session goes on; the lost events are counted */
+	DP_RECORD_MUST        = 1,    /* the session is reset (counted) */
+};
+
 enum dp_proto_id {
 	DP_PROTO_NONE = 0,            /* no decoder: stream tracked, every byte released at once */
 	DP_PROTO_PG,                  /* PostgreSQL v3 */
@@ -85,6 +91,7 @@ struct dp_config {
 	uint8_t  midstream;           /* enum dp_midstream_policy */
 	uint8_t  verify_cksum;        /* verify TCP/IP checksums of protected flows */
 	uint8_t  tls;                 /* enum dp_tls_policy */
+	uint8_t  record;              /* enum dp_record_policy */
 	uint16_t n_resources;         /* entries used in resources[] */
 	struct dp_resource resources[DP_MAX_RESOURCES];
 };

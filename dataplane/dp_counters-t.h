@@ -64,6 +64,10 @@
 	X(rows_scanned,         "result rows scanned for masking") \
 	X(fields_masked,        "result fields masked") \
 	X(mask_unmaskable,      "result fields a column rule names but cannot mask (binary format)") \
+	X(ev_sent,              "events sent to the recorder") \
+	X(ev_lost,              "events lost: the worker's event ring was full") \
+	X(ev_reset,             "sessions reset because their events could not be recorded (must_record)") \
+	X(ctl_kill,             "sessions killed through the management API") \
 	X(pg_tls_refused,       "PostgreSQL SSL/GSS requests answered 'N' by the appliance") \
 	X(pg_tls_passthrough,   "PostgreSQL flows that went encrypted and were forwarded uninspected")
 

@@ -39,7 +39,7 @@ struct flow {
 	uint8_t  proto;               /* enum dp_proto_id */
 	uint8_t  closed;              /* FIN/RST seen: on the short timeout */
 	uint8_t  in_table;            /* 1 while the table holds it */
-	uint8_t  pad;
+	uint8_t  ev_closed;           /* its session-close event was sent */
 	uint16_t port_of_side[2];     /* DPDK port on which each key side's packets arrive */
 	struct tcp_conn tcp;          /* tracking, reassembly, editing */
 	uint64_t dec_state[FLOW_DEC_STATE_SIZE / 8]; /* decoder state (see proto.h) */

@@ -321,3 +321,17 @@ size_t flow_bytes_per_flow(const struct flow_table *ft)
 {
 	return ft->bytes_per_flow;
 }
+
+struct flow *flow_find_id(struct flow_table *ft, uint64_t id)
+{
+	struct flow *f;
+
+	/* O(flows): for rare management actions (kill), not the packet path */
+	TAILQ_FOREACH(f, &ft->active, lru)
+		if (f->id == id)
+			return f;
+	TAILQ_FOREACH(f, &ft->closed, lru)
+		if (f->id == id)
+			return f;
+	return NULL;
+}

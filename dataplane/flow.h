@@ -53,6 +53,9 @@ unsigned flow_expire(struct flow_table *ft, uint64_t now_ns, uint64_t idle_ns, u
 		     unsigned budget, void (*release)(struct flow *f, void *arg), void *arg,
 		     unsigned *idle, unsigned *closed);
 
+/* The flow with id <id>, or NULL. O(flows): for management actions only. */
+struct flow *flow_find_id(struct flow_table *ft, uint64_t id);
+
 /* Flows in the table now. */
 uint32_t flow_count(const struct flow_table *ft);
 /* Capacity given at creation. */

@@ -858,6 +858,13 @@ static int sink_peek(void *vctx, int dir, uint64_t from, uint8_t *buf, uint32_t 
 	return got == len ? 0 : -1;
 }
 
+static void sink_event(void *vctx, struct tg_event *ev)
+{
+	struct se_sink_ctx *ctx = vctx;
+
+	dp_worker_event(ctx->w, ctx->f, ev);
+}
+
 static void sink_reset(void *vctx)
 {
 	struct se_sink_ctx *ctx = vctx;
@@ -875,4 +882,5 @@ void se_sink_init(struct proto_sink *s, struct se_sink_ctx *ctx)
 	s->rewrite = sink_rewrite;
 	s->inject = sink_inject;
 	s->reset = sink_reset;
+	s->event = sink_event;
 }

@@ -131,6 +131,7 @@ struct tcp_conn {
 	uint8_t state;                /* enum tcp_state */
 	uint8_t reset;                /* the appliance reset the flow */
 	uint8_t dec_off;              /* decoder stopped (error or policy): release all */
+	uint8_t reset_by_policy;      /* the appliance sent the RSTs (not an endpoint) */
 	uint8_t rtx_armed;            /* on the worker's retransmit list */
 	uint8_t pad;
 	uint64_t rto_ns;              /* current RTO for injected bytes */

@@ -15,6 +15,7 @@
 #include "dataplane/flow.h"
 #include "dataplane/dp_counters.h"
 #include "dataplane/proto/proto.h"
+#include "slowpath/event-t.h"
 
 /* ---- memory ---- */
 
@@ -309,6 +310,7 @@ static void handle_rst(struct dp_worker *w, struct flow *f, int dir, struct rte_
 	}
 	/* the receiver accepts a reset at exactly its rcv_nxt: our out_nxt */
 	se_forward_ctl(w, f, dir, m, p, d->out_nxt, DP_TCP_RST);
+	dp_worker_session_close(w, f, EV_CLOSE_RST);
 	tcp_conn_release(w, f);
 	f->tcp.state = TCP_ST_CLOSED;
 	flow_mark_closed(w->ft, f, w->now_ns);
@@ -327,8 +329,18 @@ static void handle_syn(struct dp_worker *w, struct flow *f, int dir, struct rte_
 			return;
 		}
 		if (p->seq != c->dir[0].isn) {
+			/* a new session on the same tuple: it gets its own id and recording */
+			dp_worker_session_close(w, f, EV_CLOSE_FIN);
 			tcp_conn_release(w, f);
 			tcp_conn_init(w, f, p, rte_pktmbuf_mtod(m, uint8_t *));
+			f->id = w->next_flow_id++;
+			f->ev_closed = 0;
+			{
+				const struct proto_ops *ops = proto_get(f->proto);
+				if (ops && ops->init)
+					ops->init(f->dec_state);
+			}
+			dp_worker_session_open(w, f, p);
 			flow_reopen(w->ft, f, w->now_ns);
 		}
 	} else {
@@ -564,6 +576,7 @@ void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *
 	}
 	if (c->dir[0].fin_fwd && c->dir[1].fin_fwd && !f->closed) {
 		c->state = TCP_ST_CLOSING;
+		dp_worker_session_close(w, f, EV_CLOSE_FIN);
 		flow_mark_closed(w->ft, f, w->now_ns);
 	}
 }
@@ -577,6 +590,8 @@ void tcp_conn_reset(struct dp_worker *w, struct flow *f)
 			if (c->dir[dir].syn_seen)
 				se_emit_ctl(w, f, dir, DP_TCP_RST, c->dir[dir].out_nxt);
 		DP_CNT_INC(&w->cnt, tcp_rst_policy);
+		c->reset_by_policy = 1;
+		dp_worker_session_close(w, f, EV_CLOSE_POLICY);
 	}
 	tcp_conn_release(w, f);
 	c->state = TCP_ST_CLOSED;

@@ -14,6 +14,8 @@
 #include "dataplane/proto/proto.h"
 
 struct rte_mempool;
+struct rte_ring;
+struct tg_event;
 struct rte_mbuf;
 
 #define DP_BURST      32
@@ -43,6 +45,10 @@ struct dp_worker {
 	struct dp_policy *pol;        /* the policy of the current burst */
 	struct dp_policy *own_pol;    /* the empty policy used until one is set */
 	struct proto_env env;         /* what decoders get: policy, scratch buffers, counters */
+	struct rte_ring *ev_ring;     /* events to the slow path (NULL: not recorded) */
+	struct rte_ring *ctl_ring;    /* commands from the slow path (kill), or NULL */
+	int64_t realtime_off_ns;      /* wall clock = now_ns + this (set by the slow path) */
+	uint8_t stopping;             /* dp_worker_fini runs: flows close with "shutdown" */
 	struct dp_counters cnt;       /* this worker's totals */
 	struct dp_counters port_cnt[DP_MAX_PORTS]; /* rx/tx per port */
 	struct dp_txbuf tx[DP_MAX_PORTS];          /* output, per port */

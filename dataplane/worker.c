@@ -24,6 +24,9 @@
 #include "dataplane/policy.h"
 #include <rte_malloc.h>
 #include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+#include "slowpath/event-t.h"
 
 #define PREFETCH_OFFSET 3
 #define EXPIRE_BUDGET   256     /* flows expired per timer call: bounds the pause */
@@ -105,11 +108,75 @@ void dp_worker_offline(struct dp_worker *w)
 		rte_rcu_qsbr_thread_offline(w->slot->qs, w->id);
 }
 
+void dp_worker_event(struct dp_worker *w, struct flow *f, struct tg_event *ev)
+{
+	if (w->ev_ring == NULL)
+		return;
+	ev->sid = f->id;
+	ev->worker = (uint8_t)w->id;
+	ev->res_id = f->res_id;
+	ev->proto = f->proto;
+	ev->ts_ns = (uint64_t)((int64_t)w->now_ns + w->realtime_off_ns);
+	if (rte_ring_sp_enqueue_elem(w->ev_ring, ev, sizeof(*ev)) != 0) {
+		DP_CNT_INC(&w->cnt, ev_lost);
+		if (w->cfg->record == DP_RECORD_MUST && f->mode == FLOW_INSPECT &&
+		    f->tcp.state != TCP_ST_CLOSED) {
+			DP_CNT_INC(&w->cnt, ev_reset);
+			f->tcp.reset = 1;
+		}
+		return;
+	}
+	DP_CNT_INC(&w->cnt, ev_sent);
+}
+
+void dp_worker_session_close(struct dp_worker *w, struct flow *f, uint8_t reason)
+{
+	struct tg_event ev;
+	const struct tcp_conn *c = &f->tcp;
+
+	if (f->mode != FLOW_INSPECT || f->ev_closed)
+		return;
+	f->ev_closed = 1;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_SESSION_CLOSE;
+	ev.u.close.reason = reason;
+	if (c->dir[0].syn_seen)
+		ev.u.close.bytes_c2s = c->dir[0].nxt - c->dir[0].isn - 1;
+	if (c->dir[1].syn_seen)
+		ev.u.close.bytes_s2c = c->dir[1].nxt - c->dir[1].isn - 1;
+	dp_worker_event(w, f, &ev);
+}
+
+void dp_worker_session_open(struct dp_worker *w, struct flow *f, const struct dp_pkt *p)
+{
+	struct tg_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_SESSION_OPEN;
+	ev.u.open.ip_ver = p->ip_ver;
+	memcpy(ev.u.open.client, p->src, sizeof(ev.u.open.client));
+	memcpy(ev.u.open.server, p->dst, sizeof(ev.u.open.server));
+	ev.u.open.cport = p->sport;
+	ev.u.open.sport = p->dport;
+	dp_worker_event(w, f, &ev);
+}
+
+/* Why a flow that is released now ended, for its close event. */
+static uint8_t close_reason(const struct flow *f)
+{
+	if (f->tcp.state == TCP_ST_CLOSED)
+		return f->tcp.reset_by_policy ? EV_CLOSE_POLICY : EV_CLOSE_RST;
+	if (f->closed)
+		return EV_CLOSE_FIN;
+	return EV_CLOSE_IDLE;
+}
+
 static void flow_release_cb(struct flow *f, void *arg)
 {
 	struct dp_worker *w = arg;
 	const struct proto_ops *ops = proto_get(f->proto);
 
+	dp_worker_session_close(w, f, w->stopping ? EV_CLOSE_SHUTDOWN : close_reason(f));
 	tcp_conn_release(w, f);
 	if (ops && ops->fini && f->mode == FLOW_INSPECT)
 		ops->fini(f->dec_state);
@@ -117,6 +184,7 @@ static void flow_release_cb(struct flow *f, void *arg)
 
 void dp_worker_fini(struct dp_worker *w)
 {
+	w->stopping = 1;
 	if (w->ft)
 		flow_table_free(w->ft, flow_release_cb, w);
 	w->ft = NULL;
@@ -266,6 +334,7 @@ static void no_flow(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, cons
 		if (ops && ops->init)
 			ops->init(f->dec_state);
 		DP_CNT_INC(&w->cnt, flow_created);
+		dp_worker_session_open(w, f, p);
 		bridge(w, port, m);
 		return;
 	}
@@ -362,6 +431,7 @@ void dp_worker_process_burst(struct dp_worker *w, uint16_t port, struct rte_mbuf
 	if (w->slot)
 		w->pol = __atomic_load_n(&w->slot->cur, __ATOMIC_ACQUIRE);
 	w->env.pol = &w->pol->ops;
+	w->env.now_ns = w->now_ns;
 	w->env.scratch = w->id < DP_MAX_WORKERS ? w->pol->scratch[w->id] : NULL;
 	for (i = 0; i < PREFETCH_OFFSET && i < n; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
@@ -383,6 +453,20 @@ void dp_worker_timers(struct dp_worker *w)
 		    flow_release_cb, w, &idle, &closed);
 	DP_CNT_ADD(&w->cnt, flow_expired_idle, idle);
 	DP_CNT_ADD(&w->cnt, flow_expired_closed, closed);
+	/* management commands from the slow path */
+	if (w->ctl_ring) {
+		struct dp_ctl_msg msg;
+		while (rte_ring_sc_dequeue_elem(w->ctl_ring, &msg, sizeof(msg)) == 0) {
+			if (msg.type != DP_CTL_KILL)
+				continue;
+			f = flow_find_id(w->ft, msg.sid);
+			if (f == NULL || f->mode != FLOW_INSPECT || f->tcp.state == TCP_ST_CLOSED)
+				continue;
+			DP_CNT_INC(&w->cnt, ctl_kill);
+			dp_worker_session_close(w, f, EV_CLOSE_KILLED);
+			tcp_conn_reset(w, f);
+		}
+	}
 	for (f = TAILQ_FIRST(&w->rtx_flows); f; f = next) {
 		next = TAILQ_NEXT(f, rtx_link);
 		if (!tcp_conn_rtx_timer(w, f) && f->tcp.rtx_armed) {

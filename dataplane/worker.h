@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 #include "dataplane/worker-t.h"
+#include "dataplane/dp_pkt-t.h"
 
 /* Initialises <w> as worker <id> serving <n_ports> ports, with <pairs> giving peer
  * ports (peer[p]), <server_side> flags, settings <cfg>, mbuf <pool> (its private area
@@ -46,6 +47,24 @@ void dp_worker_quiescent(struct dp_worker *w);
 /* The worker's thread starts / stops reporting quiescent states (loop start / exit). */
 void dp_worker_online(struct dp_worker *w);
 void dp_worker_offline(struct dp_worker *w);
+
+/* Sends event <ev> of flow <f> to the slow path: fills its header (session id, time,
+ * worker, resource, protocol) and enqueues it. A full ring is counted (ev_lost) and,
+ * with record policy must_record, the flow is reset. */
+void dp_worker_event(struct dp_worker *w, struct flow *f, struct tg_event *ev);
+
+/* Sends the session-open event of <f>, whose client SYN is <p>. */
+void dp_worker_session_open(struct dp_worker *w, struct flow *f, const struct dp_pkt *p);
+/* Sends the session-close event of <f> (enum ev_close_reason), once per session. */
+void dp_worker_session_close(struct dp_worker *w, struct flow *f, uint8_t reason);
+
+/* A command from the slow path to a worker, through w->ctl_ring. */
+struct dp_ctl_msg {
+	uint32_t type;                /* DP_CTL_KILL */
+	uint32_t pad;
+	uint64_t sid;                 /* the session (flow id) */
+};
+#define DP_CTL_KILL 1
 
 /* Queues <m> for output on <port>; frees and counts it when the buffer is full. */
 void dp_worker_emit(struct dp_worker *w, uint16_t port, struct rte_mbuf *m);

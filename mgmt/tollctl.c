@@ -60,7 +60,7 @@ static void cli_usage(FILE *f)
 		"  compile    load and compile rule files; print the rule count and the set's hash\n"
 		"  test       show what the rules do to a statement (--sql) or a result row (--row)\n"
 		"\n"
-		"  --cache DIR        compiled-database cache (as the appliance's rules.cache_dir)\n"
+		"  --cache DIR        compiled-database cache directory\n"
 		"  --config CONF      take resource names from the appliance configuration; without\n"
 		"                     it, every resource the rule files name is known\n"
 		"  --protocol P       postgresql (default), mysql, redis, http\n"
@@ -328,7 +328,7 @@ static int cli_test_row(const struct cli_opts *o, const struct rule_set *rs,
 			struct rule_scratch *s, uint16_t res)
 {
 	size_t len = strlen(o->row);
-	char *buf = malloc(len + 1), *orig = malloc(len + 1), *cols = NULL, *save = NULL;
+	char *buf = malloc(len + 1), *orig = malloc(len + 1), *cols = NULL, *rest, *c;
 	char *names[CLI_MAX_FIELDS] = { 0 };
 	struct rule_field *f = calloc(CLI_MAX_FIELDS, sizeof(*f));
 	struct rule_mask_stats st;
@@ -342,9 +342,9 @@ static int cli_test_row(const struct cli_opts *o, const struct rule_set *rs,
 	}
 	n = cli_split_row(o->row, buf, &blen, f);
 	memcpy(orig, buf, len + 1);
-	if (o->columns != NULL && (cols = strdup(o->columns)) != NULL)
-		for (char *c = strtok_r(cols, ",", &save); c != NULL && nc < CLI_MAX_FIELDS;
-		     c = strtok_r(NULL, ",", &save))
+	/* strsep, not strtok: "a,,c" names the third field c */
+	if (o->columns != NULL && (rest = cols = strdup(o->columns)) != NULL)
+		while ((c = strsep(&rest, ",")) != NULL && nc < CLI_MAX_FIELDS)
 			names[nc++] = c;
 	for (unsigned i = 0; i < n && i < nc; i++)
 		f[i].col = rule_column_mask(rs, o->proto, res, names[i], (uint32_t)strlen(names[i]),
@@ -356,8 +356,10 @@ static int cli_test_row(const struct cli_opts *o, const struct rule_set *rs,
 	for (unsigned i = 0; i < n; i++) {
 		int changed = memcmp(orig + f[i].off, buf + f[i].off, f[i].len) != 0;
 
-		printf("field %u%s%s%s: %.*s", i + 1, i < nc ? " (" : "", i < nc ? names[i] : "",
-		       i < nc ? ")" : "", (int)f[i].len, orig + f[i].off);
+		int named = i < nc && names[i][0] != '\0';
+
+		printf("field %u%s%s%s: %.*s", i + 1, named ? " (" : "", named ? names[i] : "",
+		       named ? ")" : "", (int)f[i].len, orig + f[i].off);
 		if (changed)
 			printf("  ->  %.*s", (int)f[i].len, buf + f[i].off);
 		if (f[i].col_rule >= 0)

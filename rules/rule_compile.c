@@ -1,12 +1,13 @@
 /* rule_compile.c - the Hyperscan databases of a rule set (one per protocol and target,
- * shared between protocols that have the same rules), their on-disk cache, and the
+ * and per digit level of field rules, shared between protocols that have the same
+ * rules; one with start of match per field rule), their on-disk cache, and the
  * per-worker scratch.
  *
- * Cache layout: <cache_dir>/<key>/<protocol>-<kind>.hsdb, where <key> is the SHA-256 of
- * the rule files (lengths and bytes), Hyperscan's version and the platform (made by
- * rule_load.c). A database is written to a temporary file and renamed into place, so
- * that a reader never sees half of one; an entry that does not deserialize is compiled
- * again and rewritten.
+ * Cache layout: <cache_dir>/<key>/<protocol>-<kind>.hsdb, <protocol>-field-<level>.hsdb
+ * and som-<rule id>.hsdb, where <key> is the SHA-256 of the rule files (lengths and
+ * bytes), Hyperscan's version and the platform (made by rule_load.c). A database is
+ * written to a temporary file and renamed into place, so that a reader never sees half
+ * of one; an entry that does not deserialize is compiled again and rewritten.
  */
 #include <errno.h>
 #include <fcntl.h>

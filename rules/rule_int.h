@@ -1,5 +1,6 @@
 /* rule_int.h - the rule engine's private types and the calls between its files
- * (rule_load.c parses, rule_compile.c builds databases and scratch, rule_match.c scans).
+ * (rule_load.c reads and hashes files, rule_parse.c checks their rules, rule_compile.c
+ * builds databases and scratch, rule_match.c scans).
  *
  * Not for use outside rules/ (the bench in rules/rule_bench.c excepted).
  */
@@ -158,6 +159,15 @@ static inline int rule_applies(const struct rule *r, uint16_t res)
 		return 1;
 	return res < DP_MAX_RESOURCES && (r->res[res / 64] >> (res % 64) & 1);
 }
+
+/* rule_parse.c */
+
+/* Parses the <len> bytes of <text> (NUL-terminated), the file <file> given as
+ * rs->files[<file_idx>], and appends its rules to <rs> (each rule is counted in
+ * rs->n_rules as soon as it is started, so that rule_set_free() frees a half-read one).
+ * <res> names the resources, or is NULL. Returns 0, or -1 with one line in <err>. */
+int rule_parse_text(struct rule_set *rs, const struct dp_config *res, const char *file,
+		    unsigned file_idx, const char *text, size_t len, char *err, size_t errlen);
 
 /* rule_compile.c */
 

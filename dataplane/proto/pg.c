@@ -21,6 +21,14 @@ static inline uint16_t be16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
+/* Length of the NUL-terminated string at <p>, at most <max>. */
+static inline uint32_t cstr_len(const uint8_t *p, uint32_t max)
+{
+	const uint8_t *z = memchr(p, 0, max);
+
+	return z ? (uint32_t)(z - p) : max;
+}
+
 static inline void put32(uint8_t *p, uint32_t v)
 {
 	p[0] = (uint8_t)(v >> 24);
@@ -121,7 +129,9 @@ static void batch_flush(struct pg_state *s, struct batch *b, struct proto_sink *
 			DP_CNT_INC(env->cnt, rule_scan_error);
 	}
 	DP_CNT_ADD(env->cnt, rows_scanned, b->n_rows);
+	(void)s;
 	if (st.fields_masked) {
+		s->res_masked += st.fields_masked;
 		DP_CNT_ADD(env->cnt, fields_masked, st.fields_masked);
 		for (uint32_t i = 0; i < b->n_rows; i++)
 			sink->rewrite(sink->ctx, PROTO_DIR_S2C, b->rows[i].off, env->buf + b->rows[i].boff,
@@ -218,6 +228,105 @@ static void batch_add(struct pg_state *s, struct batch *b, struct proto_sink *si
 	b->rel = start + len;
 }
 
+/* ---- events for the recorder ---- */
+
+/* FNV-1a: a cheap 64-bit identity of a fingerprint for grouping, not security. */
+static uint64_t fnv1a(const char *p, uint32_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (uint32_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)p[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static void copy_text(char *dst, size_t cap, const char *src, uint32_t n, uint8_t *flags)
+{
+	if (n >= cap) {
+		n = (uint32_t)cap - 1;
+		*flags |= EV_F_TRUNCATED;
+	}
+	memcpy(dst, src, n);
+	dst[n] = 0;
+}
+
+static void ev_command(struct proto_sink *sink, const char *norm, uint32_t nlen, const char *fp,
+		       uint32_t fplen, const struct rule_verdict *v)
+{
+	struct tg_event ev;
+
+	if (sink->event == NULL)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_COMMAND;
+	ev.flags = EV_F_NORMALIZED;
+	ev.u.cmd.action = v->action;
+	ev.u.cmd.len = nlen;
+	ev.u.cmd.fp_hash = fnv1a(fp, fplen);
+	if (v->id)
+		snprintf(ev.u.cmd.rule, sizeof(ev.u.cmd.rule), "%s", v->id);
+	copy_text(ev.u.cmd.text, sizeof(ev.u.cmd.text), norm, nlen, &ev.flags);
+	sink->event(sink->ctx, &ev);
+}
+
+static void ev_auth(struct pg_state *s, struct proto_sink *sink)
+{
+	struct tg_event ev;
+
+	if (sink->event == NULL)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_AUTH;
+	snprintf(ev.u.auth.user, sizeof(ev.u.auth.user), "%s", s->user);
+	snprintf(ev.u.auth.database, sizeof(ev.u.auth.database), "%s", s->database);
+	snprintf(ev.u.auth.app, sizeof(ev.u.auth.app), "%s", s->app);
+	sink->event(sink->ctx, &ev);
+}
+
+/* CommandComplete <m> (<len> bytes, whole message): the result summary. */
+static void ev_result(struct pg_state *s, struct proto_sink *sink, const uint8_t *m, uint32_t len)
+{
+	struct tg_event ev;
+	uint64_t now = sink->env->now_ns;
+
+	if (sink->event == NULL)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_RESULT;
+	ev.u.result.rows = s->res_rows;
+	ev.u.result.bytes = s->res_bytes;
+	ev.u.result.masked = s->res_masked;
+	ev.u.result.duration_us = s->cmd_start_ns && now > s->cmd_start_ns ?
+				  (uint32_t)((now - s->cmd_start_ns) / 1000) : 0;
+	if (m && len > 5)
+		copy_text(ev.u.result.tag, sizeof(ev.u.result.tag), (const char *)m + 5,
+			  cstr_len(m + 5, len - 5), &ev.flags);
+	sink->event(sink->ctx, &ev);
+	s->res_rows = s->res_masked = 0;
+	s->res_bytes = 0;
+}
+
+/* ErrorResponse <m> from the server. */
+static void ev_error(struct proto_sink *sink, const uint8_t *m, uint32_t len)
+{
+	struct tg_event ev;
+
+	if (sink->event == NULL || m == NULL)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_ERROR;
+	for (uint32_t p = 5; p < len && m[p];) {
+		uint8_t code = m[p++];
+		uint32_t n = cstr_len(m + p, len - p);
+		if (code == 'C')
+			copy_text(ev.u.error.code, sizeof(ev.u.error.code), (const char *)m + p, n, &ev.flags);
+		else if (code == 'M')
+			copy_text(ev.u.error.text, sizeof(ev.u.error.text), (const char *)m + p, n, &ev.flags);
+		p += n + 1;
+	}
+	sink->event(sink->ctx, &ev);
+}
+
 /* ---- judging commands (client to server) ---- */
 
 /* Judges the SQL text <sql> (<len> bytes). Returns the deciding verdict in <v>. */
@@ -236,9 +345,27 @@ static void judge_sql(struct pg_state *s, struct proto_sink *sink, const char *s
 
 	memset(v, 0, sizeof(*v));
 	v->rule = -1;
-	if (pol->check_command == NULL)
+	if (pol->check_command == NULL) {
+		/* nothing to judge, but the statement is still recorded */
+		struct rule_verdict none = { .rule = -1 };
+		s->cmd_start_ns = env->now_ns;
+		s->res_rows = s->res_masked = 0;
+		s->res_bytes = 0;
+		if (sink->event && len) {
+			struct tg_event ev;
+			memset(&ev, 0, sizeof(ev));
+			ev.type = EV_COMMAND;
+			ev.u.cmd.len = len;
+			copy_text(ev.u.cmd.text, sizeof(ev.u.cmd.text), sql, len, &ev.flags);
+			sink->event(sink->ctx, &ev);
+		}
+		(void)none;
 		return;
+	}
 	sql_lex(sql, len, 0, &out);
+	s->cmd_start_ns = env->now_ns;
+	s->res_rows = s->res_masked = 0;
+	s->res_bytes = 0;
 	if (out.flags & SQL_LEX_TRUNCATED)
 		DP_CNT_INC(env->cnt, cmd_unjudged);
 	for (uint32_t i = 0; i < out.n_stmts; i++) {
@@ -252,6 +379,8 @@ static void judge_sql(struct pg_state *s, struct proto_sink *sink, const char *s
 			DP_CNT_INC(env->cnt, rule_scan_error);
 			continue;
 		}
+		ev_command(sink, out.norm + st->norm_off, st->norm_len, out.fp + st->fp_off,
+			   st->fp_len, &sv);
 		v->n_alerts += sv.n_alerts + (sv.action == RULE_ALERT);
 		if (sv.action > v->action) {
 			uint32_t keep = v->n_alerts;
@@ -343,6 +472,7 @@ static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 			const uint8_t *m = whole_msg(fr, PROTO_DIR_C2S, sink, off, data, dlen);
 			if (m)
 				on_startup(s, m, fr->len);
+			ev_auth(s, sink);
 			fr->untyped = 0;
 			s->syncs_fwd++; /* the server ends the start-up with a ReadyForQuery */
 		}
@@ -490,6 +620,9 @@ static int on_server_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 	const struct proto_env *env = sink->env;
 	uint16_t res = env->res_id;
 
+	s->res_bytes += fr->len;
+	if (fr->type == 'D' || (fr->type == 'd' && s->copy_out))
+		s->res_rows++;
 	if (s->results == 0) {
 		const struct proto_policy *pol = env->pol;
 		s->results = (pol->has_result_rules &&
@@ -527,6 +660,18 @@ static int on_server_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 	}
 	case 'c':
 		s->copy_out = 0;
+		break;
+	case 'C':
+	case 'E':
+		if (sink->event) {
+			if (b->active)
+				batch_flush(s, b, sink, res); /* whole_msg() reuses env->buf */
+			const uint8_t *m = whole_msg(fr, PROTO_DIR_S2C, sink, off, data, dlen);
+			if (fr->type == 'C')
+				ev_result(s, sink, m, fr->len);
+			else
+				ev_error(sink, m, fr->len);
+		}
 		break;
 	case 'Z': {
 		const uint8_t *m = whole_msg(fr, PROTO_DIR_S2C, sink, off, data, dlen);

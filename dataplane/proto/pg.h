@@ -78,6 +78,10 @@ struct pg_state {
 	struct pg_pending_err err[2];
 	uint8_t  results;             /* result rules apply to this flow (1), not (2), unknown (0) */
 	uint8_t  pad;
+	uint32_t res_rows;            /* rows of the current result (for its EV_RESULT) */
+	uint32_t res_masked;          /* fields masked in it */
+	uint64_t res_bytes;           /* server bytes since the command */
+	uint64_t cmd_start_ns;        /* when the command was judged */
 	char     user[24];            /* StartupMessage user */
 	char     database[24];        /* StartupMessage database */
 	char     app[24];             /* StartupMessage application_name */

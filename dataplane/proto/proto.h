@@ -23,6 +23,7 @@
 #include "dataplane/dp_config-t.h"
 #include "dataplane/dp_counters-t.h"
 #include "rules/rule-t.h"
+#include "slowpath/event-t.h"
 
 enum proto_dir {
 	PROTO_DIR_C2S = 0,            /* client to server */
@@ -57,6 +58,7 @@ struct proto_env {
 	const struct dp_config *cfg;  /* settings */
 	uint16_t res_id;              /* the flow's resource */
 	uint64_t flow_id;             /* the flow's id */
+	uint64_t now_ns;              /* time of the current burst (monotonic) */
 };
 
 struct proto_sink {
@@ -70,6 +72,9 @@ struct proto_sink {
 	int  (*rewrite)(void *ctx, int dir, uint64_t at, const uint8_t *bytes, uint32_t len);
 	int  (*inject)(void *ctx, int dir, const uint8_t *bytes, uint32_t len);
 	void (*reset)(void *ctx);
+	/* Records event <ev> for the flow (the editor fills the session id, time, worker,
+	 * resource and protocol). The decoder fills type and payload. */
+	void (*event)(void *ctx, struct tg_event *ev);
 };
 
 /* Feed result: >= 0 bytes consumed (a decoder normally consumes all it is given). */

@@ -24,6 +24,12 @@
 #define SL_MAX_BODIES 4     /* bodies remembered per statement */
 #define SL_MAX_OP     64    /* longer operator runs are split (PostgreSQL allows 63) */
 
+#ifdef SQL_LEX_NO_FAST
+#define SL_NO_FAST 1
+#else
+#define SL_NO_FAST 0
+#endif
+
 #define sl_likely(x)   __builtin_expect(!!(x), 1)
 #define sl_unlikely(x) __builtin_expect(!!(x), 0)
 
@@ -323,12 +329,33 @@ static int lv_get(struct sl_src *s, unsigned k)
 
 /* ---- sources ----------------------------------------------------------- */
 
+/* One decoder level, nothing pending: a byte that is not a quote or an escape
+ * character stands for itself (the common case inside a quoted body). */
+static inline int src_plain1(const struct sl_src *s, unsigned i)
+{
+	int c = -1;
+
+	if (s->nlv != 1 || s->lv[0].npend || s->end - s->pos <= i)
+		return -1;
+	for (unsigned j = 0; j <= i; j++) {
+		c = s->p[s->pos + j];
+		if (c == '\'' || c == '\\' || c == s->lv[0].esc)
+			return -1;
+	}
+	return c;
+}
+
 static inline int src_get(struct sl_src *s)
 {
 	int c;
 
 	if (sl_likely(s->nlv == 0))
 		return s->pos < s->end ? s->p[s->pos++] : -1;
+	if ((c = src_plain1(s, 0)) >= 0) {
+		s->pos++;
+		s->nread++;
+		return c;
+	}
 	c = lv_get(s, s->nlv);
 	if (c >= 0)
 		s->nread++;
@@ -349,8 +376,12 @@ static int src_peek_slow(const struct sl_src *s, unsigned i)
 /* The character <i> places ahead (only small <i>: decoded sources decode again). */
 static inline int src_peek(const struct sl_src *s, unsigned i)
 {
+	int c;
+
 	if (sl_likely(s->nlv == 0))
 		return s->end - s->pos > i ? s->p[s->pos + i] : -1;
+	if (i <= 1 && (c = src_plain1(s, i)) >= 0)
+		return c;
 	return src_peek_slow(s, i);
 }
 
@@ -1518,7 +1549,8 @@ static void lex_run(struct sl_lexer *L)
 	while (!L->x->stop && (c = src_peek(s, 0)) >= 0) {
 		uint8_t k;
 
-		if (s->nlv == 0 && !L->plpgsql && L->st.active && L->st.kw_done) {
+		/* SQL_LEX_NO_FAST builds without the fast loop, to test both against each other. */
+		if (!SL_NO_FAST && s->nlv == 0 && !L->plpgsql && L->st.active && L->st.kw_done) {
 			lex_fast(L);
 			if ((c = src_peek(s, 0)) < 0)
 				break;
