@@ -53,6 +53,25 @@ struct cfg {
 	char rule_files[CFG_MAX_RULE_FILES][CFG_PATH_MAX]; /* relative paths are resolved
 	                               * against the config file's directory */
 	char rule_cache_dir[CFG_PATH_MAX]; /* compiled-database cache ("" = none) */
+	/* recorder */
+	char rec_dir[CFG_PATH_MAX];   /* LMDB environment directory ("" = no recording) */
+	uint64_t rec_map_size;        /* LMDB map size, bytes */
+	uint32_t rec_ring_size;       /* events per worker ring (power of two) */
+	uint32_t rec_batch_ms;        /* a write transaction at least this often */
+	uint32_t rec_max_age_s;       /* retention by age (0 = keep) */
+	uint64_t rec_max_bytes;       /* retention by size (0 = no limit) */
+	/* management API */
+	char mgmt_listen[128];        /* "ADDR:PORT" ("" = no API) */
+	char mgmt_cert[CFG_PATH_MAX]; /* PEM certificate ("" = self-signed, generated) */
+	char mgmt_key[CFG_PATH_MAX];  /* PEM key */
+	char mgmt_state_dir[CFG_PATH_MAX]; /* where a generated certificate is kept */
+	uint32_t mgmt_max_body;       /* largest request body, bytes */
+	uint16_t n_tokens;
+	struct cfg_token {
+		char name[64];        /* who, in the audit log */
+		uint8_t role;         /* 1 user, 2 auditor, 3 approver, 4 admin */
+		uint8_t sha256[32];   /* SHA-256 of the token */
+	} tokens[32];
 	/* logging */
 	char log_level[16];           /* "debug", "info", "warn", "error" */
 	/* the data plane */

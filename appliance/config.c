@@ -98,6 +98,17 @@ static int cfg_set_pairs(struct cfg_ctx *x, const config_setting_t *s, void *bas
 static int cfg_set_resources(struct cfg_ctx *x, const config_setting_t *s, void *base);
 static int cfg_set_address(struct cfg_ctx *x, const config_setting_t *s, void *base);
 static int cfg_set_protocol(struct cfg_ctx *x, const config_setting_t *s, void *base);
+static int cfg_set_tokens(struct cfg_ctx *x, const config_setting_t *s, void *base);
+static int cfg_unique(struct cfg_ctx *x, const config_setting_t *list, int i, const char *key,
+		      const char *what, bool dev);
+static int cfg_set_token_role(struct cfg_ctx *x, const config_setting_t *s, void *base);
+static int cfg_set_token_hash(struct cfg_ctx *x, const config_setting_t *s, void *base);
+static int cfg_set_path(struct cfg_ctx *x, const config_setting_t *s, char *out, size_t cap);
+static int cfg_set_rec_dir(struct cfg_ctx *x, const config_setting_t *s, void *base);
+static int cfg_set_mgmt_listen(struct cfg_ctx *x, const config_setting_t *s, void *base);
+static int cfg_set_mgmt_state(struct cfg_ctx *x, const config_setting_t *s, void *base);
+static int cfg_set_mgmt_cert(struct cfg_ctx *x, const config_setting_t *s, void *base);
+static int cfg_set_mgmt_key(struct cfg_ctx *x, const config_setting_t *s, void *base);
 
 /* ---- the tables ---------------------------------------------------------------- */
 
@@ -115,6 +126,8 @@ static const char *const cfg_midstream_names[] = {
 	[DP_MIDSTREAM_BYPASS] = "bypass", [DP_MIDSTREAM_DROP] = "drop", NULL };
 static const char *const cfg_tls_names[] = {
 	[DP_TLS_REFUSE] = "refuse", [DP_TLS_PASSTHROUGH] = "passthrough", NULL };
+static const char *const cfg_record_names[] = {
+	[DP_RECORD_BEST_EFFORT] = "best_effort", [DP_RECORD_MUST] = "must_record", NULL };
 static const char *const cfg_log_names[] = { "debug", "info", "warn", "error", NULL };
 
 /* Protocol names of resources; several names may map to one decoder. */
@@ -169,6 +182,19 @@ static const struct cfg_directive cfg_root_dirs[] = {
 	CFG_CUSTOM("resources", 0, cfg_set_resources),
 	CFG_CUSTOM("rules.files", 0, cfg_set_rule_files),
 	CFG_CUSTOM("rules.cache_dir", 0, cfg_set_rule_cache),
+	CFG_CUSTOM("recorder.dir", 0, cfg_set_rec_dir),
+	CFG_NUM("recorder.map_size", CFG_T_SIZE, struct cfg, rec_map_size, 1ll << 20, 1ll << 40, "bytes"),
+	CFG_NUM("recorder.ring_size", CFG_T_INT, struct cfg, rec_ring_size, 1024, 1 << 20, NULL),
+	CFG_NUM("recorder.batch_ms", CFG_T_INT, struct cfg, rec_batch_ms, 1, 1000, "milliseconds"),
+	CFG_NUM("recorder.retention_age", CFG_T_SECONDS, struct cfg, rec_max_age_s, 0, 3650 * 86400, "seconds"),
+	CFG_NUM("recorder.retention_size", CFG_T_SIZE, struct cfg, rec_max_bytes, 0, 1ll << 40, "bytes"),
+	CFG_NAMES("recorder.policy", CFG_T_ENUM, struct cfg, dp.record, cfg_record_names),
+	CFG_CUSTOM("management.listen", 0, cfg_set_mgmt_listen),
+	CFG_CUSTOM("management.cert", 0, cfg_set_mgmt_cert),
+	CFG_CUSTOM("management.key", 0, cfg_set_mgmt_key),
+	CFG_CUSTOM("management.state_dir", 0, cfg_set_mgmt_state),
+	CFG_NUM("management.max_body", CFG_T_SIZE, struct cfg, mgmt_max_body, 1024, 64ll << 20, "bytes"),
+	CFG_CUSTOM("management.tokens", 0, cfg_set_tokens),
 	CFG_NAMES("log.level", CFG_T_KEYWORD, struct cfg, log_level, cfg_log_names),
 };
 
@@ -195,7 +221,15 @@ static const struct cfg_directive cfg_resource_dirs[] = {
 	CFG_CUSTOM("protocol", CFG_F_REQUIRED, cfg_set_protocol),
 };
 
+/* One item of "management.tokens". */
+static const struct cfg_directive cfg_token_dirs[] = {
+	CFG_STR("name", CFG_F_REQUIRED, struct cfg_token, name),
+	CFG_CUSTOM("role", CFG_F_REQUIRED, cfg_set_token_role),
+	CFG_CUSTOM("sha256", CFG_F_REQUIRED, cfg_set_token_hash),
+};
+
 #define CFG_TABLE(a) { .dirs = (a), .n = sizeof(a) / sizeof((a)[0]) }
+static const struct cfg_table cfg_token_table = CFG_TABLE(cfg_token_dirs);
 static const struct cfg_table cfg_root_table = CFG_TABLE(cfg_root_dirs);
 static const struct cfg_table cfg_port_table = CFG_TABLE(cfg_port_dirs);
 static const struct cfg_table cfg_pair_table = CFG_TABLE(cfg_pair_dirs);
@@ -231,6 +265,13 @@ void cfg_defaults(struct cfg *c)
 	c->dp.overlap = DP_OVERLAP_REWRITE;
 	c->dp.midstream = DP_MIDSTREAM_BYPASS;
 	c->dp.verify_cksum = 1;
+	c->dp.tls = DP_TLS_REFUSE;
+	c->dp.record = DP_RECORD_BEST_EFFORT;
+	c->rec_map_size = 1ull << 30;
+	c->rec_ring_size = 16384;
+	c->rec_batch_ms = 2;
+	c->rec_max_age_s = 30 * 86400;
+	c->mgmt_max_body = 1u << 20;
 }
 
 int cfg_parse_proto(const char *s)
@@ -701,6 +742,107 @@ static int cfg_set_rule_cache(struct cfg_ctx *x, const config_setting_t *s, void
 	if (cfg_copy_string(x, s, rel, sizeof(rel)) < 0)
 		return -1;
 	return cfg_resolve(x, s, rel, c->rule_cache_dir, sizeof(c->rule_cache_dir));
+}
+
+/* A path setting: "" is kept as "", anything else resolved against the config file. */
+static int cfg_set_path(struct cfg_ctx *x, const config_setting_t *s, char *out, size_t cap)
+{
+	const char *v = config_setting_get_string(s);
+	char rel[CFG_PATH_MAX];
+
+	if (v && v[0] == 0) {
+		out[0] = 0;
+		return 0;
+	}
+	if (cfg_copy_string(x, s, rel, sizeof(rel)) < 0)
+		return -1;
+	return cfg_resolve(x, s, rel, out, cap);
+}
+
+static int cfg_set_mgmt_listen(struct cfg_ctx *x, const config_setting_t *s, void *base)
+{
+	struct cfg *c = base;
+	const char *v = config_setting_get_string(s);
+
+	if (v && v[0] == 0) {
+		c->mgmt_listen[0] = 0; /* "" turns the API off */
+		return 0;
+	}
+	if (cfg_copy_string(x, s, c->mgmt_listen, sizeof(c->mgmt_listen)) < 0)
+		return -1;
+	if (strrchr(c->mgmt_listen, ':') == NULL)
+		return cfg_err(x, s, "must be \"ADDR:PORT\" (\"127.0.0.1:8443\", \"[::1]:8443\")");
+	return 0;
+}
+
+static int cfg_set_rec_dir(struct cfg_ctx *x, const config_setting_t *s, void *base)
+{
+	return cfg_set_path(x, s, ((struct cfg *)base)->rec_dir, CFG_PATH_MAX);
+}
+
+static int cfg_set_mgmt_state(struct cfg_ctx *x, const config_setting_t *s, void *base)
+{
+	return cfg_set_path(x, s, ((struct cfg *)base)->mgmt_state_dir, CFG_PATH_MAX);
+}
+
+static int cfg_set_mgmt_cert(struct cfg_ctx *x, const config_setting_t *s, void *base)
+{
+	return cfg_set_path(x, s, ((struct cfg *)base)->mgmt_cert, CFG_PATH_MAX);
+}
+
+static int cfg_set_mgmt_key(struct cfg_ctx *x, const config_setting_t *s, void *base)
+{
+	return cfg_set_path(x, s, ((struct cfg *)base)->mgmt_key, CFG_PATH_MAX);
+}
+
+static int cfg_set_token_role(struct cfg_ctx *x, const config_setting_t *s, void *base)
+{
+	static const char *const roles[] = { "user", "auditor", "approver", "admin", NULL };
+	const char *v = config_setting_get_string(s);
+
+	for (int i = 0; v && roles[i]; i++)
+		if (strcmp(v, roles[i]) == 0) {
+			((struct cfg_token *)base)->role = (uint8_t)(i + 1);
+			return 0;
+		}
+	return cfg_err(x, s, "must be one of \"user\", \"auditor\", \"approver\", \"admin\"");
+}
+
+static int cfg_set_token_hash(struct cfg_ctx *x, const config_setting_t *s, void *base)
+{
+	const char *v = config_setting_get_string(s);
+	struct cfg_token *t = base;
+
+	if (v == NULL || strlen(v) != 64)
+		return cfg_err(x, s, "must be the SHA-256 of the token as 64 hex digits "
+			       "(printf %%s TOKEN | sha256sum)");
+	for (int i = 0; i < 32; i++) {
+		unsigned b;
+		if (sscanf(v + 2 * i, "%2x", &b) != 1 || !isxdigit((unsigned char)v[2 * i]) ||
+		    !isxdigit((unsigned char)v[2 * i + 1]))
+			return cfg_err(x, s, "must be 64 hex digits");
+		t->sha256[i] = (uint8_t)b;
+	}
+	return 0;
+}
+
+static int cfg_set_tokens(struct cfg_ctx *x, const config_setting_t *s, void *base)
+{
+	struct cfg *c = base;
+	int n = cfg_list_of_groups(x, s, 32, "management.tokens",
+				   "{ name = \"...\"; role = \"admin\"; sha256 = \"<64 hex>\"; }");
+
+	if (n < 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		memset(&c->tokens[i], 0, sizeof(c->tokens[i]));
+		if (cfg_walk_item(x, e, &cfg_token_table, &c->tokens[i]) < 0 ||
+		    cfg_unique(x, s, i, "name", "token name", false) < 0)
+			return -1;
+	}
+	c->n_tokens = (uint16_t)n;
+	return 0;
 }
 
 /* Errors if item <i> of <list> has the same <key> as an earlier item. With <dev>, only
