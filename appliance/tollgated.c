@@ -2,9 +2,9 @@
  *
  * Start-up: load the config -> EAL arguments (config eal.args, one -a/--vdev per port,
  * an lcore list) -> rte_eal_init -> decoders -> mbuf pool -> ports -> workers -> one
- * poll loop per worker lcore. The main lcore is the slow path; for now it only waits
- * for SIGINT/SIGTERM and logs a summary now and then. Stop: the signal handler sets the
- * quit flag, the loops return, counters are printed, ports stopped and closed.
+ * poll loop per worker lcore. The main lcore is the slow path (tgd_slow.c: recorder,
+ * management API, SIGHUP rule reloads). Stop: the signal handler sets the quit flag, the
+ * loops return, counters are printed, flows closed and recorded, ports stopped.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -36,9 +36,8 @@
 #include "dataplane/worker.h"
 #include "dataplane/policy.h"
 #include "slowpath/policy_build.h"
+#include "appliance/tgd-t.h"
 
-#define TGD_EAL_ARGS_MAX   (1 + CFG_MAX_EAL_ARGS + DP_MAX_PORTS + 4)
-#define TGD_EAL_ARG_LEN    (CFG_PATH_MAX + 16)
 #define TGD_SLOW_TICK_NS   100000000L      /* slow path: check the quit flag every 100 ms */
 #define TGD_SUMMARY_TICKS  100             /* ... and log a summary every 10 s */
 #define TGD_POOL_NAME      "tg_mbufs"
@@ -59,26 +58,6 @@ static struct {
 	uint16_t n;                   /* workers in it */
 } tgd_tel = { .lock = RTE_SPINLOCK_INITIALIZER };
 
-/* The daemon's state, on the heap (the config alone is tens of kilobytes). */
-struct tgd {
-	struct cfg cfg;                                 /* loaded configuration */
-	const char *cfg_path;                           /* -c FILE */
-	const char *pidfile;                            /* --pidfile PATH, or NULL */
-	bool check;                                     /* --check: validate and exit */
-	bool pid_written;                               /* the pid file is ours to remove */
-	int eal_argc;                                   /* EAL arguments built */
-	char eal_store[TGD_EAL_ARGS_MAX][TGD_EAL_ARG_LEN]; /* their text (EAL may keep pointers) */
-	char *eal_argv[TGD_EAL_ARGS_MAX + 1];           /* argv handed to rte_eal_init */
-	uint16_t port_id[DP_MAX_PORTS];                 /* config port index -> ethdev id */
-	uint16_t n_ports_configured;                    /* ports dp_port_setup touched */
-	struct rte_mempool *pool;                       /* packet mbufs */
-	struct dp_worker *workers;                      /* n_workers, cache aligned */
-	struct dp_loop *loops;                          /* one per worker */
-	uint16_t n_workers_init;                        /* workers dp_worker_init succeeded on */
-	unsigned lcore[RTE_MAX_LCORE];                  /* worker index -> lcore id */
-	struct dp_policy_slot *slot;                    /* where rule snapshots are published */
-	bool launched[RTE_MAX_LCORE];                   /* worker index -> loop launched */
-};
 
 static void tgd_usage(FILE *f, const char *prog)
 {
@@ -132,10 +111,6 @@ static void tgd_on_signal(int sig)
 		__atomic_store_n(&tgd_quit, true, __ATOMIC_RELAXED);
 }
 
-static bool tgd_quitting(void)
-{
-	return __atomic_load_n(&tgd_quit, __ATOMIC_RELAXED);
-}
 
 /* Appends one EAL argument. Returns 0, or -1 when the list is full. */
 static int tgd_eal_push(struct tgd *d, const char *arg)
@@ -262,7 +237,7 @@ static int tgd_write_pidfile(const char *path)
  * plain stores and no lock: each counter is an aligned uint64_t, so a plain load on
  * x86-64 or arm64 sees an old or a new value, never a torn one; the sum is a
  * slightly stale snapshot, which is all a counter report needs. */
-static void tgd_sum_counters(const struct dp_worker *w, uint16_t n, struct dp_counters *sum)
+void tgd_sum_counters(const struct dp_worker *w, uint16_t n, struct dp_counters *sum)
 {
 	memset(sum, 0, sizeof(*sum));
 	for (uint16_t i = 0; i < n; i++)
@@ -412,7 +387,7 @@ static int tgd_workers_init(struct tgd *d)
 }
 
 /* Compiles the configured rule files into a snapshot. Returns NULL (logged) on error. */
-static struct dp_policy *tgd_policy_build(struct tgd *d, unsigned n_workers)
+struct dp_policy *tgd_policy_build(struct tgd *d, unsigned n_workers)
 {
 	const char *files[CFG_MAX_RULE_FILES];
 	char err[CFG_ERR_MAX];
@@ -452,7 +427,7 @@ static int tgd_policy_init(struct tgd *d)
 
 /* SIGHUP: compile the rule files again and swap the snapshot in; on error the rules in
  * force stay (the error names file, line and rule). */
-static void tgd_policy_reload(struct tgd *d)
+void tgd_policy_reload(struct tgd *d)
 {
 	char err[CFG_ERR_MAX];
 	struct cfg *fresh = calloc(1, sizeof(*fresh));
@@ -478,34 +453,6 @@ static void tgd_policy_reload(struct tgd *d)
 	dp_policy_publish(d->slot, p);
 	TG_INFO("rules", "policy %" PRIu64 ": %u rules (set %.16s) in force", p->version,
 		p->n_rules, p->hash[0] ? p->hash : "-");
-}
-
-/* The slow path, for now: sleeps in 100 ms steps until the quit flag is set, logging
- * the totals every 10 s when they changed. */
-static void tgd_slow_path(struct tgd *d)
-{
-	const struct timespec tick = { .tv_sec = 0, .tv_nsec = TGD_SLOW_TICK_NS };
-	uint64_t last_rx = 0, last_tx = 0;
-	unsigned ticks = 0;
-
-	while (!tgd_quitting()) {
-		nanosleep(&tick, NULL);        /* EINTR on a signal: fine, the flag is set */
-		if (__atomic_exchange_n(&tgd_reload, false, __ATOMIC_RELAXED))
-			tgd_policy_reload(d);
-		if (++ticks < TGD_SUMMARY_TICKS)
-			continue;
-		ticks = 0;
-		struct dp_counters sum;
-		tgd_sum_counters(d->workers, d->n_workers_init, &sum);
-		if (DP_CNT_GET(&sum, rx_pkts) == last_rx && DP_CNT_GET(&sum, tx_pkts) == last_tx)
-			continue;
-		TG_INFO("main", "rx %" PRIu64 " pkts (+%" PRIu64 "), tx %" PRIu64 " pkts (+%" PRIu64
-			"), tx_drop_full %" PRIu64, DP_CNT_GET(&sum, rx_pkts),
-			DP_CNT_GET(&sum, rx_pkts) - last_rx, DP_CNT_GET(&sum, tx_pkts),
-			DP_CNT_GET(&sum, tx_pkts) - last_tx, DP_CNT_GET(&sum, tx_drop_full));
-		last_rx = DP_CNT_GET(&sum, rx_pkts);
-		last_tx = DP_CNT_GET(&sum, tx_pkts);
-	}
 }
 
 /* Launches one loop per worker. Returns 0, or -1 (logged) with the quit flag set. */
@@ -555,6 +502,7 @@ static void tgd_shutdown(struct tgd *d)
 	tgd_tel_publish(NULL, 0);
 	for (uint16_t i = 0; i < d->n_workers_init; i++)
 		dp_worker_fini(&d->workers[i]);
+	tgd_slow_fini(d);               /* records the close events the workers just sent */
 	dp_policy_slot_free(d->slot);
 	d->slot = NULL;
 	for (uint16_t p = 0; p < d->n_ports_configured; p++)
@@ -672,8 +620,10 @@ int main(int argc, char **argv)
 	proto_register_builtin();
 
 	rc = 1;
+	d->quit = &tgd_quit;
+	d->reload = &tgd_reload;
 	if (tgd_pool_create(d) < 0 || tgd_ports_setup(d) < 0 || tgd_workers_init(d) < 0 ||
-	    tgd_policy_init(d) < 0)
+	    tgd_policy_init(d) < 0 || tgd_slow_init(d) < 0)
 		goto out;
 	tgd_tel_publish(d->workers, d->n_workers_init);
 	if (rte_telemetry_register_cmd("/tollgate/stats", tgd_tel_stats,
@@ -687,7 +637,7 @@ int main(int argc, char **argv)
 	if (tgd_launch(d) == 0) {
 		TG_INFO("main", "running: %u workers, %u ports, %u pairs (config %s)",
 			d->n_workers_init, d->cfg.n_ports, d->cfg.n_pairs, d->cfg_path);
-		tgd_slow_path(d);
+		tgd_slow_run(d);
 		TG_INFO("main", "stopping");
 		rc = 0;
 	}

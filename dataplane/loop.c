@@ -166,3 +166,11 @@ int dp_loop_run(void *arg)
 		" us asked)", w->id, lp->polls, lp->sleeps, lp->sleep_us);
 	return 0;
 }
+
+uint64_t dp_loop_clock_ns(void)
+{
+	struct loop_clock c;
+
+	loop_clock_init(&c);
+	return loop_now_ns(&c);
+}

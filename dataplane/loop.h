@@ -63,4 +63,8 @@ int dp_loop_run(void *arg);
  * Called by the loop; exposed for tests and benches driving a worker themselves. */
 void dp_loop_tx_flush(struct dp_worker *w, uint16_t p, uint16_t port_id);
 
+/* The workers' clock (TSC in nanoseconds), as w->now_ns reads it: for the slow path
+ * to relate worker times to the wall clock. */
+uint64_t dp_loop_clock_ns(void);
+
 #endif

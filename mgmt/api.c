@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include <event2/http.h>
 
@@ -75,6 +76,26 @@ void api_reply_json(struct api_response *rs, int status, json_t *j)
 	rs->body_len = len + 1;
 }
 
+json_t *api_json_string(const char *s)
+{
+	json_t *j = json_string(s);
+	char *copy;
+
+	if (j || !s)
+		return j;
+	/* Not UTF-8 (bytes from the request, or a cut in the middle of a character): keep
+	 * the ASCII, so that the answer is valid JSON. */
+	copy = strdup(s);
+	if (!copy)
+		return NULL;
+	for (char *p = copy; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	j = json_string(copy);
+	free(copy);
+	return j;
+}
+
 void api_reply_error(struct api_response *rs, int status, const char *fmt, ...)
 {
 	char msg[API_ERR_MAX];
@@ -84,15 +105,7 @@ void api_reply_error(struct api_response *rs, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	s = json_string(msg);
-	if (!s) {
-		/* Not UTF-8 (bytes from the request, or a cut in the middle of a character):
-		 * keep the ASCII, so the answer is valid JSON. */
-		for (char *p = msg; *p; p++)
-			if ((unsigned char)*p >= 0x80)
-				*p = '?';
-		s = json_string(msg);
-	}
+	s = api_json_string(msg);
 	json_t *j = json_object();
 	if (!s || !j || json_object_set_new(j, "error", s) != 0) {
 		json_decref(j);

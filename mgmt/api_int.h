@@ -135,6 +135,9 @@ const char *api_status_text(int status);
  * replaced, so that the answer is always valid JSON. */
 void api_reply_error(struct api_response *rs, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* A new JSON string of <s>; bytes that are not UTF-8 become '?'. NULL if <s> is NULL or
+ * memory ran out. */
+json_t *api_json_string(const char *s);
 /* Sets <rs> to <j> serialized (steals the reference; NULL means 500). */
 void api_reply_json(struct api_response *rs, int status, json_t *j);
 

@@ -195,14 +195,15 @@ struct cli_sessions_req {
 	const char *user;             /* --user */
 	const char *verdict;          /* --verdict (an action name) */
 	const char *since;            /* --since (duration or RFC 3339) */
-	unsigned limit;               /* --limit (0: the server's default) */
+	unsigned limit;               /* --limit (0: the server's default, 100); above the
+	                               * server's page size, pages are fetched and joined */
 	int live;                     /* --live */
 };
 
-/* Parses `sessions` arguments (global options included) into <q>. Returns 0, or
- * CLI_EXIT_USAGE with a message in <err>. */
-int cli_sessions_args(struct cli_global *g, struct cli_sessions_req *q, int argc, char **argv,
-		      char *err, size_t errlen);
+/* Parses `sessions` arguments (argv[0] = "sessions"; global options included) into <q>
+ * (its strings point into argv). Returns 0, -1 when --help was printed, or
+ * CLI_EXIT_USAGE (message on stderr). */
+int cli_sessions_args(struct cli_global *g, struct cli_sessions_req *q, int argc, char **argv);
 /* Builds the request path of <q> ("/v1/sessions?live=1&since=..."), --since resolved
  * against <now_ns>. Returns 0, or CLI_EXIT_USAGE with a message in <err>. */
 int cli_sessions_path(const struct cli_sessions_req *q, uint64_t now_ns, char *path, size_t cap,
@@ -223,12 +224,14 @@ int cli_cmd_rules_test(struct cli_global *g, const char *sql, const char *resour
 int cli_cmd_recordings(struct cli_global *g, int argc, char **argv);
 int cli_cmd_verify(struct cli_global *g, int argc, char **argv);
 
-/* Parses the global options of argv (up to the first word that is not an option) and
- * the command's own options: the option loop shared by every command. <longopts> must
- * include CLI_GLOBAL_LONGOPTS; <cb> gets every other option (return 0, or an exit
- * status to stop). Non-option words are left, in order, in argv[optind..argc). Returns
- * 0, or an exit status (usage message printed). */
-int cli_getopt(struct cli_global *g, int argc, char **argv, const struct option *longopts,
-	       int (*cb)(void *ctx, int opt, char *arg), void *ctx);
+/* The option loop shared by every command: parses argv (argv[0] is the command word)
+ * with <longopts>, which must include CLI_GLOBAL_LONGOPTS; global options go to <g>,
+ * every other option to <cb> (which returns 0, or an exit status to stop). -h/--help
+ * prints <usage> on stdout. Words that are not options are left, in order, in
+ * argv[optind..argc). Commands that call the API then run cli_global_finish(). Returns
+ * 0 to go on, -1 when help was printed (exit 0), or CLI_EXIT_USAGE (message on stderr). */
+int cli_getopt(struct cli_global *g, int argc, char **argv, const char *usage,
+	       const struct option *longopts, int (*cb)(void *ctx, int opt, char *arg),
+	       void *ctx);
 
 #endif

@@ -1,0 +1,17 @@
+/* tgd_ops.h - what the management API asks of the daemon (struct api_ops), and the
+ * API's settings from the config. */
+#ifndef TG_TGD_OPS_H
+#define TG_TGD_OPS_H
+
+#include "appliance/tgd-t.h"
+#include "mgmt/api.h"
+
+/* Fills <ac> from the daemon's config. */
+void tgd_ops_config(const struct tgd *d, struct api_config *ac);
+/* Fills <ops> with the daemon's operations (ctx = <d>). */
+void tgd_ops_init(struct tgd *d, struct api_ops *ops);
+/* Prometheus text of the data-plane counters (per worker and total), ring occupancy and
+ * policy version; malloc'd. Exposed for tests. */
+char *tgd_ops_metrics_text(struct tgd *d);
+
+#endif

@@ -1,0 +1,783 @@
+/* cli_online.c - tollctl's commands that talk to the running appliance over its REST
+ * API (docs/openapi.yaml): status, sessions, replay, kill, rules get/put/test, metrics,
+ * audit. Each parses its arguments, makes its calls through cli_call() and prints a
+ * table (or, with --json, the server's JSON). */
+#include <errno.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mgmt/cli.h"
+
+#define CLI_PAGE_SESSIONS 1000        /* the API's largest page of sessions */
+#define CLI_PAGE_EVENTS   10000       /* ... and of events */
+#define CLI_RULE_FILE_MAX (16u << 20) /* largest rule file `rules put` sends */
+#define CLI_PATH_MAX      2048
+
+static const char *const cli_verdicts[] = { "allow", "alert", "mask", "review", "block", "reset" };
+
+/* ---- the option loop ---------------------------------------------------------------- */
+
+int cli_getopt(struct cli_global *g, int argc, char **argv, const char *usage,
+	       const struct option *longopts, int (*cb)(void *ctx, int opt, char *arg),
+	       void *ctx)
+{
+	char err[256];
+	int c, r;
+
+	/* optind 0: glibc starts a fresh scan (each command parses its own argv) */
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(usage, stdout);
+			return -1;
+		}
+		if (c == '?' || c == ':') {
+			fprintf(stderr, "tollctl %s: %s %s\n%s", argv[0], c == '?' ? "unknown option" :
+				"missing the value of", argv[optind - 1], usage);
+			return CLI_EXIT_USAGE;
+		}
+		if ((r = cli_global_opt(g, c, optarg, err, sizeof(err))) < 0) {
+			fprintf(stderr, "tollctl: %s\n", err);
+			return CLI_EXIT_USAGE;
+		}
+		if (r == 0 && (cb == NULL || (r = cb(ctx, c, optarg)) != 0))
+			return r ? r : CLI_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* cli_getopt() for a command that calls the API: also completes <g>. */
+static int cli_getopt_online(struct cli_global *g, int argc, char **argv, const char *usage,
+			     const struct option *longopts, int (*cb)(void *ctx, int opt, char *arg),
+			     void *ctx)
+{
+	char err[256];
+	int rc = cli_getopt(g, argc, argv, usage, longopts, cb, ctx);
+
+	if (rc == 0 && cli_global_finish(g, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tollctl: %s\n", err);
+		return CLI_EXIT_USAGE;
+	}
+	return rc;
+}
+
+/* Parses a count option's value: 1 to <max>. Returns 0, or CLI_EXIT_USAGE. */
+static int cli_count(const char *opt, const char *s, unsigned max, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v == 0 || v > max || s[0] == '-') {
+		fprintf(stderr, "tollctl: %s \"%s\": give a number from 1 to %u\n", opt, s, max);
+		return CLI_EXIT_USAGE;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* The single word argument of a command (a session id): normalized into <sid>. */
+static int cli_one_sid(int argc, char **argv, const char *usage, char sid[17])
+{
+	if (argc - optind != 1) {
+		fprintf(stderr, "tollctl %s: give one session id\n%s", argv[0], usage);
+		return CLI_EXIT_USAGE;
+	}
+	if (cli_sid_norm(argv[optind], sid) < 0) {
+		fprintf(stderr, "tollctl: \"%s\" is not a session id (16 hex digits)\n", argv[optind]);
+		return CLI_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* Prints <j> as the --json output: indented, one value. */
+static void cli_print_json(const json_t *j)
+{
+	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_ENCODE_ANY);
+	fputc('\n', stdout);
+}
+
+/* ---- status ------------------------------------------------------------------------- */
+
+static const char cli_status_usage[] = "usage: tollctl status\n";
+
+int cli_cmd_status(struct cli_global *g, int argc, char **argv)
+{
+	static const struct option lo[] = { CLI_GLOBAL_LONGOPTS, { "help", no_argument, NULL, 'h' },
+					    { NULL, 0, NULL, 0 } };
+	json_t *health = NULL, *stats = NULL, *total;
+	const char *st;
+	int rc;
+
+	if ((rc = cli_getopt_online(g, argc, argv, cli_status_usage, lo, NULL, NULL)) != 0)
+		return rc < 0 ? CLI_EXIT_OK : rc;
+	if (optind != argc) {
+		fprintf(stderr, "tollctl status: takes no arguments\n");
+		return CLI_EXIT_USAGE;
+	}
+	if ((rc = cli_call(g, "GET", "/v1/health", NULL, CLI_NF_ROUTE, NULL, &health, NULL)) ||
+	    (rc = cli_call(g, "GET", "/v1/stats", NULL, CLI_NF_ROUTE, NULL, &stats, NULL)))
+		goto out;
+	st = cli_jstr(health, "status", "?");
+	if (g->json) {
+		json_t *j = json_pack("{s:O,s:O}", "health", health, "stats", stats);
+
+		cli_print_json(j);
+		json_decref(j);
+	} else {
+		printf("tollgate at %s: %s\n", g->url, st);
+		cli_kv_print(stdout, health, 2);
+		/* the totals are the summary; per-worker counters are in --json and /metrics */
+		total = json_object_get(stats, "total");
+		printf("stats%s:\n", json_is_object(total) ? " (all workers)" : "");
+		cli_kv_print(stdout, json_is_object(total) ? total : stats, 2);
+	}
+	rc = strcmp(st, "ok") == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+out:
+	json_decref(health);
+	json_decref(stats);
+	return rc;
+}
+
+/* ---- sessions ------------------------------------------------------------------------ */
+
+static const char cli_sessions_usage[] =
+	"usage: tollctl sessions [--live] [--resource R] [--user U] [--verdict V]\n"
+	"                        [--since 1h|RFC3339] [--limit N]\n"
+	"       tollctl sessions show ID\n";
+
+static int cli_sessions_opt(void *ctx, int opt, char *arg)
+{
+	struct cli_sessions_req *q = ctx;
+	size_t i;
+
+	switch (opt) {
+	case 'L': q->live = 1; return 0;
+	case 'r': q->resource = arg; return 0;
+	case 'u': q->user = arg; return 0;
+	case 's': q->since = arg; return 0;
+	case 'n': return cli_count("--limit", arg, 1000000, &q->limit);
+	case 'v':
+		for (i = 0; i < sizeof(cli_verdicts) / sizeof(cli_verdicts[0]); i++)
+			if (strcmp(arg, cli_verdicts[i]) == 0) {
+				q->verdict = arg;
+				return 0;
+			}
+		fprintf(stderr, "tollctl: --verdict \"%s\": one of allow, alert, mask, review, "
+			"block, reset\n", arg);
+		return CLI_EXIT_USAGE;
+	default:
+		return CLI_EXIT_USAGE;
+	}
+}
+
+int cli_sessions_args(struct cli_global *g, struct cli_sessions_req *q, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		CLI_GLOBAL_LONGOPTS,
+		{ "live", no_argument, NULL, 'L' }, { "resource", required_argument, NULL, 'r' },
+		{ "user", required_argument, NULL, 'u' }, { "verdict", required_argument, NULL, 'v' },
+		{ "since", required_argument, NULL, 's' }, { "limit", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+	};
+	int rc;
+
+	memset(q, 0, sizeof(*q));
+	if ((rc = cli_getopt_online(g, argc, argv, cli_sessions_usage, lo, cli_sessions_opt, q)) != 0)
+		return rc;
+	if (optind < argc && strcmp(argv[optind], "show") == 0) {
+		if (argc - optind != 2) {
+			fprintf(stderr, "tollctl sessions show: give one session id\n");
+			return CLI_EXIT_USAGE;
+		}
+		q->show = argv[optind + 1];
+	} else if (optind < argc) {
+		fprintf(stderr, "tollctl sessions: unexpected \"%s\"\n%s", argv[optind],
+			cli_sessions_usage);
+		return CLI_EXIT_USAGE;
+	}
+	return 0;
+}
+
+int cli_sessions_path(const struct cli_sessions_req *q, uint64_t now_ns, char *path, size_t cap,
+		      char *err, size_t errlen)
+{
+	char buf[64];
+	uint64_t ns;
+
+	snprintf(path, cap, "/v1/sessions");
+	if (q->since != NULL) {
+		if (cli_since_parse(q->since, now_ns, &ns) < 0) {
+			snprintf(err, errlen, "--since \"%s\": give a duration (90s, 30m, 1h, 2d, 1w) or "
+				 "an RFC 3339 time (2024-05-01T12:00:00Z)", q->since);
+			return CLI_EXIT_USAGE;
+		}
+		cli_rfc3339_fmt(ns, 9, buf, sizeof(buf));
+		if (cli_query_add(path, cap, "since", buf) < 0)
+			goto long_;
+	}
+	if ((q->live && cli_query_add(path, cap, "live", "1") < 0) ||
+	    (q->resource && cli_query_add(path, cap, "resource", q->resource) < 0) ||
+	    (q->user && cli_query_add(path, cap, "user", q->user) < 0) ||
+	    (q->verdict && cli_query_add(path, cap, "verdict", q->verdict) < 0))
+		goto long_;
+	if (q->limit) {
+		snprintf(buf, sizeof(buf), "%u", q->limit < CLI_PAGE_SESSIONS ? q->limit : CLI_PAGE_SESSIONS);
+		if (cli_query_add(path, cap, "limit", buf) < 0)
+			goto long_;
+	}
+	return 0;
+long_:
+	snprintf(err, errlen, "the query is too long");
+	return CLI_EXIT_USAGE;
+}
+
+/* `sessions show ID`: the session's record, as "key: value" lines. */
+static int cli_session_show(struct cli_global *g, const char *id)
+{
+	char sid[17], path[64];
+	json_t *s;
+	int rc;
+
+	if (cli_sid_norm(id, sid) < 0) {
+		fprintf(stderr, "tollctl: \"%s\" is not a session id (16 hex digits)\n", id);
+		return CLI_EXIT_USAGE;
+	}
+	snprintf(path, sizeof(path), "/v1/sessions/%s", sid);
+	if ((rc = cli_call(g, "GET", path, NULL, CLI_NF_SESSION, sid, &s, NULL)) != CLI_EXIT_OK)
+		return rc;
+	if (g->json)
+		cli_print_json(s);
+	else
+		cli_kv_print(stdout, s, 0);
+	json_decref(s);
+	return CLI_EXIT_OK;
+}
+
+int cli_cmd_sessions(struct cli_global *g, int argc, char **argv)
+{
+	char path[CLI_PATH_MAX], page[CLI_PATH_MAX + 64], err[256];
+	struct cli_sessions_req q;
+	json_t *all, *j, *list, *next;
+	int rc;
+
+	if ((rc = cli_sessions_args(g, &q, argc, argv)) != 0)
+		return rc < 0 ? CLI_EXIT_OK : rc;
+	if (q.show != NULL)
+		return cli_session_show(g, q.show);
+	if ((rc = cli_sessions_path(&q, cli_now_ns(), path, sizeof(path), err, sizeof(err))) != 0) {
+		fprintf(stderr, "tollctl: %s\n", err);
+		return rc;
+	}
+	if ((all = json_array()) == NULL)
+		return CLI_EXIT_FAIL;
+	snprintf(page, sizeof(page), "%s", path);
+	/* pages of at most CLI_PAGE_SESSIONS, newest first, joined with ?before=<next> until
+	 * --limit is reached or the server has no more */
+	for (;;) {
+		if ((rc = cli_call(g, "GET", page, NULL, CLI_NF_ROUTE, NULL, &j, NULL)) != CLI_EXIT_OK)
+			goto out;
+		list = json_is_array(j) ? j : json_object_get(j, "sessions");
+		json_array_extend(all, list);
+		next = json_object_get(j, "next");
+		if (!json_is_string(next) || json_array_size(list) == 0 || q.limit == 0 ||
+		    json_array_size(all) >= q.limit) {
+			json_decref(j);
+			break;
+		}
+		snprintf(page, sizeof(page), "%s", path);
+		rc = cli_query_add(page, sizeof(page), "before", json_string_value(next));
+		json_decref(j);
+		if (rc < 0) {
+			rc = CLI_EXIT_FAIL;
+			goto out;
+		}
+	}
+	while (q.limit && json_array_size(all) > q.limit)
+		json_array_remove(all, json_array_size(all) - 1);
+	if (g->json)
+		cli_print_json(all);
+	else
+		cli_sessions_print(stdout, all);
+	rc = CLI_EXIT_OK;
+out:
+	json_decref(all);
+	return rc;
+}
+
+/* ---- replay --------------------------------------------------------------------------- */
+
+static const char cli_replay_usage[] = "usage: tollctl replay ID\n";
+
+int cli_cmd_replay(struct cli_global *g, int argc, char **argv)
+{
+	static const struct option lo[] = { CLI_GLOBAL_LONGOPTS, { "help", no_argument, NULL, 'h' },
+					    { NULL, 0, NULL, 0 } };
+	char sid[17], path[128];
+	json_t *s = NULL, *all = NULL, *j, *list, *next;
+	long long from = 0;
+	int rc;
+
+	if ((rc = cli_getopt_online(g, argc, argv, cli_replay_usage, lo, NULL, NULL)) != 0)
+		return rc < 0 ? CLI_EXIT_OK : rc;
+	if ((rc = cli_one_sid(argc, argv, cli_replay_usage, sid)) != 0)
+		return rc;
+	snprintf(path, sizeof(path), "/v1/sessions/%s", sid);
+	if (!g->json && (rc = cli_call(g, "GET", path, NULL, CLI_NF_SESSION, sid, &s, NULL)))
+		return rc;
+	if ((all = json_array()) == NULL) {
+		rc = CLI_EXIT_FAIL;
+		goto out;
+	}
+	/* every page: "next" is the sequence number to ask from, null after the last; a
+	 * cursor that does not move on ends the loop too */
+	for (;;) {
+		snprintf(path, sizeof(path), "/v1/sessions/%s/events?from=%lld&limit=%u", sid, from,
+			 CLI_PAGE_EVENTS);
+		if ((rc = cli_call(g, "GET", path, NULL, CLI_NF_SESSION, sid, &j, NULL)) != CLI_EXIT_OK)
+			goto out;
+		list = json_is_array(j) ? j : json_object_get(j, "events");
+		json_array_extend(all, list);
+		next = json_object_get(j, "next");
+		if (!json_is_integer(next) || json_integer_value(next) <= from ||
+		    json_array_size(list) == 0) {
+			json_decref(j);
+			break;
+		}
+		from = json_integer_value(next);
+		json_decref(j);
+	}
+	if (g->json)
+		cli_print_json(all);
+	else
+		cli_replay_print(stdout, s, all);
+	rc = CLI_EXIT_OK;
+out:
+	json_decref(s);
+	json_decref(all);
+	return rc;
+}
+
+/* ---- kill ------------------------------------------------------------------------------ */
+
+static const char cli_kill_usage[] = "usage: tollctl kill ID [--reason TEXT]\n";
+
+static int cli_kill_opt(void *ctx, int opt, char *arg)
+{
+	if (opt != 'R')
+		return CLI_EXIT_USAGE;
+	*(const char **)ctx = arg;
+	return 0;
+}
+
+int cli_cmd_kill(struct cli_global *g, int argc, char **argv)
+{
+	static const struct option lo[] = { CLI_GLOBAL_LONGOPTS,
+					    { "reason", required_argument, NULL, 'R' },
+					    { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
+	const char *reason = NULL;
+	char sid[17], path[64];
+	json_t *body, *j;
+	int rc;
+
+	if ((rc = cli_getopt_online(g, argc, argv, cli_kill_usage, lo, cli_kill_opt, &reason)) != 0)
+		return rc < 0 ? CLI_EXIT_OK : rc;
+	if ((rc = cli_one_sid(argc, argv, cli_kill_usage, sid)) != 0)
+		return rc;
+	snprintf(path, sizeof(path), "/v1/sessions/%s/kill", sid);
+	body = reason != NULL ? json_pack("{s:s}", "reason", reason) : json_object();
+	rc = cli_call(g, "POST", path, body, CLI_NF_SESSION, sid, &j, NULL);
+	json_decref(body);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	if (g->json)
+		cli_print_json(j);
+	else
+		printf("session %s killed\n", sid);
+	json_decref(j);
+	return CLI_EXIT_OK;
+}
+
+/* ---- metrics, audit ---------------------------------------------------------------------- */
+
+static const char cli_metrics_usage[] = "usage: tollctl metrics\n";
+
+int cli_cmd_metrics(struct cli_global *g, int argc, char **argv)
+{
+	static const struct option lo[] = { CLI_GLOBAL_LONGOPTS, { "help", no_argument, NULL, 'h' },
+					    { NULL, 0, NULL, 0 } };
+	struct cli_resp r;
+	int rc;
+
+	if ((rc = cli_getopt_online(g, argc, argv, cli_metrics_usage, lo, NULL, NULL)) != 0)
+		return rc < 0 ? CLI_EXIT_OK : rc;
+	if (optind != argc) {
+		fprintf(stderr, "tollctl metrics: takes no arguments\n");
+		return CLI_EXIT_USAGE;
+	}
+	if ((rc = cli_call(g, "GET", "/metrics", NULL, CLI_NF_ROUTE, NULL, NULL, &r)) != CLI_EXIT_OK)
+		return rc;
+	fwrite(r.body, 1, r.len, stdout);
+	cli_resp_free(&r);
+	return CLI_EXIT_OK;
+}
+
+static const char cli_audit_usage[] = "usage: tollctl audit [--limit N]\n";
+
+static int cli_audit_opt(void *ctx, int opt, char *arg)
+{
+	return opt == 'n' ? cli_count("--limit", arg, CLI_PAGE_SESSIONS, ctx) : CLI_EXIT_USAGE;
+}
+
+int cli_cmd_audit(struct cli_global *g, int argc, char **argv)
+{
+	static const struct option lo[] = { CLI_GLOBAL_LONGOPTS,
+					    { "limit", required_argument, NULL, 'n' },
+					    { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
+	static const struct cli_col cols[] = {
+		{ "TIME", 0, 0 }, { "WHO", 24, 0 }, { "ACTION", 0, 0 }, { "DETAIL", 100, 0 },
+	};
+	unsigned limit = 0;
+	char path[64];
+	struct cli_table t;
+	json_t *j, *list, *a;
+	size_t i;
+	int rc;
+
+	if ((rc = cli_getopt_online(g, argc, argv, cli_audit_usage, lo, cli_audit_opt, &limit)) != 0)
+		return rc < 0 ? CLI_EXIT_OK : rc;
+	if (optind != argc) {
+		fprintf(stderr, "tollctl audit: unexpected \"%s\"\n", argv[optind]);
+		return CLI_EXIT_USAGE;
+	}
+	snprintf(path, sizeof(path), "/v1/audit");
+	if (limit)
+		snprintf(path, sizeof(path), "/v1/audit?limit=%u", limit);
+	if ((rc = cli_call(g, "GET", path, NULL, CLI_NF_ROUTE, NULL, &j, NULL)) != CLI_EXIT_OK)
+		return rc;
+	list = json_is_array(j) ? j : json_object_get(j, "audit");
+	if (g->json) {
+		cli_print_json(list);
+		json_decref(j);
+		return CLI_EXIT_OK;
+	}
+	cli_table_init(&t, cols, 4);
+	json_array_foreach(list, i, a) {
+		const json_t *ts = json_object_get(a, "time");
+		char when[32], *detail;
+		const char *row[4];
+
+		cli_time_local(cli_jtime(ts != NULL ? ts : json_object_get(a, "ts")), when, sizeof(when));
+		detail = json_dumps(json_object_get(a, "detail"), JSON_COMPACT | JSON_ENCODE_ANY);
+		row[0] = when;
+		row[1] = cli_jstr(a, "who", "-");
+		row[2] = cli_jstr(a, "action", "-");
+		row[3] = detail != NULL ? detail : "";
+		rc = cli_table_add(&t, row);
+		free(detail);
+		if (rc < 0)
+			break;
+	}
+	if (t.nrows == 0)
+		printf("no audit records\n");
+	else
+		cli_table_print(stdout, &t);
+	cli_table_free(&t);
+	json_decref(j);
+	return CLI_EXIT_OK;
+}
+
+/* ---- rules get / put / test --------------------------------------------------------------- */
+
+/* A rule file name the API takes: letters, digits, '.', '_', '-', not starting with '.'
+ * (so that `rules get --dir` cannot be made to write outside its directory either). */
+static int cli_rule_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 128 || s[0] == '.')
+		return 0;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+static const char cli_rules_get_usage[] = "usage: tollctl rules get [--dir DIR]\n";
+
+static int cli_rules_get_opt(void *ctx, int opt, char *arg)
+{
+	if (opt != 'd')
+		return CLI_EXIT_USAGE;
+	*(const char **)ctx = arg;
+	return 0;
+}
+
+/* Writes <text> to <dir>/<name> (replacing it). Returns 0 or -1 (message printed). */
+static int cli_write_file(const char *dir, const char *name, const char *text)
+{
+	char path[4096];
+	FILE *f;
+	int bad;
+
+	if (!cli_rule_name_ok(name)) {
+		fprintf(stderr, "tollctl: the server sent a rule file named \"%s\": not written\n", name);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((f = fopen(path, "w")) == NULL) {
+		fprintf(stderr, "tollctl: cannot write %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	bad = fputs(text, f) < 0;
+	if ((fclose(f) != 0) | bad) {
+		fprintf(stderr, "tollctl: cannot write %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	printf("wrote %s\n", path);
+	return 0;
+}
+
+int cli_cmd_rules_get(struct cli_global *g, int argc, char **argv)
+{
+	static const struct option lo[] = { CLI_GLOBAL_LONGOPTS,
+					    { "dir", required_argument, NULL, 'd' },
+					    { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
+	const char *dir = NULL;
+	json_t *j, *files, *f, *ver;
+	size_t i;
+	int rc;
+
+	if ((rc = cli_getopt_online(g, argc, argv, cli_rules_get_usage, lo, cli_rules_get_opt, &dir)) != 0)
+		return rc < 0 ? CLI_EXIT_OK : rc;
+	if (optind != argc) {
+		fprintf(stderr, "tollctl rules get: unexpected \"%s\"\n", argv[optind]);
+		return CLI_EXIT_USAGE;
+	}
+	if ((rc = cli_call(g, "GET", "/v1/rules", NULL, CLI_NF_ROUTE, NULL, &j, NULL)) != CLI_EXIT_OK)
+		return rc;
+	files = json_object_get(j, "files");
+	ver = json_object_get(j, "version");
+	if (g->json && dir == NULL) {
+		cli_print_json(j);
+		goto out;
+	}
+	if (dir == NULL && json_is_integer(ver))
+		printf("# rules version %lld\n", (long long)json_integer_value(ver));
+	else if (dir == NULL && json_is_string(ver))
+		printf("# rules version %s\n", json_string_value(ver));
+	json_array_foreach(files, i, f) {
+		const char *name = cli_jstr(f, "name", "?"), *text = cli_jstr(f, "text", "");
+		size_t n = strlen(text);
+
+		if (dir != NULL) {
+			if (cli_write_file(dir, name, text) < 0)
+				rc = CLI_EXIT_FAIL;
+			continue;
+		}
+		printf("# ---- %s ----\n%s%s", name, text, n && text[n - 1] != '\n' ? "\n" : "");
+	}
+out:
+	json_decref(j);
+	return rc;
+}
+
+/* Reads file <path> whole (at most CLI_RULE_FILE_MAX bytes) into a new string. */
+static char *cli_slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+
+	if (f == NULL) {
+		fprintf(stderr, "tollctl: cannot read %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	for (;;) {
+		if (n + 4096 + 1 > cap) {
+			char *p;
+
+			cap = cap ? cap * 2 : 65536;
+			if (cap > CLI_RULE_FILE_MAX + 4097 || (p = realloc(buf, cap)) == NULL) {
+				fprintf(stderr, "tollctl: %s: larger than %u MiB\n", path,
+					CLI_RULE_FILE_MAX >> 20);
+				goto err;
+			}
+			buf = p;
+		}
+		size_t r = fread(buf + n, 1, 4096, f);
+
+		n += r;
+		if (r < 4096)
+			break;
+	}
+	if (ferror(f)) {
+		fprintf(stderr, "tollctl: cannot read %s: %s\n", path, strerror(errno));
+		goto err;
+	}
+	if (memchr(buf, '\0', n) != NULL) {
+		fprintf(stderr, "tollctl: %s: a rule file is text (it holds a NUL byte)\n", path);
+		goto err;
+	}
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+err:
+	free(buf);
+	fclose(f);
+	return NULL;
+}
+
+static const char cli_rules_put_usage[] =
+	"usage: tollctl rules put [--comment TEXT] [--if-version N] FILE...\n";
+
+struct cli_put_opts {
+	const char *comment;
+	long long if_version;         /* -1: none */
+};
+
+static int cli_rules_put_opt(void *ctx, int opt, char *arg)
+{
+	struct cli_put_opts *o = ctx;
+	char *end;
+
+	if (opt == 'c') {
+		o->comment = arg;
+		return 0;
+	}
+	if (opt == 'V') {
+		errno = 0;
+		o->if_version = strtoll(arg, &end, 10);
+		if (errno == 0 && end != arg && *end == '\0' && o->if_version >= 0)
+			return 0;
+		fprintf(stderr, "tollctl: --if-version \"%s\": give a version number\n", arg);
+	}
+	return CLI_EXIT_USAGE;
+}
+
+int cli_cmd_rules_put(struct cli_global *g, int argc, char **argv)
+{
+	static const struct option lo[] = { CLI_GLOBAL_LONGOPTS,
+					    { "comment", required_argument, NULL, 'c' },
+					    { "if-version", required_argument, NULL, 'V' },
+					    { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
+	struct cli_put_opts o = { .if_version = -1 };
+	json_t *body = NULL, *files, *j = NULL, *ver;
+	int rc;
+
+	if ((rc = cli_getopt_online(g, argc, argv, cli_rules_put_usage, lo, cli_rules_put_opt, &o)) != 0)
+		return rc < 0 ? CLI_EXIT_OK : rc;
+	if (optind == argc) {
+		fprintf(stderr, "tollctl rules put: give the rule files\n%s", cli_rules_put_usage);
+		return CLI_EXIT_USAGE;
+	}
+	if ((body = json_object()) == NULL || (files = json_array()) == NULL) {
+		json_decref(body);
+		return CLI_EXIT_FAIL;
+	}
+	json_object_set_new(body, "files", files);
+	if (o.comment != NULL)
+		json_object_set_new(body, "comment", json_string(o.comment));
+	if (o.if_version >= 0)
+		json_object_set_new(body, "if_version", json_integer(o.if_version));
+	for (int i = optind; i < argc; i++) {
+		char *copy = strdup(argv[i]), *name = copy != NULL ? basename(copy) : NULL;
+		char *text;
+		json_t *t;
+
+		if (name == NULL || !cli_rule_name_ok(name)) {
+			fprintf(stderr, "tollctl: %s: a rule file's name is letters, digits, '.', '_', "
+				"'-' (not starting with '.')\n", argv[i]);
+			free(copy);
+			rc = CLI_EXIT_USAGE;
+			goto out;
+		}
+		if ((text = cli_slurp(argv[i])) == NULL) {
+			free(copy);
+			rc = CLI_EXIT_FAIL;
+			goto out;
+		}
+		/* json_string() refuses text that is not UTF-8: say which file */
+		if ((t = json_string(text)) == NULL) {
+			fprintf(stderr, "tollctl: %s: not UTF-8 text\n", argv[i]);
+			free(text);
+			free(copy);
+			rc = CLI_EXIT_FAIL;
+			goto out;
+		}
+		json_array_append_new(files, json_pack("{s:s,s:o}", "name", name, "text", t));
+		free(text);
+		free(copy);
+	}
+	if ((rc = cli_call(g, "PUT", "/v1/rules", body, CLI_NF_ROUTE, NULL, &j, NULL)) != CLI_EXIT_OK)
+		goto out;
+	ver = json_object_get(j, "version");
+	if (g->json) {
+		cli_print_json(j);
+	} else {
+		if (json_is_integer(ver))
+			printf("rules accepted: version %lld\n", (long long)json_integer_value(ver));
+		else
+			printf("rules accepted\n");
+		json_object_del(j, "version");
+		cli_kv_print(stdout, j, 2);
+	}
+out:
+	json_decref(j);
+	json_decref(body);
+	return rc;
+}
+
+/* Prints the answer of POST /v1/rules/test for a statement: each statement with its
+ * fingerprint and verdict, as the offline `rules test` does. */
+static void cli_rules_test_print(const json_t *j)
+{
+	const json_t *st = json_object_get(j, "statements");
+	size_t i;
+	json_t *s;
+
+	if (!json_is_array(st)) {
+		cli_kv_print(stdout, j, 0);
+		return;
+	}
+	if (json_array_size(st) == 0)
+		printf("no statements\n");
+	json_array_foreach((json_t *)st, i, s) {
+		const char *rule = cli_jstr(s, "rule", cli_jstr(s, "id", "")), *msg = cli_jstr(s, "message", "");
+
+		printf("statement %zu: %s\n", i + 1, cli_jstr(s, "normalized", cli_jstr(s, "text", "")));
+		if (cli_jstr(s, "fingerprint", NULL) != NULL)
+			printf("  fingerprint: %s\n", cli_jstr(s, "fingerprint", ""));
+		printf("  verdict:     %s%s%s%s%s\n", cli_jstr(s, "action", cli_jstr(s, "verdict", "?")),
+		       *rule ? "  rule " : "", rule, *msg ? ": " : "", msg);
+	}
+}
+
+int cli_cmd_rules_test(struct cli_global *g, const char *sql, const char *resource,
+		       const char *protocol)
+{
+	json_t *body = json_pack("{s:s,s:s?,s:s?}", "sql", sql, "resource", resource, "protocol",
+				 protocol), *j;
+	char err[256];
+	int rc;
+
+	if (cli_global_finish(g, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tollctl: %s\n", err);
+		json_decref(body);
+		return CLI_EXIT_USAGE;
+	}
+	if (body == NULL) {
+		fprintf(stderr, "tollctl: --sql: not UTF-8 text\n");
+		return CLI_EXIT_USAGE;
+	}
+	rc = cli_call(g, "POST", "/v1/rules/test", body, CLI_NF_ROUTE, NULL, &j, NULL);
+	json_decref(body);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	if (g->json)
+		cli_print_json(j);
+	else
+		cli_rules_test_print(j);
+	json_decref(j);
+	return CLI_EXIT_OK;
+}

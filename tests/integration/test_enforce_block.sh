@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# test_enforce_block.sh - statements the shipped rule packs block never reach PostgreSQL, the client gets the rule's error and its session goes on (simple and extended protocols).
+#
+# tollgated runs the demo configuration with its four rule packs. One psql session
+# (simple query protocol) sends, among allowed statements, DROP TABLE in several
+# spellings, a multi-statement query holding a DROP, a DO block holding one, TRUNCATE,
+# DELETE without WHERE, GRANT and COPY ... TO PROGRAM. Each must come back as
+# "blocked by policy rule <id>" with SQLSTATE 42501, the statement after it in the same
+# session must run, and the table must still exist with all its rows and no grants,
+# seen from that session, from a fresh session through the appliance and directly on
+# the server. Look-alikes (a DROP inside a string or a comment, DELETE with WHERE)
+# pass. pgbench -M extended and -M prepared then send DROP TABLE through the extended
+# protocol (Parse/Bind/Execute) and must get the same error. tollgated's cmd_blocked
+# counter must equal the number of blocked statements sent.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "$0")/lib.sh"
+
+it_init enforce-block
+it_net_up
+it_pg_start
+
+# srv_psql [psql args]: psql as the test role straight to the server, from inside the
+# server namespace (not through the appliance), bounded.
+srv_psql() {
+	PGCONNECT_TIMEOUT=5 timeout -k 5 "$(it_left 60)" ip netns exec "$TG_NS_SERVER" \
+		"$IT_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$IT_URI" "$@"
+}
+
+rows=10
+# Owned by the test role: every blocked statement below would succeed on the server.
+srv_psql -c "CREATE TABLE t (id int PRIMARY KEY, v text)" \
+	-c "INSERT INTO t SELECT i, 'value ' || i FROM generate_series(1, $rows) AS i" ||
+	it_die "create table t directly on the server"
+
+# Every statement is followed by a line "R <name> <ERROR> <SQLSTATE> [message]" (psql
+# variables of the last query), so that the output is in order on stdout alone.
+# A blocked statement is followed by "after-<name>", which must run.
+sql=$IT_TMP/session.sql
+cat >"$sql" <<'SQL'
+\set QUIET 1
+SELECT 'base', count(*) FROM t;
+\echo R base :ERROR :SQLSTATE
+DROP TABLE t;
+\echo R drop :ERROR :SQLSTATE :LAST_ERROR_MESSAGE
+SELECT 'after-drop', count(*) FROM t;
+\echo R after-drop :ERROR :SQLSTATE
+dRoP /* x */ TaBlE t;
+\echo R drop-mixed :ERROR :SQLSTATE :LAST_ERROR_MESSAGE
+SELECT 'after-drop-mixed', count(*) FROM t;
+\echo R after-drop-mixed :ERROR :SQLSTATE
+SELECT 'multi-first' AS first \; DROP TABLE t;
+\echo R multi :ERROR :SQLSTATE :LAST_ERROR_MESSAGE
+SELECT 'after-multi', count(*) FROM t;
+\echo R after-multi :ERROR :SQLSTATE
+DO $$ BEGIN DROP TABLE t; END $$;
+\echo R do :ERROR :SQLSTATE :LAST_ERROR_MESSAGE
+SELECT 'after-do', count(*) FROM t;
+\echo R after-do :ERROR :SQLSTATE
+TRUNCATE t;
+\echo R truncate :ERROR :SQLSTATE :LAST_ERROR_MESSAGE
+SELECT 'after-truncate', count(*) FROM t;
+\echo R after-truncate :ERROR :SQLSTATE
+DELETE FROM t;
+\echo R delete :ERROR :SQLSTATE :LAST_ERROR_MESSAGE
+SELECT 'after-delete', count(*) FROM t;
+\echo R after-delete :ERROR :SQLSTATE
+GRANT ALL ON t TO PUBLIC;
+\echo R grant :ERROR :SQLSTATE :LAST_ERROR_MESSAGE
+SELECT 'after-grant', count(*) FROM t;
+\echo R after-grant :ERROR :SQLSTATE
+COPY t TO PROGRAM 'true';
+\echo R copy-program :ERROR :SQLSTATE :LAST_ERROR_MESSAGE
+SELECT 'after-copy-program', count(*) FROM t;
+\echo R after-copy-program :ERROR :SQLSTATE
+SELECT 'DROP TABLE t' AS in_string;
+\echo R in-string :ERROR :SQLSTATE
+SELECT 'comment-first' AS first \;
+-- DROP TABLE t
+SELECT 'comment-second', current_query() LIKE '%-- DROP TABLE t%SELECT%' AS comment_was_sent;
+\echo R comment :ERROR :SQLSTATE
+DELETE FROM t WHERE id = 1;
+\echo R delete-where :ERROR :SQLSTATE
+SELECT 'select-all', count(*), min(id), max(id) FROM (SELECT * FROM t) AS s;
+\echo R select-all :ERROR :SQLSTATE
+SELECT 'final', count(*), (SELECT relacl IS NULL FROM pg_class WHERE oid = 't'::regclass) FROM t;
+\echo R final :ERROR :SQLSTATE
+SQL
+
+# name|rule of each statement the session sends that must be blocked
+blocked=(drop\|sql.drop-table drop-mixed\|sql.drop-table multi\|sql.drop-table
+	do\|sql.drop-table truncate\|sql.truncate delete\|sql.delete-without-where
+	grant\|priv.grant copy-program\|exfil.copy-program)
+n_blocked=0
+
+it_dut_start appliance
+
+out=$IT_TMP/session.out
+rc=0
+it_psql -v ON_ERROR_STOP=0 -At -f "$sql" >"$out" 2>"$IT_TMP/session.err" || rc=$?
+it_check "psql session through the appliance ran to its end (status $rc)" \
+	grep -qx 'R final false 00000' "$out"
+
+# status_of <name>: the "R <name> ..." line's fields after the name
+status_of() {
+	sed -n "s/^R $1 //p" "$out" | head -n 1
+}
+
+for entry in "${blocked[@]}"; do
+	name=${entry%%|*} rule=${entry#*|}
+	n_blocked=$((n_blocked + 1))
+	st=$(status_of "$name")
+	if [[ $st == "true 42501 blocked by policy rule $rule:"* ]]; then
+		it_pass "$name: blocked with SQLSTATE 42501 by $rule"
+	else
+		it_fail "$name: want 'true 42501 blocked by policy rule $rule: ...', got '$st'"
+	fi
+	# the statement after it runs, and the table still has every row
+	if [[ $(status_of "after-$name") == 'false 00000' ]] &&
+		grep -qx "after-$name|$rows" "$out"; then
+		it_pass "$name: the next statement in the session runs (t has its $rows rows)"
+	else
+		it_fail "$name: the next statement failed or t lost rows: '$(grep "after-$name" "$out" | tr '\n' ' ')'"
+	fi
+done
+it_check "multi: the whole query was removed (its SELECT 'multi-first' returned nothing)" \
+	bash -c "! grep -q 'multi-first' '$out'"
+it_check "SELECT 'DROP TABLE t' (a string) is not blocked" \
+	bash -c "grep -qx 'DROP TABLE t' '$out' && grep -qx 'R in-string false 00000' '$out'"
+it_check "a statement starting with the comment -- DROP TABLE t is not blocked (and reached the server)" \
+	bash -c "grep -qx 'comment-second|t' '$out' && grep -qx 'R comment false 00000' '$out'"
+it_check "DELETE FROM t WHERE id = 1 is not blocked" grep -qx 'R delete-where false 00000' "$out"
+it_check "SELECT * FROM t is not blocked (rows 2..$rows)" \
+	bash -c "grep -qx 'select-all|$((rows - 1))|2|$rows' '$out' && grep -qx 'R select-all false 00000' '$out'"
+it_check "in the same session at the end: t exists with $((rows - 1)) rows and no grants" \
+	grep -qx "final|$((rows - 1))|t" "$out"
+# one R line for the base query, two per blocked statement, five for the rest
+if [[ $(grep -c '^R ' "$out") -ne $((1 + 2 * ${#blocked[@]} + 5)) ]]; then
+	it_log "session output:"
+	sed 's/^/    /' "$out" "$IT_TMP/session.err" >&2
+fi
+
+# The same comment case with psql -c, which sends the text exactly as written.
+v=$(it_psql -Atc $'-- DROP TABLE t\nSELECT \'comment-c\'' 2>&1) || true
+it_check "psql -c '-- DROP TABLE t<newline>SELECT ...' is not blocked" [ "$v" == comment-c ]
+
+v=$(it_psql -Atc "SELECT count(*), (SELECT relacl IS NULL FROM pg_class WHERE oid = 't'::regclass) FROM t" 2>&1) || true
+it_check "fresh session through the appliance: t exists with $((rows - 1)) rows, no grants ('$v')" \
+	[ "$v" == "$((rows - 1))|t" ]
+
+# The extended protocol: pgbench sends Parse/Bind/Execute/Sync (-M extended) or a
+# named Parse first (-M prepared). pgbench aborts its client on the error.
+printf 'DROP TABLE t;\n' >"$IT_TMP/drop.sql"
+for mode in extended prepared; do
+	rc=0
+	it_pgbench -n -M "$mode" -f "$IT_TMP/drop.sql" -t 1 -c 1 >"$IT_TMP/pgbench.$mode.out" 2>&1 || rc=$?
+	n_blocked=$((n_blocked + 1))
+	if grep -q 'blocked by policy rule sql.drop-table' "$IT_TMP/pgbench.$mode.out"; then
+		it_pass "pgbench -M $mode: DROP TABLE answered 'blocked by policy rule sql.drop-table' (status $rc)"
+	else
+		it_fail "pgbench -M $mode: no error naming sql.drop-table (status $rc):"
+		tail -n 10 "$IT_TMP/pgbench.$mode.out" | sed 's/^/    /'
+	fi
+	v=$(it_psql -Atc "SELECT count(*) FROM t" 2>&1) || true
+	it_check "pgbench -M $mode: t still exists afterwards ($v rows)" [ "$v" == "$((rows - 1))" ]
+done
+
+it_dut_stop
+log=$IT_TMP/tollgated.$IT_TG_RUN.log
+v=$(it_counter_sum "$log" cmd_blocked)
+it_check "tollgated counted cmd_blocked $v, the $n_blocked blocked statements sent" [ "$v" -eq "$n_blocked" ]
+
+# Directly on the server: the table is intact, and the role could have dropped it,
+# so that the checks above prove the appliance, not a missing privilege.
+v=$(srv_psql -Atc "SELECT count(*), (SELECT relacl IS NULL FROM pg_class WHERE oid = 't'::regclass) FROM t" 2>&1) || true
+it_check "directly on the server: t exists with $((rows - 1)) rows and no grants ('$v')" [ "$v" == "$((rows - 1))|t" ]
+it_check "control: the same DROP TABLE t directly on the server succeeds" srv_psql -c "DROP TABLE t"
+
+it_finish

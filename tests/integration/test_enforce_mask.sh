@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# test_enforce_mask.sh - the PII pack masks card numbers, SSNs and e-mail addresses in PostgreSQL results: the same through the simple and the extended protocol, in COPY, and in a result of more than 50 MB that arrives whole.
+#
+# tollgated runs the demo configuration with its four rule packs. A table holds
+# valid-Luhn card numbers in three layouts, one with a bad check digit, a column named
+# ssn, e-mail addresses and free text with numbers in it. Through the appliance:
+#   - psql (simple protocol) shows exactly the expected masked rows: cards as
+#     "**** **** **** 1111" (last four kept, layout kept), the bad one unchanged, the
+#     ssn column masked whole by its name, e-mails with their first character kept;
+#   - tests/tools/pg_extquery (Parse/Bind/Describe/Execute/Sync) shows the very same;
+#   - a SELECT of more than 50 MB with a card in every row arrives complete: its row
+#     count and SHA-256 equal those of the same query run directly on the server with
+#     the masked value written in it;
+#   - COPY (SELECT ...) TO STDOUT is masked the same way (checked the same way).
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "$0")/lib.sh"
+
+it_init enforce-mask
+it_net_up
+it_pg_start
+
+extquery=$TG_ROOT/$TG_BUILD_DIR/tests/tools/pg_extquery
+[[ -x $extquery ]] || it_die "pg_extquery not built ($extquery)"
+
+# srv_psql [psql args]: psql as the test role straight to the server, from inside the
+# server namespace (not through the appliance), bounded.
+srv_psql() {
+	PGCONNECT_TIMEOUT=5 timeout -k 5 "$(it_left 90)" ip netns exec "$TG_NS_SERVER" \
+		"$IT_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$IT_URI" "$@"
+}
+
+# pg_extquery speaks md5, not SCRAM: store the test role's password as md5 (libpq's
+# psql and pgbench do md5 as well).
+tg_pg_admin "$IT_PG" -d postgres -c "SET password_encryption = 'md5'" \
+	-c "ALTER ROLE $IT_USER PASSWORD '$IT_PASSWORD'" >/dev/null || it_die "md5 password for $IT_USER"
+
+srv_psql <<'SQL' || it_die "create table cards directly on the server"
+CREATE TABLE cards (id int PRIMARY KEY, card text, ssn text, email text, note text);
+INSERT INTO cards VALUES
+	(1, '4111 1111 1111 1111', '123-45-6789', 'jane.doe@example.com', 'paid with 4111-1111-1111-1111 today'),
+	(2, '5500 0000 0000 0004', '219-09-9999', 'bob@mail.example.org', 'tax id 123-45-6789'),
+	(3, '4111111111111111', '078-05-1120', 'x@y.io', 'ref 12345'),
+	(4, '4111 1111 1111 1112', '000-12-3456', 'not an address', 'ticket 4111 1111 1111 1112');
+SQL
+query="SELECT id, card, ssn, email, note FROM cards ORDER BY id"
+raw=$(
+	cat <<'EOF'
+1|4111 1111 1111 1111|123-45-6789|jane.doe@example.com|paid with 4111-1111-1111-1111 today
+2|5500 0000 0000 0004|219-09-9999|bob@mail.example.org|tax id 123-45-6789
+3|4111111111111111|078-05-1120|x@y.io|ref 12345
+4|4111 1111 1111 1112|000-12-3456|not an address|ticket 4111 1111 1111 1112
+EOF
+)
+masked=$(
+	cat <<'EOF'
+1|**** **** **** 1111|***-**-****|j***.***@*******.***|paid with ****-****-****-1111 today
+2|**** **** **** 0004|***-**-****|b**@****.*******.***|tax id ***-**-6789
+3|************1111|***-**-****|x@*.**|ref 12345
+4|4111 1111 1111 1112|***-**-****|not an address|ticket 4111 1111 1111 1112
+EOF
+)
+
+# The large result: about 228 bytes a row in psql's unaligned output, > 50 MB in all.
+big_rows=230000
+big_sql="SELECT g, '%s' AS card, repeat('x', 200) AS pad FROM generate_series(1, $big_rows) AS g"
+copy_rows=100000
+copy_sql="COPY (SELECT g, '%s' AS card, 'card of customer ' || g AS note FROM generate_series(1, $copy_rows) AS g) TO STDOUT"
+
+# The references, directly on the server: the raw table, and the big results with
+# the masked value written into the query.
+v=$(srv_psql -At -F '|' -c "$query" 2>&1) || true
+it_check "directly on the server the table holds the raw values" [ "$v" == "$raw" ]
+# shellcheck disable=SC2059 # the queries are formats on purpose
+srv_psql -At -c "$(printf "$big_sql" '**** **** **** 1111')" >"$IT_TMP/big.ref" ||
+	it_die "big reference query on the server"
+# shellcheck disable=SC2059
+srv_psql -c "$(printf "$copy_sql" '**** **** **** 1111')" >"$IT_TMP/copy.ref" ||
+	it_die "COPY reference on the server"
+
+it_dut_start appliance
+
+# Simple protocol (psql).
+v=$(it_psql -At -F '|' -c "$query" 2>&1) || true
+if [[ $v == "$masked" ]]; then
+	it_pass "psql (simple protocol): cards, ssn column and e-mails masked exactly as expected, the bad-Luhn card left alone"
+else
+	it_fail "psql (simple protocol): masked rows differ (diff want got):"
+	diff <(echo "$masked") <(echo "$v") | sed 's/^/    /' || true
+fi
+
+# Extended protocol (pg_extquery), with the very same query.
+rc=0
+it_client "$extquery" "$TG_IP_SERVER" 5432 "$IT_USER" "$IT_DB" "$IT_PASSWORD" "$query" \
+	>"$IT_TMP/ext.out" 2>&1 || rc=$?
+ext=$(sed -n 's/^ROW //p' "$IT_TMP/ext.out")
+if [[ $rc -eq 0 && $ext == "$masked" && $ext == "$v" ]] &&
+	grep -qx 'COLUMNS id|card|ssn|email|note' "$IT_TMP/ext.out" &&
+	grep -qx 'COMPLETE SELECT 4' "$IT_TMP/ext.out"; then
+	it_pass "pg_extquery (extended protocol): the same masked rows as through psql"
+else
+	it_fail "pg_extquery (extended protocol): status $rc, rows differ from psql's (diff psql extended):"
+	diff <(echo "$v") <(echo "$ext") | sed 's/^/    /' || true
+	sed 's/^/    | /' "$IT_TMP/ext.out" | head -n 20
+fi
+
+# More than 50 MB with a card in every row.
+start=$SECONDS
+rc=0
+# shellcheck disable=SC2059
+IT_CMD_TIMEOUT=120 it_psql -At -c "$(printf "$big_sql" '4111 1111 1111 1111')" \
+	>"$IT_TMP/big.out" 2>"$IT_TMP/big.err" || rc=$?
+secs=$((SECONDS - start))
+size=$(stat -c %s "$IT_TMP/big.out")
+lines=$(wc -l <"$IT_TMP/big.out")
+want=$(sha256sum <"$IT_TMP/big.ref" | cut -d' ' -f1)
+got=$(sha256sum <"$IT_TMP/big.out" | cut -d' ' -f1)
+if [[ $rc -eq 0 && $lines -eq $big_rows && $got == "$want" && $size -ge 50000000 ]]; then
+	it_pass "$size-byte masked result arrived whole in ${secs} s: $lines rows, sha256 equals the server's with the masked value ($got)"
+else
+	it_fail "large masked result: status $rc, $size bytes, $lines/$big_rows rows, sha256 $got, want $want (>= 50000000 bytes):"
+	tail -n 5 "$IT_TMP/big.err" | sed 's/^/    /'
+	cmp "$IT_TMP/big.ref" "$IT_TMP/big.out" 2>&1 | head -n 1 | sed 's/^/    /' || true
+fi
+
+# COPY TO STDOUT (CopyData rows).
+rc=0
+# shellcheck disable=SC2059
+IT_CMD_TIMEOUT=60 it_psql -c "$(printf "$copy_sql" '4111 1111 1111 1111')" \
+	>"$IT_TMP/copy.out" 2>"$IT_TMP/copy.err" || rc=$?
+lines=$(wc -l <"$IT_TMP/copy.out")
+want=$(sha256sum <"$IT_TMP/copy.ref" | cut -d' ' -f1)
+got=$(sha256sum <"$IT_TMP/copy.out" | cut -d' ' -f1)
+if [[ $rc -eq 0 && $lines -eq $copy_rows && $got == "$want" ]]; then
+	it_pass "COPY (SELECT ...) TO STDOUT masked: $lines rows, sha256 equals the server's with the masked value"
+else
+	it_fail "COPY TO STDOUT: status $rc, $lines/$copy_rows rows, sha256 $got, want $want:"
+	tail -n 5 "$IT_TMP/copy.err" | sed 's/^/    /'
+	diff "$IT_TMP/copy.ref" "$IT_TMP/copy.out" 2>&1 | head -n 4 | sed 's/^/    /' || true
+fi
+
+it_dut_stop
+log=$IT_TMP/tollgated.$IT_TG_RUN.log
+v=$(it_counter_sum "$log" fields_masked)
+# 12 fields per run of the small table (psql, pg_extquery), one per big row, one per
+# COPY row
+want=$((2 * 12 + big_rows + copy_rows))
+it_check "tollgated counted fields_masked $v, want $want" [ "$v" -eq "$want" ]
+
+it_finish
