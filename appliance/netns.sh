@@ -7,7 +7,7 @@
 #
 # <P> is $TG_NS_PREFIX (default "tg"), so that the demo and several test runs can
 # coexist. Everything created is written to a state file ($TG_NET_STATE, default
-# ./run/net-<P>.state) and tg_net_down removes exactly what that file lists, nothing
+# run/net-<P>.state in the source tree) and tg_net_down removes exactly what that file lists, nothing
 # else: a name that already exists is an error, never adopted.
 #
 # Functions (all return 0 on success, non-zero with a message on stderr otherwise):
@@ -31,6 +31,7 @@
 #   tg_pid_alive <pid> <name>    true when <pid> runs and its command line contains <name>
 
 TG_NS_PREFIX=${TG_NS_PREFIX:-tg}
+TG_NETNS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TG_IP_CLIENT=198.18.0.1
 TG_IP_SERVER=198.18.0.2
 
@@ -49,7 +50,7 @@ tg_net_names() {
 	TG_VETH_C=$TG_NS_PREFIX-veth-c
 	TG_VETH_S=$TG_NS_PREFIX-veth-s
 	TG_BR=$TG_NS_PREFIX-br0
-	TG_NET_STATE=${TG_NET_STATE:-./run/net-$TG_NS_PREFIX.state}
+	TG_NET_STATE=${TG_NET_STATE:-$TG_NETNS_ROOT/run/net-$TG_NS_PREFIX.state}
 	export TG_NS_CLIENT TG_NS_SERVER TG_VETH_C TG_VETH_S TG_BR TG_NET_STATE
 }
 

@@ -277,10 +277,13 @@ static int op_rules_put(void *ctx, json_t *body, json_t **result, char *err, siz
 		return -1;
 	}
 	/* rules put through the API live in <state_dir>/rules.d; SIGHUP reloads them */
-	snprintf(dir, sizeof(dir), "%s/rules.d", state);
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/rules.d", state) >= sizeof(dir) - 110) {
+		snprintf(err, errlen, "state_dir is too long");
+		return -1;
+	}
 	mkdir(state, 0700);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		snprintf(err, errlen, "cannot create %.200s: %s", dir, strerror(errno));
 		return -1;
 	}
 	json_array_foreach(files, i, f) {
@@ -291,9 +294,13 @@ static int op_rules_put(void *ctx, json_t *body, json_t **result, char *err, siz
 				 "([A-Za-z0-9._-]) and \"text\" a string", i);
 			return -1;
 		}
-		snprintf(paths[i], sizeof(paths[i]), "%s/%s.new", dir, name);
+		if ((size_t)snprintf(paths[i], sizeof(paths[i]), "%s/%s.new", dir, name) >=
+		    sizeof(paths[i])) {
+			snprintf(err, errlen, "files[%zu]: path too long", i);
+			return -1;
+		}
 		if (write_file(paths[i], json_string_value(text), json_string_length(text)) < 0) {
-			snprintf(err, errlen, "cannot write %s: %s", paths[i], strerror(errno));
+			snprintf(err, errlen, "cannot write %.200s: %s", paths[i], strerror(errno));
 			return -1;
 		}
 	}
@@ -301,7 +308,7 @@ static int op_rules_put(void *ctx, json_t *body, json_t **result, char *err, siz
 	memcpy(saved, d->cfg.rule_files, sizeof(saved));
 	d->cfg.n_rule_files = (int)n;
 	for (i = 0; i < n; i++)
-		snprintf(d->cfg.rule_files[i], sizeof(d->cfg.rule_files[i]), "%s", paths[i]);
+		memcpy(d->cfg.rule_files[i], paths[i], sizeof(d->cfg.rule_files[i]));
 	p = tgd_policy_build(d, d->n_workers_init);
 	if (p == NULL) {
 		d->cfg.n_rule_files = saved_n;

@@ -111,6 +111,7 @@ PG_BASE=$TMP/pg
 DUT_PID=        # tollgated or testpmd we started, while it runs
 DUT_NAME=       # its command name, to check the pid is still ours
 DUT_MODE=       # the DUT joining the veths now
+CHILD_PID=      # a long client command running in the background (run_bg)
 PG_STARTED=0
 
 # Stops the DUT: SIGTERM, at most 20 s, then SIGKILL; by pid only.
@@ -140,10 +141,26 @@ dut_stop() {
 	DUT_MODE=
 }
 
+# Stops the command run_bg is waiting for (a `timeout`, which passes the signal on to
+# pgbench), at most 10 s.
+child_kill() {
+	local pid=$CHILD_PID i
+	CHILD_PID=
+	[[ -n $pid ]] || return 0
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
 cleanup() {
 	local rc=$?
 	set +e
 	trap - EXIT INT TERM
+	child_kill
 	dut_stop
 	[[ $PG_STARTED -eq 1 ]] && tg_pg_stop "$PG_BASE"
 	tg_net_down || say "cleanup: could not remove every link or namespace in $TG_NET_STATE"
@@ -159,6 +176,19 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ---- helpers ----
+
+# run_bg <command...>: runs a long command in the background and waits for it. Bash runs
+# a trap only once the foreground command has ended (and ignores SIGINT when that
+# command did not die of it); `wait` is interrupted at once, so Ctrl-C and SIGTERM stop
+# the bench now, and cleanup stops the command. Returns the command's status.
+run_bg() {
+	local rc=0
+	"$@" &
+	CHILD_PID=$!
+	wait "$CHILD_PID" || rc=$?
+	CHILD_PID=
+	return "$rc"
+}
 
 # Runs a command in the client namespace, bounded by <limit> seconds.
 in_client() {
@@ -186,14 +216,18 @@ wait_path() {
 }
 
 # tollgated's config: <src> with this run's interface names, its own DPDK file prefix,
-# <poll> polling, paths relative to <src> made absolute (the copy lives in $TMP), and
-# the rule cache in $TMP.
+# <poll> polling, paths relative to <src> made absolute (the copy lives in $TMP), the
+# rule cache and the recordings in $TMP, and no management API (the demo's port may be
+# in use; the bench needs none).
 tg_conf() {
 	local poll=$1 out=$TMP/tollgated-$1.conf srcdir
 	srcdir=$(cd "$(dirname "$conf_src")" && pwd)
 	sed -e "s/tg-veth-c/$TG_VETH_C/g" -e "s/tg-veth-s/$TG_VETH_S/g" \
 		-e "s#\"\\.\\./#\"$srcdir/../#g" -e "s#\"\\./#\"$srcdir/#g" \
 		-e "s#cache_dir *= *\"[^\"]*\"#cache_dir = \"$TMP/hscache\"#" \
+		-e "/^recorder *= *{/,/^};/ s#dir *= *\"[^\"]*\"#dir = \"$TMP/recordings\"#" \
+		-e "/^management *= *{/,/^};/ s#listen *= *\"[^\"]*\"#listen = \"\"#" \
+		-e "/^management *= *{/,/^};/ s#state_dir *= *\"[^\"]*\"#state_dir = \"$TMP\"#" \
 		-e "s/--file-prefix[= ]*[A-Za-z0-9_-]*/--file-prefix=$TG_NS_PREFIX/g" \
 		-e "s/\"--file-prefix\", *\"[A-Za-z0-9_-]*\"/\"--file-prefix\", \"$TG_NS_PREFIX\"/g" \
 		-e "s/poll *= *\"[a-z]*\"/poll = \"$poll\"/" \
@@ -246,11 +280,13 @@ dut_start() {
 	fi
 }
 
-pgbench_c() {
-	local limit=$1
-	shift
-	PGPASSWORD=$db_password PGCONNECT_TIMEOUT=5 in_client "$limit" "$pgbin/pgbench" \
-		-h "$TG_IP_SERVER" -p 5432 -U "$db_user" "$@" "$db"
+# pgbench_ns <namespace> <limit> [pgbench args]: pgbench in <namespace>, bounded by
+# <limit> seconds, through run_bg (env execs timeout: $! is the timeout process).
+pgbench_ns() {
+	local ns=$1 limit=$2
+	shift 2
+	run_bg env PGPASSWORD="$db_password" PGCONNECT_TIMEOUT=5 timeout --kill-after=5 "$limit" \
+		ip netns exec "$ns" "$pgbin/pgbench" -h "$TG_IP_SERVER" -p 5432 -U "$db_user" "$@" "$db"
 }
 
 # Percentiles (ms) of the latencies (us, 3rd field) in pgbench's per-transaction logs.
@@ -292,12 +328,10 @@ tg_pg_admin "$PG_BASE" -d postgres \
 	-c "CREATE ROLE $db_user LOGIN PASSWORD '$db_password'" \
 	-c "CREATE DATABASE $db OWNER $db_user" >/dev/null || die "cannot create the bench database"
 say "pgbench -i -s $scale (inside $TG_NS_SERVER, no DUT)"
-PGPASSWORD=$db_password timeout --kill-after=5 900 ip netns exec "$TG_NS_SERVER" "$pgbin/pgbench" \
-	-h "$TG_IP_SERVER" -U "$db_user" -i -s "$scale" -q "$db" >"$TMP/init.log" 2>&1 ||
+pgbench_ns "$TG_NS_SERVER" 900 -i -s "$scale" -q >"$TMP/init.log" 2>&1 ||
 	{ tail -n 20 "$TMP/init.log" >&2; die "pgbench -i failed"; }
 # warm the server's caches once, without any DUT in the path
-PGPASSWORD=$db_password timeout --kill-after=5 60 ip netns exec "$TG_NS_SERVER" "$pgbin/pgbench" \
-	-h "$TG_IP_SERVER" -U "$db_user" -S -M prepared -c "$clients" -j "$threads" -T 5 "$db" \
+pgbench_ns "$TG_NS_SERVER" 60 -S -M prepared -c "$clients" -j "$threads" -T 5 \
 	>"$TMP/warm-server.log" 2>&1 || die "warm-up inside the server namespace failed"
 
 # ---- runs ----
@@ -312,13 +346,13 @@ for ((round = 1; round <= rounds; round++)); do
 		dut_start "$dut" "$log"
 		# -n: no VACUUM / TRUNCATE before the run (done once after -i), so that every
 		# DUT sees the same statements (tollgated's rule packs block TRUNCATE)
-		pgbench_c 60 -n -S -M prepared -c "$clients" -j "$threads" -T 3 >"$TMP/$key.warm.out" 2>&1 ||
+		pgbench_ns "$TG_NS_CLIENT" 60 -n -S -M prepared -c "$clients" -j "$threads" -T 3 >"$TMP/$key.warm.out" 2>&1 ||
 			{ tail -n 10 "$TMP/$key.warm.out" >&2; die "warm-up through $dut failed"; }
 		out=$TMP/$key.out
 		lat=()
 		[[ $latlog -eq 1 ]] && lat=(-l --log-prefix="$TMP/lat.$key")
 		rc=0
-		pgbench_c "$limit" -n -S -M prepared -c "$clients" -j "$threads" -T "$seconds" -P 5 \
+		pgbench_ns "$TG_NS_CLIENT" "$limit" -n -S -M prepared -c "$clients" -j "$threads" -T "$seconds" -P 5 \
 			"${lat[@]}" >"$out" 2>&1 || rc=$?
 		R_TPS[$key]=$(sed -n 's/^tps = \([0-9.]*\) (without.*/\1/p' "$out")
 		R_LAT[$key]=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' "$out")

@@ -31,6 +31,11 @@
 	X(drop_no_flow,         "segments of a protected resource without a flow, dropped (midstream = drop)") \
 	X(frag_dropped,         "IP fragments of protected flows dropped (policy)") \
 	X(frag_reassembled,     "IP datagrams reassembled from fragments") \
+	X(frag_bad,             "IP fragments dropped: malformed, overlapping, duplicate, holes, nested") \
+	X(frag_unsupported,     "IPv6 fragments dropped: extension headers before the fragment header") \
+	X(frag_too_big,         "IP fragments dropped: their datagram does not fit in one mbuf") \
+	X(frag_table_full,      "IP fragments dropped: reassembly table full") \
+	X(frag_timeout,         "IP fragments freed: their datagram did not complete in time") \
 	X(flow_created,         "flows created") \
 	X(flow_expired_idle,    "flows expired after the idle timeout") \
 	X(flow_expired_closed,  "closed flows released") \

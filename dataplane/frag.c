@@ -32,6 +32,7 @@ static int frag_check(struct rte_mempool *pool, struct rte_mbuf *m, const struct
 static void frag_purge(struct dp_frag *fr, uint64_t now_tsc);
 static int frag_classify(struct dp_frag *fr, const struct rte_mbuf *m);
 static struct rte_mbuf *frag_linearize(struct rte_mempool *pool, struct rte_mbuf *dg, int *err);
+static int frag_nested(const struct rte_mbuf *out);
 
 struct dp_frag *dp_frag_create(unsigned max_flows, uint64_t ttl_ms, int socket)
 {
@@ -97,6 +98,11 @@ struct rte_mbuf *dp_frag_in(struct dp_frag *fr, struct rte_mempool *pool, struct
 	rte_ip_frag_free_death_row(&fr->dr, FRAG_PREFETCH);
 	if (dg != NULL)
 		out = frag_linearize(pool, dg, &e);
+	if (out != NULL && p->ip_ver == 6 && frag_nested(out)) {
+		rte_pktmbuf_free(out);
+		out = NULL;
+		e = DP_FRAG_EBAD;
+	}
 	*err = e;
 	return out;
 }
@@ -203,12 +209,12 @@ static void frag_purge(struct dp_frag *fr, uint64_t now_tsc)
 }
 
 /* After rte_ip_frag returned NULL for <m>: was <m> kept or dropped? (<m> is NULL
- * when a datagram was returned.) Dropped means it
- * is on the death row, alone or chained behind another fragment (a reassembly that
- * found a hole has chained part of the datagram already). rte_ip_frag drops <m>
- * alone only when no table slot was free (overlaps, duplicates and holes drop the
- * fragments already held as well). Returns DP_FRAG_OK if <m> is held, else the
- * reason. Reads only mbuf headers, before the death row is freed. */
+ * when a datagram was returned.) Dropped means it is on the death row, alone or
+ * chained behind another fragment (a reassembly that found a hole has chained part
+ * of the datagram already). rte_ip_frag drops <m> alone only when no table slot
+ * was free (overlaps, duplicates and holes drop the fragments already held as well).
+ * Returns DP_FRAG_OK if <m> is held, else the reason. Reads only mbuf headers,
+ * before the death row is freed. */
 static int frag_classify(struct dp_frag *fr, const struct rte_mbuf *m)
 {
 	struct rte_ip_frag_death_row *dr = &fr->dr;
@@ -270,4 +276,16 @@ fail:
 	rte_pktmbuf_free(n);
 	rte_pktmbuf_free(dg);
 	return NULL;
+}
+
+/* Does the reassembled IPv6 datagram <out> carry a fragment header again (nested
+ * fragmentation, an evasion trick; RFC 8200 allows one fragment header)? Such a
+ * datagram is dropped, so that what dp_frag_in returns never parses as a fragment and
+ * a datagram is reassembled at most once. IPv4 cannot nest: MF and offset are 0. */
+static int frag_nested(const struct rte_mbuf *out)
+{
+	struct dp_pkt q;
+
+	return dp_pkt_parse(rte_pktmbuf_mtod(out, const uint8_t *), rte_pktmbuf_data_len(out),
+			    &q) == DP_PKT_FRAGMENT;
 }

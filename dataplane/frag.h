@@ -21,6 +21,8 @@
  *   (rte_ip_frag removes it at that fixed place);
  * - a bad IPv4 header checksum, a middle fragment whose length is not a multiple of
  *   8, a datagram over 65535 bytes, a multi-segment mbuf;
+ * - an IPv6 datagram that is a fragment again once reassembled (nested fragment
+ *   headers): what dp_frag_in() returns never parses as DP_PKT_FRAGMENT;
  * - a datagram that would not fit in one mbuf of the output pool.
  *
  * Threading: a struct dp_frag belongs to one worker; no call may run concurrently
@@ -40,7 +42,7 @@ struct dp_frag;
 enum dp_frag_err {
 	DP_FRAG_OK      = 0,   /* kept, or the datagram was returned */
 	DP_FRAG_EBAD    = -1,  /* malformed fragment, or a datagram discarded for overlap,
-				* duplicate, too many fragments */
+				* duplicate, hole, too many fragments, nesting */
 	DP_FRAG_EPROTO  = -2,  /* IPv4 fragment of another protocol than TCP, or an IPv6
 				* fragment header after other extension headers */
 	DP_FRAG_ETOOBIG = -3,  /* the datagram does not fit in one mbuf of the pool */
@@ -49,10 +51,10 @@ enum dp_frag_err {
 };
 
 /* Creates a reassembly table for up to <max_flows> datagrams in progress at once,
- * each given <ttl_ms> milliseconds to complete, in memory of NUMA <socket>
+ * each given <ttl_ms> (1 to 3600000) milliseconds to complete, in memory of NUMA <socket>
  * (SOCKET_ID_ANY for any). Needs the EAL. Memory: 512 to 1024 bytes per flow (the
  * table has 2 to 4 slots per flow, so that a hash bucket is rarely full).
- * Returns the table, or NULL if an argument is 0 or memory is short. */
+ * Returns the table, or NULL if an argument is out of range or memory is short. */
 struct dp_frag *dp_frag_create(unsigned max_flows, uint64_t ttl_ms, int socket);
 
 /* Frees <fr> and every fragment it holds. NULL is accepted. */
@@ -64,7 +66,9 @@ void dp_frag_free(struct dp_frag *fr);
  * dp_pkt_parse(): the first fragment's L2 header (Ethernet and VLAN tags) and IP
  * header, with IPv4 total length, flags (DF kept, MF and offset cleared) and header
  * checksum rewritten, or IPv6 payload length rewritten and the fragment header
- * removed; its port is that of the fragment completing it. The caller owns it.
+ * removed; its mbuf port is the first fragment's (fragments of one datagram that
+ * came in on different ports are not told apart: set m->port before the call and
+ * compare). The caller owns it.
  * Returns NULL, with *<err> DP_FRAG_OK, when the datagram is not complete yet (the
  * fragment is kept until the datagram completes or expires).
  * Returns NULL, with *<err> a negative enum dp_frag_err, when the fragment was

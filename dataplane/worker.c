@@ -27,8 +27,19 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 #include "slowpath/event-t.h"
+#include "dataplane/frag.h"
+#include <rte_cycles.h>
+
+/* The worker's clock in TSC cycles, for rte_ip_frag (tests set now_ns by hand, so the
+ * reassembly timeouts follow it too). Fragments are rare: a division is fine. */
+static inline uint64_t ns_to_tsc(uint64_t ns)
+{
+	return (uint64_t)(((unsigned __int128)ns * rte_get_tsc_hz()) / 1000000000u);
+}
 
 #define PREFETCH_OFFSET 3
+#define DP_FRAG_MAX_DGRAMS 1024 /* datagrams in reassembly per worker (~0.5-1 MB) */
+#define DP_FRAG_TTL_MS     2000
 #define EXPIRE_BUDGET   256     /* flows expired per timer call: bounds the pause */
 
 struct rte_mempool *dp_worker_pool_create(const char *name, unsigned n_mbufs, int socket)
@@ -67,6 +78,11 @@ int dp_worker_init(struct dp_worker *w, uint16_t id, uint16_t n_ports, const uin
 	w->env.aux = rte_malloc("tg_dec_aux", w->env.aux_cap, RTE_CACHE_LINE_SIZE);
 	w->own_pol = dp_policy_empty();
 	if (w->env.buf == NULL || w->env.aux == NULL || w->own_pol == NULL) {
+		dp_worker_fini(w);
+		return -ENOMEM;
+	}
+	if (cfg->frag == DP_FRAG_REASSEMBLE &&
+	    (w->frag = dp_frag_create(DP_FRAG_MAX_DGRAMS, DP_FRAG_TTL_MS, (int)rte_socket_id())) == NULL) {
 		dp_worker_fini(w);
 		return -ENOMEM;
 	}
@@ -188,6 +204,8 @@ void dp_worker_fini(struct dp_worker *w)
 	if (w->ft)
 		flow_table_free(w->ft, flow_release_cb, w);
 	w->ft = NULL;
+	dp_frag_free(w->frag);
+	w->frag = NULL;
 	rte_free(w->env.buf);
 	rte_free(w->env.aux);
 	w->env.buf = w->env.aux = NULL;
@@ -356,6 +374,41 @@ static void no_flow(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, cons
 	rte_pktmbuf_free(m);
 }
 
+/* Feeds fragment <m> of a protected address to reassembly. Consumes <m>. Returns the
+ * whole datagram to run through the normal path, or NULL. */
+static struct rte_mbuf *frag_input(struct dp_worker *w, uint16_t port, struct rte_mbuf *m,
+				   const struct dp_pkt *p)
+{
+	struct rte_mbuf *d;
+	int err;
+
+	if (w->frag == NULL) {
+		/* never inspected piecemeal: policy drop */
+		DP_CNT_INC(&w->cnt, frag_dropped);
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
+	m->port = port;
+	d = dp_frag_in(w->frag, w->pool, m, p, ns_to_tsc(w->now_ns), &err);
+	switch (err) {
+	case DP_FRAG_OK:      break;
+	case DP_FRAG_ETOOBIG: DP_CNT_INC(&w->cnt, frag_too_big); break;
+	case DP_FRAG_ETABLE:  DP_CNT_INC(&w->cnt, frag_table_full); break;
+	case DP_FRAG_ENOMEM:  DP_CNT_INC(&w->cnt, mbuf_alloc_fail); break;
+	case DP_FRAG_EPROTO:  DP_CNT_INC(&w->cnt, frag_unsupported); break;
+	default:              DP_CNT_INC(&w->cnt, frag_bad); break;
+	}
+	if (d != NULL && d->port != port) {
+		/* pieces came in on both sides of the pair: not one sender's datagram */
+		DP_CNT_INC(&w->cnt, frag_bad);
+		rte_pktmbuf_free(d);
+		return NULL;
+	}
+	if (d != NULL)
+		DP_CNT_INC(&w->cnt, frag_reassembled);
+	return d;
+}
+
 static void process_one(struct dp_worker *w, uint16_t port, struct rte_mbuf *m)
 {
 	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
@@ -379,15 +432,23 @@ static void process_one(struct dp_worker *w, uint16_t port, struct rte_mbuf *m)
 		return;
 	}
 	if (st == DP_PKT_FRAGMENT) {
-		if (addr_protected(w, &p)) {
-			/* never inspected piecemeal; reassembly is a later policy */
-			DP_CNT_INC(&w->cnt, frag_dropped);
+		/* IPv4 non-TCP fragments are not TCP to a resource: rte_ip_frag keys datagrams
+		 * without the protocol, so they must never join a TCP datagram */
+		if (!addr_protected(w, &p) || (w->frag && p.ip_ver == 4 && p.l4_proto != IPPROTO_TCP)) {
+			DP_CNT_INC(&w->cnt, bridged_pkts);
+			bridge(w, port, m);
+			return;
+		}
+		m = frag_input(w, port, m, &p);
+		if (m == NULL)
+			return;
+		data = rte_pktmbuf_mtod(m, const uint8_t *);
+		st = dp_pkt_parse(data, rte_pktmbuf_data_len(m), &p);
+		if (st < 0 || st == DP_PKT_FRAGMENT) {
+			DP_CNT_INC(&w->cnt, drop_malformed);
 			rte_pktmbuf_free(m);
 			return;
 		}
-		DP_CNT_INC(&w->cnt, bridged_pkts);
-		bridge(w, port, m);
-		return;
 	}
 	res = st == DP_PKT_TCP ? resource_lookup(w, port, &p) : -1;
 	if (res < 0) {
@@ -453,6 +514,8 @@ void dp_worker_timers(struct dp_worker *w)
 		    flow_release_cb, w, &idle, &closed);
 	DP_CNT_ADD(&w->cnt, flow_expired_idle, idle);
 	DP_CNT_ADD(&w->cnt, flow_expired_closed, closed);
+	if (w->frag)
+		DP_CNT_ADD(&w->cnt, frag_timeout, dp_frag_expire(w->frag, ns_to_tsc(w->now_ns)));
 	/* management commands from the slow path */
 	if (w->ctl_ring) {
 		struct dp_ctl_msg msg;

@@ -102,7 +102,7 @@ static int parse_rfc3339(const char *s, uint64_t *ns)
 	}
 	if (*s == 'Z' || *s == 'z') {
 		s++;
-	} else if ((*s == '+' || *s == '-') && s[3] == ':') {
+	} else if ((*s == '+' || *s == '-') && strlen(s) == 6 && s[3] == ':') {
 		int h = digits(s + 1, 2), m = digits(s + 4, 2);
 
 		if (h < 0 || h > 23 || m < 0 || m > 59)
@@ -130,10 +130,10 @@ static int query_time(struct api_call *c, const char *name, uint64_t *ns)
 	*ns = 0;
 	if (!v)
 		return 0;
-	if (isdigit((unsigned char)v[0])) {
+	if (v[strspn(v, "0123456789")] == 0) {
 		errno = 0;
 		*ns = strtoull(v, &end, 10);
-		if (!*end && !errno)
+		if (*v && !errno)
 			return 0;
 	} else if (parse_rfc3339(v, ns) == 0) {
 		return 0;

@@ -114,8 +114,9 @@ void cli_csv_field(FILE *f, const char *s);
 /* Writes <n> fields as one CSV record ended by CRLF. */
 void cli_csv_row(FILE *f, const char *const *fields, unsigned n);
 
-/* Prints the scalar members of object <o> as aligned "key: value" lines, nested objects
- * with their key as a prefix ("total.rx_pkts"). <indent> spaces before each line. */
+/* Prints the members of object <o> as aligned "key: value" lines, nested objects with
+ * their key as a prefix ("total.rx_pkts"), arrays as compact JSON, null members left
+ * out. <indent> spaces before each line. */
 void cli_kv_print(FILE *f, const json_t *o, unsigned indent);
 
 /* ---- sessions, events and replay (cli_replay.c) -------------------------------------- */
@@ -140,11 +141,12 @@ void cli_ev_text(const json_t *ev, char *out, size_t cap);
  * summaries, errors and the close. Returns the number of events printed. */
 unsigned cli_replay_print(FILE *f, const json_t *session, const json_t *events);
 
-/* ---- recordings export (cli_rec.c) --------------------------------------------------- */
-
-/* Writes <events> as CSV: a header line "seq,time,type,action,rule,text", then one
- * record per event. Returns the number of events written. */
+/* Writes <events> as CSV (RFC 4180): a header line "seq,time,type,action,rule,text",
+ * then one record per event (time in RFC 3339 UTC, text as cli_ev_text()). Returns the
+ * number of events written. */
 unsigned cli_export_csv(FILE *f, const json_t *events);
+
+/* ---- offline recordings (cli_rec.c) -------------------------------------------------- */
 
 /* Offline `recordings export <id> --format <fmt>` from the store in <dir>, opened
  * read-only (safe while tollgated writes). Output on <out>, errors on <err>. Returns

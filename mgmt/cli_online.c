@@ -118,22 +118,41 @@ int cli_cmd_status(struct cli_global *g, int argc, char **argv)
 		fprintf(stderr, "tollctl status: takes no arguments\n");
 		return CLI_EXIT_USAGE;
 	}
-	if ((rc = cli_call(g, "GET", "/v1/health", NULL, CLI_NF_ROUTE, NULL, &health, NULL)) ||
-	    (rc = cli_call(g, "GET", "/v1/stats", NULL, CLI_NF_ROUTE, NULL, &stats, NULL)))
+	/* health needs no token: it is shown even when the counters are refused */
+	if ((rc = cli_call(g, "GET", "/v1/health", NULL, CLI_NF_ROUTE, NULL, &health, NULL)))
 		goto out;
 	st = cli_jstr(health, "status", "?");
+	if (!g->json) {
+		printf("tollgate at %s: %s\n", g->url, st);
+		cli_kv_print(stdout, health, 2);
+	}
+	if ((rc = cli_call(g, "GET", "/v1/stats", NULL, CLI_NF_ROUTE, NULL, &stats, NULL)))
+		goto out;
 	if (g->json) {
 		json_t *j = json_pack("{s:O,s:O}", "health", health, "stats", stats);
 
 		cli_print_json(j);
 		json_decref(j);
 	} else {
-		printf("tollgate at %s: %s\n", g->url, st);
-		cli_kv_print(stdout, health, 2);
 		/* the totals are the summary; per-worker counters are in --json and /metrics */
 		total = json_object_get(stats, "total");
-		printf("stats%s:\n", json_is_object(total) ? " (all workers)" : "");
-		cli_kv_print(stdout, json_is_object(total) ? total : stats, 2);
+		if (json_is_object(total)) {
+			json_t *rest = json_object();
+			const char *k;
+			json_t *v;
+
+			json_object_foreach(stats, k, v)
+				if (!json_is_object(v) && !json_is_array(v))
+					json_object_set(rest, k, v);
+			printf("stats:\n");
+			cli_kv_print(stdout, rest, 2);
+			printf("counters (all workers):\n");
+			cli_kv_print(stdout, total, 2);
+			json_decref(rest);
+		} else {
+			printf("stats:\n");
+			cli_kv_print(stdout, stats, 2);
+		}
 	}
 	rc = strcmp(st, "ok") == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 out:
@@ -513,9 +532,11 @@ static int cli_rules_get_opt(void *ctx, int opt, char *arg)
 	return 0;
 }
 
-/* Writes <text> to <dir>/<name> (replacing it). Returns 0 or -1 (message printed). */
-static int cli_write_file(const char *dir, const char *name, const char *text)
+/* Writes <text> to <dir>/<the last part of name> (replacing it): the server names its
+ * files by their paths on the appliance. Returns 0 or -1 (message printed). */
+static int cli_write_file(const char *dir, const char *path_name, const char *text)
 {
+	const char *name = strrchr(path_name, '/') != NULL ? strrchr(path_name, '/') + 1 : path_name;
 	char path[4096];
 	FILE *f;
 	int bad;
@@ -740,6 +761,8 @@ static void cli_rules_test_print(const json_t *j)
 		cli_kv_print(stdout, j, 0);
 		return;
 	}
+	if (json_is_integer(json_object_get(j, "policy_version")))
+		printf("rules version %lld\n", (long long)json_integer_value(json_object_get(j, "policy_version")));
 	if (json_array_size(st) == 0)
 		printf("no statements\n");
 	json_array_foreach((json_t *)st, i, s) {
@@ -756,7 +779,8 @@ static void cli_rules_test_print(const json_t *j)
 int cli_cmd_rules_test(struct cli_global *g, const char *sql, const char *resource,
 		       const char *protocol)
 {
-	json_t *body = json_pack("{s:s,s:s?,s:s?}", "sql", sql, "resource", resource, "protocol",
+	/* "s*": a member left out when NULL (the API takes no null for them) */
+	json_t *body = json_pack("{s:s,s:s*,s:s*}", "sql", sql, "resource", resource, "protocol",
 				 protocol), *j;
 	char err[256];
 	int rc;

@@ -13,40 +13,6 @@ static const char cli_recordings_usage[] =
 	"usage: tollctl recordings export ID [--format json|csv] [--dir DIR]\n";
 static const char cli_verify_usage[] = "usage: tollctl verify [ID] [--dir DIR]\n";
 
-unsigned cli_export_csv(FILE *f, const json_t *events)
-{
-	static const char *const head[] = { "seq", "time", "type", "action", "rule", "text" };
-	char seq[24], when[40], *text = malloc(8192);
-	unsigned n = 0;
-	size_t i;
-	json_t *ev;
-
-	if (text == NULL)
-		return 0;
-	cli_csv_row(f, head, 6);
-	json_array_foreach((json_t *)events, i, ev) {
-		uint64_t ts = cli_jtime(json_object_get(ev, "ts"));
-		const char *row[6];
-
-		snprintf(seq, sizeof(seq), "%lld", cli_jint(ev, "seq", (long long)i));
-		if (ts)
-			cli_rfc3339_fmt(ts, 6, when, sizeof(when));
-		else
-			when[0] = '\0';
-		cli_ev_text(ev, text, 8192);
-		row[0] = seq;
-		row[1] = when;
-		row[2] = cli_ev_type(ev);
-		row[3] = cli_ev_action(ev);
-		row[4] = cli_jstr(ev, "rule", "");
-		row[5] = text;
-		cli_csv_row(f, row, 6);
-		n++;
-	}
-	free(text);
-	return n;
-}
-
 /* Opens the store in <dir> read-only; prints why not on <err>. */
 static struct rec *cli_rec_open(FILE *err, const char *dir)
 {
@@ -138,46 +104,151 @@ out:
 	return rc;
 }
 
-/* Verifies one session and prints "<id>  OK (n events)" or what is wrong. Returns 0
- * verified, 1 failed, -1 error. */
-static int cli_verify_one(FILE *out, FILE *err, struct rec *r, uint64_t sid)
+/* Prints one session's verdict: "<id>  OK", or the first event that does not verify
+ * (<bad>, an element of rec_verify()'s "failed"). */
+static void cli_verify_line(FILE *out, const char *id, const json_t *bad)
 {
-	json_t *v = NULL, *bad;
-	char id[17];
-	int rc;
+	const json_t *seq = json_object_get(bad, "seq");
 
-	rec_sid_str(sid, id);
-	rc = rec_verify(r, sid, &v);
-	if (rc < 0 || v == NULL) {
-		fprintf(err, "tollctl: session %s: cannot verify\n", id);
-		json_decref(v);
-		return -1;
-	}
-	bad = json_array_get(json_object_get(v, "failed"), 0);
-	if (rc == 0 && bad == NULL) {
+	if (bad == NULL)
 		fprintf(out, "%s  OK\n", id);
-	} else {
-		const json_t *seq = json_object_get(bad, "seq");
+	else if (json_is_integer(seq) && json_integer_value(seq) >= 0)
+		fprintf(out, "%s  FAILED at event %lld: %s\n", id, (long long)json_integer_value(seq),
+			cli_jstr(bad, "why", "altered"));
+	else
+		fprintf(out, "%s  FAILED: %s\n", id, cli_jstr(bad, "why", "altered"));
+}
 
-		if (json_is_integer(seq))
-			fprintf(out, "%s  FAILED at event %lld: %s\n", id, (long long)json_integer_value(seq),
-				cli_jstr(bad, "why", "altered"));
-		else
-			fprintf(out, "%s  FAILED: %s\n", id, cli_jstr(bad, "why", "altered"));
-		rc = 1;
+/* A listed session and its failure (an element of "failed"), if any. */
+struct cli_vsess {
+	uint64_t sid;
+	const json_t *bad;
+};
+
+static int cli_vsess_cmp(const void *a, const void *b)
+{
+	uint64_t x = ((const struct cli_vsess *)a)->sid, y = ((const struct cli_vsess *)b)->sid;
+
+	return x < y ? -1 : x > y;
+}
+
+/* A session id from a JSON value: "0001000000000001" or a number. Returns 0 or -1. */
+static int cli_json_sid(const json_t *v, uint64_t *sid)
+{
+	char norm[17];
+
+	if (json_is_integer(v)) {
+		*sid = (uint64_t)json_integer_value(v);
+		return 0;
 	}
+	return json_is_string(v) && cli_sid_norm(json_string_value(v), norm) == 0 &&
+	       rec_sid_parse(norm, sid) == 0 ? 0 : -1;
+}
+
+/* Every session id of the store, newest first, into a new array (*<n> of them); NULL on
+ * error. A page at a time, each its own read transaction. */
+static struct cli_vsess *cli_list_sids(struct rec *r, size_t *n)
+{
+	struct rec_filter f = { .verdict = -1, .limit = 1000 };
+	struct cli_vsess *a = NULL, *na;
+	size_t cap = 0, got;
+	json_t *list, *e;
+	size_t i;
+
+	*n = 0;
+	do {
+		if (rec_sessions(r, &f, &list) != 0 || !json_is_array(list)) {
+			json_decref(list);
+			free(a);
+			return NULL;
+		}
+		got = json_array_size(list);
+		json_array_foreach(list, i, e) {
+			uint64_t sid;
+
+			if (cli_json_sid(json_object_get(e, "id"), &sid) < 0)
+				continue;
+			if (*n == cap) {
+				cap = cap ? 2 * cap : 1024;
+				if ((na = realloc(a, cap * sizeof(*a))) == NULL) {
+					json_decref(list);
+					free(a);
+					return NULL;
+				}
+				a = na;
+			}
+			a[(*n)++] = (struct cli_vsess){ .sid = sid };
+			f.before_sid = sid;
+		}
+		json_decref(list);
+	} while (got == f.limit && f.before_sid != 0);
+	if (a == NULL)
+		a = malloc(sizeof(*a));       /* an empty store: an empty list, not an error */
+	return a;
+}
+
+/* Verifies every session: lists them, runs one rec_verify() pass over the whole store
+ * (which also finds events whose session record was removed), then prints a line per
+ * session, newest first, the orphans, and a summary. Returns an enum cli_exit. */
+static int cli_verify_all(FILE *out, FILE *err, struct rec *r, const char *dir)
+{
+	struct cli_vsess *list, *sorted = NULL;
+	unsigned ok = 0, failed = 0;
+	json_t *v = NULL, *bad;
+	size_t n, i;
+	char id[17];
+	int rc = CLI_EXIT_FAIL;
+
+	if ((list = cli_list_sids(r, &n)) == NULL) {
+		fprintf(err, "tollctl: cannot list the sessions in %s\n", dir);
+		return CLI_EXIT_FAIL;
+	}
+	if (rec_verify(r, 0, &v) < 0 || v == NULL ||
+	    (n > 0 && (sorted = malloc(n * sizeof(*sorted))) == NULL)) {
+		fprintf(err, "tollctl: cannot verify the recordings in %s\n", dir);
+		goto out;
+	}
+	/* match the failures to the listed sessions (sorted copy, binary search) */
+	if (n > 0) {
+		memcpy(sorted, list, n * sizeof(*sorted));
+		qsort(sorted, n, sizeof(*sorted), cli_vsess_cmp);
+	}
+	json_array_foreach(json_object_get(v, "failed"), i, bad) {
+		struct cli_vsess key = { 0 }, *hit = NULL;
+
+		failed++;
+		if (n > 0 && cli_json_sid(json_object_get(bad, "id"), &key.sid) == 0)
+			hit = bsearch(&key, sorted, n, sizeof(*sorted), cli_vsess_cmp);
+		if (hit != NULL && hit->bad == NULL) {
+			hit->bad = bad;
+		} else {
+			/* events without a session record: the record was deleted */
+			cli_verify_line(out, cli_jstr(bad, "id", "?"), bad);
+		}
+	}
+	for (i = 0; i < n; i++) {
+		struct cli_vsess *hit = bsearch(&list[i], sorted, n, sizeof(*sorted), cli_vsess_cmp);
+
+		rec_sid_str(list[i].sid, id);
+		cli_verify_line(out, id, hit->bad);
+		ok += hit->bad == NULL;
+	}
+	fprintf(out, "%u session%s: %u OK, %u failed\n", ok + failed, ok + failed == 1 ? "" : "s",
+		ok, failed);
+	rc = failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+out:
 	json_decref(v);
+	free(sorted);
+	free(list);
 	return rc;
 }
 
 int cli_rec_verify(FILE *out, FILE *err, const char *dir, const char *id, int json)
 {
-	struct rec_filter f = { .verdict = -1, .limit = 1000 };
-	unsigned total = 0, failed = 0, errors = 0;
-	json_t *s = NULL, *list, *e;
+	json_t *s = NULL, *v = NULL;
 	struct rec *r;
 	uint64_t sid = 0;
-	int rc;
+	int rc, vr;
 
 	if (id != NULL && cli_rec_sid(err, id, &sid) < 0)
 		return CLI_EXIT_USAGE;
@@ -188,61 +259,28 @@ int cli_rec_verify(FILE *out, FILE *err, const char *dir, const char *id, int js
 		rc = CLI_EXIT_NOTFOUND;
 		goto out;
 	}
+	if (id == NULL && !json) {
+		rc = cli_verify_all(out, err, r, dir);
+		goto out;
+	}
+	if ((vr = rec_verify(r, sid, &v)) < 0 || v == NULL) {
+		fprintf(err, "tollctl: cannot verify the recordings in %s\n", dir);
+		rc = CLI_EXIT_FAIL;
+		goto out;
+	}
 	if (json) {
-		json_t *v = NULL;
+		json_dumpf(v, out, JSON_INDENT(2));
+		fputc('\n', out);
+	} else {
+		char norm[17];
 
-		rc = rec_verify(r, sid, &v);
-		if (rc < 0 || v == NULL) {
-			fprintf(err, "tollctl: cannot verify the recordings in %s\n", dir);
-			rc = CLI_EXIT_FAIL;
-		} else {
-			json_dumpf(v, out, JSON_INDENT(2));
-			fputc('\n', out);
-			rc = rc == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
-		}
-		json_decref(v);
-		goto out;
+		rec_sid_str(sid, norm);
+		cli_verify_line(out, norm, json_array_get(json_object_get(v, "failed"), 0));
 	}
-	if (id != NULL) {
-		rc = cli_verify_one(out, err, r, sid) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
-		goto out;
-	}
-	/* every session, newest first, a page at a time (each page its own read
-	 * transaction: a long verify does not pin old pages of a busy store) */
-	for (;;) {
-		size_t i, n;
-
-		if (rec_sessions(r, &f, &list) != 0 || !json_is_array(list)) {
-			fprintf(err, "tollctl: cannot list the sessions in %s\n", dir);
-			json_decref(list);
-			errors++;
-			break;
-		}
-		n = json_array_size(list);
-		json_array_foreach(list, i, e) {
-			const json_t *v = json_object_get(e, "id");
-			char norm[17];
-
-			if (json_is_integer(v))
-				sid = (uint64_t)json_integer_value(v);
-			else if (!json_is_string(v) || cli_sid_norm(json_string_value(v), norm) < 0 ||
-				 rec_sid_parse(norm, &sid) != 0)
-				continue;
-			total++;
-			rc = cli_verify_one(out, err, r, sid);
-			failed += rc == 1;
-			errors += rc < 0;
-			f.before_sid = sid;
-		}
-		json_decref(list);
-		if (n < f.limit || f.before_sid == 0)
-			break;
-	}
-	fprintf(out, "%u session%s: %u OK, %u failed%s\n", total, total == 1 ? "" : "s",
-		total - failed - errors, failed, errors ? ", some could not be read" : "");
-	rc = failed || errors ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+	rc = vr == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 out:
 	json_decref(s);
+	json_decref(v);
 	rec_close(r);
 	return rc;
 }

@@ -121,8 +121,8 @@ void cli_ev_text(const json_t *ev, char *out, size_t cap)
 		snprintf(out, cap, "ERROR%s%s: %s", *code ? " " : "", code,
 			 cli_jstr(ev, "text", cli_jstr(ev, "message", "")));
 	} else if (strcmp(t, "open") == 0) {
-		cli_endpoint(ev, "client", "cport", a, sizeof(a));
-		cli_endpoint(ev, "server", "sport", b, sizeof(b));
+		cli_endpoint(ev, "client", "client_port", a, sizeof(a));
+		cli_endpoint(ev, "server", "server_port", b, sizeof(b));
 		snprintf(out, cap, "%s -> %s", a, b);
 	} else if (strcmp(t, "auth") == 0) {
 		snprintf(out, cap, "user %s, database %s, application %s", cli_jstr(ev, "user", "-"),
@@ -145,6 +145,40 @@ void cli_ev_text(const json_t *ev, char *out, size_t cap)
 	}
 }
 
+unsigned cli_export_csv(FILE *f, const json_t *events)
+{
+	static const char *const head[] = { "seq", "time", "type", "action", "rule", "text" };
+	char seq[24], when[40], *text = malloc(8192);
+	unsigned n = 0;
+	size_t i;
+	json_t *ev;
+
+	if (text == NULL)
+		return 0;
+	cli_csv_row(f, head, 6);
+	json_array_foreach((json_t *)events, i, ev) {
+		uint64_t ts = cli_jtime(json_object_get(ev, "ts"));
+		const char *row[6];
+
+		snprintf(seq, sizeof(seq), "%lld", cli_jint(ev, "seq", (long long)i));
+		if (ts)
+			cli_rfc3339_fmt(ts, 6, when, sizeof(when));
+		else
+			when[0] = '\0';
+		cli_ev_text(ev, text, 8192);
+		row[0] = seq;
+		row[1] = when;
+		row[2] = cli_ev_type(ev);
+		row[3] = cli_ev_action(ev);
+		row[4] = cli_jstr(ev, "rule", "");
+		row[5] = text;
+		cli_csv_row(f, row, 6);
+		n++;
+	}
+	free(text);
+	return n;
+}
+
 /* ---- sessions ----------------------------------------------------------------------------- */
 
 /* A session's id as 16 hex digits whether it came as text or as a number. */
@@ -158,14 +192,16 @@ static void cli_session_id(const json_t *s, char out[17])
 		snprintf(out, 17, "%s", json_is_string(v) ? json_string_value(v) : "?");
 }
 
-/* "live" for a session not closed yet, else its close reason. */
+/* "live" for a session not closed yet, else its close reason. The recorder says "live";
+ * without it, a "closed" time that is absent, null or 0 means live. */
 static const char *cli_session_state(const json_t *s)
 {
-	const json_t *c = json_object_get(s, "closed");
+	const json_t *c = json_object_get(s, "closed"), *l = json_object_get(s, "live");
+	int live = json_is_boolean(l) ? json_is_true(l) :
+		   c == NULL || json_is_null(c) || (json_is_integer(c) && json_integer_value(c) == 0);
 
-	if (c == NULL || json_is_null(c) || json_is_false(c) || (json_is_integer(c) && json_integer_value(c) == 0))
-		return "live";
-	return cli_jenum(s, "close_reason", cli_close_reasons, CLI_NELEM(cli_close_reasons), "closed");
+	return live ? "live" : cli_jenum(s, "close_reason", cli_close_reasons,
+					 CLI_NELEM(cli_close_reasons), "closed");
 }
 
 void cli_sessions_print(FILE *f, const json_t *sessions)
@@ -186,7 +222,7 @@ void cli_sessions_print(FILE *f, const json_t *sessions)
 
 		cli_session_id(s, id);
 		cli_time_local(cli_jtime(json_object_get(s, "opened")), opened, sizeof(opened));
-		cli_endpoint(s, "client", "cport", client, sizeof(client));
+		cli_endpoint(s, "client", "client_port", client, sizeof(client));
 		snprintf(cmds, sizeof(cmds), "%lld", cli_jint(s, "commands", 0));
 		snprintf(blk, sizeof(blk), "%lld", cli_jint(s, "blocked", 0));
 		snprintf(msk, sizeof(msk), "%lld", cli_jint(s, "masked", 0));
@@ -233,8 +269,8 @@ static void cli_replay_header(FILE *f, const json_t *s)
 	cli_session_id(s, id);
 	cli_time_local(cli_jtime(json_object_get(s, "opened")), opened, sizeof(opened));
 	cli_time_local(cli_jtime(json_object_get(s, "closed")), closed, sizeof(closed));
-	cli_endpoint(s, "client", "cport", client, sizeof(client));
-	cli_endpoint(s, "server", "sport", server, sizeof(server));
+	cli_endpoint(s, "client", "client_port", client, sizeof(client));
+	cli_endpoint(s, "server", "server_port", server, sizeof(server));
 	fprintf(f, "session %s: user %s, database %s, application %s\n", id,
 		cli_jstr(s, "user", "-"), cli_jstr(s, "database", "-"), cli_jstr(s, "app", "-"));
 	fprintf(f, "  resource %s, client %s -> server %s\n", cli_jstr(s, "resource", "-"), client,

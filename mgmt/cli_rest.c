@@ -96,8 +96,10 @@ int cli_http(const struct cli_global *g, const char *method, const char *path,
 	}
 	rc = curl_easy_perform(c);
 	if (rc != CURLE_OK) {
-		snprintf(err, errlen, "%s", b.overflow ? "the answer is larger than 256 MiB" :
-			 ebuf[0] ? ebuf : curl_easy_strerror(rc));
+		snprintf(err, errlen, "%s%s", b.overflow ? "the answer is larger than 256 MiB" :
+			 ebuf[0] ? ebuf : curl_easy_strerror(rc), rc == CURLE_PEER_FAILED_VERIFICATION ?
+			 " (trust the appliance's certificate with --cacert FILE, its api-cert.pem, "
+			 "or skip the check with --insecure)" : "");
 		free(b.p);
 		goto out;
 	}
@@ -168,7 +170,7 @@ int cli_call(const struct cli_global *g, const char *method, const char *path,
 	char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
 	struct cli_resp r;
 	json_error_t je;
-	char err[CURL_ERROR_SIZE + 64];
+	char err[CURL_ERROR_SIZE + 256];
 	int rc;
 
 	if (out != NULL)

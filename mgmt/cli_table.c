@@ -231,6 +231,8 @@ static unsigned cli_kv_width(const json_t *o, unsigned plen)
 	unsigned w = 0, x;
 
 	json_object_foreach((json_t *)o, k, v) {
+		if (json_is_null(v))
+			continue;
 		x = json_is_object(v) ? cli_kv_width(v, plen + (unsigned)strlen(k) + 1) :
 			plen + (unsigned)strlen(k);
 		w = x > w ? x : w;
@@ -245,6 +247,8 @@ static void cli_kv_rec(FILE *f, const json_t *o, const char *prefix, unsigned in
 	json_t *v;
 
 	json_object_foreach((json_t *)o, k, v) {
+		if (json_is_null(v))
+			continue;
 		snprintf(key, sizeof(key), "%s%s%s", prefix, *prefix ? "." : "", k);
 		if (json_is_object(v)) {
 			cli_kv_rec(f, v, key, indent, w);

@@ -1,11 +1,14 @@
-/* tollctl.c - tollgate's command-line tool; for now the offline rule commands, which
- * need no running appliance:
+/* tollctl.c - tollgate's command-line tool: main, the command table, and the offline
+ * rule commands (rules compile, rules test FILE...), which need no running appliance.
+ * The online commands are in cli_online.c, the offline recording ones in cli_rec.c;
+ * docs/tollctl.md describes them all.
  *
  *   tollctl rules compile [--cache DIR] [--config CONF] [--list] FILE...
  *   tollctl rules test FILE... [--config CONF] [--protocol P] [--resource NAME] --sql "SQL"
  *   tollctl rules test FILE... [...] --row "v1|v2|..." [--columns "c1,c2,..."]
  *
- * Exit status: 0 done (whatever the verdict), 1 an error (printed on stderr), 2 usage.
+ * Exit status: enum cli_exit (0 done, whatever the verdict; 1 an error; 2 usage; 3 the
+ * appliance unreachable; 4 token refused; 5 not found).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -14,9 +17,11 @@
 #include <strings.h>
 #include <time.h>
 
+#include <curl/curl.h>
 #include <libconfig.h>
 
 #include "common/tg_log.h"
+#include "mgmt/cli.h"
 #include "dataplane/dp_config-t.h"
 #include "dataplane/proto/sql_lex.h"
 #include "rules/rule.h"
@@ -53,13 +58,39 @@ static const char *const cli_actions[] = { "allow", "alert", "mask", "review", "
 static void cli_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: tollctl rules compile [--cache DIR] [--config CONF] [--list] FILE...\n"
-		"       tollctl rules test FILE... [--config CONF] [--protocol P] [--resource NAME]\n"
-		"                          (--sql \"SQL\" | --row \"v1|v2|...\" [--columns \"c1,c2,...\"])\n"
+		"usage: tollctl [GLOBAL OPTIONS] COMMAND [ARGS]\n"
 		"\n"
-		"  compile    load and compile rule files; print the rule count and the set's hash\n"
-		"  test       show what the rules do to a statement (--sql) or a result row (--row)\n"
+		"online (the appliance's REST API):\n"
+		"  status                         health and counters\n"
+		"  sessions [--live] [--resource R] [--user U] [--verdict V] [--since 1h|RFC3339]\n"
+		"           [--limit N]           recorded sessions, newest first\n"
+		"  sessions show ID               one session\n"
+		"  replay ID                      a session's statements, verdicts and results\n"
+		"  kill ID [--reason TEXT]        end a live session\n"
+		"  rules get [--dir DIR]          the rule files in force\n"
+		"  rules put [--comment T] [--if-version N] FILE...\n"
+		"                                 compile and swap in new rule files\n"
+		"  rules test --sql \"SQL\" [--resource R] [--protocol P]\n"
+		"                                 what the appliance's rules do to a statement\n"
+		"  metrics                        Prometheus metrics\n"
+		"  audit [--limit N]              management actions, newest first\n"
 		"\n"
+		"offline (files; no appliance needed):\n"
+		"  rules compile [--cache DIR] [--config CONF] [--list] FILE...\n"
+		"  rules test FILE... [--config CONF] [--protocol P] [--resource NAME]\n"
+		"             (--sql \"SQL\" | --row \"v1|v2|...\" [--columns \"c1,c2,...\"])\n"
+		"  recordings export ID [--format json|csv] [--dir DIR]\n"
+		"  verify [ID] [--dir DIR]        check the recordings' hash chains\n"
+		"\n"
+		"global options (anywhere on the line):\n"
+		"  --url URL          the API (default $TOLLGATE_URL, else %s)\n"
+		"  --token-file FILE  bearer token from a file (or $TOLLGATE_TOKEN, or --token T)\n"
+		"  --cacert FILE      CA certificate to trust (default: %s if readable)\n"
+		"  --insecure         do not check the server's certificate\n"
+		"  --json             raw JSON output, for scripts\n"
+		"  --timeout S        give up on a request after S seconds (default 30)\n"
+		"\n"
+		"rules options:\n"
 		"  --cache DIR        compiled-database cache directory\n"
 		"  --config CONF      take resource names from the appliance configuration; without\n"
 		"                     it, every resource the rule files name is known\n"
@@ -69,7 +100,11 @@ static void cli_usage(FILE *f)
 		"  --row \"v1|v2\"      result fields to mask ('\\|' is a literal '|')\n"
 		"  --columns \"c1,c2\"  the fields' column names (for column rules)\n"
 		"  --list             (compile) list every rule: id, action\n"
-		"  -v                 log the rule engine's messages too\n");
+		"  -v                 log the rule engine's messages too\n"
+		"\n"
+		"exit status: 0 done, 1 error, 2 usage, 3 appliance unreachable, 4 token refused,\n"
+		"5 not found; verify: 0 all chains intact, 1 some altered\n",
+		CLI_DEFAULT_URL, CLI_DEFAULT_CACERT);
 }
 
 static double cli_now_ms(void)
@@ -409,9 +444,13 @@ out:
 
 /* ---- main ---------------------------------------------------------------------------- */
 
-static int cli_rules(int argc, char **argv)
+/* `rules compile|test|get|put`: argv[0] is "rules", argv[1] the subcommand. get and put
+ * always talk to the appliance; test does when no rule file is given and an appliance
+ * is named (--url, --token, --token-file or their environment variables). */
+static int cli_rules(struct cli_global *g, int argc, char **argv)
 {
 	static const struct option longopts[] = {
+		CLI_GLOBAL_LONGOPTS,
 		{ "cache", required_argument, NULL, 'C' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "protocol", required_argument, NULL, 'p' },
@@ -424,17 +463,32 @@ static int cli_rules(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_opts o = { .proto = DP_PROTO_PG };
-	const char *cmd;
-	int c, p;
+	const char *cmd, *proto_name = NULL;
+	char err[256];
+	int c, p, r;
 
-	if (argc < 2) {
+	if (argc < 2 || argv[1][0] == '-') {
 		cli_usage(stderr);
-		return 2;
+		return CLI_EXIT_USAGE;
 	}
 	cmd = argv[1];
-	optind = 2;
-	/* options may come before or after the files (GNU getopt permutes) */
-	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+	if (strcmp(cmd, "get") == 0)
+		return cli_cmd_rules_get(g, argc - 1, argv + 1);
+	if (strcmp(cmd, "put") == 0)
+		return cli_cmd_rules_put(g, argc - 1, argv + 1);
+	argc--;
+	argv++;
+	/* argv[0] is now the subcommand; optind 0 restarts getopt; options may come before
+	 * or after the files (GNU getopt permutes) */
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":vh", longopts, NULL)) != -1) {
+		if ((r = cli_global_opt(g, c, optarg, err, sizeof(err))) < 0) {
+			fprintf(stderr, "tollctl: %s\n", err);
+			return CLI_EXIT_USAGE;
+		}
+		if (r == 1)
+			continue;
 		switch (c) {
 		case 'C': o.cache = optarg; break;
 		case 'c': o.config = optarg; break;
@@ -447,28 +501,40 @@ static int cli_rules(int argc, char **argv)
 		case 'p':
 			if ((p = cli_proto_parse(optarg)) < 0) {
 				fprintf(stderr, "tollctl: unknown protocol \"%s\"\n", optarg);
-				return 2;
+				return CLI_EXIT_USAGE;
 			}
 			o.proto = (uint8_t)p;
+			proto_name = optarg;
 			break;
 		case 'h':
 			cli_usage(stdout);
-			return 0;
+			return CLI_EXIT_OK;
 		default:
-			cli_usage(stderr);
-			return 2;
+			fprintf(stderr, "tollctl rules %s: %s %s (tollctl --help lists the options)\n",
+				cmd, c == ':' ? "missing the value of" : "unknown option",
+				argv[optind - 1]);
+			return CLI_EXIT_USAGE;
 		}
 	}
 	for (; optind < argc; optind++) {
 		if (o.n_files == CLI_MAX_FILES) {
 			fprintf(stderr, "tollctl: at most %d rule files\n", CLI_MAX_FILES);
-			return 2;
+			return CLI_EXIT_USAGE;
 		}
 		o.files[o.n_files++] = argv[optind];
 	}
+	if (strcmp(cmd, "test") == 0 && o.n_files == 0 && (g->url_given || g->token_given)) {
+		if (o.sql == NULL || o.row != NULL || o.config != NULL || o.cache != NULL) {
+			fprintf(stderr, "tollctl: rules test against the appliance takes --sql "
+				"[--resource R] [--protocol P]\n");
+			return CLI_EXIT_USAGE;
+		}
+		return cli_cmd_rules_test(g, o.sql, o.resource, proto_name);
+	}
 	if (o.n_files == 0) {
-		fprintf(stderr, "tollctl: no rule files given\n");
-		return 2;
+		fprintf(stderr, "tollctl: no rule files given%s\n", strcmp(cmd, "test") == 0 ?
+			" (or --url/--token to test the appliance's rules)" : "");
+		return CLI_EXIT_USAGE;
 	}
 	tg_log_set_level(o.verbose ? TG_LOG_DEBUG : TG_LOG_WARN);
 	if (strcmp(cmd, "compile") == 0)
@@ -477,17 +543,81 @@ static int cli_rules(int argc, char **argv)
 		return cli_rules_test(&o);
 	fprintf(stderr, "tollctl: unknown command \"rules %s\"\n", cmd);
 	cli_usage(stderr);
-	return 2;
+	return CLI_EXIT_USAGE;
 }
+
+static const struct {
+	const char *name;
+	int (*fn)(struct cli_global *g, int argc, char **argv);
+} cli_commands[] = {
+	{ "status", cli_cmd_status },
+	{ "sessions", cli_cmd_sessions },
+	{ "replay", cli_cmd_replay },
+	{ "kill", cli_cmd_kill },
+	{ "rules", cli_rules },
+	{ "metrics", cli_cmd_metrics },
+	{ "audit", cli_cmd_audit },
+	{ "recordings", cli_cmd_recordings },
+	{ "verify", cli_cmd_verify },
+};
 
 int main(int argc, char **argv)
 {
-	if (argc >= 2 && strcmp(argv[1], "rules") == 0)
-		return cli_rules(argc - 1, argv + 1);
-	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		cli_usage(stdout);
-		return 0;
+	static const struct option longopts[] = {
+		CLI_GLOBAL_LONGOPTS,
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_global g;
+	char err[256];
+	int c, r, rc = CLI_EXIT_USAGE;
+
+	cli_global_init(&g);
+	/* global options before the command word ('+': stop at the first non-option) */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:hV", longopts, NULL)) != -1) {
+		if (c == 'h') {
+			cli_usage(stdout);
+			return CLI_EXIT_OK;
+		}
+		if (c == 'V') {
+			printf("tollctl %s\n", TG_VERSION);
+			return CLI_EXIT_OK;
+		}
+		if ((r = cli_global_opt(&g, c, optarg, err, sizeof(err))) <= 0) {
+			if (r < 0)
+				fprintf(stderr, "tollctl: %s\n", err);
+			else
+				fprintf(stderr, "tollctl: %s %s\n", c == ':' ? "missing the value of" :
+					"unknown option", argv[optind - 1]);
+			goto out;
+		}
 	}
-	cli_usage(stderr);
-	return 2;
+	if (optind == argc) {
+		cli_usage(stderr);
+		goto out;
+	}
+	for (size_t i = 0; i < sizeof(cli_commands) / sizeof(cli_commands[0]); i++) {
+		if (strcmp(argv[optind], cli_commands[i].name) != 0)
+			continue;
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+			fprintf(stderr, "tollctl: cannot initialize libcurl\n");
+			rc = CLI_EXIT_FAIL;
+			goto out;
+		}
+		rc = cli_commands[i].fn(&g, argc - optind, argv + optind);
+		fflush(stdout);
+		curl_global_cleanup();
+		goto out;
+	}
+	if (strcmp(argv[optind], "help") == 0) {
+		cli_usage(stdout);
+		rc = CLI_EXIT_OK;
+		goto out;
+	}
+	fprintf(stderr, "tollctl: unknown command \"%s\" (tollctl --help lists them)\n", argv[optind]);
+out:
+	cli_global_wipe(&g);
+	return rc;
 }

@@ -135,6 +135,7 @@ script_run() {
 	[[ ${1:-} == -- ]] && shift
 	envs=("$@")
 	local log=$logs/$label.log rc=0
+	envs+=("TG_IT_ARTIFACTS=$logs/$label")
 	env "${envs[@]}" timeout -k 90 "$limit" bash "$script" "${args[@]}" </dev/null >"$log" 2>&1 || rc=$?
 	local p f
 	p=$(grep -c '^PASS: ' "$log" || true)

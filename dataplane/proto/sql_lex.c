@@ -666,7 +666,7 @@ static inline __attribute__((always_inline)) void emit_span(struct sl_lexer *L, 
 	uint8_t *dn, *df;
 	uint64_t v;
 
-	if (sl_unlikely(L->src.nlv != 0 || rn < n + sep || rf < fn + sep)) {
+	if (sl_unlikely(L->src.nlv != 0 || n == 0 || rn < n + sep || rf < fn + sep)) {
 		emit_slow(L, how);
 		return;
 	}
@@ -674,11 +674,12 @@ static inline __attribute__((always_inline)) void emit_span(struct sl_lexer *L, 
 	df = wf->buf + wf->pos;
 	wn->pos += n + sep;
 	wf->pos += fn + sep;
+	/* Branch-free separator: without one, the token overwrites the space. */
 	*dn = *df = ' ';
 	dn += sep;
 	df += sep;
 	/* A short token with 8 bytes readable and writable: one 8-byte step (the bytes
-	 * written past it lie inside the buffer and are overwritten next). */
+	 * written past the token stay inside the buffer, beyond the text). */
 	if (n <= 8 && L->src.end - L->tok_pos >= 8 && rn - sep >= 8 && (how == EM_LIT || rf - sep >= 8)) {
 		memcpy(&v, b, 8);
 		if (how == EM_UPPER)

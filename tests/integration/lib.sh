@@ -28,6 +28,7 @@
 #   TG_IT_DUT        "appliance" (default) or "bridge": what stands in for the appliance
 #                    when a test asks for it (bridge checks the harness without tollgated)
 #   TG_IT_KEEP=1     keep the temp dir (logs) after the run
+#   TG_IT_ARTIFACTS  a directory where a failing run leaves its logs and outputs
 #   TG_IT_BUDGET     seconds the whole script may take (default 200): every client
 #                    command's timeout is cut to what is left, so a stalled path ends
 #                    the script in bounded time, with FAIL lines, and cleanup still runs
@@ -126,6 +127,14 @@ it_cleanup() {
 		tg_net_down || echo "[$IT_NAME] cleanup: could not remove every link or namespace" >&2
 	fi
 	if [[ -n ${IT_TMP:-} && -d $IT_TMP ]]; then
+		# On failure, keep the logs and outputs (not the cluster) for whoever reads them.
+		if [[ -n ${TG_IT_ARTIFACTS:-} ]] && ((rc != 0 || IT_FAIL > 0)); then
+			mkdir -p "$TG_IT_ARTIFACTS"
+			find "$IT_TMP" -maxdepth 1 -type f \( -name '*.log' -o -name '*.out' -o -name '*.conf' \) \
+				-size -4M -exec cp -t "$TG_IT_ARTIFACTS" {} +
+			cp "$IT_PG/postgres.log" "$TG_IT_ARTIFACTS/" 2>/dev/null
+			echo "[$IT_NAME] logs kept in $TG_IT_ARTIFACTS" >&2
+		fi
 		if [[ ${TG_IT_KEEP:-0} == 1 ]]; then
 			echo "[$IT_NAME] kept $IT_TMP" >&2
 		else

@@ -29,7 +29,7 @@ srv_psql() {
 tg_pg_admin "$IT_PG" -d postgres -c "SET password_encryption = 'md5'" \
 	-c "ALTER ROLE $IT_USER PASSWORD '$IT_PASSWORD'" >/dev/null || it_die "md5 password for $IT_USER"
 
-srv_psql <<'SQL' || it_die "create tables directly on the server"
+srv_psql -f - <<'SQL' || it_die "create tables directly on the server"
 CREATE TABLE t (id int PRIMARY KEY);
 INSERT INTO t SELECT generate_series(1, 5);
 CREATE TABLE cards (id int PRIMARY KEY, card text, ssn text, email text);
