@@ -205,8 +205,6 @@ void tgd_slow_run(struct tgd *d)
 		tgd_ops_init(d, &ops);
 		if (api_start(s.base, &ac, &ops, d->rec, &d->api, err, sizeof(err)) < 0)
 			TG_ERR("api", "management API not started: %s", err);
-		else
-			TG_INFO("api", "management API on https://%s", d->cfg.mgmt_listen);
 	}
 	s.tick = event_new(s.base, -1, EV_PERSIST, slow_tick, &s);
 	if (s.tick == NULL || event_add(s.tick, &tv) != 0) {
