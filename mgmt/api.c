@@ -142,7 +142,8 @@ int api_core_new(const struct api_config *cfg, const struct api_ops *ops, struct
 		const struct api_token *t = &cfg->tokens[i];
 
 		if (t->role < API_ROLE_USER || t->role > API_ROLE_ADMIN) {
-			snprintf(err, errlen, "api: token %u (%.64s) has no valid role", i, t->name);
+			snprintf(err, errlen, "api: token %u (%.64s) has no valid role", i,
+				 t->name);
 			return -1;
 		}
 		if (!memchr(t->name, 0, sizeof(t->name)) || !t->name[0]) {
@@ -263,7 +264,8 @@ static int parse_query(struct api_response *rs, const char *q, const char *const
 		}
 		for (const struct evkeyval *o = TAILQ_FIRST(kv); o != p; o = TAILQ_NEXT(o, next))
 			if (strcmp(o->key, p->key) == 0) {
-				api_reply_error(rs, 400, "query parameter '%.64s' given twice", p->key);
+				api_reply_error(rs, 400, "query parameter '%.64s' given twice",
+						p->key);
 				return -1;
 			}
 	}

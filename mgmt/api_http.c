@@ -68,7 +68,8 @@ static SSL_CTX *tls_context(const char *cert, const char *key, char *err, size_t
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
-		snprintf(err, errlen, "api: private key %s does not match certificate %s", key, cert);
+		snprintf(err, errlen, "api: private key %s does not match certificate %s", key,
+			 cert);
 		goto fail;
 	}
 	return ctx;

@@ -47,8 +47,8 @@ static int query_uint(struct api_call *c, const char *name, uint64_t min, uint64
 	errno = 0;
 	n = strtoull(v, &end, 10);
 	if (!isdigit((unsigned char)v[0]) || *end || errno || n < min || n > max) {
-		api_reply_error(c->rs, 400, "query parameter '%s' must be an integer from %llu to %llu",
-				name, (unsigned long long)min, (unsigned long long)max);
+		api_reply_error(c->rs, 400, "query parameter '%s' must be an integer from %llu "
+				"to %llu", name, (unsigned long long)min, (unsigned long long)max);
 		return -1;
 	}
 	*out = n;
@@ -370,7 +370,8 @@ static void h_sessions(struct api_call *c)
 	const char *v;
 	json_t *list;
 
-	if (need_rec(c) || query_time(c, "since", &f.since_ns) || query_time(c, "until", &f.until_ns) ||
+	if (need_rec(c) || query_time(c, "since", &f.since_ns) ||
+	    query_time(c, "until", &f.until_ns) ||
 	    query_uint(c, "limit", 1, API_LIST_MAX, API_LIST_DEF, &limit) ||
 	    query_uint(c, "live", 0, 1, 0, &live))
 		return;
@@ -379,8 +380,8 @@ static void h_sessions(struct api_call *c)
 	f.resource = query(c, "resource");
 	f.user = query(c, "user");
 	if ((v = query(c, "verdict")) && (f.verdict = verdict_parse(v)) < 0) {
-		api_reply_error(c->rs, 400, "query parameter 'verdict' must be one of allow, alert, "
-				"mask, review, block, reset");
+		api_reply_error(c->rs, 400, "query parameter 'verdict' must be one of allow, "
+				"alert, mask, review, block, reset");
 		return;
 	}
 	if ((v = query(c, "before")) && parse_sid(c->rs, "query parameter 'before'", v,
@@ -525,8 +526,9 @@ static int check_rule_files(struct api_response *rs, json_t *files, json_t *list
 		json_t *text = json_object_get(file, "text");
 
 		if (!rule_name_ok(name)) {
-			api_reply_error(rs, 400, "%sname '%.64s' is not a file name (letters, digits, "
-					"'.', '_', '-'; not starting with '.')", where, name);
+			api_reply_error(rs, 400, "%sname '%.64s' is not a file name (letters, "
+					"digits, '.', '_', '-'; not starting with '.')", where,
+					name);
 			return -1;
 		}
 		for (size_t k = 0; k < i; k++)
@@ -621,7 +623,8 @@ static void h_rules_test(struct api_call *c)
 	char err[API_ERR_MAX] = "";
 	json_t *result = NULL, *row, *cols;
 
-	if (need_op(c, c->a->ops.rules_test, "rules test") || check_fields(c->rs, c->body, "", fields))
+	if (need_op(c, c->a->ops.rules_test, "rules test") ||
+	    check_fields(c->rs, c->body, "", fields))
 		return;
 	row = json_object_get(c->body, "row");
 	cols = json_object_get(c->body, "columns");

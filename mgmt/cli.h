@@ -131,8 +131,10 @@ const char *cli_ev_type(const json_t *ev);
 /* A command event's verdict as a lowercase name ("allow", "block"); "" for other
  * events. */
 const char *cli_ev_action(const json_t *ev);
-/* A one-line description of event <ev> (its statement, result summary, error, ...)
- * into <out>; the text column of CSV export and replay. */
+/* What event <ev> says, into <out>: a command's statement as recorded (line breaks
+ * kept; "... (N bytes)" when it was cut), a result summary, an error, the endpoints of
+ * an open, the user of an auth, the reason of a close. The text column of CSV export
+ * and replay. */
 void cli_ev_text(const json_t *ev, char *out, size_t cap);
 
 /* Prints a session like a terminal replay: a header from <session> (may be NULL), then
@@ -188,7 +190,7 @@ int cli_call(const struct cli_global *g, const char *method, const char *path,
  * Returns 0, or -1 when <cap> is too small. */
 int cli_query_add(char *path, size_t cap, const char *key, const char *val);
 
-/* ---- online commands (cli_online.c); each takes argv[0] = the command word --------- */
+/* ---- online commands (cli_online.c, cli_rules.c); argv[0] = the command word ------- */
 
 /* Query of `sessions`, parsed from the command line. */
 struct cli_sessions_req {
@@ -225,6 +227,15 @@ int cli_cmd_rules_test(struct cli_global *g, const char *sql, const char *resour
 /* `recordings export ID --format json|csv [--dir DIR]` and `verify [ID] [--dir DIR]`. */
 int cli_cmd_recordings(struct cli_global *g, int argc, char **argv);
 int cli_cmd_verify(struct cli_global *g, int argc, char **argv);
+
+/* cli_getopt() for a command that calls the API: then completes <g>
+ * (cli_global_finish). Same returns. */
+int cli_getopt_online(struct cli_global *g, int argc, char **argv, const char *usage,
+		      const struct option *longopts, int (*cb)(void *ctx, int opt, char *arg),
+		      void *ctx);
+
+/* Prints <j> on stdout as the --json output: indented, one value, a newline. */
+void cli_print_json(const json_t *j);
 
 /* The option loop shared by every command: parses argv (argv[0] is the command word)
  * with <longopts>, which must include CLI_GLOBAL_LONGOPTS; global options go to <g>,

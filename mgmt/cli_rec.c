@@ -76,7 +76,7 @@ int cli_rec_export(FILE *out, FILE *err, const char *dir, const char *id, enum c
 	if ((r = cli_rec_open(err, dir)) == NULL)
 		return CLI_EXIT_FAIL;
 	if (rec_session(r, sid, &s) != 0 || s == NULL) {
-		fprintf(err, "tollctl: unknown session %s in %s\n", id, dir);
+		fprintf(err, "tollctl: unknown session %016llx in %s\n", (unsigned long long)sid, dir);
 		rc = CLI_EXIT_NOTFOUND;
 		goto out;
 	}
@@ -255,7 +255,7 @@ int cli_rec_verify(FILE *out, FILE *err, const char *dir, const char *id, int js
 	if ((r = cli_rec_open(err, dir)) == NULL)
 		return CLI_EXIT_FAIL;
 	if (id != NULL && (rec_session(r, sid, &s) != 0 || s == NULL)) {
-		fprintf(err, "tollctl: unknown session %s in %s\n", id, dir);
+		fprintf(err, "tollctl: unknown session %016llx in %s\n", (unsigned long long)sid, dir);
 		rc = CLI_EXIT_NOTFOUND;
 		goto out;
 	}

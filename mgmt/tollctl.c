@@ -1,7 +1,7 @@
 /* tollctl.c - tollgate's command-line tool: main, the command table, and the offline
  * rule commands (rules compile, rules test FILE...), which need no running appliance.
- * The online commands are in cli_online.c, the offline recording ones in cli_rec.c;
- * docs/tollctl.md describes them all.
+ * The online commands are in cli_online.c and cli_rules.c, the offline recording ones
+ * in cli_rec.c; docs/tollctl.md describes them all.
  *
  *   tollctl rules compile [--cache DIR] [--config CONF] [--list] FILE...
  *   tollctl rules test FILE... [--config CONF] [--protocol P] [--resource NAME] --sql "SQL"

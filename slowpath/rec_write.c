@@ -182,6 +182,7 @@ static struct rec_srec *rec_session_get(struct rec *r, MDB_txn *txn,
 		if (*rc != 0)
 			return NULL;
 		e->sid = ev->sid;
+		e->gen = 0;
 		c->n++;
 	}
 	if (e->gen != c->gen) {

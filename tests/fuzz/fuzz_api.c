@@ -80,7 +80,8 @@ int rec_events(struct rec *r, uint64_t sid, uint32_t from, uint32_t limit, json_
 		return -1;
 	*out = json_array();
 	for (uint32_t i = from; i < 12 && i - from < limit; i++)
-		json_array_append_new(*out, json_pack("{s:i,s:s}", "seq", (int)i, "type", "command"));
+		json_array_append_new(*out, json_pack("{s:i,s:s}", "seq", (int)i, "type",
+						      "command"));
 	return 0;
 }
 
@@ -215,7 +216,8 @@ static void check(const struct api_request *rq, const struct api_response *rs)
 
 		CHECK(j);
 		if (rs->status >= 400)
-			CHECK(json_object_size(j) == 1 && json_is_string(json_object_get(j, "error")));
+			CHECK(json_object_size(j) == 1 &&
+			      json_is_string(json_object_get(j, "error")));
 		json_decref(j);
 	} else {
 		CHECK(rs->status == 200);

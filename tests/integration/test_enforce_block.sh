@@ -10,7 +10,8 @@
 # seen from that session, from a fresh session through the appliance and directly on
 # the server. Look-alikes (a DROP inside a string or a comment, DELETE with WHERE)
 # pass. pgbench -M extended and -M prepared then send DROP TABLE through the extended
-# protocol (Parse/Bind/Execute) and must get the same error. tollgated's cmd_blocked
+# protocol (Parse/Bind/Execute) and must get the same error, and tests/tools/pg_extquery
+# sends DROP TABLE and then a SELECT on one connection. tollgated's cmd_blocked
 # counter must equal the number of blocked statements sent.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -20,12 +21,20 @@ it_init enforce-block
 it_net_up
 it_pg_start
 
+extquery=$TG_ROOT/$TG_BUILD_DIR/tests/tools/pg_extquery
+[[ -x $extquery ]] || it_die "pg_extquery not built ($extquery)"
+
 # srv_psql [psql args]: psql as the test role straight to the server, from inside the
 # server namespace (not through the appliance), bounded.
 srv_psql() {
 	PGCONNECT_TIMEOUT=5 timeout -k 5 "$(it_left 60)" ip netns exec "$TG_NS_SERVER" \
 		"$IT_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$IT_URI" "$@"
 }
+
+# pg_extquery speaks md5, not SCRAM: store the test role's password as md5 (libpq's
+# psql and pgbench do md5 as well).
+tg_pg_admin "$IT_PG" -d postgres -c "SET password_encryption = 'md5'" \
+	-c "ALTER ROLE $IT_USER PASSWORD '$IT_PASSWORD'" >/dev/null || it_die "md5 password for $IT_USER"
 
 rows=10
 # Owned by the test role: every blocked statement below would succeed on the server.
@@ -99,7 +108,7 @@ out=$IT_TMP/session.out
 rc=0
 it_psql -v ON_ERROR_STOP=0 -At -f "$sql" >"$out" 2>"$IT_TMP/session.err" || rc=$?
 it_check "psql session through the appliance ran to its end (status $rc)" \
-	grep -qx 'R final false 00000' "$out"
+	bash -c "[[ $rc -eq 0 ]] && grep -qx 'R final false 00000' '$out'"
 
 # status_of <name>: the "R <name> ..." line's fields after the name
 status_of() {
@@ -165,10 +174,25 @@ for mode in extended prepared; do
 	it_check "pgbench -M $mode: t still exists afterwards ($v rows)" [ "$v" == "$((rows - 1))" ]
 done
 
+# One extended-protocol session that goes on after the block: Parse/Bind/Describe/
+# Execute/Sync of DROP TABLE t, then of a SELECT, on the same connection.
+rc=0
+it_client "$extquery" "$TG_IP_SERVER" 5432 "$IT_USER" "$IT_DB" "$IT_PASSWORD" \
+	"DROP TABLE t" "SELECT 'after-ext', count(*) FROM t" >"$IT_TMP/ext.out" 2>&1 || rc=$?
+n_blocked=$((n_blocked + 1))
+want=$(printf '%s\n' 'READY I' 'ERROR 42501 blocked by policy rule sql.drop-table: dropping tables is not allowed' \
+	'READY I' 'COLUMNS ?column?|count' "ROW after-ext|$((rows - 1))" 'COMPLETE SELECT 1' 'READY I')
+if [[ $rc -eq 0 && $(cat "$IT_TMP/ext.out") == "$want" ]]; then
+	it_pass "pg_extquery: DROP TABLE t blocked by sql.drop-table, the next statement on the connection runs"
+else
+	it_fail "pg_extquery: status $rc, want the block error then the SELECT's row, got:"
+	sed 's/^/    | /' "$IT_TMP/ext.out" | head -n 20
+fi
+
 it_dut_stop
 log=$IT_TMP/tollgated.$IT_TG_RUN.log
-v=$(it_counter_sum "$log" cmd_blocked)
-it_check "tollgated counted cmd_blocked $v, the $n_blocked blocked statements sent" [ "$v" -eq "$n_blocked" ]
+v=$(it_counter_sum "$log" cmd_blocked) || v=none
+it_check "tollgated counted cmd_blocked $v, the $n_blocked blocked statements sent" [ "$v" == "$n_blocked" ]
 
 # Directly on the server: the table is intact, and the role could have dropped it,
 # so that the checks above prove the appliance, not a missing privilege.

@@ -54,16 +54,22 @@ it_dut_start appliance
 log=$IT_TMP/tollgated.$IT_TG_RUN.log
 conf=$IT_TMP/tollgated.conf
 
-# hup_after <seconds>...: after each delay, SIGHUP to the tollgated named by the pid
-# file, when that is the one this script started.
+# hup_now: SIGHUP to the tollgated named by its pid file, when that is the one this
+# script started. Returns non-zero when it could not be sent.
+hup_now() {
+	local pid
+	pid=$(cat "$IT_TMP/tollgated.pid" 2>/dev/null) || return 1
+	[[ $pid == "$IT_TG_PID" ]] || return 1
+	kill -HUP "$pid" 2>/dev/null || return 1
+	echo "[$IT_NAME] SIGHUP sent to tollgated $pid" >&2
+}
+
+# hup_after <seconds>...: hup_now after each delay.
 hup_after() {
-	local d pid
+	local d
 	for d in "$@"; do
 		sleep "$d"
-		pid=$(cat "$IT_TMP/tollgated.pid" 2>/dev/null) || return 0
-		[[ $pid == "$IT_TG_PID" ]] || return 0
-		kill -HUP "$pid" 2>/dev/null || return 0
-		echo "[$IT_NAME] SIGHUP sent to tollgated $pid" >&2
+		hup_now || return 1
 	done
 }
 
@@ -83,7 +89,7 @@ wait_log() {
 	return 1
 }
 
-first=$(grep -o 'policy [0-9]*: [0-9]* rules from' "$log" | head -n 1 | awk '{ print $2 }')
+first=$(grep -o 'policy [0-9]*: [0-9]* rules from' "$log" | head -n 1 | awk '{ print $2 }') || true
 first=${first%:}
 
 # run_bench <mode>: pgbench -S for 10 s; PASS when it ran and failed nothing.
@@ -105,7 +111,7 @@ run_bench simple ""
 hup_after 3 3 &
 HUP_PID=$!
 run_bench extended ", two SIGHUP reloads during the run"
-wait "$HUP_PID" || true
+wait "$HUP_PID" || it_fail "SIGHUP during the extended run: tollgated's pid file did not name the tollgated started"
 HUP_PID=
 run_bench prepared ""
 
@@ -134,10 +140,10 @@ fi
 broken=$IT_TMP/packs/destructive.conf
 cp "$broken" "$IT_TMP/destructive.good"
 sed -i 's/patterns = \[ "^TRUNCATE/pattern = [ "^TRUNCATE/' "$broken"
-line=$(grep -n 'pattern = \[ "^TRUNCATE' "$broken" | cut -d: -f1)
+line=$(grep -n 'pattern = \[ "^TRUNCATE' "$broken" | cut -d: -f1) || true
 [[ -n $line ]] || it_die "could not break the copy of destructive.conf"
 n_force=$(in_force | wc -l)
-kill -HUP "$IT_TG_PID"
+hup_now || it_fail "SIGHUP: tollgated's pid file did not name the tollgated started"
 if wait_log 'reload failed' 1; then
 	if grep -qF "$broken:$line: rule sql.truncate: unknown setting" "$log"; then
 		it_pass "broken rule file: the error is logged with file and line ($(grep -oF "$broken:$line:" "$log" | head -n 1))"
@@ -160,7 +166,7 @@ it_check "t still exists with its 3 rows ('$v')" [ "$v" == 3 ]
 
 # Repaired: the next SIGHUP puts the copied packs in force.
 cp "$IT_TMP/destructive.good" "$broken"
-kill -HUP "$IT_TG_PID"
+hup_now || it_fail "SIGHUP: tollgated's pid file did not name the tollgated started"
 if wait_log 'rules (set [0-9a-f]*) in force' $((n_force + 1)); then
 	it_pass "repaired rule file: SIGHUP puts a new policy in force ($(in_force | tail -n 1 | cut -d: -f1))"
 else
@@ -174,8 +180,8 @@ it_dut_stop
 bad=()
 for name in $(awk '/^total:/ { t = 1; next } t && /^  [a-z_]+ +[0-9]+$/ { print $1 }' "$log" | grep '^drop_' || true) \
 	tx_drop_full mbuf_alloc_fail tcp_memcap_reset; do
-	v=$(it_counter_sum "$log" "$name")
-	[[ $v -eq 0 ]] || bad+=("$name=$v")
+	v=$(it_counter_sum "$log" "$name") || v=none
+	[[ $v == 0 ]] || bad+=("$name=$v")
 done
 if [[ ${#bad[@]} -eq 0 ]]; then
 	it_pass "exit counters: every drop_*, tx_drop_full, mbuf_alloc_fail and tcp_memcap_reset is 0"

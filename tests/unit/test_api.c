@@ -9,8 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <ftw.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -460,7 +464,8 @@ static const struct route_case routes[] = {
 	  "{\"reason\":\"test\"}", 200, { "session", "killed" } },
 	{ "GET", "/v1/rules", "auditor", "/v1/rules", NULL, 200, { "version", "files" } },
 	{ "PUT", "/v1/rules", "admin", "/v1/rules",
-	  "{\"files\":[{\"name\":\"a.conf\",\"text\":\"rule x { block; }\"}]}", 200, { "version" } },
+	  "{\"files\":[{\"name\":\"a.conf\",\"text\":\"rule x { block; }\"}]}", 200,
+	  { "version" } },
 	{ "POST", "/v1/rules/test", "auditor", "/v1/rules/test", "{\"sql\":\"DROP TABLE t\"}", 200,
 	  { "policy_version", "statements" } },
 	{ "GET", "/v1/audit", "auditor", "/v1/audit", NULL, 200, { "audit" } },
@@ -626,8 +631,8 @@ static void test_auth_matrix(void **state)
 				assert_int_equal(F.fake.rules_put, before.rules_put);
 				assert_int_equal(F.fake.rules_test, before.rules_test);
 			} else if (r.status != rc->ok) {
-				fail_msg("%s %s as %s: %ld %s", rc->method, path, api_role_name(role),
-					 r.status, r.body ? r.body : "");
+				fail_msg("%s %s as %s: %ld %s", rc->method, path,
+					 api_role_name(role), r.status, r.body ? r.body : "");
 			}
 			reply_free(&r);
 		}
@@ -1067,6 +1072,46 @@ static void test_tls_versions(void **state)
 	reply_free(&r);
 }
 
+/* Plain HTTP to the HTTPS port gets no HTTP answer: the TLS handshake fails and the
+ * connection is closed; the API goes on serving. */
+static void test_plain_http_refused(void **state)
+{
+	static const char req[] = "GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct sockaddr_in sa = {
+		.sin_family = AF_INET, .sin_port = htons(api_port(F.api)),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	char buf[4096];
+	size_t got = 0;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), closed = 0;
+	struct reply r;
+
+	assert_true(fd >= 0);
+	/* loopback: connect completes from the listen backlog, before any accept */
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(req) - 1);
+	for (unsigned i = 0; i < 20000 && !closed; i++) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		event_base_loop(F.base, EVLOOP_NONBLOCK);
+		if (poll(&p, 1, 1) <= 0)
+			continue;
+		n = recv(fd, buf + got, sizeof(buf) - 1 - got, MSG_DONTWAIT);
+		if (n > 0)
+			got += (size_t)n;
+		else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			closed = 1;
+	}
+	close(fd);
+	assert_true(closed);
+	buf[got] = 0;
+	assert_null(memmem(buf, got, "HTTP/", 5));
+	request("GET", "/v1/health", NULL, NULL, &r);
+	assert_ok(&r, 200);
+	reply_free(&r);
+}
+
 static char *slurp(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "r");
@@ -1273,6 +1318,7 @@ int main(void)
 		cmocka_unit_test(test_rules),
 		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_tls_versions),
+		cmocka_unit_test(test_plain_http_refused),
 		cmocka_unit_test(test_cert_generated_once),
 		cmocka_unit_test(test_cert_regenerated_when_missing),
 		cmocka_unit_test(test_listen_addresses),

@@ -10,6 +10,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -970,6 +972,57 @@ static void test_map_full(void **state)
 	assert_int_equal(verify_all(f->r, NULL), 0);
 }
 
+/* ---- a reader thread on the writer's store while it writes and grows its map ---- */
+
+struct reader_arg {
+	struct rec *r;
+	atomic_int stop;
+	unsigned rounds, failures, max_sessions;
+};
+
+static void *reader_main(void *p)
+{
+	struct reader_arg *a = p;
+
+	/* bounded by count as well as by the writer's stop flag */
+	for (a->rounds = 0; !atomic_load(&a->stop) && a->rounds < 100000; a->rounds++) {
+		json_t *v = NULL, *l = NULL;
+
+		/* every snapshot a reader sees is a committed one: its chains verify */
+		if (rec_verify(a->r, 0, &v) != 0 || rec_sessions(a->r, NULL, &l) != 0)
+			a->failures++;
+		else if (json_array_size(l) > a->max_sessions)
+			a->max_sessions = (unsigned)json_array_size(l);
+		json_decref(v);
+		json_decref(l);
+	}
+	return NULL;
+}
+
+static void test_reader_thread(void **state)
+{
+	struct fx *f = *state;
+	struct reader_arg a = { 0 };
+	pthread_t th;
+
+	rec_close(f->r);
+	rm_store(f->dir);
+	f->r = open_rw(f->dir, 512 * 1024); /* small: the map grows while the reader reads */
+	a.r = f->r;
+	assert_int_equal(pthread_create(&th, NULL, reader_main, &a), 0);
+	for (unsigned b = 0; b < 60; b++)
+		write_session(f->r, sid_of(f->r, 0, b + 1), T0 + b * 100, T0 + b * 100 + 50, 0,
+			      "alice", 20, RULE_ALLOW);
+	atomic_store(&a.stop, 1);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_true(rec_stats(f->r)->map_full >= 1);        /* it did grow */
+	assert_int_equal(rec_stats(f->r)->events_lost, 0);
+	assert_true(a.rounds > 0);
+	assert_int_equal(a.failures, 0);
+	assert_true(a.max_sessions <= 60);
+	assert_int_equal(count_sessions(f->r, NULL), 60);
+}
+
 /* ---- crash safety: a writer killed -9 in the middle of its work ---- */
 
 static void crash_child(const char *dir, int fd)
@@ -1078,6 +1131,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_retention_by_age, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention_by_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reader_thread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_safety, setup, teardown),
 	};
 
