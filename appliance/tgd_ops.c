@@ -224,7 +224,11 @@ static json_t *op_rules_get(void *ctx)
 	for (int i = 0; i < d->cfg.n_rule_files; i++) {
 		size_t n = 0;
 		char *text = read_file(d->cfg.rule_files[i], &n);
-		json_array_append_new(files, json_pack("{s:s, s:s%}", "name", d->cfg.rule_files[i],
+		const char *base = strrchr(d->cfg.rule_files[i], '/');
+		/* "name" is what PUT /v1/rules takes back; "path" is where the file lives */
+		json_array_append_new(files, json_pack("{s:s, s:s, s:s%}", "name",
+						       base ? base + 1 : d->cfg.rule_files[i],
+						       "path", d->cfg.rule_files[i],
 						       "text", text ? text : "", text ? n : 0));
 		free(text);
 	}
@@ -342,17 +346,77 @@ static int resource_index(const struct tgd *d, const char *name)
 	return -1;
 }
 
+/* POST /v1/rules/test with a result row: what masking does to it. */
+static int rules_test_row(struct tgd *d, struct rule_set *rs, uint16_t res, json_t *row,
+			  json_t *cols, json_t **result, char *err, size_t errlen)
+{
+	size_t n = json_array_size(row), total = 0, i;
+	struct rule_field *fields;
+	uint8_t *buf;
+	json_t *v, *out;
+	uint8_t proto = d->cfg.dp.n_resources ? d->cfg.dp.resources[res].proto : DP_PROTO_PG;
+
+	if (n == 0 || n > 1024 || (cols && (!json_is_array(cols) || json_array_size(cols) != n))) {
+		snprintf(err, errlen, "\"row\" must have 1 to 1024 strings, and \"columns\" (if "
+			 "given) as many names");
+		return -1;
+	}
+	json_array_foreach(row, i, v) {
+		if (!json_is_string(v)) {
+			snprintf(err, errlen, "row[%zu] must be a string", i);
+			return -1;
+		}
+		total += json_string_length(v) + 1;
+	}
+	fields = calloc(n, sizeof(*fields));
+	buf = malloc(total + 1);
+	if (fields == NULL || buf == NULL) {
+		free(fields);
+		free(buf);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	total = 0;
+	json_array_foreach(row, i, v) {
+		size_t l = json_string_length(v);
+		const char *name = cols ? json_string_value(json_array_get(cols, i)) : NULL;
+		memcpy(buf + total, json_string_value(v), l);
+		buf[total + l] = '\t';
+		fields[i].off = (uint32_t)total;
+		fields[i].len = (uint32_t)l;
+		fields[i].col_rule = -1;
+		if (rs && name)
+			fields[i].col = rule_column_mask(rs, proto, res, name, (uint32_t)strlen(name),
+							 &fields[i].col_rule);
+		total += l + 1;
+	}
+	struct rule_mask_stats st = { 0 };
+	if (rs)
+		rule_mask_fields(rs, d->test_scratch, proto, res, buf, (uint32_t)total, fields,
+				 (unsigned)n, &st);
+	out = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(out, json_stringn((const char *)buf + fields[i].off, fields[i].len));
+	free(fields);
+	free(buf);
+	*result = json_pack("{s:I, s:o, s:i}", "policy_version",
+			    (json_int_t)(d->slot && d->slot->cur ? d->slot->cur->version : 0),
+			    "row", out, "fields_masked", (int)st.fields_masked);
+	return 0;
+}
+
 static int op_rules_test(void *ctx, json_t *body, json_t **result, char *err, size_t errlen)
 {
 	struct tgd *d = ctx;
 	const struct dp_policy *p = d->slot ? d->slot->cur : NULL;
 	struct rule_set *rs = p ? p->ops.rules : NULL;
 	const char *sql = json_string_value(json_object_get(body, "sql"));
+	json_t *row = json_object_get(body, "row");
 	int res = resource_index(d, json_string_value(json_object_get(body, "resource")));
 	json_t *stmts;
 
-	if (sql == NULL) {
-		snprintf(err, errlen, "\"sql\" (a string) is required");
+	if (sql == NULL && !json_is_array(row)) {
+		snprintf(err, errlen, "\"sql\" (a string) or \"row\" (an array of strings) is required");
 		return -1;
 	}
 	if (res < 0) {
@@ -366,6 +430,9 @@ static int op_rules_test(void *ctx, json_t *body, json_t **result, char *err, si
 		}
 		d->test_scratch_version = p->version;
 	}
+	if (sql == NULL)
+		return rules_test_row(d, rs, (uint16_t)res, row, json_object_get(body, "columns"),
+				      result, err, errlen);
 	size_t len = strlen(sql), cap = 2 * len + 64;
 	char *norm = malloc(cap), *fp = malloc(cap);
 	struct sql_stmt st[64];

@@ -1,6 +1,7 @@
 /* api_http.c - the management API's HTTPS side: TLS context, evhttp on the slow path's
  * event_base with bufferevent_openssl connections, and the bridge from an evhttp request
  * to the socket-free core (api_handle). */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,6 +244,17 @@ static int bind_listener(struct api *a, char *err, size_t errlen)
 	return 0;
 }
 
+/* libevent and OpenSSL write to sockets with write()/writev(): a client that resets its
+ * connection while an answer is being written would raise SIGPIPE, whose default action
+ * ends the process. Ignore it, unless the daemon has its own handler. */
+static void ignore_sigpipe(void)
+{
+	struct sigaction old, ign = { .sa_handler = SIG_IGN };
+
+	if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+		sigaction(SIGPIPE, &ign, NULL);
+}
+
 int api_start(struct event_base *base, const struct api_config *cfg, const struct api_ops *ops,
 	      struct rec *rec, struct api **out, char *err, size_t errlen)
 {
@@ -265,6 +277,7 @@ int api_start(struct event_base *base, const struct api_config *cfg, const struc
 					  errlen)) < 0) {
 		goto fail;
 	}
+	ignore_sigpipe();
 	a->ssl = tls_context(cert, key, err, errlen);
 	if (!a->ssl)
 		goto fail;

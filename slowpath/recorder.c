@@ -249,6 +249,7 @@ int rec_open(const char *dir, uint64_t map_size, int readonly, struct rec **out,
 	     size_t errlen)
 {
 	struct rec *r = calloc(1, sizeof(*r));
+	pthread_rwlockattr_t attr;
 	MDB_envinfo info;
 	int rc, dead;
 
@@ -258,7 +259,11 @@ int rec_open(const char *dir, uint64_t map_size, int readonly, struct rec **out,
 		return -1;
 	}
 	r->readonly = readonly;
-	pthread_rwlock_init(&r->map_lock, NULL);
+	/* Writer preference: a stream of readers must not hold off a map growth. */
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&r->map_lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
 	if (!readonly && mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "recorder: cannot create %s: %s", dir, strerror(errno));
 		goto err;

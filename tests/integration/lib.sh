@@ -130,8 +130,7 @@ it_cleanup() {
 		# On failure, keep the logs and outputs (not the cluster) for whoever reads them.
 		if [[ -n ${TG_IT_ARTIFACTS:-} ]] && ((rc != 0 || IT_FAIL > 0)); then
 			mkdir -p "$TG_IT_ARTIFACTS"
-			find "$IT_TMP" -maxdepth 1 -type f \( -name '*.log' -o -name '*.out' -o -name '*.conf' \) \
-				-size -4M -exec cp -t "$TG_IT_ARTIFACTS" {} +
+			find "$IT_TMP" -maxdepth 1 -type f -size -4M -exec cp -t "$TG_IT_ARTIFACTS" {} +
 			cp "$IT_PG/postgres.log" "$TG_IT_ARTIFACTS/" 2>/dev/null
 			echo "[$IT_NAME] logs kept in $TG_IT_ARTIFACTS" >&2
 		fi
