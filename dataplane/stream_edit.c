@@ -23,6 +23,7 @@
 #include "dataplane/dp_pkt-t.h"
 
 #define SE_MAX_INJ_TRIES 8
+#define SE_RTX_BURST     8       /* segments one timer call retransmits per direction */
 
 /* ---- sequence maps ---- */
 
@@ -626,11 +627,18 @@ int tcp_conn_rtx_timer(struct dp_worker *w, struct flow *f)
 		c->rto_ns = (uint64_t)(w->cfg->rto_ms ? w->cfg->rto_ms : 200) * 1000000ull;
 	for (int dir = 0; dir < 2; dir++) {
 		struct tcp_dir *d = &c->dir[dir];
+		const struct tcp_dir *r = &c->dir[dir ^ 1];
+		/* never beyond the receiver's window: a receiver that is slow to read (or
+		 * advertises zero) would drop the bytes, and each try would count */
+		uint32_t edge = r->ack_seen ? r->last_ack + r->last_win : d->out_una + 65535;
+		unsigned sent = 0;
 		for (struct rte_mbuf *m = d->rtx.head; m; m = tseg(m)->next) {
 			struct tcp_seg *s = tseg(m);
 			if (!(s->flags & (TCP_SEG_INJECTED | TCP_SEG_OWNED)))
 				continue;
 			pending = 1;
+			if (!SEQ_LT(s->seq, edge) || sent >= SE_RTX_BURST)
+				break;
 			if (w->now_ns - s->sent_ns < (c->rto_ns << (s->tries < 6 ? s->tries : 6)))
 				continue;
 			if (++s->tries > SE_MAX_INJ_TRIES) {
@@ -641,6 +649,7 @@ int tcp_conn_rtx_timer(struct dp_worker *w, struct flow *f)
 			if (fm == NULL)
 				continue;
 			s->sent_ns = w->now_ns;
+			sent++;
 			DP_CNT_INC(&w->cnt, tcp_inject_rtx);
 			dp_worker_emit(w, tcp_out_port(f, dir), fm);
 		}

@@ -420,11 +420,13 @@ void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *
 	int fin = (fl & DP_TCP_FIN) != 0;
 
 	if (len) {
-		/* right edge the receiver allowed, in the sender's space, plus a margin for
-		 * window probes and receivers that shrink their window */
+		/* right edge the sender may reach, in its own space: what it saw acknowledged
+		 * (by the receiver, or pre-acknowledged by the appliance) plus the window it
+		 * saw, with a margin for window probes and receivers that shrink their window */
 		const struct tcp_dir *r = &c->dir[dir ^ 1];
 		uint32_t win = r->last_win > 65535 ? r->last_win : 65535;
-		uint32_t edge = se_out_to_in(d, r->ack_seen ? r->last_ack : d->out_nxt) + win;
+		uint32_t acked = r->ack_seen ? se_ack_value(f, dir ^ 1) : d->out_nxt;
+		uint32_t edge = acked + win;
 		if (SEQ_GEQ(seq, edge) || SEQ_LT(end, d->fwd - (1u << 30))) {
 			DP_CNT_INC(&w->cnt, drop_out_of_window);
 			rte_pktmbuf_free(m);
