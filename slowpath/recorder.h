@@ -14,9 +14,14 @@
  * (API, tollctl) use read-only transactions, from any thread or process, and never block
  * the writer (LMDB MVCC).
  *
- * Threads: a struct rec is used by one thread at a time for writing; the read functions
- * may be called from another thread of the same process only with its own struct rec
- * opened read-only (LMDB: a transaction belongs to the thread that began it).
+ * Threads: one thread writes. The read functions may be called from other threads on
+ * the same struct rec (MDB_NOTLS; each call uses its own read transaction; a lock makes
+ * map growth wait for them). Never open a second struct rec on the same directory in
+ * one process (LMDB forbids it); other processes may open it read-only (tollctl).
+ * Also in the store: "closed" (close time + sid -> empty, the order retention follows)
+ * and meta keys "format", "boot", "retained". rec_events' limit 0 means 1000;
+ * rec_verify also reports "bad record" and "no session record" (seq -1 when no event
+ * applies); rec_write counts an event with session id 0 as lost.
  */
 #ifndef TG_RECORDER_H
 #define TG_RECORDER_H

@@ -69,6 +69,9 @@ lsan_common=$'leak:libconfig_yylex\nleak:strbuf_append'
 if [[ ! -f $bdir/build.ninja ]]; then
 	CC=clang meson setup "$bdir" -Dfuzz=true -Dtests=false >"$logs/setup.log" 2>&1 ||
 		{ tail -n 20 "$logs/setup.log"; give_up "meson setup $bdir failed (log: $logs/setup.log)"; }
+elif ! grep -A1 '^rule c_COMPILER$' "$bdir/build.ninja" | grep -Eq '^ command = ([^ ]*/)?(ccache )?clang(-[0-9]+)? '; then
+	# A build directory's compiler is fixed: leave a gcc one alone.
+	give_up "$bdir is not a clang build directory: remove it or name another"
 elif ! meson configure "$bdir" | grep -Eq '^ *fuzz +true'; then
 	meson configure "$bdir" -Dfuzz=true >"$logs/setup.log" 2>&1 ||
 		{ tail -n 20 "$logs/setup.log"; give_up "meson configure $bdir -Dfuzz=true failed"; }

@@ -670,6 +670,40 @@ static void test_preack_held_bytes(void **state)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
+/* A message longer than max_hold_bytes, sent in many segments: held and pre-acknowledged,
+ * then streamed through. Once the receiver has acknowledged everything, the appliance
+ * must not retransmit anything on its own. */
+static void test_long_message_no_spurious_rtx(void **state)
+{
+	struct tconv *t = *state;
+	uint64_t t0, rto = 200 * NS_PER_MS;
+	char chunk[1000];
+
+	t->cfg.rto_ms = 200;
+	t->cfg.max_hold_bytes = 4096;
+	start(t);
+	t0 = t->w->now_ns;
+	memset(chunk, 'a', sizeof(chunk));
+	for (int i = 0; i < 12; i++) {
+		tconv_send_bytes(t, 0, chunk, sizeof(chunk));
+		drain(t);
+		tconv_ack(t, 1);                   /* the server acknowledges what it got */
+		drain(t);
+	}
+	tconv_send(t, 0, "\n");
+	drain(t);
+	tconv_ack(t, 1);
+	drain(t);
+	assert_int_equal(t->rx[0].contig, 12001);
+	assert_true(TCONV_CNT(t, hold_overflow) >= 1);
+	for (int i = 1; i <= 10; i++) {
+		tconv_timers(t, t0 + (uint64_t)i * rto);
+		assert_int_equal(drain(t), 0);
+	}
+	assert_int_equal(TCONV_CNT(t, tcp_inject_rtx), 0);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
 /* Injected bytes never acknowledged: after SE_MAX_INJ_TRIES retransmissions the flow is
  * reset (both sides), not retransmitted forever. */
 static void test_inject_rtx_gives_up(void **state)
@@ -963,6 +997,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rtx_after_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inject_rtx_timer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_preack_held_bytes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_message_no_spurious_rtx, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inject_rtx_gives_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_then_fin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keepalive_after_edit, setup, teardown),
