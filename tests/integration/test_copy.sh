@@ -19,21 +19,24 @@ rows=160000
 query="COPY (SELECT i, 'row-' || i AS label, repeat(chr(97 + i % 26), 40 + i % 23) AS pad, (i % 2 = 0) AS even FROM generate_series(1, $rows) AS i) TO STDOUT"
 digest_sql="SELECT count(*), md5(string_agg(i || ':' || label || ':' || pad || ':' || even, ',' ORDER BY i))"
 
-# copy_run <dut>: download to a file, upload it again, record digests.
+# copy_run <dut>: download to a file, upload it again, record digests. A failing
+# step's message ends with psql's exit status (124: cut off by the time limit).
 copy_run() {
-	local dut=$1 out=$IT_TMP/$1.copy
-	if ! it_psql -c "$query" >"$out" 2>"$IT_TMP/$dut.copy.err"; then
-		it_fail "COPY TO STDOUT through the $dut failed:"
+	local dut=$1 out=$IT_TMP/$1.copy rc=0
+	it_psql -c "$query" >"$out" 2>"$IT_TMP/$dut.copy.err" || rc=$?
+	if [[ $rc -ne 0 ]]; then
+		it_fail "COPY TO STDOUT through the $dut failed (psql exit $rc):"
 		tail -n 10 "$IT_TMP/$dut.copy.err" | sed 's/^/    /'
 		return
 	fi
 	sha256sum <"$out" | cut -d' ' -f1 >"$IT_TMP/$dut.sha"
-	if it_psql -q -c "CREATE TABLE up_$dut (i int, label text, pad text, even bool)" \
-		-c "\\copy up_$dut FROM '$out'" >"$IT_TMP/$dut.up.err" 2>&1 &&
-		it_psql -Atc "$digest_sql FROM up_$dut" >"$IT_TMP/$dut.updigest" 2>>"$IT_TMP/$dut.up.err"; then
-		:
-	else
-		it_fail "COPY FROM STDIN through the $dut failed:"
+	it_psql -q -c "CREATE TABLE up_$dut (i int, label text, pad text, even bool)" \
+		-c "\\copy up_$dut FROM '$out'" >"$IT_TMP/$dut.up.err" 2>&1 || rc=$?
+	if [[ $rc -eq 0 ]]; then
+		it_psql -Atc "$digest_sql FROM up_$dut" >"$IT_TMP/$dut.updigest" 2>>"$IT_TMP/$dut.up.err" || rc=$?
+	fi
+	if [[ $rc -ne 0 ]]; then
+		it_fail "COPY FROM STDIN through the $dut failed (psql exit $rc):"
 		tail -n 10 "$IT_TMP/$dut.up.err" | sed 's/^/    /'
 	fi
 }
