@@ -355,6 +355,20 @@ static void pop_injection(struct tcp_dir *d)
 	d->n_inj--;
 }
 
+/* Bytes the receiver of <dir> accepts beyond what was emitted: its last ACK plus its
+ * window, minus what is in flight. UINT32_MAX before it has said anything. */
+static uint32_t emit_room(const struct flow *f, int dir)
+{
+	const struct tcp_dir *d = &f->tcp.dir[dir];
+	const struct tcp_dir *r = &f->tcp.dir[dir ^ 1];
+	uint32_t edge;
+
+	if (!r->ack_seen)
+		return UINT32_MAX;
+	edge = r->last_ack + r->last_win;
+	return SEQ_GT(edge, d->out_nxt) ? edge - d->out_nxt : 0;
+}
+
 /* Emits one fresh segment of up to <n> held bytes starting at d->fwd, gathered from
  * consecutive held segments (stopping at a removed gap), so that re-segmenting at
  * message boundaries does not multiply the number of packets. Consumed held segments
@@ -452,6 +466,15 @@ void se_emit(struct dp_worker *w, struct flow *f, int dir)
 		uint32_t mss = mss_to(f, dir);
 		if (n > mss)
 			n = mss;
+		/* Never past the receiver's window. The sender keeps to it by itself, except
+		 * for bytes the appliance pre-acknowledged: those wait here until the
+		 * receiver's next ACK opens the window (tcp_segment emits both directions on
+		 * every segment). */
+		uint32_t room = emit_room(f, dir);
+		if (room == 0)
+			break;
+		if (n > room)
+			n = room;
 		if (n == s->len && (s->flags & TCP_SEG_WHOLE)) {
 			segq_pop(&d->hold);
 			rewrite_hdr(f, dir, m, out, DP_TCP_PSH, (s->flags & TCP_SEG_EDITED) != 0);
@@ -542,8 +565,26 @@ void se_on_ack(struct dp_worker *w, struct flow *f, int dir, uint32_t out_ack)
 	struct tcp_dir *d = &f->tcp.dir[dir];
 	struct rte_mbuf *m;
 
+	if (out_ack == d->out_una && (m = d->rtx.head) != NULL &&
+	    (tseg(m)->flags & (TCP_SEG_OWNED | TCP_SEG_INJECTED))) {
+		/* Fast retransmit of the appliance's own bytes: their sender will not resend
+		 * them, so three duplicate ACKs from the receiver are ours to answer (a
+		 * timeout alone would stall the stream for an RTO at every loss). */
+		if (++d->dupacks == 3) {
+			struct rte_mbuf *fm = build_frame(w, f, dir, DP_TCP_PSH, tseg(m)->seq,
+							  tseg_data(m), tseg(m)->len);
+			if (fm) {
+				tseg(m)->sent_ns = w->now_ns;
+				DP_CNT_INC(&w->cnt, tcp_inject_rtx);
+				dp_worker_emit(w, tcp_out_port(f, dir), fm);
+			}
+			d->dupacks = 0;
+		}
+		return;
+	}
 	if (!SEQ_GT(out_ack, d->out_una) || SEQ_GT(out_ack, d->out_nxt))
 		return;
+	d->dupacks = 0;
 	d->out_una = out_ack;
 	while ((m = d->rtx.head) != NULL && SEQ_LEQ(tseg(m)->seq + tseg(m)->len, out_ack)) {
 		segq_pop(&d->rtx);

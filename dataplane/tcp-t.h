@@ -110,6 +110,7 @@ struct tcp_dir {
 	uint8_t  tos;                 /* sender's latest TOS / traffic class */
 	uint8_t  n_anchor;            /* anchors used */
 	uint8_t  n_inj;               /* pending injections */
+	uint8_t  dupacks;             /* duplicate ACKs from the receiver (fast retransmit) */
 	/* reassembly (in-space) */
 	struct tcp_segq ooo;          /* out-of-order segments, sorted by seq, no overlaps */
 	struct tcp_segq hold;         /* in-order bytes [fwd, nxt) not yet emitted, possibly with

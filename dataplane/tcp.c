@@ -559,12 +559,20 @@ void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *
 	 * bytes (a message sent in many small segments) waits for an ACK that the receiver
 	 * cannot send, since it has not seen the bytes: a deadlock. From here on the
 	 * appliance retransmits those bytes itself (TCP_SEG_OWNED in the rtx queue).
-	 * Only when a message spans held segments, or the sender retransmits held bytes:
-	 * the tail of one segment completed by the next (result rows) needs no early ACK. */
-	if (SEQ_GT(d->nxt, d->fwd) && d->hold.bytes &&
-	    (d->hold.n >= 2 || (len && SEQ_LT(seq, nxt0) && SEQ_GEQ(seq, d->fwd)))) {
-		d->preack = d->nxt;
-		d->preack_on = 1;
+	 * Only once the sender retransmits bytes the decoder still holds: that is the
+	 * sign it waits for an ACK. Earlier pre-ACKs would make the appliance, not the
+	 * sender, responsible for every loss on the way to the receiver. */
+	/* Only bytes the decoder is still waiting on need it (a message not yet whole):
+	 * bytes waiting for the receiver's window are acknowledged by the receiver. */
+	if (SEQ_GT(d->nxt, d->fwd) && d->hold.bytes && SEQ_LT(d->release, d->nxt) &&
+	    len && SEQ_LT(seq, nxt0) && SEQ_GEQ(seq, d->fwd)) {
+		/* The sender can then run ahead of the receiver by at most max_hold_bytes
+		 * of unreleased bytes (then the hold overflows and is released) plus one
+		 * window: released bytes wait for the receiver's window in the hold. */
+		if (!d->preack_on || SEQ_GT(d->nxt, d->preack)) {
+			d->preack = d->nxt;
+			d->preack_on = 1;
+		}
 	}
 	/* acknowledgements that the emissions did not carry: an ACK that arrived on a held
 	 * segment, held bytes acknowledged early, or removed bytes that the appliance

