@@ -52,6 +52,7 @@ struct tgd {
 	uint64_t started_ns;                            /* wall clock at start */
 	volatile bool *quit;                            /* the quit flag (signal handler) */
 	volatile bool *reload;                          /* the reload flag (SIGHUP) */
+	bool rules_from_api;                            /* rule_files were put through the API */
 };
 
 /* tollgated.c */

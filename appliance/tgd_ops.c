@@ -19,6 +19,7 @@
 #include "dataplane/proto/sql_lex.h"
 #include "rules/rule.h"
 #include "slowpath/recorder.h"
+#include "slowpath/policy_build.h"
 
 static const char *const action_names[] = { "allow", "alert", "mask", "review", "block", "reset" };
 
@@ -280,7 +281,8 @@ static int op_rules_put(void *ctx, json_t *body, json_t **result, char *err, siz
 			 CFG_MAX_RULE_FILES);
 		return -1;
 	}
-	/* rules put through the API live in <state_dir>/rules.d; SIGHUP reloads them */
+	/* rules put through the API live in <state_dir>/rules.d; SIGHUP recompiles them
+	 * (not the config's files) until the daemon restarts */
 	if ((size_t)snprintf(dir, sizeof(dir), "%s/rules.d", state) >= sizeof(dir) - 110) {
 		snprintf(err, errlen, "state_dir is too long");
 		return -1;
@@ -313,14 +315,28 @@ static int op_rules_put(void *ctx, json_t *body, json_t **result, char *err, siz
 	d->cfg.n_rule_files = (int)n;
 	for (i = 0; i < n; i++)
 		memcpy(d->cfg.rule_files[i], paths[i], sizeof(d->cfg.rule_files[i]));
-	p = tgd_policy_build(d, d->n_workers_init);
-	if (p == NULL) {
-		d->cfg.n_rule_files = saved_n;
-		memcpy(d->cfg.rule_files, saved, sizeof(saved));
+	{
+		const char *fl[CFG_MAX_RULE_FILES];
+		char cerr[CFG_ERR_MAX];
 		for (i = 0; i < n; i++)
-			unlink(paths[i]);
-		snprintf(err, errlen, "the rules do not compile (see the log): rules in force kept");
-		return -1;
+			fl[i] = paths[i];
+		p = policy_build(fl, (unsigned)n, &d->cfg.dp, d->cfg.rule_cache_dir,
+				 d->n_workers_init, cerr, sizeof(cerr));
+		if (p == NULL) {
+			d->cfg.n_rule_files = saved_n;
+			memcpy(d->cfg.rule_files, saved, sizeof(saved));
+			for (i = 0; i < n; i++)
+				unlink(paths[i]);
+			/* name the file as the client did: without the directory and ".new" */
+			char *pos;
+			while ((pos = strstr(cerr, dir)) != NULL)
+				memmove(pos, pos + strlen(dir) + 1, strlen(pos + strlen(dir) + 1) + 1);
+			while ((pos = strstr(cerr, ".new:")) != NULL)
+				memmove(pos, pos + 4, strlen(pos + 4) + 1);
+			TG_ERR("rules", "rules put through the API: %s (rules in force kept)", cerr);
+			snprintf(err, errlen, "%s", cerr);
+			return -1;
+		}
 	}
 	/* compiled: the files become the rule set in force */
 	for (i = 0; i < n; i++) {
@@ -329,6 +345,7 @@ static int op_rules_put(void *ctx, json_t *body, json_t **result, char *err, siz
 		rename(paths[i], final);
 		snprintf(d->cfg.rule_files[i], sizeof(d->cfg.rule_files[i]), "%s", final);
 	}
+	d->rules_from_api = true;
 	dp_policy_publish(d->slot, p);
 	TG_INFO("rules", "policy %" PRIu64 ": %u rules put through the API", p->version, p->n_rules);
 	*result = json_pack("{s:I, s:i, s:s}", "version", (json_int_t)p->version, "rules",

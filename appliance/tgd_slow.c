@@ -180,7 +180,9 @@ static void slow_tick(evutil_socket_t fd, short what, void *arg)
 				   SLOW_RETAIN_BUDGET);
 		if (n > 0)
 			TG_INFO("recorder", "retention removed %d sessions", n);
-		s->next_retain_ns = now + SLOW_RETAIN_NS;
+		/* a full budget means more may be due: come back on the next tick, so the
+		 * writer is never stopped for long and retention keeps up */
+		s->next_retain_ns = n >= SLOW_RETAIN_BUDGET ? now : now + SLOW_RETAIN_NS;
 	}
 	if (__atomic_load_n(d->quit, __ATOMIC_RELAXED))
 		event_base_loopbreak(s->base);

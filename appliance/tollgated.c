@@ -38,8 +38,6 @@
 #include "slowpath/policy_build.h"
 #include "appliance/tgd-t.h"
 
-#define TGD_SLOW_TICK_NS   100000000L      /* slow path: check the quit flag every 100 ms */
-#define TGD_SUMMARY_TICKS  100             /* ... and log a summary every 10 s */
 #define TGD_POOL_NAME      "tg_mbufs"
 
 /* The quit flag: the one mutable global the style allows, because a signal handler
@@ -442,8 +440,12 @@ void tgd_policy_reload(struct tgd *d)
 		free(fresh);
 		return;
 	}
-	d->cfg.n_rule_files = fresh->n_rule_files;
-	memcpy(d->cfg.rule_files, fresh->rule_files, sizeof(d->cfg.rule_files));
+	/* rules put through the API stay the rule set until a restart: SIGHUP recompiles
+	 * them; otherwise the config's list (it may have changed) */
+	if (!d->rules_from_api) {
+		d->cfg.n_rule_files = fresh->n_rule_files;
+		memcpy(d->cfg.rule_files, fresh->rule_files, sizeof(d->cfg.rule_files));
+	}
 	free(fresh);
 	p = tgd_policy_build(d, d->n_workers_init);
 	if (p == NULL) {

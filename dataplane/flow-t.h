@@ -32,7 +32,7 @@ struct flow {
 	TAILQ_ENTRY(flow) lru;        /* position in the worker's expiry list */
 	TAILQ_ENTRY(flow) rtx_link;   /* position in the worker's retransmit list (tcp) */
 	uint64_t last_ns;             /* time of the last packet */
-	uint64_t id;                  /* worker-unique flow id (worker id in the top 8 bits) */
+	uint64_t id;                  /* session id: boot << 48 | worker << 40 | counter */
 	uint16_t res_id;              /* index of the protected resource */
 	uint8_t  mode;                /* enum flow_mode */
 	uint8_t  client_side;         /* key side (0/1) of the client (SYN sender) */

@@ -39,7 +39,7 @@ struct dp_worker {
 	struct flow_table *ft;        /* this worker's flows */
 	struct rte_mempool *pool;     /* mbufs for copies and injected segments */
 	uint64_t now_ns;              /* time of the current burst (set by the loop or a test) */
-	uint64_t next_flow_id;        /* next flow id (worker id in the top 8 bits) */
+	uint64_t next_flow_id;        /* next session id (boot << 48 | worker << 40 | n) */
 	uint64_t stream_mem;          /* bytes of mbuf buffers held by streams (memcap) */
 	struct flow_list rtx_flows;   /* flows with injected bytes waiting for an ACK */
 	struct dp_policy_slot *slot;  /* where the slow path publishes policies (NULL: fixed) */

@@ -64,7 +64,7 @@ int dp_worker_init(struct dp_worker *w, uint16_t id, uint16_t n_ports, const uin
 	}
 	w->cfg = cfg;
 	w->pool = pool;
-	w->next_flow_id = (uint64_t)id << 56;
+	w->next_flow_id = (uint64_t)id << 40; /* the slow path adds the boot counter */
 	TAILQ_INIT(&w->rtx_flows);
 	snprintf(name, sizeof(name), "w%u", id);
 	w->ft = flow_table_create(name, cfg->flow_capacity, (int)rte_socket_id());
@@ -420,6 +420,8 @@ static void process_one(struct dp_worker *w, uint16_t port, struct rte_mbuf *m)
 
 	DP_CNT_INC(&w->cnt, rx_pkts);
 	DP_CNT_ADD(&w->cnt, rx_bytes, rte_pktmbuf_pkt_len(m));
+	DP_CNT_INC(&w->port_cnt[port], rx_pkts);
+	DP_CNT_ADD(&w->port_cnt[port], rx_bytes, rte_pktmbuf_pkt_len(m));
 	st = dp_pkt_parse(data, rte_pktmbuf_data_len(m), &p);
 	if (st < 0) {
 		DP_CNT_INC(&w->cnt, drop_malformed);

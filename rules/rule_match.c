@@ -210,8 +210,12 @@ void rule_mask_apply(const struct rule_mask *m, uint8_t *p, uint32_t len)
 		cl = rm_char_len(p, i, len);
 		if (!rm_maskable(m, p[i]))
 			continue;
-		if (!keep || (idx >= m->keep_first && idx < total - m->keep_last))
-			memset(p + i, ch, cl);
+		if (!keep || (idx >= m->keep_first && idx < total - m->keep_last)) {
+			if (cl == 1)
+				p[i] = ch; /* ASCII: no call per character */
+			else
+				memset(p + i, ch, cl);
+		}
 		idx++;
 	}
 }

@@ -28,6 +28,8 @@ enum ev_type {
 enum ev_close_reason {
 	EV_CLOSE_FIN = 1, EV_CLOSE_RST = 2, EV_CLOSE_IDLE = 3, EV_CLOSE_POLICY = 4,
 	EV_CLOSE_KILLED = 5, EV_CLOSE_SHUTDOWN = 6,
+	EV_CLOSE_LOST = 7,            /* the appliance stopped (crash, kill -9) before the
+	                               * session closed: set when the store is next opened */
 };
 
 struct tg_event {

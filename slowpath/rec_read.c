@@ -25,7 +25,7 @@ static const char *const rec_action_names[] = {
 static const char *const rec_close_names[] = {
 	[EV_CLOSE_FIN] = "fin", [EV_CLOSE_RST] = "rst", [EV_CLOSE_IDLE] = "idle",
 	[EV_CLOSE_POLICY] = "policy", [EV_CLOSE_KILLED] = "killed",
-	[EV_CLOSE_SHUTDOWN] = "shutdown",
+	[EV_CLOSE_SHUTDOWN] = "shutdown", [EV_CLOSE_LOST] = "lost",
 };
 static const char *const rec_proto_names[] = {
 	[DP_PROTO_NONE] = "none", [DP_PROTO_PG] = "postgresql", [DP_PROTO_MYSQL] = "mysql",

@@ -184,6 +184,44 @@ const char *rec_res_name(const struct rec *r, uint16_t res_id)
 	return res_id < r->n_res ? r->res_names[res_id] : "";
 }
 
+/* Sessions a previous boot left open (it crashed, or was killed with -9) can never get
+ * their close event: they are closed now, reason "lost", at their last event's time,
+ * so that they do not stay live forever and retention can remove them. */
+static int rec_close_lost(struct rec *r, MDB_txn *txn, uint16_t boot)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc, n = 0;
+
+	if ((rc = mdb_cursor_open(txn, r->db_sess, &cur)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct rec_srec s;
+		uint8_t ck[REC_CLOSED_KEY_LEN];
+		uint64_t sid;
+		if (v.mv_size != sizeof(s) || k.mv_size != 8)
+			continue;
+		memcpy(&s, v.mv_data, sizeof(s));
+		sid = rec_get_be64(k.mv_data);
+		if (s.close_reason != 0 || (uint16_t)(sid >> 48) == boot)
+			continue;
+		s.close_reason = EV_CLOSE_LOST;
+		s.closed_ns = s.last_ns ? s.last_ns : s.opened_ns;
+		if ((rc = mdb_cursor_put(cur, &k, &(MDB_val){ sizeof(s), &s }, MDB_CURRENT)) != 0)
+			break;
+		rec_closed_key(ck, s.closed_ns, sid);
+		if ((rc = mdb_put(txn, r->db_closed, &(MDB_val){ sizeof(ck), ck },
+				  &(MDB_val){ 0, "" }, 0)) != 0)
+			break;
+		n++;
+	}
+	mdb_cursor_close(cur);
+	if (n)
+		fprintf(stderr, "recorder: %d sessions left open by an earlier run closed as lost\n", n);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 /* Opens (creating in a writer) the named databases and bumps the boot counter. */
 static int rec_open_dbs(struct rec *r, char *err, size_t errlen)
 {
@@ -230,6 +268,8 @@ static int rec_open_dbs(struct rec *r, char *err, size_t errlen)
 		if (boot == 0)
 			boot = 1;
 		if ((rc = mdb_put(txn, r->db_meta, &k, &(MDB_val){ sizeof(boot), &boot }, 0)) != 0)
+			goto txn_err;
+		if ((rc = rec_close_lost(r, txn, (uint16_t)boot)) != 0)
 			goto txn_err;
 	}
 	r->boot = (uint16_t)boot;

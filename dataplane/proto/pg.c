@@ -739,8 +739,15 @@ static int pg_feed(void *st, int dir, uint64_t off, const uint8_t *data, uint32_
 			continue;
 		} else {
 			uint8_t hlen = fr->untyped ? 8 : 5;
-			if (fr->hdr_len == 0)
+			if (fr->hdr_len == 0) {
 				fr->msg_start = off + i;
+				if (len - i >= hlen) {
+					/* the common case: the whole header is here */
+					memcpy(fr->hdr, data + i, hlen);
+					fr->hdr_len = hlen;
+					i += hlen;
+				}
+			}
 			while (fr->hdr_len < hlen && i < len)
 				fr->hdr[fr->hdr_len++] = data[i++];
 			if (fr->hdr_len < hlen)
@@ -780,8 +787,14 @@ static int pg_feed(void *st, int dir, uint64_t off, const uint8_t *data, uint32_
 		if (rc < 0)
 			break;
 	}
-	if (dir == PROTO_DIR_S2C)
+	if (dir == PROTO_DIR_S2C) {
 		batch_flush(s, &b, sink, sink->env->res_id);
+		/* Nothing to mask and no error waiting for a ReadyForQuery: the server's
+		 * bytes need not wait for message ends, so every segment leaves as it came
+		 * (no re-segmentation, no copy, checksums updated incrementally). */
+		if (rc >= 0 && s->results == 2 && s->n_err == 0)
+			sink->release(sink->ctx, dir, off + len);
+	}
 	return rc < 0 ? rc : (int)len;
 }
 

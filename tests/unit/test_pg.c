@@ -11,6 +11,8 @@
 #include "dataplane/proto/pg.h"
 #include "dataplane/proto/proto.h"
 #include "dataplane/worker.h"
+#include "dataplane/policy-t.h"
+#include "dataplane/worker.h"
 #include "tests/common/test_decoder.h"
 #include "tests/common/test_eal.h"
 
@@ -90,9 +92,31 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* A policy with result rules (whose masking changes nothing): the server's messages
+ * are then held to their ends, which is the framing these tests check. */
+static int has_results(void *rules, uint8_t proto, uint16_t res)
+{
+	(void)rules; (void)proto; (void)res;
+	return 1;
+}
+
+static int mask_none(void *rules, void *scratch, uint8_t proto, uint16_t res, uint8_t *buf,
+		     uint32_t len, const struct rule_field *fields, unsigned n,
+		     struct rule_mask_stats *st)
+{
+	(void)rules; (void)scratch; (void)proto; (void)res; (void)buf; (void)len; (void)fields;
+	(void)n; (void)st;
+	return 0;
+}
+
+static struct dp_policy result_policy = {
+	.ops = { .has_result_rules = has_results, .mask_fields = mask_none },
+};
+
 static void start(struct tconv *t)
 {
 	assert_int_equal(tconv_start(t), 0);
+	dp_worker_set_policy(t->w, &result_policy);
 	tconv_handshake(t);
 }
 
@@ -323,6 +347,27 @@ static void test_typed_bytewise(void **state)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
+/* Without result rules, the server's bytes are not held to message ends: each byte
+ * of a message sent one per segment reaches the client at once. */
+static void test_server_streams_without_result_rules(void **state)
+{
+	struct tconv *t = *state;
+	struct msg c = { .n = 0 }, s = { .n = 0 }, m = { .n = 0 };
+
+	assert_int_equal(tconv_start(t), 0);
+	tconv_handshake(t);             /* the empty policy: no rules at all */
+	login(t, &c, &s);
+	typed(&m, 'D', "\0\1\0\0\0\3abc", 9);
+	for (uint16_t i = 0; i < m.n; i++) {
+		uint32_t before = t->rx[1].contig;
+		tconv_send_bytes(t, 1, m.b + i, 1);
+		tconv_drain(t);
+		assert_int_equal(t->rx[1].contig, before + 1);
+	}
+	assert_int_equal(TCONV_CNT(t, proto_error), 0);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
 /* A typed message whose length is below 4 is a protocol error: counted, and the flow
  * is no longer inspected (bytes pass as they come). */
 static void test_length_below_4(void **state)
@@ -368,6 +413,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ssl_accepted_same_segment, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_typed_bytewise, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_length_below_4, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_streams_without_result_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_startup_too_short, setup, teardown),
 	};
 

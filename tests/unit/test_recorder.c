@@ -1111,6 +1111,25 @@ static void test_crash_safety(void **state)
 		assert_true(jint(o, "commands") == 5);
 		json_decref(o);
 	}
+	/* sessions the killed writer left open are closed as "lost", none stays live */
+	{
+		struct rec_filter live = { .live = 1, .verdict = -1 };
+		assert_int_equal(rec_sessions(f->r, &live, &o), 0);
+		json_t *arr = json_is_array(o) ? o : json_object_get(o, "sessions");
+		assert_int_equal(json_array_size(arr), 0);
+		json_decref(o);
+		struct rec_filter all = { .verdict = -1, .limit = 1000 };
+		assert_int_equal(rec_sessions(f->r, &all, &o), 0);
+		arr = json_is_array(o) ? o : json_object_get(o, "sessions");
+		size_t k, lost = 0;
+		json_t *e;
+		json_array_foreach(arr, k, e)
+			lost += strcmp(json_string_value(json_object_get(e, "close_reason")) ?
+				       json_string_value(json_object_get(e, "close_reason")) : "",
+				       "lost") == 0;
+		assert_true(lost > 0);
+		json_decref(o);
+	}
 	/* and the store takes writes again */
 	write_session(f->r, sid_of(f->r, 0, 1), T0, T0 + 1, 0, "after", 1, RULE_ALLOW);
 	assert_int_equal(verify_all(f->r, NULL), 0);
