@@ -12,7 +12,8 @@
 #   - GET /v1/sessions lists every session listed before the kill, each with at least
 #     the events it had then;
 #   - once pgbench has ended, no session of the killed daemon's boot is still listed
-#     as live (the connections went with the daemon);
+#     as live (the connections went with the daemon): those live at the kill are
+#     closed with close_reason "lost";
 #   - a new psql session is recorded, under an id never used before (the boot counter
 #     in its high bits is higher), with its statement;
 #   - tollgated then stops cleanly on SIGTERM and verify still passes.
@@ -107,10 +108,20 @@ else
 	{ grep '"recorder"' "$log2"; echo "$errs"; } | sed 's/^/    | /'
 fi
 
+# pgbench: a client whose statement the killed daemon had taken (and acknowledged)
+# waits for its answer forever, so it is not waited for past 8 s + 4 s.
+while ((SECONDS - t0 < 12)) && kill -0 "$BENCH_PID" 2>/dev/null; do
+	sleep 0.2
+done
+how=ended
+if kill -0 "$BENCH_PID" 2>/dev/null; then
+	how="was stopped (SIGTERM)"
+	kill -TERM "$BENCH_PID" 2>/dev/null || true
+fi
 rc=0
 wait "$BENCH_PID" || rc=$?
 BENCH_PID=
-it_log "pgbench ended with status $rc at $((SECONDS - t0)) s: $(grep -E '^(number of transactions actually processed|number of failed)' "$IT_TMP/bench.out" | tr '\n' ' ')"
+it_log "pgbench $how with status $rc at $((SECONDS - t0)) s: $(grep -E '^(number of transactions actually processed|number of failed)|aborted' "$IT_TMP/bench.out" | tr '\n' ' ')"
 
 rc=0
 rec_offline verify >"$IT_TMP/verify1.out" 2>&1 || rc=$?
@@ -133,6 +144,13 @@ stale=$(jq -r --arg b "$killed_boot" '[.sessions[] | select(.live and .id[0:4] =
 	"$IT_TMP/after.json" 2>/dev/null) || stale="(unreadable)"
 it_check "after the restart: no session of the killed daemon (boot $killed_boot) is still listed as live ('$stale')" \
 	[ -z "$stale" ]
+# those that were live at the kill are closed as "lost" (the recorder's reason for them)
+was_live=$(jq -r '[.sessions[] | select(.live) | .id] | sort | join(" ")' "$IT_TMP/before.json" 2>/dev/null) || was_live=
+now=$(jq -r --arg ids "$was_live" '[.sessions[] | select(.id as $i | $ids | split(" ") | index($i)) |
+	"\(.id)=\(.close_reason)"] | sort | join(" ")' "$IT_TMP/after.json" 2>/dev/null) || now=
+want=$(for id in $was_live; do printf '%s=lost ' "$id"; done)
+it_check "after the restart: the sessions live at the kill are closed as lost ('$now')" \
+	[ -n "$was_live" -a "$now " == "$want" ]
 
 # A new session after the restart.
 app=tg-rec-after
