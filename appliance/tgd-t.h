@@ -12,6 +12,7 @@
 
 #define TGD_EAL_ARGS_MAX   (1 + CFG_MAX_EAL_ARGS + DP_MAX_PORTS + 4)
 #define TGD_EAL_ARG_LEN    (CFG_PATH_MAX + 16)
+#define TGD_MAX_VERDICT_RULES 512
 
 struct rte_mempool;
 struct rte_ring;
@@ -53,6 +54,11 @@ struct tgd {
 	volatile bool *quit;                            /* the quit flag (signal handler) */
 	volatile bool *reload;                          /* the reload flag (SIGHUP) */
 	bool rules_from_api;                            /* rule_files were put through the API */
+	unsigned n_verdicts;                            /* rules in verdicts[] */
+	struct tgd_verdicts {
+		char rule[64];                          /* rule id */
+		uint64_t n[6];                          /* commands, by enum rule_action */
+	} verdicts[TGD_MAX_VERDICT_RULES];              /* from the recorded command events */
 };
 
 /* tollgated.c */

@@ -149,6 +149,14 @@ char *tgd_ops_metrics_text(struct tgd *d)
 	for (uint16_t w = 0; w < d->n_workers_init; w++)
 		sb_printf(&b, "tollgate_event_ring_used{worker=\"%u\"} %u\n", w,
 			  d->ev_ring[w] ? rte_ring_count(d->ev_ring[w]) : 0);
+	sb_printf(&b, "# HELP tollgate_rule_verdicts_total Recorded commands by deciding rule and "
+		  "action\n# TYPE tollgate_rule_verdicts_total counter\n");
+	for (unsigned k = 0; k < d->n_verdicts; k++)
+		for (unsigned a = 0; a < 6; a++)
+			if (d->verdicts[k].n[a])
+				sb_printf(&b, "tollgate_rule_verdicts_total{rule=\"%s\",action=\"%s\"} %"
+					  PRIu64 "\n", d->verdicts[k].rule, action_names[a],
+					  d->verdicts[k].n[a]);
 	sb_printf(&b, "# HELP tollgate_policy_version Version of the policy in force\n"
 		  "# TYPE tollgate_policy_version gauge\ntollgate_policy_version %" PRIu64 "\n",
 		  d->slot && d->slot->cur ? d->slot->cur->version : 0);

@@ -108,6 +108,27 @@ int tgd_slow_init(struct tgd *d)
 	return 0;
 }
 
+/* Counts the verdicts of command events by rule, for /metrics. */
+static void count_verdicts(struct tgd *d, const struct tg_event *ev, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		const struct tg_event *e = &ev[i];
+		unsigned k;
+		if (e->type != EV_COMMAND || e->u.cmd.rule[0] == 0 || e->u.cmd.action > 5)
+			continue;
+		for (k = 0; k < d->n_verdicts; k++)
+			if (strcmp(d->verdicts[k].rule, e->u.cmd.rule) == 0)
+				break;
+		if (k == d->n_verdicts) {
+			if (k == TGD_MAX_VERDICT_RULES)
+				continue;
+			snprintf(d->verdicts[k].rule, sizeof(d->verdicts[k].rule), "%s", e->u.cmd.rule);
+			d->n_verdicts++;
+		}
+		d->verdicts[k].n[e->u.cmd.action]++;
+	}
+}
+
 /* Takes every waiting event from the rings and writes them, one transaction per
  * SLOW_BATCH_MAX. Returns the number of events taken. */
 static unsigned slow_drain(struct slow_state *s)
@@ -132,6 +153,7 @@ static unsigned slow_drain(struct slow_state *s)
 			more = 1;
 		if (n) {
 			/* a failed batch is counted by the recorder (events_lost) */
+			count_verdicts(d, s->batch, n);
 			rec_write(d->rec, s->batch, n);
 			total += n;
 			n = 0;
