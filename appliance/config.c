@@ -128,6 +128,7 @@ static const char *const cfg_tls_names[] = {
 	[DP_TLS_REFUSE] = "refuse", [DP_TLS_PASSTHROUGH] = "passthrough", NULL };
 static const char *const cfg_record_names[] = {
 	[DP_RECORD_BEST_EFFORT] = "best_effort", [DP_RECORD_MUST] = "must_record", NULL };
+static const char *const cfg_text_names[] = { "normalized", "raw", NULL };
 static const char *const cfg_log_names[] = { "debug", "info", "warn", "error", NULL };
 
 /* Protocol names of resources; several names may map to one decoder. */
@@ -189,6 +190,7 @@ static const struct cfg_directive cfg_root_dirs[] = {
 	CFG_NUM("recorder.retention_age", CFG_T_SECONDS, struct cfg, rec_max_age_s, 0, 3650 * 86400, "seconds"),
 	CFG_NUM("recorder.retention_size", CFG_T_SIZE, struct cfg, rec_max_bytes, 0, 1ll << 40, "bytes"),
 	CFG_NAMES("recorder.policy", CFG_T_ENUM, struct cfg, dp.record, cfg_record_names),
+	CFG_NAMES("recorder.text", CFG_T_ENUM, struct cfg, dp.record_raw, cfg_text_names),
 	CFG_CUSTOM("management.listen", 0, cfg_set_mgmt_listen),
 	CFG_CUSTOM("management.cert", 0, cfg_set_mgmt_cert),
 	CFG_CUSTOM("management.key", 0, cfg_set_mgmt_key),

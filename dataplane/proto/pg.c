@@ -251,7 +251,7 @@ static void copy_text(char *dst, size_t cap, const char *src, uint32_t n, uint8_
 }
 
 static void ev_command(struct proto_sink *sink, const char *norm, uint32_t nlen, const char *fp,
-		       uint32_t fplen, const struct rule_verdict *v)
+		       uint32_t fplen, const struct rule_verdict *v, uint8_t flags)
 {
 	struct tg_event ev;
 
@@ -259,7 +259,7 @@ static void ev_command(struct proto_sink *sink, const char *norm, uint32_t nlen,
 		return;
 	memset(&ev, 0, sizeof(ev));
 	ev.type = EV_COMMAND;
-	ev.flags = EV_F_NORMALIZED;
+	ev.flags = flags;
 	ev.u.cmd.action = v->action;
 	ev.u.cmd.len = nlen;
 	ev.u.cmd.fp_hash = fnv1a(fp, fplen);
@@ -379,8 +379,12 @@ static void judge_sql(struct pg_state *s, struct proto_sink *sink, const char *s
 			DP_CNT_INC(env->cnt, rule_scan_error);
 			continue;
 		}
-		ev_command(sink, out.norm + st->norm_off, st->norm_len, out.fp + st->fp_off,
-			   st->fp_len, &sv);
+		if (env->cfg->record_raw && !st->nested)
+			ev_command(sink, sql + st->raw_off, st->raw_len, out.fp + st->fp_off,
+				   st->fp_len, &sv, 0);
+		else
+			ev_command(sink, out.norm + st->norm_off, st->norm_len, out.fp + st->fp_off,
+				   st->fp_len, &sv, EV_F_NORMALIZED);
 		v->n_alerts += sv.n_alerts + (sv.action == RULE_ALERT);
 		if (sv.action > v->action) {
 			uint32_t keep = v->n_alerts;

@@ -335,6 +335,15 @@ static void test_big_integers(void **state)
 	/* the largest plain integer is read as written, and ranges apply to it */
 	assert_int_equal(load_text(c, "workers = { mbufs = 2147483647; };\n", err, sizeof(err)), -1);
 	assert_string_equal(err, "4: workers.mbufs: must be between 1023 and 16777215");
+	/* recorder text: normalized by default, raw on request, nothing else */
+	assert_int_equal(load_text(c, "recorder = { dir = \"\"; };\n", err, sizeof(err)), 0);
+	assert_int_equal(c->dp.record_raw, 0);
+	assert_int_equal(load_text(c, "recorder = { text = \"raw\"; policy = \"must_record\"; };\n",
+				   err, sizeof(err)), 0);
+	assert_int_equal(c->dp.record_raw, 1);
+	assert_int_equal(c->dp.record, DP_RECORD_MUST);
+	assert_int_equal(load_text(c, "recorder = { text = \"verbatim\"; };\n", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "recorder.text"));
 	/* with L, as a unit string, inside strings and comments: all fine */
 	assert_int_equal(load_text(c, "dataplane = { stream_memcap = 8589934592L; };\n"
 				   "# stream_memcap = 8589934592;\n/* 99999999999 */\n"
