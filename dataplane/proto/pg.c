@@ -550,6 +550,26 @@ static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 			s->syncs_fwd++;
 	} else if (fr->type == 'S') {
 		s->syncs_fwd++;
+	} else if (fr->type == 'B' && sink->event) {
+		/* An execution of a named prepared statement: its text was judged (and
+		 * recorded) at its Parse; record each execution too, by name, so that a
+		 * replay shows every statement the server ran. Unnamed statements are parsed
+		 * again for every execution and recorded there. */
+		const uint8_t *m = whole_msg(fr, PROTO_DIR_C2S, sink, off, data, dlen);
+		if (m && fr->len > 6) {
+			uint32_t pl = cstr(m + 5, fr->len - 5, NULL, 0);
+			uint32_t so = 5 + pl + 1;
+			char name[64];
+			if (so < fr->len && cstr(m + so, fr->len - so, name, sizeof(name)) > 0) {
+				struct tg_event ev;
+				memset(&ev, 0, sizeof(ev));
+				ev.type = EV_COMMAND;
+				ev.u.cmd.len = (uint32_t)snprintf(ev.u.cmd.text, sizeof(ev.u.cmd.text),
+								  "EXECUTE PREPARED %s", name);
+				ev.u.cmd.fp_hash = fnv1a(name, (uint32_t)strlen(name));
+				sink->event(sink->ctx, &ev);
+			}
+		}
 	}
 	sink->release(sink->ctx, PROTO_DIR_C2S, end);
 	return 0;

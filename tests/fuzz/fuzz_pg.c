@@ -74,6 +74,19 @@ static int f_peek(void *ctx, int dir, uint64_t from, uint8_t *buf, uint32_t len)
 	return 0;
 }
 
+/* Events: every text NUL-terminated inside its field, a known type. */
+static void f_event(void *ctx, struct tg_event *ev)
+{
+	(void)ctx;
+	CHECK(ev->type >= EV_SESSION_OPEN && ev->type <= EV_SESSION_CLOSE);
+	if (ev->type == EV_COMMAND)
+		CHECK(memchr(ev->u.cmd.text, 0, sizeof(ev->u.cmd.text)) != NULL);
+	if (ev->type == EV_AUTH)
+		CHECK(memchr(ev->u.auth.user, 0, sizeof(ev->u.auth.user)) != NULL);
+	if (ev->type == EV_ERROR)
+		CHECK(memchr(ev->u.error.text, 0, sizeof(ev->u.error.text)) != NULL);
+}
+
 static void f_reset(void *ctx)
 {
 	((struct fake *)ctx)->resets++;
@@ -149,6 +162,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct proto_sink sink = {
 		.ctx = &f, .env = &env, .peek = f_peek, .release = f_release,
 		.remove = f_remove, .rewrite = f_rewrite, .inject = f_inject, .reset = f_reset,
+		.event = f_event,
 	};
 	uint64_t st_mem[FLOW_DEC_STATE_SIZE / 8];
 	size_t i = 0;

@@ -169,6 +169,24 @@ else
 	sed 's/^/    | /' "$IT_TMP/export.csv" | head -n 20
 fi
 
+# A prepared statement executed three times: its text once (Parse), and each execution.
+printf 'SELECT 7;\n' >"$IT_TMP/prep.sql"
+psql_sid=$sid psql_app=$app
+if it_pgbench -n -M prepared -t 3 -c 1 -f "$IT_TMP/prep.sql" >"$IT_TMP/prep.out" 2>&1; then
+	app=pgbench
+	if rec_until 50 0.1 find_session && rec_get "/v1/sessions/$sid/events?limit=1000"; then
+		n_exec=$(jq '[.events[] | select(.type == "command" and ((.text // "") | startswith("EXECUTE PREPARED")))] | length' "$REC_OUT")
+		n_sel=$(jq '[.events[] | select(.type == "command" and .text == "SELECT 7")] | length' "$REC_OUT")
+		it_check "pgbench -M prepared: the statement once (${n_sel}) and every execution recorded (${n_exec} of 3)" \
+			bash -c "[[ $n_sel -ge 1 && $n_exec -eq 3 ]]"
+	else
+		it_fail "pgbench -M prepared: its session was not recorded (status $REC_CODE)"
+	fi
+else
+	it_fail "pgbench -M prepared through the appliance failed: $(tail -n 3 "$IT_TMP/prep.out")"
+fi
+sid=$psql_sid app=$psql_app
+
 it_dut_stop
 
 rc=0
