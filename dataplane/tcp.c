@@ -17,6 +17,9 @@
 #include "dataplane/proto/proto.h"
 #include "slowpath/event-t.h"
 
+/* Unreleased bytes of one message from which the appliance acknowledges them early. */
+#define TCP_PREACK_BIG (16u * 1024)
+
 /* ---- memory ---- */
 
 int tcp_mem_charge(struct dp_worker *w, struct rte_mbuf *m)
@@ -559,13 +562,15 @@ void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *
 	 * bytes (a message sent in many small segments) waits for an ACK that the receiver
 	 * cannot send, since it has not seen the bytes: a deadlock. From here on the
 	 * appliance retransmits those bytes itself (TCP_SEG_OWNED in the rtx queue).
-	 * Only once the sender retransmits bytes the decoder still holds: that is the
-	 * sign it waits for an ACK. Earlier pre-ACKs would make the appliance, not the
+	 * Only once the sender retransmits bytes the decoder still holds (the sign it
+	 * waits for an ACK), or once a message spans TCP_PREACK_BIG bytes (it would wait
+	 * soon, window after window). Earlier pre-ACKs would make the appliance, not the
 	 * sender, responsible for every loss on the way to the receiver. */
 	/* Only bytes the decoder is still waiting on need it (a message not yet whole):
 	 * bytes waiting for the receiver's window are acknowledged by the receiver. */
 	if (SEQ_GT(d->nxt, d->fwd) && d->hold.bytes && SEQ_LT(d->release, d->nxt) &&
-	    len && SEQ_LT(seq, nxt0) && SEQ_GEQ(seq, d->fwd)) {
+	    (d->nxt - d->release >= TCP_PREACK_BIG ||
+	     (len && SEQ_LT(seq, nxt0) && SEQ_GEQ(seq, d->fwd)))) {
 		/* The sender can then run ahead of the receiver by at most max_hold_bytes
 		 * of unreleased bytes (then the hold overflows and is released) plus one
 		 * window: released bytes wait for the receiver's window in the hold. */
