@@ -647,7 +647,9 @@ static int on_server_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 	s->res_bytes += fr->len;
 	if (fr->type == 'D' || (fr->type == 'd' && s->copy_out))
 		s->res_rows++;
-	if (s->results == 0) {
+	/* whether result rules apply is asked again at each result set (RowDescription,
+	 * CopyOutResponse): a reload that adds masking rules covers sessions already open */
+	if (s->results == 0 || fr->type == 'T' || fr->type == 'H') {
 		const struct proto_policy *pol = env->pol;
 		s->results = (pol->has_result_rules &&
 			      pol->has_result_rules(pol->rules, DP_PROTO_PG, res)) ? 1 : 2;
@@ -719,6 +721,10 @@ static int on_server_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 	default:
 		break;
 	}
+	/* streaming (no result rules, no error pending): pg_feed releases the whole chunk
+	 * once at its end, no need to release message by message */
+	if (s->results == 2 && s->n_err == 0)
+		return 0;
 	release_to(b, PROTO_DIR_S2C, end, sink);
 	return 0;
 }

@@ -368,6 +368,29 @@ static void test_server_streams_without_result_rules(void **state)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
+/* Result rules put in force during a session (a reload) cover its next result set:
+ * the rows are held to their ends (scanned) again, not streamed as before. */
+static void test_result_rules_after_reload(void **state)
+{
+	struct tconv *t = *state;
+	struct msg c = { .n = 0 }, s = { .n = 0 }, m = { .n = 0 };
+	static const uint8_t rowdesc[] = { 0, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25,
+					   0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0 };
+
+	assert_int_equal(tconv_start(t), 0);
+	tconv_handshake(t);             /* no rules at first */
+	login(t, &c, &s);
+	dp_worker_set_policy(t->w, &result_policy);
+	typed(&m, 'T', rowdesc, sizeof(rowdesc));
+	tconv_send_bytes(t, 1, m.b, m.n); /* the result set's description asks again */
+	tconv_drain(t);
+	m.n = 0;
+	typed(&m, 'D', "\0\1\0\0\0\3abc", 9);
+	send_bytewise(t, 1, &m);        /* its rows are held to their ends and scanned */
+	assert_true(TCONV_CNT(t, rows_scanned) >= 1);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
 /* A typed message whose length is below 4 is a protocol error: counted, and the flow
  * is no longer inspected (bytes pass as they come). */
 static void test_length_below_4(void **state)
@@ -414,6 +437,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_typed_bytewise, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_length_below_4, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_streams_without_result_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_result_rules_after_reload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_startup_too_short, setup, teardown),
 	};
 
