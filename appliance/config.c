@@ -191,6 +191,7 @@ static const struct cfg_directive cfg_root_dirs[] = {
 	CFG_NUM("recorder.retention_size", CFG_T_SIZE, struct cfg, rec_max_bytes, 0, 1ll << 40, "bytes"),
 	CFG_NAMES("recorder.policy", CFG_T_ENUM, struct cfg, dp.record, cfg_record_names),
 	CFG_NAMES("recorder.text", CFG_T_ENUM, struct cfg, dp.record_raw, cfg_text_names),
+	CFG_NUM("recorder.result_bytes", CFG_T_SIZE, struct cfg, dp.record_rows, 0, 1ll << 20, "bytes"),
 	CFG_CUSTOM("management.listen", 0, cfg_set_mgmt_listen),
 	CFG_CUSTOM("management.cert", 0, cfg_set_mgmt_cert),
 	CFG_CUSTOM("management.key", 0, cfg_set_mgmt_key),

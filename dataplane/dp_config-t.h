@@ -93,6 +93,8 @@ struct dp_config {
 	uint8_t  tls;                 /* enum dp_tls_policy */
 	uint8_t  record;              /* enum dp_record_policy */
 	uint8_t  record_raw;          /* record statements as sent (1) or normalized (0) */
+	uint32_t record_rows;         /* result bytes (as the client got them) recorded per
+	                               * session, 0 = none */
 	uint16_t n_resources;         /* entries used in resources[] */
 	struct dp_resource resources[DP_MAX_RESOURCES];
 };

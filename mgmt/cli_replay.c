@@ -14,10 +14,12 @@
 
 static const char *const cli_ev_types[] = {
 	[1] = "open", [2] = "auth", [3] = "command", [4] = "result", [5] = "error", [6] = "close",
+	[7] = "rows",
 };
 static const char *const cli_actions[] = { "allow", "alert", "mask", "review", "block", "reset" };
 static const char *const cli_close_reasons[] = {
 	[1] = "fin", [2] = "rst", [3] = "idle", [4] = "policy", [5] = "killed", [6] = "shutdown",
+	[7] = "lost",
 };
 
 #define CLI_NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -115,6 +117,9 @@ void cli_ev_text(const json_t *ev, char *out, size_t cap)
 			snprintf(out, cap, "%s%s", txt, trunc ? " ..." : "");
 	} else if (strcmp(t, "result") == 0) {
 		cli_result_text(ev, out, cap);
+	} else if (strcmp(t, "rows") == 0) {
+		snprintf(out, cap, "%s%s", cli_jstr(ev, "text", ""),
+			 json_is_true(json_object_get(ev, "truncated")) ? " ..." : "");
 	} else if (strcmp(t, "error") == 0) {
 		const char *code = cli_jstr(ev, "code", "");
 
@@ -291,6 +296,8 @@ static const char *cli_replay_mark(const char *type)
 		return ">";
 	if (strcmp(type, "result") == 0)
 		return "<";
+	if (strcmp(type, "rows") == 0)
+		return "<|";
 	if (strcmp(type, "error") == 0)
 		return "!";
 	if (strcmp(type, "open") == 0)

@@ -20,6 +20,8 @@ enum ev_type {
 	EV_RESULT        = 4,         /* u.result: summary of a command's result */
 	EV_ERROR         = 5,         /* u.error: an error the server returned */
 	EV_SESSION_CLOSE = 6,         /* u.close: the flow ended (FIN, RST, expiry, kill) */
+	EV_ROWS          = 7,         /* u.rows: result rows as the client received them
+	                               * (masked), up to recorder.result_bytes a session */
 };
 
 #define EV_F_TRUNCATED 0x01           /* the text did not fit: the first EV_TEXT_MAX bytes */
@@ -73,6 +75,13 @@ struct tg_event {
 			char code[8];                 /* SQLSTATE */
 			char text[256];               /* message */
 		} error;
+		struct {
+			uint32_t n;                   /* rows in text */
+			uint32_t pad;
+			char text[EV_TEXT_MAX];       /* the row: fields joined by '|' (COPY rows
+			                               * as sent, without the line end), NULL as
+			                               * "NULL"; NUL-terminated */
+		} rows;
 		struct {
 			uint8_t  reason;              /* enum ev_close_reason */
 			uint8_t  pad[7];

@@ -17,6 +17,7 @@
 static const char *const rec_type_names[] = {
 	[EV_SESSION_OPEN] = "open", [EV_AUTH] = "auth", [EV_COMMAND] = "command",
 	[EV_RESULT] = "result", [EV_ERROR] = "error", [EV_SESSION_CLOSE] = "close",
+	[EV_ROWS] = "rows",
 };
 static const char *const rec_action_names[] = {
 	[RULE_ALLOW] = "allow", [RULE_ALERT] = "alert", [RULE_MASK] = "mask",
@@ -351,6 +352,11 @@ static json_t *rec_event_json(uint32_t seq, const struct tg_event *ev, const uin
 	case EV_ERROR:
 		rec_set(o, "code", rec_json_text(ev->u.error.code, sizeof(ev->u.error.code)));
 		rec_set(o, "text", rec_json_text(ev->u.error.text, sizeof(ev->u.error.text)));
+		break;
+	case EV_ROWS:
+		rec_set(o, "n", json_integer(ev->u.rows.n));
+		rec_set(o, "text", rec_json_text(ev->u.rows.text, EV_TEXT_MAX));
+		rec_set(o, "truncated", json_boolean(ev->flags & EV_F_TRUNCATED));
 		break;
 	case EV_SESSION_CLOSE:
 		rec_set(o, "reason", json_string(REC_NAME(rec_close_names, ev->u.close.reason)));

@@ -45,6 +45,9 @@ size_t rec_ev_len(const struct tg_event *ev)
 		       strnlen(ev->u.error.text, sizeof(ev->u.error.text));
 	case EV_SESSION_CLOSE:
 		return offsetof(struct tg_event, u) + sizeof(ev->u.close);
+	case EV_ROWS:
+		return offsetof(struct tg_event, u.rows.text) +
+		       strnlen(ev->u.rows.text, sizeof(ev->u.rows.text));
 	default:
 		return sizeof(*ev); /* unknown to this version: keep it whole */
 	}

@@ -85,7 +85,12 @@ struct batch_row {
 	uint64_t off;                 /* stream offset of the row message */
 	uint32_t len;                 /* its length */
 	uint32_t boff;                /* where its copy starts in env->buf */
+	uint32_t copy;                /* a COPY OUT row (text), not a DataRow */
+	uint32_t pad;
 };
+
+static void ev_rows(struct pg_state *s, struct proto_sink *sink, const uint8_t *m, uint32_t len,
+		    int copy);
 
 struct batch {
 	struct batch_row *rows;       /* in env->aux */
@@ -130,6 +135,9 @@ static void batch_flush(struct pg_state *s, struct batch *b, struct proto_sink *
 	}
 	DP_CNT_ADD(env->cnt, rows_scanned, b->n_rows);
 	(void)s;
+	if (env->cfg->record_rows && s->rows_recorded < env->cfg->record_rows)
+		for (uint32_t i = 0; i < b->n_rows; i++)
+			ev_rows(s, sink, env->buf + b->rows[i].boff, b->rows[i].len, (int)b->rows[i].copy);
 	if (st.fields_masked) {
 		s->res_masked += st.fields_masked;
 		DP_CNT_ADD(env->cnt, fields_masked, st.fields_masked);
@@ -218,11 +226,14 @@ static void batch_add(struct pg_state *s, struct batch *b, struct proto_sink *si
 	}
 	if (b->n_fields == first) {
 		/* nothing maskable in this row: no need to keep it in the batch */
+		if (env->cfg->record_rows && s->rows_recorded < env->cfg->record_rows)
+			ev_rows(s, sink, m, len, copy_row);
 		release_to(b, PROTO_DIR_S2C, start + len, sink);
 		DP_CNT_INC(env->cnt, rows_scanned);
 		return;
 	}
-	b->rows[b->n_rows++] = (struct batch_row){ .off = start, .len = len, .boff = boff };
+	b->rows[b->n_rows++] = (struct batch_row){ .off = start, .len = len, .boff = boff,
+						    .copy = (uint32_t)copy_row };
 	b->bytes += len;
 	b->active = 1;
 	b->rel = start + len;
@@ -324,6 +335,57 @@ static void ev_error(struct proto_sink *sink, const uint8_t *m, uint32_t len)
 			copy_text(ev.u.error.text, sizeof(ev.u.error.text), (const char *)m + p, n, &ev.flags);
 		p += n + 1;
 	}
+	sink->event(sink->ctx, &ev);
+}
+
+/* Records result row <m> (a whole DataRow, or a COPY OUT CopyData with <copy>) as the
+ * client gets it, within the session's recorder.result_bytes. */
+static void ev_rows(struct pg_state *s, struct proto_sink *sink, const uint8_t *m, uint32_t len,
+		    int copy)
+{
+	uint32_t cap = sink->env->cfg->record_rows;
+	struct tg_event ev;
+	size_t o = 0, room;
+
+	if (sink->event == NULL || s->rows_recorded >= cap || len < 5)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_ROWS;
+	ev.u.rows.n = 1;
+	room = sizeof(ev.u.rows.text) - 1;
+	if (room > cap - s->rows_recorded)
+		room = cap - s->rows_recorded;
+	if (copy) {
+		uint32_t n = len - 5;
+		if (n && m[5 + n - 1] == '\n')
+			n--; /* one row an event: the line end is implied */
+		if (n > room) {
+			n = (uint32_t)room;
+			ev.flags |= EV_F_TRUNCATED;
+		}
+		memcpy(ev.u.rows.text, m + 5, n);
+		o = n;
+	} else {
+		uint32_t p = 7, nf = len >= 7 ? be16(m + 5) : 0;
+		for (uint32_t c = 0; c < nf && p + 4 <= len; c++) {
+			int32_t fl = (int32_t)be32(m + p);
+			p += 4;
+			const char *v = fl < 0 ? "NULL" : (const char *)m + p;
+			uint32_t vl = fl < 0 ? 4 : ((uint32_t)fl <= len - p ? (uint32_t)fl : len - p);
+			if (c && o < room)
+				ev.u.rows.text[o++] = '|';
+			if (o + vl > room) {
+				vl = (uint32_t)(room - o);
+				ev.flags |= EV_F_TRUNCATED;
+			}
+			memcpy(ev.u.rows.text + o, v, vl);
+			o += vl;
+			if (fl > 0)
+				p += (uint32_t)fl;
+		}
+	}
+	ev.u.rows.text[o] = 0;
+	s->rows_recorded += (uint32_t)o ? (uint32_t)o : 1;
 	sink->event(sink->ctx, &ev);
 }
 
@@ -663,11 +725,21 @@ static int on_server_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 			batch_add(s, b, sink, res, fr->msg_start, fr->len, off, data, dlen, 0);
 			return 0;
 		}
+		if (env->cfg->record_rows && s->rows_recorded < env->cfg->record_rows) {
+			const uint8_t *m = whole_msg(fr, PROTO_DIR_S2C, sink, off, data, dlen);
+			if (m)
+				ev_rows(s, sink, m, fr->len, 0);
+		}
 		break;
 	case 'd':
 		if (s->copy_out == 1 && s->results == 1) {
 			batch_add(s, b, sink, res, fr->msg_start, fr->len, off, data, dlen, 1);
 			return 0;
+		}
+		if (s->copy_out == 1 && env->cfg->record_rows && s->rows_recorded < env->cfg->record_rows) {
+			const uint8_t *m = whole_msg(fr, PROTO_DIR_S2C, sink, off, data, dlen);
+			if (m)
+				ev_rows(s, sink, m, fr->len, 1);
 		}
 		break;
 	case 'T':

@@ -79,6 +79,7 @@ struct pg_state {
 	uint8_t  results;             /* result rules apply to this flow (1), not (2), unknown (0) */
 	uint8_t  pad;
 	uint32_t res_rows;            /* rows of the current result (for its EV_RESULT) */
+	uint32_t rows_recorded;       /* result bytes recorded so far (recorder.result_bytes) */
 	uint32_t res_masked;          /* fields masked in it */
 	uint64_t res_bytes;           /* server bytes since the command */
 	uint64_t cmd_start_ns;        /* when the command was judged */

@@ -78,7 +78,9 @@ static int f_peek(void *ctx, int dir, uint64_t from, uint8_t *buf, uint32_t len)
 static void f_event(void *ctx, struct tg_event *ev)
 {
 	(void)ctx;
-	CHECK(ev->type >= EV_SESSION_OPEN && ev->type <= EV_SESSION_CLOSE);
+	CHECK(ev->type >= EV_SESSION_OPEN && ev->type <= EV_ROWS);
+	if (ev->type == EV_ROWS)
+		CHECK(memchr(ev->u.rows.text, 0, sizeof(ev->u.rows.text)) != NULL);
 	if (ev->type == EV_COMMAND)
 		CHECK(memchr(ev->u.cmd.text, 0, sizeof(ev->u.cmd.text)) != NULL);
 	if (ev->type == EV_AUTH)
@@ -154,6 +156,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static uint8_t buf[1 << 16], aux[3 << 16];
 	static struct dp_counters cnt;
 	static struct dp_config cfg;
+	cfg.record_rows = 1024;
 	struct proto_policy pol = { 0 };
 	struct proto_env env = {
 		.pol = &pol, .buf = buf, .buf_cap = sizeof(buf), .aux = aux,

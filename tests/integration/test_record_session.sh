@@ -102,15 +102,19 @@ want_re=(
 	'^0 open - - - - - \| $'
 	"^1 auth - - - - - \\| $IT_USER\$"
 	'^2 command allow - - - - \| SELECT COUNT ?\(\*\) FROM CARDS$'
-	'^3 result - - 1 0 SELECT 1 \| $'
-	'^4 command block sql\.drop-table - - - \| DROP TABLE CARDS$'
-	'^5 command allow - - - - \| SELECT ID, CARD FROM CARDS ORDER BY ID$'
-	'^6 result - - 3 2 SELECT 3 \| $'
-	"^7 command allow - - - - \\| INSERT INTO CARDS VALUES \\(4, 'MARKER12345', 'none'\\)\$"
-	'^8 result - - 0 0 INSERT 0 1 \| $'
-	"^9 command allow - - - - \\| UPDATE CARDS SET NAME = 'updated' WHERE ID = 4\$"
-	'^10 result - - 0 0 UPDATE 1 \| $'
-	'^11 close - - - - - \| fin$'
+	'^3 rows - - - - - \| 3$'
+	'^4 result - - 1 0 SELECT 1 \| $'
+	'^5 command block sql\.drop-table - - - \| DROP TABLE CARDS$'
+	'^6 command allow - - - - \| SELECT ID, CARD FROM CARDS ORDER BY ID$'
+	'^7 rows - - - - - \| 1\|\*\*\*\* \*\*\*\* \*\*\*\* 1111$'
+	'^8 rows - - - - - \| 2\|\*\*\*\* \*\*\*\* \*\*\*\* 0004$'
+	'^9 rows - - - - - \| 3\|4111 1111 1111 1112$'
+	'^10 result - - 3 2 SELECT 3 \| $'
+	"^11 command allow - - - - \\| INSERT INTO CARDS VALUES \\(4, 'MARKER12345', 'none'\\)\$"
+	'^12 result - - 0 0 INSERT 0 1 \| $'
+	"^13 command allow - - - - \\| UPDATE CARDS SET NAME = 'updated' WHERE ID = 4\$"
+	'^14 result - - 0 0 UPDATE 1 \| $'
+	'^15 close - - - - - \| fin$'
 )
 mapfile -t got <"$IT_TMP/events.txt"
 mismatch=
@@ -121,7 +125,7 @@ for ((i = 0; i < ${#want_re[@]} || i < ${#got[@]}; i++)); do
 	fi
 done
 if [[ -z $mismatch ]]; then
-	it_pass "GET /v1/sessions/$sid/events: open, auth, the 5 statements in order with verdicts, rule and result summaries, close (seq 0-11)"
+	it_pass "GET /v1/sessions/$sid/events: open, auth, the 5 statements in order with verdicts, rule, the rows as the client got them (masked) and result summaries, close (seq 0-15)"
 else
 	it_fail "GET /v1/sessions/$sid/events: $mismatch; all events:"
 	sed 's/^/    | /' "$IT_TMP/events.txt"
@@ -162,11 +166,22 @@ seqs=$(tail -n +2 "$IT_TMP/export.csv" | cut -d, -f1 | tr -d '\r' | tr '\n' ' ')
 if [[ $rc -eq 0 && $(wc -l <"$IT_TMP/export.csv") -eq $((n_ev + 1)) && $n_ev -gt 0 &&
 	$(head -n 1 "$IT_TMP/export.csv") == $'seq,time,type,action,rule,text\r' &&
 	$seqs == "$(seq -s ' ' 0 $((n_ev - 1))) " ]] &&
-	grep -q '^4,[^,]*,command,block,sql.drop-table,DROP TABLE CARDS' "$IT_TMP/export.csv"; then
+	grep -q '^5,[^,]*,command,block,sql.drop-table,DROP TABLE CARDS' "$IT_TMP/export.csv"; then
 	it_pass "tollctl recordings export $sid --format csv: header and one line per event ($n_ev), the DROP as block,sql.drop-table"
 else
 	it_fail "tollctl recordings export $sid --format csv (status $rc, $n_ev events):"
 	sed 's/^/    | /' "$IT_TMP/export.csv" | head -n 20
+fi
+
+# Result rows are recorded as the client got them: masked cards, the bad-Luhn one clear.
+rec_get "/v1/sessions/$sid/events?limit=1000" || it_fail "GET events: status $REC_CODE"
+rows=$(jq -r '[.events[] | select(.type == "rows") | .text] | join("")' "$REC_OUT")
+rows=$(jq -r '[.events[] | select(.type == "rows") | .text] | join("\n")' "$REC_OUT")
+if grep -q '^1|\*\*\*\* \*\*\*\* \*\*\*\* 1111$' <<<"$rows" &&
+	grep -q '^3|4111 1111 1111 1112$' <<<"$rows" && ! grep -q '4111 1111 1111 1111' <<<"$rows"; then
+	it_pass "rows events hold the result as the client got it (masked cards, the invalid one clear)"
+else
+	it_fail "rows events: $(head -c 300 <<<"$rows")"
 fi
 
 # A prepared statement executed three times: its text once (Parse), and each execution.

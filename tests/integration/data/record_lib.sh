@@ -65,6 +65,7 @@ rec_init() {
 		recorder = {
 			dir = "$REC_DIR";
 			map_size = "64m";
+			result_bytes = 4096;
 		};
 		management = {
 			listen = "127.0.0.1:$port";
