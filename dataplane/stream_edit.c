@@ -560,6 +560,21 @@ void se_forward_ctl(struct dp_worker *w, struct flow *f, int dir, struct rte_mbu
 
 /* ---- acknowledgements and retransmission ---- */
 
+/* Sends a copy of kept segment <m> of <dir> again, with the sender's current header
+ * state, and counts it in counter <cnt>. Returns 0, or -1 when no mbuf was left. */
+static int resend(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *m,
+		  enum dp_counter_id cnt)
+{
+	struct rte_mbuf *fm = build_frame(w, f, dir, DP_TCP_PSH, tseg(m)->seq, tseg_data(m),
+					  tseg(m)->len);
+
+	if (fm == NULL)
+		return -1;
+	w->cnt.v[cnt]++;
+	dp_worker_emit(w, tcp_out_port(f, dir), fm);
+	return 0;
+}
+
 void se_on_ack(struct dp_worker *w, struct flow *f, int dir, uint32_t out_ack)
 {
 	struct tcp_dir *d = &f->tcp.dir[dir];
@@ -571,13 +586,8 @@ void se_on_ack(struct dp_worker *w, struct flow *f, int dir, uint32_t out_ack)
 		 * them, so three duplicate ACKs from the receiver are ours to answer (a
 		 * timeout alone would stall the stream for an RTO at every loss). */
 		if (++d->dupacks == 3) {
-			struct rte_mbuf *fm = build_frame(w, f, dir, DP_TCP_PSH, tseg(m)->seq,
-							  tseg_data(m), tseg(m)->len);
-			if (fm) {
+			if (resend(w, f, dir, m, DP_CNT_tcp_inject_rtx) == 0)
 				tseg(m)->sent_ns = w->now_ns;
-				DP_CNT_INC(&w->cnt, tcp_inject_rtx);
-				dp_worker_emit(w, tcp_out_port(f, dir), fm);
-			}
 			d->dupacks = 0;
 		}
 		return;
@@ -605,11 +615,8 @@ int se_replay(struct dp_worker *w, struct flow *f, int dir, uint32_t from, uint3
 		if (SEQ_LEQ(s->in_seq + s->len, from) || SEQ_GEQ(s->in_seq, to))
 			continue;
 		covered += SEQ_MIN(s->in_seq + s->len, to) - SEQ_MAX(s->in_seq, from);
-		struct rte_mbuf *fm = build_frame(w, f, dir, DP_TCP_PSH, s->seq, tseg_data(m), s->len);
-		if (fm == NULL)
+		if (resend(w, f, dir, m, DP_CNT_tcp_rtx_replayed) < 0)
 			return 1;
-		DP_CNT_INC(&w->cnt, tcp_rtx_replayed);
-		dp_worker_emit(w, tcp_out_port(f, dir), fm);
 	}
 	/* bytes the receiver already acknowledged need no copy */
 	uint32_t acked_in = se_out_to_in(d, d->out_una);
@@ -686,13 +693,10 @@ int tcp_conn_rtx_timer(struct dp_worker *w, struct flow *f)
 				tcp_conn_reset(w, f);
 				return 0;
 			}
-			struct rte_mbuf *fm = build_frame(w, f, dir, DP_TCP_PSH, s->seq, tseg_data(m), s->len);
-			if (fm == NULL)
+			if (resend(w, f, dir, m, DP_CNT_tcp_inject_rtx) < 0)
 				continue;
 			s->sent_ns = w->now_ns;
 			sent++;
-			DP_CNT_INC(&w->cnt, tcp_inject_rtx);
-			dp_worker_emit(w, tcp_out_port(f, dir), fm);
 		}
 	}
 	return pending;
