@@ -716,9 +716,11 @@ static int on_server_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 		s->results = (pol->has_result_rules &&
 			      pol->has_result_rules(pol->rules, DP_PROTO_PG, res)) ? 1 : 2;
 	}
-	if (fr->type != 'D' && fr->type != 'd' && b->active &&
-	    (fr->type == 'T' || fr->type == 'H' || fr->type == 'Z'))
-		batch_flush(s, b, sink, res); /* whole_msg() below reuses env->buf */
+	/* the messages below read themselves whole with whole_msg(), which reuses the
+	 * batch's env->buf: scan and release the rows before them (and, for a
+	 * ReadyForQuery, before an error injected in front of it) */
+	if (b->active && fr->type && strchr("THZCE", fr->type))
+		batch_flush(s, b, sink, res);
 	switch (fr->type) {
 	case 'D':
 		if (s->results == 1) {
@@ -762,8 +764,6 @@ static int on_server_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 	case 'C':
 	case 'E':
 		if (sink->event) {
-			if (b->active)
-				batch_flush(s, b, sink, res); /* whole_msg() reuses env->buf */
 			const uint8_t *m = whole_msg(fr, PROTO_DIR_S2C, sink, off, data, dlen);
 			if (fr->type == 'C')
 				ev_result(s, sink, m, fr->len);
@@ -781,7 +781,6 @@ static int on_server_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 			/* the blocked batch's error goes right before this ReadyForQuery */
 			uint8_t reply[192];
 			uint32_t n;
-			batch_flush(s, b, sink, res);
 			n = pg_build_error(reply, sizeof(reply), "42501", s->err[0].text, 0, 0);
 			if (n == 0 || sink->inject(sink->ctx, PROTO_DIR_S2C, reply, n) < 0)
 				sink->reset(sink->ctx);
