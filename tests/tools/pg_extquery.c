@@ -51,43 +51,16 @@ static int pgw_send_query(int fd, const char *sql)
 
 int main(int argc, char **argv)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	struct pgw_buf start = { 0 };
 	static const uint8_t terminate[] = { 'X', 0, 0, 0, 4 };
-	uint8_t version[4];
-	int one = 1, fd;
+	int fd;
 
 	pgw_init("pg_extquery", NULL);
 	if (argc < 7) {
 		fprintf(stderr, "usage: pg_extquery HOST PORT USER DATABASE PASSWORD SQL [SQL ...]\n");
 		return 2;
 	}
-	sa.sin_port = htons((uint16_t)atoi(argv[2]));
-	if (inet_pton(AF_INET, argv[1], &sa.sin_addr) != 1) {
-		fprintf(stderr, "pg_extquery: bad address %s\n", argv[1]);
-		return 2;
-	}
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0) {
-		perror("pg_extquery: socket");
+	if ((fd = pgw_connect(argv[1], argv[2])) < 0 || pgw_startup(fd, argv[3], argv[4], argv[5]) < 0)
 		return 1;
-	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		perror("pg_extquery: connect");
-		return 1;
-	}
-	pgw_put32(version, 196608); /* protocol 3.0 */
-	struct pgw_buf body = { 0 };
-	if (pgw_add(&body, version, 4) < 0 || pgw_add(&body, "user", 5) < 0 ||
-	    pgw_add(&body, argv[3], strlen(argv[3]) + 1) < 0 || pgw_add(&body, "database", 9) < 0 ||
-	    pgw_add(&body, argv[4], strlen(argv[4]) + 1) < 0 || pgw_add(&body, "", 1) < 0 ||
-	    pgw_msg(&start, 0, body.p, body.len) < 0)
-		return 1;
-	free(body.p);
-	if (pgw_send(fd, start.p, start.len) < 0 || pgw_until_ready(fd, argv[3], argv[5]) < 0)
-		return 1;
-	free(start.p);
 	for (int i = 6; i < argc; i++)
 		if (pgw_send_query(fd, argv[i]) < 0 || pgw_until_ready(fd, argv[3], argv[5]) < 0)
 			return 1;

@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include "tests/tools/pgwire.h"
 
 #define READ_TIMEOUT_MS 10000
@@ -265,3 +268,43 @@ int pgw_until_ready(int fd, const char *user, const char *pw)
 	}
 }
 
+
+int pgw_connect(const char *host, const char *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	int one = 1, fd;
+
+	sa.sin_port = htons((uint16_t)atoi(port));
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+		fprintf(stderr, "%s: bad address %s\n", pgw_prog, host);
+		return -1;
+	}
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0) {
+		fprintf(stderr, "%s: socket: %s\n", pgw_prog, strerror(errno));
+		return -1;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr, "%s: connect: %s\n", pgw_prog, strerror(errno));
+		return -1;
+	}
+	return fd;
+}
+
+int pgw_startup(int fd, const char *user, const char *db, const char *pw)
+{
+	struct pgw_buf start = { 0 }, body = { 0 };
+	uint8_t version[4];
+	int rc = -1;
+
+	pgw_put32(version, 196608); /* protocol 3.0 */
+	if (pgw_add(&body, version, 4) == 0 && pgw_add(&body, "user", 5) == 0 &&
+	    pgw_add(&body, user, strlen(user) + 1) == 0 && pgw_add(&body, "database", 9) == 0 &&
+	    pgw_add(&body, db, strlen(db) + 1) == 0 && pgw_add(&body, "", 1) == 0 &&
+	    pgw_msg(&start, 0, body.p, body.len) == 0 && pgw_sendfn(fd, start.p, start.len) == 0)
+		rc = pgw_until_ready(fd, user, pw);
+	free(body.p);
+	free(start.p);
+	return rc;
+}

@@ -37,6 +37,12 @@ int pgw_send_password(int fd, const char *pw);
 int pgw_send_md5(int fd, const char *user, const char *pw, const uint8_t salt[4]);
 /* Prints a RowDescription (<row> 0) or a DataRow (<row> 1) as one line. */
 void pgw_print_fields(const char *what, const uint8_t *b, uint32_t len, int row);
+/* Connects to <host>:<port> (IPv4) with TCP_NODELAY. Returns the socket, or -1 (said). */
+int pgw_connect(const char *host, const char *port);
+/* Sends the StartupMessage (protocol 3.0) for <user> and <db> with the tool's send
+ * function and prints the answer up to ReadyForQuery. Returns 0 or -1. */
+int pgw_startup(int fd, const char *user, const char *db, const char *pw);
+
 /* Prints messages until ReadyForQuery, answering authentication requests (trust,
  * cleartext, md5). Returns 0, or -1 on error (COPY is not supported). */
 int pgw_until_ready(int fd, const char *user, const char *pw);
