@@ -556,3 +556,28 @@ struct flow *tconv_flow(struct tconv *t)
 	flow_key_from_pkt(&p, &k, &side);
 	return flow_lookup(t->w->ft, &k);
 }
+
+unsigned tconv_data_frames(const struct tconv *t, int dir)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < t->n_fr; i++)
+		n += t->fr[i].dir == dir && t->fr[i].len > 0;
+	return n;
+}
+
+int tconv_cm_setup(void **state)
+{
+	struct tconv *t = tconv_new(DP_PROTO_TEST);
+
+	if (t == NULL)
+		return -1;
+	*state = t;
+	return 0;
+}
+
+int tconv_cm_teardown(void **state)
+{
+	tconv_free(*state);
+	return 0;
+}

@@ -170,6 +170,13 @@ int tconv_rx_is(const struct tconv *t, int dir, const char *s);
 /* Whether receiver <dir>'s stream from offset 0 is exactly <len> bytes of <data>. */
 int tconv_rx_eq(const struct tconv *t, int dir, const void *data, uint32_t len);
 
+/* Frames of the last drain toward the receiver of <dir> that carry payload. */
+unsigned tconv_data_frames(const struct tconv *t, int dir);
+
+/* CMocka fixtures: a new conversation with the test decoder in *<state>, and its end. */
+int tconv_cm_setup(void **state);
+int tconv_cm_teardown(void **state);
+
 /* The flow of the conversation, or NULL. */
 struct flow *tconv_flow(struct tconv *t);
 /* Counter value by name suffix, e.g. TCONV_CNT(t, drop_out_of_window). */

@@ -16,22 +16,6 @@
 
 #define NS_PER_MS 1000000ull
 
-static int setup(void **state)
-{
-	struct tconv *t = tconv_new(DP_PROTO_TEST);
-
-	if (t == NULL)
-		return -1;
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	tconv_free(*state);
-	return 0;
-}
-
 static void start(struct tconv *t)
 {
 	assert_int_equal(tconv_start(t), 0);
@@ -50,15 +34,6 @@ static unsigned drain(struct tconv *t)
 			fail_msg("frame %u (dir %d) acks %u, its receiver sent only up to %u",
 				 i, fr->dir, fr->ack, sent);
 	}
-	return n;
-}
-
-static unsigned data_frames(const struct tconv *t, int dir)
-{
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < t->n_fr; i++)
-		n += t->fr[i].dir == dir && t->fr[i].len > 0;
 	return n;
 }
 
@@ -112,7 +87,7 @@ static void test_remove_line(void **state)
 	drain(t);
 	tconv_send(t, 0, "DROP\n");
 	drain(t);
-	assert_int_equal(data_frames(t, 0), 0);
+	assert_int_equal(tconv_data_frames(t, 0), 0);
 	assert_int_equal(TCONV_CNT(t, edit_removed_bytes), 5);
 	/* an ACK for the removed bytes reaches the client */
 	assert_int_equal(tconv_count(t, 1), 1);
@@ -121,7 +96,7 @@ static void test_remove_line(void **state)
 	/* later bytes reach the server shifted back by the removed length */
 	tconv_send(t, 0, "b\n");
 	drain(t);
-	assert_int_equal(data_frames(t, 0), 1);
+	assert_int_equal(tconv_data_frames(t, 0), 1);
 	assert_int_equal(tconv_frame(t, 0, 0)->seq, s + 2);
 	assert_true(tconv_rx_is(t, 0, "a\nb\n"));
 	/* the server's ACK is translated back: the client sees its removed bytes acked */
@@ -219,8 +194,8 @@ static void test_block_inject(void **state)
 	drain(t);
 	/* the server sees nothing; the client gets ERR at the seq it expects next, with an
 	 * ACK that covers its blocked line */
-	assert_int_equal(data_frames(t, 0), 0);
-	assert_int_equal(data_frames(t, 1), 1);
+	assert_int_equal(tconv_data_frames(t, 0), 0);
+	assert_int_equal(tconv_data_frames(t, 1), 1);
 	fr = tconv_frame(t, 1, 0);
 	assert_int_equal(fr->seq, S);
 	assert_int_equal(fr->len, 4);
@@ -297,7 +272,7 @@ static void test_inject_to_server(void **state)
 	tconv_send(t, 1, "BLOCK\n");
 	drain(t);
 	assert_true(tconv_rx_is(t, 0, "q\nERR\n"));
-	assert_int_equal(data_frames(t, 1), 0);
+	assert_int_equal(tconv_data_frames(t, 1), 0);
 	tconv_ack(t, 1);                      /* server acks "q\nERR\n": s + 6 out */
 	drain(t);
 	acks_are(t, 1, s + 2);
@@ -523,7 +498,7 @@ static void test_rtx_replays_edited(void **state)
 	tconv_seg(t, 1, DP_TCP_ACK | DP_TCP_PSH, S, tconv_rcv_nxt(t, 1), "pw SECRET\n", 10);
 	drain(t);
 	assert_false(frames_contain(t, "SECRET"));
-	assert_true(data_frames(t, 1) >= 1);
+	assert_true(tconv_data_frames(t, 1) >= 1);
 	assert_true(TCONV_CNT(t, tcp_rtx_replayed) >= 1);
 	assert_int_equal(t->rx[1].conflicts, 0);
 	/* a retransmission that also carries new bytes */
@@ -538,7 +513,7 @@ static void test_rtx_replays_edited(void **state)
 	tconv_seg(t, 1, DP_TCP_ACK | DP_TCP_PSH, S, tconv_rcv_nxt(t, 1), "pw SECRET\n", 10);
 	drain(t);
 	assert_false(frames_contain(t, "SECRET"));
-	assert_int_equal(data_frames(t, 1), 0);
+	assert_int_equal(tconv_data_frames(t, 1), 0);
 	assert_int_equal(tconv_stop(t), 0);
 }
 
@@ -582,7 +557,7 @@ static void test_inject_rtx_timer(void **state)
 	t->lose[1] = 1;                       /* the client never gets this ERR */
 	drain(t);
 	t->lose[1] = 0;
-	assert_int_equal(data_frames(t, 1), 1);
+	assert_int_equal(tconv_data_frames(t, 1), 1);
 	assert_int_equal(t->rx[1].contig, 0);
 	/* not before the timeout */
 	tconv_timers(t, t0 + rto - 1);
@@ -634,7 +609,7 @@ static void test_preack_held_bytes(void **state)
 	/* the client times out and retransmits what it sent: it waits for an ACK */
 	tconv_seg(t, 0, DP_TCP_ACK | DP_TCP_PSH, C, tconv_rcv_nxt(t, 0), "hello", 5);
 	drain(t);
-	assert_int_equal(data_frames(t, 0), 0);   /* no bytes to the server yet */
+	assert_int_equal(tconv_data_frames(t, 0), 0);   /* no bytes to the server yet */
 	assert_int_equal(tconv_count(t, 1), 1);        /* the appliance ACKs the client */
 	assert_int_equal(tconv_frame(t, 1, 0)->len, 0);
 	acks_are(t, 1, C + 5);
@@ -645,7 +620,7 @@ static void test_preack_held_bytes(void **state)
 	tconv_send(t, 0, "ld\n");
 	drain(t);
 	t->lose[0] = 0;
-	assert_true(data_frames(t, 0) >= 3); /* the held segments, as sent */
+	assert_true(tconv_data_frames(t, 0) >= 3); /* the held segments, as sent */
 	assert_int_equal(t->rx[0].contig, 0);
 	/* the client will not retransmit bytes it saw acknowledged: the appliance does */
 	tconv_timers(t, t0 + rto - 1);
@@ -980,37 +955,37 @@ static void test_mss_respected(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_remove_line, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_remove_before_ack, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_remove_mid_segment, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_remove_wrap, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_block_inject, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_inject_ack_not_passed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_inject_to_server, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_inject_before_held, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_block_pipelined, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_many_edits_in_flight, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ping_pong, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sack_translation, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sack_on_data_segment, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rewrite_mask, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rtx_replays_edited, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rtx_after_remove, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_inject_rtx_timer, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_preack_held_bytes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_long_message_no_spurious_rtx, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_inject_rtx_gives_up, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_remove_then_fin, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_keepalive_after_edit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_timestamps, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rst_after_edit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reset_command, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_decoder_error, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hold_overflow_stream, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hold_overflow_streams_rest, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hold_overflow_reset, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ipv6_edits, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mss_respected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remove_line, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_remove_before_ack, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_remove_mid_segment, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_remove_wrap, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_block_inject, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_inject_ack_not_passed, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_inject_to_server, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_inject_before_held, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_block_pipelined, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_many_edits_in_flight, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_ping_pong, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_sack_translation, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_sack_on_data_segment, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_rewrite_mask, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_rtx_replays_edited, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_rtx_after_remove, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_inject_rtx_timer, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_preack_held_bytes, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_long_message_no_spurious_rtx, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_inject_rtx_gives_up, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_remove_then_fin, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_keepalive_after_edit, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_timestamps, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_rst_after_edit, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_reset_command, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_decoder_error, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_hold_overflow_stream, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_hold_overflow_streams_rest, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_hold_overflow_reset, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_ipv6_edits, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_mss_respected, tconv_cm_setup, tconv_cm_teardown),
 	};
 
 	if (test_eal_init() < 0 || test_pool() == NULL)

@@ -13,32 +13,6 @@
 #include "tests/common/test_decoder.h"
 #include "tests/common/test_eal.h"
 
-static int setup(void **state)
-{
-	struct tconv *t = tconv_new(DP_PROTO_TEST);
-
-	if (t == NULL)
-		return -1;
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	tconv_free(*state);
-	return 0;
-}
-
-/* Frames of the last drain toward the receiver of <dir> that carry payload. */
-static unsigned data_frames(const struct tconv *t, int dir)
-{
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < t->n_fr; i++)
-		n += t->fr[i].dir == dir && t->fr[i].len > 0;
-	return n;
-}
-
 /* Whether the decoder saw exactly <s> in direction <dir>, in one piece. */
 static int dec_saw(int dir, const char *s)
 {
@@ -211,7 +185,7 @@ static void test_out_of_order(void **state)
 	tconv_seg(t, 0, DP_TCP_ACK, s + 3, t->isn[1] + 1, "bb\n", 3);
 	tconv_seg(t, 0, DP_TCP_ACK, s + 6, t->isn[1] + 1, "cc\n", 3);
 	tconv_drain(t);
-	assert_int_equal(data_frames(t, 0), 0);
+	assert_int_equal(tconv_data_frames(t, 0), 0);
 	assert_int_equal(tdec_log.n[0], 0);
 	assert_int_equal(TCONV_CNT(t, tcp_ooo_queued), 2);
 	/* segment 1 fills the hole: all of it, in order */
@@ -251,7 +225,7 @@ static void test_duplicate(void **state)
 	tconv_seg(t, 0, DP_TCP_ACK | DP_TCP_PSH, s, t->isn[1] + 1, "abc\n", 4);
 	tconv_drain(t);
 	assert_int_equal(TCONV_CNT(t, tcp_dup_dropped), 2);
-	assert_int_equal(data_frames(t, 0), 0);
+	assert_int_equal(tconv_data_frames(t, 0), 0);
 	assert_true(tconv_rx_is(t, 0, "abc\n"));
 	assert_true(dec_saw(0, "abc\n"));
 	assert_int_equal(tconv_stop(t), 0);
@@ -396,7 +370,7 @@ static void test_one_byte_segments(void **state)
 		tconv_drain(t);
 		if (msg[i] != '\n') {
 			/* held until the end of the line */
-			assert_int_equal(data_frames(t, 0), 0);
+			assert_int_equal(tconv_data_frames(t, 0), 0);
 			assert_int_equal(t->rx[0].contig, 0);
 		}
 	}
@@ -507,7 +481,7 @@ static void test_fin_out_of_order(void **state)
 	s = t->nxt[0];
 	tconv_seg(t, 0, DP_TCP_ACK | DP_TCP_FIN, s + 2, t->isn[1] + 1, "b\n", 2);
 	tconv_drain(t);
-	assert_int_equal(data_frames(t, 0), 0);
+	assert_int_equal(tconv_data_frames(t, 0), 0);
 	assert_false(t->rx[0].fin);
 	tconv_seg(t, 0, DP_TCP_ACK, s, t->isn[1] + 1, "a\n", 2);
 	t->nxt[0] = s + 5;
@@ -644,26 +618,26 @@ static void test_memcap(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_handshake_unchanged, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_handshake_no_wscale, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_in_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_out_of_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_duplicate, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_overlap_same, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_overlap_diff_held, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_overlap_diff_emitted, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_overlap_diff_ooo, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_overlap_diff_inorder_over_ooo, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_overlap_reset_policy, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_one_byte_segments, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wraparound, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fin_in_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fin_out_of_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rst_forwarded, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_out_of_window, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ooo_limit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refused_connection, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_memcap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_handshake_unchanged, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_handshake_no_wscale, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_in_order, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_out_of_order, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_overlap_same, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_overlap_diff_held, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_overlap_diff_emitted, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_overlap_diff_ooo, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_overlap_diff_inorder_over_ooo, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_overlap_reset_policy, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_one_byte_segments, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_wraparound, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_fin_in_order, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_fin_out_of_order, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_rst_forwarded, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_out_of_window, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_ooo_limit, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_refused_connection, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_memcap, tconv_cm_setup, tconv_cm_teardown),
 	};
 
 	if (test_eal_init() < 0 || test_pool() == NULL)

@@ -21,22 +21,6 @@
 
 #define TW_NS_PER_S 1000000000ull
 
-static int setup(void **state)
-{
-	struct tconv *t = tconv_new(DP_PROTO_TEST);
-
-	if (t == NULL)
-		return -1;
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	tconv_free(*state);
-	return 0;
-}
-
 /* Hands <m> to the worker on <port>, and asserts it went out on the peer port as the
  * very same, unchanged mbuf. */
 static void assert_bridged(struct tconv *t, uint16_t port, struct rte_mbuf *m)
@@ -572,23 +556,23 @@ static void test_port_reuse_after_close(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_bridge_untouched, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_malformed_dropped, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_checksum_dropped, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fragment_of_protected_dropped, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_flow_created_on_syn, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_table_full_fail_closed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_table_full_fail_closed_ipv6, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_table_full_fail_open, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tx_full, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_midstream_bypass_once, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_midstream_drop, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_server_syn_no_flow, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_vlan_conversation, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_idle_expiry_frees, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_conversation_no_leak, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bridge_untouched, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_dropped, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_checksum_dropped, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_fragment_of_protected_dropped, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_flow_created_on_syn, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_table_full_fail_closed, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_table_full_fail_closed_ipv6, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_table_full_fail_open, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_tx_full, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_midstream_bypass_once, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_midstream_drop, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_server_syn_no_flow, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_vlan_conversation, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_idle_expiry_frees, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_conversation_no_leak, tconv_cm_setup, tconv_cm_teardown),
 		/* last: the bug it finds corrupts the flow table's lists */
-		cmocka_unit_test_setup_teardown(test_port_reuse_after_close, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_port_reuse_after_close, tconv_cm_setup, tconv_cm_teardown),
 	};
 
 	if (test_eal_init() < 0 || test_pool() == NULL)
