@@ -281,8 +281,6 @@ static int op_rules_put(void *ctx, json_t *body, json_t **result, char *err, siz
 	const char *state = d->cfg.mgmt_state_dir[0] ? d->cfg.mgmt_state_dir : "/var/lib/tollgate";
 	size_t i, n;
 	struct dp_policy *p;
-	int saved_n;
-	char saved[CFG_MAX_RULE_FILES][CFG_PATH_MAX];
 
 	if (!json_is_array(files) || (n = json_array_size(files)) == 0 || n > CFG_MAX_RULE_FILES) {
 		snprintf(err, errlen, "\"files\" must be an array of 1 to %d {\"name\", \"text\"}",
@@ -318,11 +316,6 @@ static int op_rules_put(void *ctx, json_t *body, json_t **result, char *err, siz
 			return -1;
 		}
 	}
-	saved_n = d->cfg.n_rule_files;
-	memcpy(saved, d->cfg.rule_files, sizeof(saved));
-	d->cfg.n_rule_files = (int)n;
-	for (i = 0; i < n; i++)
-		memcpy(d->cfg.rule_files[i], paths[i], sizeof(d->cfg.rule_files[i]));
 	{
 		const char *fl[CFG_MAX_RULE_FILES];
 		char cerr[CFG_ERR_MAX];
@@ -331,8 +324,6 @@ static int op_rules_put(void *ctx, json_t *body, json_t **result, char *err, siz
 		p = policy_build(fl, (unsigned)n, &d->cfg.dp, d->cfg.rule_cache_dir,
 				 d->n_workers_init, cerr, sizeof(cerr));
 		if (p == NULL) {
-			d->cfg.n_rule_files = saved_n;
-			memcpy(d->cfg.rule_files, saved, sizeof(saved));
 			for (i = 0; i < n; i++)
 				unlink(paths[i]);
 			/* name the file as the client did: without the directory and ".new" */
@@ -346,7 +337,8 @@ static int op_rules_put(void *ctx, json_t *body, json_t **result, char *err, siz
 			return -1;
 		}
 	}
-	/* compiled: the files become the rule set in force */
+	/* compiled: the files become the rule set in force (and what SIGHUP recompiles) */
+	d->cfg.n_rule_files = (int)n;
 	for (i = 0; i < n; i++) {
 		char final[CFG_PATH_MAX];
 		snprintf(final, sizeof(final), "%.*s", (int)(strlen(paths[i]) - 4), paths[i]);
