@@ -54,6 +54,8 @@ struct bench_opts {
 	int check;                    /* run the untimed checking pass */
 	const char *rules[BENCH_MAX_RULES]; /* rule files (--rules): the policy in force */
 	unsigned n_rules;
+	int proto;                    /* the resource's decoder: DP_PROTO_PG or DP_PROTO_NONE */
+	int nic_cksum;                /* the emulated NIC verifies checksums (RX offload) */
 };
 
 /* One timed run of one phase. */
@@ -106,6 +108,8 @@ static inline uint64_t bench_now_ns(const struct bench *b)
 static inline int rx_copy(struct bench *b, const struct sg_burst *bu, struct rte_mbuf **pkts)
 {
 	const struct sg_frame *f = &b->t.frames[bu->first];
+	/* a NIC with RX checksum offload marks every frame (the trace's are all right) */
+	const uint64_t ol = b->o.nic_cksum ? RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD : 0;
 
 	if (rte_pktmbuf_alloc_bulk(b->pool, pkts, bu->n) != 0)
 		return -1;
@@ -115,6 +119,7 @@ static inline int rx_copy(struct bench *b, const struct sg_burst *bu, struct rte
 		m->data_len = f[i].len;
 		m->pkt_len = f[i].len;
 		m->port = bu->port;
+		m->ol_flags = ol;
 	}
 	return 0;
 }
@@ -423,10 +428,13 @@ static void usage(const char *prog)
 	       "  --seconds S       instead: repeat until the tracked phase ran S seconds in all\n"
 	       "  --json FILE       write the results as JSON too\n"
 	       "  --verify-cksum 0|1  the data plane verifies checksums (1, as tollgate.conf)\n"
+	       "  --nic-cksum 0|1   the emulated NIC verifies them (RX offload: flags GOOD) (1);\n"
+	       "                    0: as af_packet, every checksum is summed in software\n"
 	       "  --mbufs N         mbufs in the pool (65535)\n"
 	       "  --seed N          trace PRNG seed (1)\n"
 	       "  --only tracked|ceiling  time one phase only (for perf record)\n"
 	       "  --rules FILE      a rule file in force (repeatable; e.g. rules/packs/pii.conf)\n"
+	       "  --proto pg|none   the resource's decoder (pg); none: tracking and reassembly only\n"
 	       "  --no-check        skip the untimed checking pass\n", prog);
 }
 
@@ -438,7 +446,8 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 		{ "reps", 1, 0, 'n' }, { "seconds", 1, 0, 's' }, { "json", 1, 0, 'j' },
 		{ "verify-cksum", 1, 0, 'v' }, { "mbufs", 1, 0, 'm' }, { "seed", 1, 0, 'S' },
 		{ "only", 1, 0, 'O' }, { "no-check", 0, 0, 'N' }, { "help", 0, 0, 'h' },
-		{ "rules", 1, 0, 'R' },
+		{ "rules", 1, 0, 'R' }, { "proto", 1, 0, 'P' },
+		{ "nic-cksum", 1, 0, 'C' },
 		{ 0, 0, 0, 0 },
 	};
 	int c;
@@ -448,6 +457,8 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 	o->verify_cksum = 1;
 	o->mbufs = 65535;
 	o->check = 1;
+	o->proto = DP_PROTO_PG;
+	o->nic_cksum = 1;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'f': o->sg.flows = (uint32_t)strtoul(optarg, NULL, 0); break;
@@ -460,6 +471,7 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 		case 's': o->seconds = strtod(optarg, NULL); break;
 		case 'j': o->json = optarg; break;
 		case 'v': o->verify_cksum = atoi(optarg) != 0; break;
+		case 'C': o->nic_cksum = atoi(optarg) != 0; break;
 		case 'm': o->mbufs = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'S': o->sg.seed = strtoull(optarg, NULL, 0); break;
 		case 'O':
@@ -471,6 +483,14 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 				return -1;
 			break;
 		case 'N': o->check = 0; break;
+		case 'P':
+			if (strcmp(optarg, "pg") == 0)
+				o->proto = DP_PROTO_PG;
+			else if (strcmp(optarg, "none") == 0)
+				o->proto = DP_PROTO_NONE;
+			else
+				return -1;
+			break;
 		case 'R':
 			if (o->n_rules == BENCH_MAX_RULES)
 				return -1;
@@ -507,7 +527,7 @@ static void bench_config(struct dp_config *c, const struct bench_opts *o)
 	c->resources[0].ip_ver = 4;
 	c->resources[0].addr[0] = htonl(SG_SERVER_IP);
 	c->resources[0].port = SG_SERVER_PORT;
-	c->resources[0].proto = DP_PROTO_PG;
+	c->resources[0].proto = (uint8_t)o->proto;
 }
 
 static void cpu_model(char *out, size_t len)
@@ -712,11 +732,12 @@ static int report_results(struct bench *b, const struct phase_run *tr, const str
 		json_array_append_new(jrules, json_string(o->rules[i]));
 	json_object_set_new(root, "rules", jrules);
 	json_object_set_new(root, "params", json_pack(
-		"{s:i, s:i, s:i, s:i, s:f, s:f, s:i, s:i, s:i, s:I, s:i, s:i}",
+		"{s:i, s:i, s:i, s:i, s:f, s:f, s:i, s:i, s:i, s:I, s:i, s:i, s:i, s:s}",
 		"flows", (int)o->sg.flows, "active", (int)o->sg.active, "queries", (int)o->sg.queries,
 		"rows", (int)o->sg.rows, "reorder_pct", o->sg.reorder_pct, "rtx_pct", o->sg.rtx_pct,
 		"burst", (int)o->sg.burst, "per_visit", (int)o->sg.per_visit, "mss", (int)o->sg.mss,
-		"seed", (json_int_t)o->sg.seed, "verify_cksum", o->verify_cksum, "runs", (int)n));
+		"seed", (json_int_t)o->sg.seed, "verify_cksum", o->verify_cksum, "runs", (int)n,
+		"nic_cksum", o->nic_cksum, "proto", o->proto == DP_PROTO_NONE ? "none" : "pg"));
 	const struct sg_stats *st = &b->t.st;
 	json_object_set_new(root, "trace", json_pack(
 		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
@@ -805,6 +826,8 @@ static int bench_setup(struct bench *b)
 	}
 	if (b->o.n_rules && load_rules(b) < 0)
 		return -1;
+	printf("decoder: %s; checksums: %s\n", b->o.proto == DP_PROTO_NONE ? "none (tracking and reassembly only)" : "postgresql",
+	       !b->o.verify_cksum ? "not verified" : b->o.nic_cksum ? "verified by the emulated NIC (RX offload)" : "verified in software");
 	printf("generating %u sessions (%u at once, %u queries, ~%u rows each)...\n",
 	       b->o.sg.flows, b->o.sg.active, b->o.sg.queries, b->o.sg.rows);
 	fflush(stdout);

@@ -17,7 +17,9 @@ struct flow_key {
 	uint16_t port[2];             /* endpoint ports, host order */
 	uint16_t vlan;                /* outer VLAN id, 0 if untagged */
 	uint8_t  ip_ver;              /* 4 or 6 */
-	uint8_t  pad;                 /* always 0 (the key is hashed as bytes) */
+	uint8_t  pad[9];              /* always 0 (the key is hashed as bytes); makes the
+	                               * key 48 bytes, a size rte_hash compares with vector
+	                               * loads instead of calling memcmp (~3 % a packet) */
 };
 
 enum flow_mode {

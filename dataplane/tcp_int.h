@@ -76,10 +76,35 @@ int tcp_mem_charge(struct dp_worker *w, struct rte_mbuf *m);
 void tcp_mem_free(struct dp_worker *w, struct rte_mbuf *m);
 
 /* stream_edit.c */
-/* Maps in-space <in> of direction <d> to out-space (for bytes not yet emitted). */
-uint32_t se_in_to_out(const struct tcp_dir *d, uint32_t in);
-/* Maps out-space <out> (an ACK or SACK edge from the receiver) back to in-space. */
-uint32_t se_out_to_in(const struct tcp_dir *d, uint32_t out);
+/* Maps in-space <in> of direction <d> to out-space (for bytes not yet emitted), and
+ * out-space <out> (an ACK or SACK edge from the receiver) back to in-space. Inline:
+ * every segment asks several times, and a direction nothing was edited in has one
+ * identity anchor. */
+static inline uint32_t se_in_to_out(const struct tcp_dir *d, uint32_t in)
+{
+	/* Anchors are appended in in-space order, so the last one at or before <in> is
+	 * found scanning from the end; there are rarely more than two. */
+	for (int i = d->n_anchor - 1; i >= 0; i--) {
+		const struct tcp_anchor *a = &d->anchor[i];
+		if (SEQ_GEQ(in, a->in))
+			return a->out + a->flat + (in - a->in);
+	}
+	return in; /* before every anchor: only for stale values, identity is harmless */
+}
+
+static inline uint32_t se_out_to_in(const struct tcp_dir *d, uint32_t out)
+{
+	for (int i = d->n_anchor - 1; i >= 0; i--) {
+		const struct tcp_anchor *a = &d->anchor[i];
+		if (SEQ_GEQ(out, a->out)) {
+			uint32_t rel = out - a->out;
+			/* an ACK inside injected bytes acknowledges nothing of the sender's */
+			return rel < a->flat ? a->in : a->in + (rel - a->flat);
+		}
+	}
+	return d->n_anchor ? d->anchor[0].in - (d->anchor[0].out - out) : out;
+}
+
 /* The receiver of <dir> acknowledged out-space <out_ack>: frees acked rtx segments. */
 void se_on_ack(struct dp_worker *w, struct flow *f, int dir, uint32_t out_ack);
 /* Emits what direction <dir> may forward: released held bytes, pending injections, FIN. */
@@ -107,6 +132,14 @@ struct se_sink_ctx {
 };
 void se_sink_init(struct proto_sink *s, struct se_sink_ctx *ctx);
 /* The ACK value an emission of <dir> carries now (in the sender's peer in-space). */
-uint32_t se_ack_value(const struct flow *f, int dir);
+static inline uint32_t se_ack_value(const struct flow *f, int dir)
+{
+	const struct tcp_dir *d = &f->tcp.dir[dir];
+	const struct tcp_dir *od = &f->tcp.dir[dir ^ 1];
+	uint32_t ack = se_out_to_in(od, d->last_ack);
+
+	/* held bytes the appliance acknowledged itself (see tcp.c, pre-ACK) */
+	return od->preack_on && SEQ_GT(od->preack, ack) ? od->preack : ack;
+}
 
 #endif

@@ -409,6 +409,24 @@ static struct rte_mbuf *frag_input(struct dp_worker *w, uint16_t port, struct rt
 	return d;
 }
 
+/* Whether the frame's IP and TCP checksums are good: the NIC's verdict where it gave
+ * one (RX checksum offload, requested by port.c where the PMD has it), else computed
+ * here. UNKNOWN (no offload: af_packet, net_ring) and NONE (the field holds a partial
+ * sum: the data was verified but the field is not right) are checked in software, the
+ * latter so that it fails: the stream editor updates checksums incrementally and needs
+ * a right one to start from. */
+static inline int cksum_ok(const struct rte_mbuf *m, const uint8_t *data, const struct dp_pkt *p)
+{
+	uint64_t ip = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+	uint64_t l4 = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
+
+	if (ip == RTE_MBUF_F_RX_IP_CKSUM_BAD || l4 == RTE_MBUF_F_RX_L4_CKSUM_BAD)
+		return 0;
+	if (p->ip_ver == 4 && ip != RTE_MBUF_F_RX_IP_CKSUM_GOOD && !dp_pkt_ip_cksum_ok(data, p))
+		return 0;
+	return l4 == RTE_MBUF_F_RX_L4_CKSUM_GOOD || dp_pkt_tcp_cksum_ok(data, p);
+}
+
 static void process_one(struct dp_worker *w, uint16_t port, struct rte_mbuf *m)
 {
 	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
@@ -444,6 +462,9 @@ static void process_one(struct dp_worker *w, uint16_t port, struct rte_mbuf *m)
 		m = frag_input(w, port, m, &p);
 		if (m == NULL)
 			return;
+		/* a NIC does not verify TCP over fragments, and the flags are the first
+		 * fragment's: the reassembled datagram is checked in software */
+		m->ol_flags &= ~(RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK);
 		data = rte_pktmbuf_mtod(m, const uint8_t *);
 		st = dp_pkt_parse(data, rte_pktmbuf_data_len(m), &p);
 		if (st < 0 || st == DP_PKT_FRAGMENT) {
@@ -473,7 +494,7 @@ static void process_one(struct dp_worker *w, uint16_t port, struct rte_mbuf *m)
 		if (h)
 			rte_prefetch0(rte_mbuf_to_priv(h));
 	}
-	if (w->cfg->verify_cksum && (!dp_pkt_ip_cksum_ok(data, &p) || !dp_pkt_tcp_cksum_ok(data, &p))) {
+	if (w->cfg->verify_cksum && !cksum_ok(m, data, &p)) {
 		DP_CNT_INC(&w->cnt, drop_bad_cksum);
 		rte_pktmbuf_free(m);
 		return;

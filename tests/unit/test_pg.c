@@ -6,12 +6,14 @@
 #include <setjmp.h>
 #include <string.h>
 #include <cmocka.h>
+#include <rte_ring.h>
 #include "dataplane/dp_counters.h"
 #include "dataplane/flow.h"
 #include "dataplane/proto/pg.h"
 #include "dataplane/proto/proto.h"
 #include "dataplane/worker.h"
 #include "dataplane/policy-t.h"
+#include "slowpath/event-t.h"
 #include "dataplane/worker.h"
 #include "tests/common/test_decoder.h"
 #include "tests/common/test_eal.h"
@@ -368,6 +370,64 @@ static void test_server_streams_without_result_rules(void **state)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
+/* The result summary of a streamed result set (no result rules) counts every row,
+ * whether rows come whole in one segment (skipped without a call each), cut across
+ * segments, or one byte at a time. */
+static void test_streamed_result_counts_rows(void **state)
+{
+	struct tconv *t = *state;
+	struct msg c = { .n = 0 }, s = { .n = 0 }, m = { .n = 0 };
+	struct rte_ring *r;
+	struct tg_event ev;
+	uint64_t rows[3] = { 0 }, bytes[3] = { 0 };
+	unsigned n_res = 0;
+
+	r = rte_ring_create_elem("test_pg_ev", sizeof(struct tg_event), 256, SOCKET_ID_ANY,
+				 RING_F_SP_ENQ | RING_F_SC_DEQ);
+	assert_non_null(r);
+	assert_int_equal(tconv_start(t), 0);
+	t->w->ev_ring = r;
+	tconv_handshake(t);
+	login(t, &c, &s);
+	for (int round = 0; round < 3; round++) {
+		m.n = 0;
+		query(&m, "SELECT a FROM t;");
+		tconv_send_bytes(t, 0, m.b, m.n);
+		tconv_drain(t);
+		m.n = 0;
+		for (int k = 0; k < 5; k++)
+			typed(&m, 'D', "\0\1\0\0\0\3abc", 9);
+		typed(&m, 'C', "SELECT 5", 9);
+		typed(&m, 'Z', "I", 1);
+		if (round == 0) {
+			tconv_send_bytes(t, 1, m.b, m.n);        /* whole, in one segment */
+		} else if (round == 1) {
+			tconv_send_bytes(t, 1, m.b, 17);         /* cut inside the second row */
+			tconv_send_bytes(t, 1, m.b + 17, (uint16_t)(m.n - 17));
+		} else {
+			for (uint16_t i = 0; i < m.n; i++) {     /* one byte a segment */
+				tconv_send_bytes(t, 1, m.b + i, 1);
+				tconv_drain(t);
+			}
+		}
+		tconv_drain(t);
+	}
+	while (rte_ring_sc_dequeue_elem(r, &ev, sizeof(ev)) == 0)
+		if (ev.type == EV_RESULT && n_res < 3) {
+			rows[n_res] = ev.u.result.rows;
+			bytes[n_res++] = ev.u.result.bytes;
+		}
+	assert_int_equal(n_res, 3);
+	for (unsigned i = 0; i < 3; i++) {
+		assert_int_equal(rows[i], 5);
+		assert_int_equal(bytes[i], 5 * 14 + 14);   /* the rows and CommandComplete */
+	}
+	assert_int_equal(TCONV_CNT(t, proto_error), 0);
+	t->w->ev_ring = NULL;
+	assert_int_equal(tconv_stop(t), 0);
+	rte_ring_free(r);
+}
+
 /* Result rules put in force during a session (a reload) cover its next result set:
  * the rows are held to their ends (scanned) again, not streamed as before. */
 static void test_result_rules_after_reload(void **state)
@@ -437,6 +497,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_typed_bytewise, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_length_below_4, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_streams_without_result_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_streamed_result_counts_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_result_rules_after_reload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_startup_too_short, setup, teardown),
 	};
