@@ -435,6 +435,8 @@ static void usage(const char *prog)
 	       "  --only tracked|ceiling  time one phase only (for perf record)\n"
 	       "  --rules FILE      a rule file in force (repeatable; e.g. rules/packs/pii.conf)\n"
 	       "  --proto pg|none   the resource's decoder (pg); none: tracking and reassembly only\n"
+	       "  --mix customers|standard  the queries: customer lists, PII in nearly every row\n"
+	       "                    (customers); or an OLTP mix with 15 %% of them (standard)\n"
 	       "  --no-check        skip the untimed checking pass\n", prog);
 }
 
@@ -447,7 +449,7 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 		{ "verify-cksum", 1, 0, 'v' }, { "mbufs", 1, 0, 'm' }, { "seed", 1, 0, 'S' },
 		{ "only", 1, 0, 'O' }, { "no-check", 0, 0, 'N' }, { "help", 0, 0, 'h' },
 		{ "rules", 1, 0, 'R' }, { "proto", 1, 0, 'P' },
-		{ "nic-cksum", 1, 0, 'C' },
+		{ "nic-cksum", 1, 0, 'C' }, { "mix", 1, 0, 'M' },
 		{ 0, 0, 0, 0 },
 	};
 	int c;
@@ -472,6 +474,14 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 		case 'j': o->json = optarg; break;
 		case 'v': o->verify_cksum = atoi(optarg) != 0; break;
 		case 'C': o->nic_cksum = atoi(optarg) != 0; break;
+		case 'M':
+			if (strcmp(optarg, "customers") == 0)
+				o->sg.mix = SG_MIX_CUSTOMERS;
+			else if (strcmp(optarg, "standard") == 0)
+				o->sg.mix = SG_MIX_STANDARD;
+			else
+				return -1;
+			break;
 		case 'm': o->mbufs = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'S': o->sg.seed = strtoull(optarg, NULL, 0); break;
 		case 'O':
@@ -732,12 +742,13 @@ static int report_results(struct bench *b, const struct phase_run *tr, const str
 		json_array_append_new(jrules, json_string(o->rules[i]));
 	json_object_set_new(root, "rules", jrules);
 	json_object_set_new(root, "params", json_pack(
-		"{s:i, s:i, s:i, s:i, s:f, s:f, s:i, s:i, s:i, s:I, s:i, s:i, s:i, s:s}",
+		"{s:i, s:i, s:i, s:i, s:f, s:f, s:i, s:i, s:i, s:I, s:i, s:i, s:i, s:s, s:s}",
 		"flows", (int)o->sg.flows, "active", (int)o->sg.active, "queries", (int)o->sg.queries,
 		"rows", (int)o->sg.rows, "reorder_pct", o->sg.reorder_pct, "rtx_pct", o->sg.rtx_pct,
 		"burst", (int)o->sg.burst, "per_visit", (int)o->sg.per_visit, "mss", (int)o->sg.mss,
 		"seed", (json_int_t)o->sg.seed, "verify_cksum", o->verify_cksum, "runs", (int)n,
-		"nic_cksum", o->nic_cksum, "proto", o->proto == DP_PROTO_NONE ? "none" : "pg"));
+		"nic_cksum", o->nic_cksum, "proto", o->proto == DP_PROTO_NONE ? "none" : "pg",
+		"mix", o->sg.mix == SG_MIX_STANDARD ? "standard" : "customers"));
 	const struct sg_stats *st = &b->t.st;
 	json_object_set_new(root, "trace", json_pack(
 		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
@@ -828,8 +839,9 @@ static int bench_setup(struct bench *b)
 		return -1;
 	printf("decoder: %s; checksums: %s\n", b->o.proto == DP_PROTO_NONE ? "none (tracking and reassembly only)" : "postgresql",
 	       !b->o.verify_cksum ? "not verified" : b->o.nic_cksum ? "verified by the emulated NIC (RX offload)" : "verified in software");
-	printf("generating %u sessions (%u at once, %u queries, ~%u rows each)...\n",
-	       b->o.sg.flows, b->o.sg.active, b->o.sg.queries, b->o.sg.rows);
+	printf("generating %u sessions (%u at once, %u queries, ~%u rows each, %s mix)...\n",
+	       b->o.sg.flows, b->o.sg.active, b->o.sg.queries, b->o.sg.rows,
+	       b->o.sg.mix == SG_MIX_STANDARD ? "standard" : "customers");
 	fflush(stdout);
 	if (sg_build(&b->o.sg, b->pool, &b->t, err, sizeof(err)) < 0) {
 		fprintf(stderr, "engine_bench: trace: %s\n", err);

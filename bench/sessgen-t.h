@@ -21,6 +21,14 @@ struct sg_params {
 	uint16_t burst;               /* frames per burst, at most 32 (32) */
 	uint16_t mss;                 /* MSS both ends announce (1460; payload 1448 with TS) */
 	uint64_t seed;                /* PRNG seed: the same seed gives the same trace (1) */
+	uint8_t  mix;                 /* enum sg_mix: what the queries ask (SG_MIX_CUSTOMERS) */
+};
+
+/* The query mix of every session (README.md of bench/ describes both). */
+enum sg_mix {
+	SG_MIX_CUSTOMERS = 0,         /* customer lists: PII (e-mail, card) in nearly every row */
+	SG_MIX_STANDARD  = 1,         /* OLTP: point selects and updates, orders, products,
+	                               * 15 % customer lists, aggregates */
 };
 
 /* One frame of the trace. */

@@ -277,9 +277,111 @@ static void ready_for_query(struct msgbuf *m)
 	mb_end(m, st, 1);
 }
 
-/* One query and its result set. <q> receives the Query message, <res> the answer.
- * Returns the number of DataRows. */
-static uint32_t make_query(struct sg_rng *r, uint32_t mean_rows, struct msgbuf *q, struct msgbuf *res)
+/* Query kinds of the standard mix, out of 100: what an OLTP application's sessions
+ * send (pgbench's point selects and updates; an order history; a product page), with
+ * customer lists (the PII-dense kind of the customers mix) and aggregates. */
+#define SG_STD_POINT     35           /* SELECT abalance ... WHERE aid = N: one int4 */
+#define SG_STD_UPDATE    15           /* UPDATE ... WHERE aid = N: no rows */
+#define SG_STD_ORDERS    20           /* id int8, customer_id int4, status, total numeric,
+				       * created_at timestamptz */
+#define SG_STD_PRODUCTS  10           /* id int4, sku, name, description, price numeric */
+#define SG_STD_CUSTOMERS 15           /* as the customers mix */
+				      /* the other 5: count(*) */
+
+static uint32_t make_customers_query(struct sg_rng *r, uint32_t mean_rows, uint32_t kind,
+				     struct msgbuf *q, struct msgbuf *res);
+
+/* One query of the standard mix and its result set (see make_customers_query). */
+static uint32_t make_standard_query(struct sg_rng *r, uint32_t mean_rows, struct msgbuf *q,
+				    struct msgbuf *res)
+{
+	static const struct col_desc point[] = { { "abalance", 23, 4 } };
+	static const struct col_desc orders[] = {
+		{ "id", 20, 8 }, { "customer_id", 23, 4 }, { "status", 25, 0xffff },
+		{ "total", 1700, 0xffff }, { "created_at", 1184, 8 },
+	};
+	static const struct col_desc products[] = {
+		{ "id", 23, 4 }, { "sku", 25, 0xffff }, { "name", 25, 0xffff },
+		{ "description", 25, 0xffff }, { "price", 1700, 0xffff },
+	};
+	uint32_t kind = rng_below(r, 100), nrows, st, k;
+	char sql[256], v[5][160], tag[32];
+
+	if (kind >= SG_STD_POINT + SG_STD_UPDATE + SG_STD_ORDERS + SG_STD_PRODUCTS)
+		return make_customers_query(r, mean_rows,
+					    kind < 100 - 5 ? rng_below(r, 85) : 85 + rng_below(r, 15),
+					    q, res);
+	mb_reset(q);
+	mb_reset(res);
+	nrows = mean_rows > 1 ? 1 + rng_below(r, 2 * mean_rows - 1) : 1;
+	if (kind < SG_STD_POINT) {
+		snprintf(sql, sizeof(sql), "SELECT abalance FROM pgbench_accounts WHERE aid = %u;",
+			 1 + rng_below(r, 1000000));
+		nrows = 1;
+	} else if (kind < SG_STD_POINT + SG_STD_UPDATE) {
+		snprintf(sql, sizeof(sql),
+			 "UPDATE pgbench_accounts SET abalance = abalance + %d WHERE aid = %u;",
+			 (int)rng_below(r, 10001) - 5000, 1 + rng_below(r, 1000000));
+		nrows = 0;
+	} else if (kind < SG_STD_POINT + SG_STD_UPDATE + SG_STD_ORDERS) {
+		snprintf(sql, sizeof(sql),
+			 "SELECT id, customer_id, status, total, created_at FROM orders "
+			 "WHERE customer_id = %u ORDER BY created_at DESC LIMIT %u",
+			 1 + rng_below(r, 100000), nrows);
+	} else {
+		snprintf(sql, sizeof(sql),
+			 "SELECT id, sku, name, description, price FROM products WHERE category = %u LIMIT %u",
+			 1 + rng_below(r, 200), nrows);
+	}
+	st = mb_begin(q, 'Q');
+	mb_str(q, sql);
+	mb_end(q, st, 1);
+	if (nrows == 0) {
+		command_complete(res, "UPDATE 1");
+		ready_for_query(res);
+		return 0;
+	}
+	unsigned ncols = kind < SG_STD_POINT ? 1 : 5;
+	const struct col_desc *cd = kind < SG_STD_POINT ? point :
+				    kind < SG_STD_POINT + SG_STD_UPDATE + SG_STD_ORDERS ? orders : products;
+	row_description(res, cd, ncols);
+	for (uint32_t i = 0; i < nrows; i++) {
+		if (ncols == 1) {
+			snprintf(v[0], sizeof(v[0]), "%d", (int)rng_below(r, 200001) - 100000);
+		} else if (cd == orders) {
+			snprintf(v[0], sizeof(v[0]), "%u", 1000000 + rng_below(r, 9000000));
+			snprintf(v[1], sizeof(v[1]), "%u", 1 + rng_below(r, 100000));
+			snprintf(v[2], sizeof(v[2]), "%s", statuses[rng_below(r, NELEM(statuses))]);
+			snprintf(v[3], sizeof(v[3]), "%u.%02u", rng_below(r, 2000), rng_below(r, 100));
+			snprintf(v[4], sizeof(v[4]), "2026-%02u-%02u %02u:%02u:%02u.%06u+00",
+				 1 + rng_below(r, 12), 1 + rng_below(r, 28), rng_below(r, 24),
+				 rng_below(r, 60), rng_below(r, 60), rng_below(r, 1000000));
+		} else {
+			snprintf(v[0], sizeof(v[0]), "%u", 1 + rng_below(r, 50000));
+			snprintf(v[1], sizeof(v[1]), "SKU-%05u-%c%c", rng_below(r, 100000),
+				 'A' + (int)rng_below(r, 26), 'A' + (int)rng_below(r, 26));
+			snprintf(v[2], sizeof(v[2]), "%s %s", words[rng_below(r, NELEM(words))],
+				 words[rng_below(r, NELEM(words))]);
+			note_text(r, v[3], 40 + rng_below(r, 111));
+			snprintf(v[4], sizeof(v[4]), "%u.%02u", rng_below(r, 500), rng_below(r, 100));
+		}
+		st = mb_begin(res, 'D');
+		mb_u16(res, (uint16_t)ncols);
+		for (k = 0; k < ncols; k++)
+			mb_col(res, v[k]);
+		mb_end(res, st, 1);
+	}
+	snprintf(tag, sizeof(tag), "SELECT %u", nrows);
+	command_complete(res, tag);
+	ready_for_query(res);
+	return nrows;
+}
+
+/* One query of the customers mix and its result set, of kind <kind> (0..99: below 45
+ * the five-column customer list, below 85 the three-column one, else a count). <q>
+ * receives the Query message, <res> the answer. Returns the number of DataRows. */
+static uint32_t make_customers_query(struct sg_rng *r, uint32_t mean_rows, uint32_t kind,
+				     struct msgbuf *q, struct msgbuf *res)
 {
 	static const struct col_desc cust[] = {
 		{ "id", 23, 4 }, { "name", 25, 0xffff }, { "email", 25, 0xffff },
@@ -287,7 +389,7 @@ static uint32_t make_query(struct sg_rng *r, uint32_t mean_rows, struct msgbuf *
 	};
 	static const struct col_desc cnt[] = { { "count", 20, 8 } };
 	char sql[256], v[5][160], tag[32];
-	uint32_t kind = rng_below(r, 100), nrows, st;
+	uint32_t nrows, st;
 
 	mb_reset(q);
 	mb_reset(res);
@@ -617,7 +719,9 @@ static void session(struct gen *g, uint32_t s, struct sg_stream_sum *sum, struct
 
 	startup_messages(g, &c, cm, sm);
 	for (uint32_t q = 0; q < g->p->queries && !g->fail; q++) {
-		g->st->rows += make_query(&g->rng, g->p->rows, cm, sm);
+		g->st->rows += g->p->mix == SG_MIX_STANDARD ?
+			       make_standard_query(&g->rng, g->p->rows, cm, sm) :
+			       make_customers_query(&g->rng, g->p->rows, rng_below(&g->rng, 100), cm, sm);
 		g->st->queries++;
 		c2s_send(g, &c, cm, 0);
 		s2c_send(g, &c, sm);
