@@ -192,6 +192,21 @@ struct flow *flow_lookup(struct flow_table *ft, const struct flow_key *k)
 	return data;
 }
 
+void flow_lookup_bulk(struct flow_table *ft, const struct flow_key **keys, unsigned n,
+		      struct flow **out)
+{
+	void *data[FLOW_BULK_MAX];
+	uint64_t hits = 0;
+
+	RTE_BUILD_BUG_ON(FLOW_BULK_MAX > RTE_HASH_LOOKUP_BULK_MAX);
+	if (n == 0)
+		return;
+	if (rte_hash_lookup_bulk_data(ft->hash, (const void **)keys, n, &hits, data) <= 0)
+		hits = 0;
+	for (unsigned i = 0; i < n; i++)
+		out[i] = (hits >> i & 1) ? data[i] : NULL;
+}
+
 struct flow *flow_insert(struct flow_table *ft, const struct flow_key *k, uint64_t now_ns)
 {
 	hash_sig_t sig;

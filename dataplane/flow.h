@@ -27,6 +27,13 @@ void flow_key_from_pkt(const struct dp_pkt *p, struct flow_key *k, uint8_t *side
 /* Returns the flow with key <k>, or NULL. */
 struct flow *flow_lookup(struct flow_table *ft, const struct flow_key *k);
 
+/* Looks up <n> keys (at most FLOW_BULK_MAX) at once: out[i] is the flow of keys[i] or
+ * NULL. rte_hash's bulk lookup prefetches every bucket before comparing, so that the
+ * cache misses of a burst's lookups overlap instead of coming one after another. */
+#define FLOW_BULK_MAX 32
+void flow_lookup_bulk(struct flow_table *ft, const struct flow_key **keys, unsigned n,
+		      struct flow **out);
+
 /* Inserts a new zeroed flow with key <k>, stamped with <now_ns>, at the tail of the
  * active list. Returns NULL if the table is full (the caller applies the overload
  * policy) - never evicts a live flow. */

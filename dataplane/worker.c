@@ -37,7 +37,6 @@ static inline uint64_t ns_to_tsc(uint64_t ns)
 	return (uint64_t)(((unsigned __int128)ns * rte_get_tsc_hz()) / 1000000000u);
 }
 
-#define PREFETCH_OFFSET 3
 #define DP_FRAG_MAX_DGRAMS 1024 /* datagrams in reassembly per worker (~0.5-1 MB) */
 #define DP_FRAG_TTL_MS     2000
 #define EXPIRE_BUDGET   256     /* flows expired per timer call: bounds the pause */
@@ -427,20 +426,28 @@ static inline int cksum_ok(const struct rte_mbuf *m, const uint8_t *data, const 
 	return l4 == RTE_MBUF_F_RX_L4_CKSUM_GOOD || dp_pkt_tcp_cksum_ok(data, p);
 }
 
-static void process_one(struct dp_worker *w, uint16_t port, struct rte_mbuf *m)
-{
-	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
+/* What the first pass over a burst learned of one frame (dp_worker_process_burst). */
+struct pre {
 	struct dp_pkt p;
 	struct flow_key k;
-	struct flow *f;
+	struct flow *f;               /* looked up in bulk (valid when keyed) */
+	int st;                       /* dp_pkt_parse() */
+	int res;                      /* resource index; -1: not protected (st TCP only) */
 	uint8_t side;
-	int st, res;
+	uint8_t keyed;                /* k, side and f are set */
+};
+
+static void process_one(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, struct pre *pr)
+{
+	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct dp_pkt *pp = &pr->p;
+	struct flow *f;
+	int st = pr->st, res = pr->res;
 
 	DP_CNT_INC(&w->cnt, rx_pkts);
 	DP_CNT_ADD(&w->cnt, rx_bytes, rte_pktmbuf_pkt_len(m));
 	DP_CNT_INC(&w->port_cnt[port], rx_pkts);
 	DP_CNT_ADD(&w->port_cnt[port], rx_bytes, rte_pktmbuf_pkt_len(m));
-	st = dp_pkt_parse(data, rte_pktmbuf_data_len(m), &p);
 	if (st < 0) {
 		DP_CNT_INC(&w->cnt, drop_malformed);
 		rte_pktmbuf_free(m);
@@ -454,27 +461,28 @@ static void process_one(struct dp_worker *w, uint16_t port, struct rte_mbuf *m)
 	if (st == DP_PKT_FRAGMENT) {
 		/* IPv4 non-TCP fragments are not TCP to a resource: rte_ip_frag keys datagrams
 		 * without the protocol, so they must never join a TCP datagram */
-		if (!addr_protected(w, &p) || (w->frag && p.ip_ver == 4 && p.l4_proto != IPPROTO_TCP)) {
+		if (!addr_protected(w, pp) || (w->frag && pp->ip_ver == 4 && pp->l4_proto != IPPROTO_TCP)) {
 			DP_CNT_INC(&w->cnt, bridged_pkts);
 			bridge(w, port, m);
 			return;
 		}
-		m = frag_input(w, port, m, &p);
+		m = frag_input(w, port, m, pp);
 		if (m == NULL)
 			return;
 		/* a NIC does not verify TCP over fragments, and the flags are the first
 		 * fragment's: the reassembled datagram is checked in software */
 		m->ol_flags &= ~(RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK);
 		data = rte_pktmbuf_mtod(m, const uint8_t *);
-		st = dp_pkt_parse(data, rte_pktmbuf_data_len(m), &p);
+		st = dp_pkt_parse(data, rte_pktmbuf_data_len(m), pp);
 		if (st < 0 || st == DP_PKT_FRAGMENT) {
 			DP_CNT_INC(&w->cnt, drop_malformed);
 			rte_pktmbuf_free(m);
 			return;
 		}
+		res = st == DP_PKT_TCP ? resource_lookup(w, port, pp) : -1;
+		pr->keyed = 0;
 	}
-	res = st == DP_PKT_TCP ? resource_lookup(w, port, &p) : -1;
-	if (res < 0) {
+	if (st != DP_PKT_TCP || res < 0) {
 		DP_CNT_INC(&w->cnt, bridged_pkts);
 		bridge(w, port, m);
 		return;
@@ -484,23 +492,28 @@ static void process_one(struct dp_worker *w, uint16_t port, struct rte_mbuf *m)
 		rte_pktmbuf_free(m);
 		return;
 	}
-	flow_key_from_pkt(&p, &k, &side);
-	f = flow_lookup(w->ft, &k);
+	if (!pr->keyed) {
+		flow_key_from_pkt(pp, &pr->k, &pr->side);
+		pr->f = NULL;
+	}
+	/* NULL from the bulk lookup: a flow may have been created by an earlier frame of
+	 * this burst (flows are only ever removed by the timers, so a flow found stays) */
+	f = pr->f ? pr->f : flow_lookup(w->ft, &pr->k);
 	/* The ACK this segment carries frees the other direction's retransmit queue from
 	 * its head: that mbuf's private area is cold (it was sent a round trip ago). The
 	 * checksum pass below hides the prefetch's latency. */
 	if (f && f->mode == FLOW_INSPECT) {
-		struct rte_mbuf *h = f->tcp.dir[side == f->client_side].rtx.head;
+		struct rte_mbuf *h = f->tcp.dir[pr->side == f->client_side].rtx.head;
 		if (h)
 			rte_prefetch0(rte_mbuf_to_priv(h));
 	}
-	if (w->cfg->verify_cksum && !cksum_ok(m, data, &p)) {
+	if (w->cfg->verify_cksum && !cksum_ok(m, data, pp)) {
 		DP_CNT_INC(&w->cnt, drop_bad_cksum);
 		rte_pktmbuf_free(m);
 		return;
 	}
 	if (f == NULL) {
-		no_flow(w, port, m, &p, &k, side, res);
+		no_flow(w, port, m, pp, &pr->k, pr->side, res);
 		return;
 	}
 	if (f->mode == FLOW_BYPASS) {
@@ -511,13 +524,50 @@ static void process_one(struct dp_worker *w, uint16_t port, struct rte_mbuf *m)
 	}
 	if (!f->closed)
 		flow_touch(w->ft, f, w->now_ns);
-	tcp_segment(w, f, side == f->client_side ? 0 : 1, m, &p, port);
+	tcp_segment(w, f, pr->side == f->client_side ? 0 : 1, m, pp, port);
+}
+
+/* Two passes over a burst: first every frame is parsed and the flows of the protected
+ * ones looked up together (their cache misses overlap, and each found flow is
+ * prefetched), then each frame is processed in order. */
+static void process_chunk(struct dp_worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct pre pr[FLOW_BULK_MAX];
+	const struct flow_key *keys[FLOW_BULK_MAX];
+	struct flow *found[FLOW_BULK_MAX];
+	uint8_t idx[FLOW_BULK_MAX];
+	unsigned nk = 0;
+	uint16_t i;
+
+	for (i = 0; i < n; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		struct pre *q = &pr[i];
+
+		q->st = dp_pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m), &q->p);
+		q->res = q->st == DP_PKT_TCP ? resource_lookup(w, port, &q->p) : -1;
+		q->keyed = 0;
+		q->f = NULL;
+		if (q->res >= 0 && m->nb_segs == 1) {
+			flow_key_from_pkt(&q->p, &q->k, &q->side);
+			q->keyed = 1;
+			keys[nk] = &q->k;
+			idx[nk++] = (uint8_t)i;
+		}
+	}
+	flow_lookup_bulk(w->ft, keys, nk, found);
+	for (unsigned j = 0; j < nk; j++) {
+		pr[idx[j]].f = found[j];
+		if (found[j])
+			rte_prefetch0(&found[j]->tcp);
+	}
+	for (i = 0; i < n; i++)
+		process_one(w, port, pkts[i], &pr[i]);
 }
 
 void dp_worker_process_burst(struct dp_worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n)
 {
-	uint16_t i;
-
 	/* acquire: pairs with the slow path's release store of a new snapshot; the
 	 * snapshot stays valid until this worker reports its next quiescent state */
 	if (w->slot)
@@ -525,14 +575,8 @@ void dp_worker_process_burst(struct dp_worker *w, uint16_t port, struct rte_mbuf
 	w->env.pol = &w->pol->ops;
 	w->env.now_ns = w->now_ns;
 	w->env.scratch = w->id < DP_MAX_WORKERS ? w->pol->scratch[w->id] : NULL;
-	for (i = 0; i < PREFETCH_OFFSET && i < n; i++)
-		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
-	for (i = 0; i + PREFETCH_OFFSET < n; i++) {
-		rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_OFFSET], void *));
-		process_one(w, port, pkts[i]);
-	}
-	for (; i < n; i++)
-		process_one(w, port, pkts[i]);
+	for (uint16_t i = 0; i < n; i += FLOW_BULK_MAX)
+		process_chunk(w, port, pkts + i, n - i < FLOW_BULK_MAX ? (uint16_t)(n - i) : FLOW_BULK_MAX);
 }
 
 void dp_worker_timers(struct dp_worker *w)
