@@ -230,6 +230,28 @@ static void test_nic_cksum_flags(void **state)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
+/* Flows are looked up for a whole burst before its first frame is processed: a
+ * flow created by a frame of the burst must be found by the later frames of the same
+ * burst (here a SYN and its retransmission, then a second connection's SYN between). */
+static void test_flow_created_within_burst(void **state)
+{
+	struct tconv *t = *state;
+	struct pktgen_ep c2 = t->ep[0];
+	struct rte_mbuf *b[3];
+
+	assert_int_equal(tconv_start(t), 0);
+	c2.port = (uint16_t)(c2.port + 1);
+	b[0] = tconv_build(t, 0, DP_TCP_SYN, t->isn[0], 0, NULL, 0);
+	b[1] = seg(t, &c2, &t->ep[1], DP_TCP_SYN, 77, 0, NULL);
+	b[2] = tconv_build(t, 0, DP_TCP_SYN, t->isn[0], 0, NULL, 0);
+	dp_worker_process_burst(t->w, 0, b, 3);
+	assert_int_equal(TCONV_CNT(t, flow_created), 2);
+	assert_int_equal(flow_count(t->w->ft), 2);
+	assert_int_equal(t->w->tx[1].n, 3);     /* both SYNs of the first, and the second's */
+	tconv_drain(t);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
 static void test_fragment_of_protected_dropped(void **state)
 {
 	struct tconv *t = *state;
@@ -600,6 +622,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_malformed_dropped, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_checksum_dropped, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_nic_cksum_flags, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_flow_created_within_burst, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_fragment_of_protected_dropped, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_flow_created_on_syn, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_table_full_fail_closed, tconv_cm_setup, tconv_cm_teardown),
