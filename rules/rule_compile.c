@@ -1,13 +1,14 @@
 /* rule_compile.c - the Hyperscan databases of a rule set (one per protocol and target,
- * and per digit level of field rules, shared between protocols that have the same
- * rules; one with start of match per field rule), their on-disk cache, and the
- * per-worker scratch.
+ * and per field class (digit and upper-case levels) of field rules, shared between
+ * protocols that have the same rules; one with start of match per field rule), their
+ * on-disk cache, and the per-worker scratch.
  *
- * Cache layout: <cache_dir>/<key>/<protocol>-<kind>.hsdb, <protocol>-field-<level>.hsdb
- * and som-<rule id>.hsdb, where <key> is the SHA-256 of the rule files (lengths and
- * bytes), Hyperscan's version and the platform (made by rule_load.c). A database is
- * written to a temporary file and renamed into place, so that a reader never sees half
- * of one; an entry that does not deserialize is compiled again and rewritten.
+ * Cache layout: <cache_dir>/<key>/<protocol>-<kind>.hsdb, <protocol>-field-<digit
+ * level>-<upper level>.hsdb (class prefilters) and som-<rule id>.hsdb, where <key> is
+ * the SHA-256 of the rule files (lengths and bytes), Hyperscan's version, the platform
+ * and the cache format (made by rule_load.c). A database is written to a temporary
+ * file and renamed into place, so that a reader never sees half of one; an entry that
+ * does not deserialize is compiled again and rewritten.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -317,7 +318,37 @@ static int rc_get(struct rule_set *rs, const struct rc_list *l, unsigned kind, c
 	return 0;
 }
 
-/* Gives each enabled field rule its bit in the prefilter's hit words. */
+/* Whether pattern <re> means the same inside a field alone and inside several fields
+ * joined with '\n' (multi-line mode: ^ and $ see the separators). Not so with the
+ * anchors at the edges of the whole text (\A, \z, \Z) or a group that turns
+ * multi-line mode off ((?-m)); \Q...\E is not parsed, so a quoted "\A" is refused
+ * too (harmless: such a rule is only scanned field by field). */
+static int rc_joinable(const char *re)
+{
+	for (const char *q = re; *q != '\0'; q++) {
+		if (*q == '\\') {
+			if (q[1] == 'A' || q[1] == 'z' || q[1] == 'Z')
+				return 0;
+			if (q[1] != '\0')
+				q++;
+		} else if (q[0] == '(' && q[1] == '?') {
+			int minus = 0;
+
+			for (q += 2; *q != '\0' && *q != ':' && *q != ')'; q++) {
+				if (*q == '-')
+					minus = 1;
+				else if (*q == 'm' && minus)
+					return 0;
+			}
+			if (*q == '\0')
+				break;
+		}
+	}
+	return 1;
+}
+
+/* Gives each enabled field rule its bit in the prefilter's hit words, and says whether
+ * its exact pass may join fields (rule.batch). */
 static void rc_field_bits(struct rule_set *rs)
 {
 	for (uint32_t i = 0; i < rs->n_rules; i++) {
@@ -325,6 +356,9 @@ static void rc_field_bits(struct rule_set *rs)
 
 		if (!r->enabled || r->target != RULE_T_FIELD)
 			continue;
+		r->batch = 1;
+		for (unsigned k = 0; k < r->n_pats; k++)
+			r->batch &= (uint8_t)rc_joinable(r->pats[k].re);
 		if (rs->n_field < RULE_FIELD_BITS - 1) {
 			r->fbit = (uint8_t)rs->n_field;
 			rs->field_rules[rs->n_field] = i;
@@ -335,87 +369,148 @@ static void rc_field_bits(struct rule_set *rs)
 	}
 }
 
-/* Picks the digit levels of each protocol: the smallest distinct min_digits promises
- * of its field rules (a larger promise than the last level's is counted as that one:
- * a weaker promise, still kept). */
-static void rc_levels_pick(struct rule_set *rs)
+/* The promise of <r> that level kind <upper> is about. */
+static uint16_t rc_promise(const struct rule *r, int upper)
 {
-	for (unsigned p = 1; p < DP_PROTO__MAX; p++) {
-		uint16_t *thr = rs->thr[p];
-		unsigned n = 1;
-
-		thr[0] = 0;
-		for (unsigned i = 0; i < rs->n_rules; i++) {
-			const struct rule *r = &rs->rules[i];
-			unsigned k;
-
-			if (!r->enabled || r->target != RULE_T_FIELD || !(r->protos & (1u << p)) ||
-			    r->min_digits == 0)
-				continue;
-			/* insert into the sorted thresholds; drop the largest when full */
-			for (k = 1; k < n && thr[k] < r->min_digits; k++)
-				;
-			if (k < n && thr[k] == r->min_digits)
-				continue;
-			if (k == RULE_LEVELS)
-				continue;
-			if (n == RULE_LEVELS)
-				n--;
-			memmove(&thr[k + 1], &thr[k], (n - k) * sizeof(thr[0]));
-			thr[k] = r->min_digits;
-			n++;
-		}
-		rs->n_lev[p] = n;
-	}
+	return upper ? r->min_upper : r->min_digits;
 }
 
-/* Compiles the prefilter of every digit level below the top one (the top one is
- * RULE_DB_FIELD); protocols with the same rules at a level share its database. */
-static int rc_levels(struct rule_set *rs, const char *key_dir, const char *cache_dir,
-		     char *err, size_t errlen)
+/* Picks the levels of one count (digits, or upper-case letters with <upper>) of
+ * protocol <p> into <thr> (at most <max>): the smallest distinct promises of its field
+ * rules (a larger promise than the last level's is counted as that one: a weaker
+ * promise, still kept). Returns the number of levels. */
+static unsigned rc_levels_pick(const struct rule_set *rs, unsigned p, int upper, uint16_t *thr,
+			       unsigned max)
 {
-	struct rc_list lists[DP_PROTO__MAX][RULE_LEVELS];
+	unsigned n = 1;
+
+	thr[0] = 0;
+	for (unsigned i = 0; i < rs->n_rules; i++) {
+		const struct rule *r = &rs->rules[i];
+		uint16_t v = rc_promise(r, upper);
+		unsigned k;
+
+		if (!r->enabled || r->target != RULE_T_FIELD || !(r->protos & (1u << p)) || v == 0)
+			continue;
+		/* insert into the sorted thresholds; drop the largest when full */
+		for (k = 1; k < n && thr[k] < v; k++)
+			;
+		if (k < n && thr[k] == v)
+			continue;
+		if (k == max)
+			continue;
+		if (n == max)
+			n--;
+		memmove(&thr[k + 1], &thr[k], (n - k) * sizeof(thr[0]));
+		thr[k] = v;
+		n++;
+	}
+	return n;
+}
+
+/* Whether rule <r>'s promises let it match a field at digit level <dl> and upper-case
+ * level <ul> of protocol <p>: its promise is below the next level's threshold (the
+ * top level admits every rule). */
+static int rc_admits(const struct rule_set *rs, const struct rule *r, unsigned p, unsigned dl,
+		     unsigned ul)
+{
+	return (dl + 1 == rs->n_lev[p] || r->min_digits < rs->thr[p][dl + 1]) &&
+	       (ul + 1 == rs->n_ulev[p] || r->min_upper < rs->uthr[p][ul + 1]);
+}
+
+/* Picks the levels of every protocol, sorts its (digit level, upper level) cells into
+ * classes (cells that admit the same rules) and gets each class's prefilter: the top
+ * cell's, with every field rule, is db[RULE_DB_FIELD]; protocols with the same rules
+ * in a class share its database. */
+static int rc_classes(struct rule_set *rs, const char *key_dir, const char *cache_dir,
+		      char *err, size_t errlen)
+{
+	struct rc_list lists[DP_PROTO__MAX][RULE_CLASSES], l = { 0 };
 	char name[64];
 	int rc = -1;
 
 	memset(lists, 0, sizeof(lists));
+	if ((l.idx = calloc(rs->n_rules + 1, sizeof(uint32_t))) == NULL)
+		goto oom;
 	for (unsigned p = 1; p < DP_PROTO__MAX; p++) {
-		rs->lev[p][rs->n_lev[p] - 1] = rs->db[p][RULE_DB_FIELD];
-		for (unsigned lv = 0; lv + 1 < rs->n_lev[p]; lv++) {
-			struct rc_list *l = &lists[p][lv];
-			unsigned q;
+		unsigned all = 0;
 
-			if ((l->idx = calloc(rs->n_rules, sizeof(uint32_t))) == NULL) {
-				snprintf(err, errlen, "rules: out of memory");
-				goto out;
-			}
-			for (uint32_t i = 0; i < rs->n_rules; i++) {
-				const struct rule *r = &rs->rules[i];
-
-				if (r->enabled && r->target == RULE_T_FIELD && (r->protos & (1u << p)) &&
-				    r->min_digits < rs->thr[p][lv + 1])
-					l->idx[l->n++] = i;
-			}
-			if (l->n == 0)
-				continue;            /* nothing to scan such fields for */
-			for (q = 1; q < p; q++)
-				if (lv + 1 < rs->n_lev[q] && rc_list_eq(&lists[q][lv], l))
-					break;
-			if (q < p) {
-				rs->lev[p][lv] = rs->lev[q][lv];
-				continue;
-			}
-			snprintf(name, sizeof(name), "%s-field-%u.hsdb", rc_proto_names[p], lv);
-			if (rc_get(rs, l, RULE_DB_FIELD, name, key_dir, cache_dir, &rs->lev[p][lv],
-				   err, errlen) < 0)
-				goto out;
+		rs->n_lev[p] = rc_levels_pick(rs, p, 0, rs->thr[p], RULE_LEVELS);
+		rs->n_ulev[p] = rc_levels_pick(rs, p, 1, rs->uthr[p], RULE_ULEVELS);
+		rs->n_cls[p] = 0;
+		memset(rs->cell[p], RULE_CLASS_NONE, sizeof(rs->cell[p]));
+		for (unsigned n = 0, dl = 0; n <= RULE_DIGITS_MAX; n++) {
+			while (dl + 1 < rs->n_lev[p] && rs->thr[p][dl + 1] <= n)
+				dl++;
+			rs->dlev[p][n] = (uint8_t)dl;
 		}
+		for (unsigned n = 0, ul = 0; n <= RULE_UPPER_MAX; n++) {
+			while (ul + 1 < rs->n_ulev[p] && rs->uthr[p][ul + 1] <= n)
+				ul++;
+			rs->ulev[p][n] = (uint8_t)ul;
+		}
+		if (rs->db[p][RULE_DB_FIELD] == NULL)
+			continue;
+		for (uint32_t i = 0; i < rs->n_rules; i++) {
+			const struct rule *r = &rs->rules[i];
+
+			all += r->enabled && r->target == RULE_T_FIELD && (r->protos & (1u << p));
+		}
+		for (unsigned dl = 0; dl < rs->n_lev[p]; dl++)
+			for (unsigned ul = 0; ul < rs->n_ulev[p]; ul++) {
+				unsigned c, q = 0, qc = 0;
+
+				l.n = 0;
+				for (uint32_t i = 0; i < rs->n_rules; i++) {
+					const struct rule *r = &rs->rules[i];
+
+					if (r->enabled && r->target == RULE_T_FIELD && (r->protos & (1u << p)) &&
+					    rc_admits(rs, r, p, dl, ul))
+						l.idx[l.n++] = i;
+				}
+				if (l.n == 0)
+					continue;            /* nothing to scan such fields for */
+				for (c = 0; c < rs->n_cls[p] && !rc_list_eq(&lists[p][c], &l); c++)
+					;
+				rs->cell[p][dl][ul] = (uint8_t)c;
+				if (c < rs->n_cls[p])
+					continue;            /* a class of this protocol already */
+				lists[p][c].n = l.n;
+				if ((lists[p][c].idx = malloc(l.n * sizeof(uint32_t))) == NULL)
+					goto oom;
+				memcpy(lists[p][c].idx, l.idx, l.n * sizeof(uint32_t));
+				rs->n_cls[p]++;
+				if (l.n == all) {
+					rs->cls[p][c] = rs->db[p][RULE_DB_FIELD];
+					continue;
+				}
+				for (q = 1; q < p; q++) {
+					for (qc = 0; qc < rs->n_cls[q] && !rc_list_eq(&lists[q][qc], &l); qc++)
+						;
+					if (qc < rs->n_cls[q])
+						break;
+				}
+				if (q < p) {
+					rs->cls[p][c] = rs->cls[q][qc];
+					continue;
+				}
+				snprintf(name, sizeof(name), "%s-field-%u-%u.hsdb", rc_proto_names[p], dl, ul);
+				if (rc_get(rs, &l, RULE_DB_FIELD, name, key_dir, cache_dir, &rs->cls[p][c],
+					   err, errlen) < 0)
+					goto out;
+			}
+		if (rs->n_cls[p] > rs->max_cls)
+			rs->max_cls = rs->n_cls[p];
 	}
 	rc = 0;
+	goto out;
+oom:
+	snprintf(err, errlen, "rules: out of memory");
 out:
 	for (unsigned p = 0; p < DP_PROTO__MAX; p++)
-		for (unsigned lv = 0; lv < RULE_LEVELS; lv++)
-			free(lists[p][lv].idx);
+		for (unsigned c = 0; c < RULE_CLASSES; c++)
+			free(lists[p][c].idx);
+	free(l.idx);
 	return rc;
 }
 
@@ -445,7 +540,7 @@ int rule_compile_set(struct rule_set *rs, const char *key_hex, const char *cache
 	int rc = -1;
 
 	memset(lists, 0, sizeof(lists));
-	if ((rs->owned = calloc(DP_PROTO__MAX * (RULE_DB__MAX + RULE_LEVELS) + rs->n_rules,
+	if ((rs->owned = calloc(DP_PROTO__MAX * (RULE_DB__MAX + RULE_CLASSES) + rs->n_rules,
 				 sizeof(*rs->owned))) == NULL) {
 		snprintf(err, errlen, "rules: out of memory");
 		return -1;
@@ -458,7 +553,6 @@ int rule_compile_set(struct rule_set *rs, const char *key_hex, const char *cache
 		kd = key_dir;
 	}
 	rc_field_bits(rs);
-	rc_levels_pick(rs);
 	for (unsigned kind = 0; kind < RULE_DB__MAX; kind++) {
 		/* the all-rules SOM database only backs up the last hit bit */
 		if (kind == RULE_DB_FIELD_SOM && rs->n_field < RULE_FIELD_BITS)
@@ -487,7 +581,7 @@ int rule_compile_set(struct rule_set *rs, const char *key_hex, const char *cache
 		}
 	}
 	/* after the prefilters: a bad pattern is reported without the start-of-match note */
-	if (rc_levels(rs, kd, cache_dir, err, errlen) < 0 ||
+	if (rc_classes(rs, kd, cache_dir, err, errlen) < 0 ||
 	    rc_field_rules(rs, kd, cache_dir, err, errlen) < 0)
 		goto out;
 	rc = 0;
@@ -532,7 +626,7 @@ void rule_dbs_free(struct rule_set *rs)
 	rs->owned = NULL;
 	rs->n_owned = 0;
 	memset(rs->db, 0, sizeof(rs->db));
-	memset(rs->lev, 0, sizeof(rs->lev));
+	memset(rs->cls, 0, sizeof(rs->cls));
 	for (unsigned i = 0; i < rs->n_rules; i++)
 		rs->rules[i].som = NULL;
 }
@@ -550,10 +644,13 @@ int rule_scratch_alloc(const struct rule_set *rs, struct rule_scratch **sp)
 		if ((s = calloc(1, sizeof(*s))) == NULL)
 			return -1;
 		created = 1;
-		for (unsigned lv = 0; lv < RULE_LEVELS; lv++)
-			if ((s->sl[lv].join = malloc(RULE_JOIN_CAP)) == NULL)
-				goto fail;
+		if ((s->bt.join = malloc(RULE_JOIN_CAP)) == NULL)
+			goto fail;
 	}
+	/* a join buffer per class of the protocol with the most */
+	for (; s->n_sl < rs->max_cls; s->n_sl++)
+		if ((s->sl[s->n_sl].join = malloc(RULE_JOIN_CAP)) == NULL)
+			goto fail;
 	for (unsigned i = 0; i < rs->n_owned; i++)
 		if (hs_alloc_scratch(rs->owned[i], &s->hs) != HS_SUCCESS)
 			goto fail;
@@ -587,7 +684,8 @@ void rule_scratch_free(struct rule_scratch *s)
 	hs_free_scratch(s->hs);
 	free(s->cand);
 	free(s->veto);
-	for (unsigned lv = 0; lv < RULE_LEVELS; lv++)
-		free(s->sl[lv].join);
+	for (unsigned k = 0; k < s->n_sl; k++)
+		free(s->sl[k].join);
+	free(s->bt.join);
 	free(s);
 }

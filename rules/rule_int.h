@@ -40,8 +40,9 @@
 
 /* The databases of one protocol. Field rules are matched in two steps (DESIGN.md §12:
  * start of match costs ~2x, and most fields hold nothing to mask): a database without
- * start of match over all the protocol's field rules finds which fields have a hit of
- * which rule; then each such field alone is scanned with that rule's own database with
+ * start of match over the protocol's field rules (per field class, see below) finds
+ * which fields have a hit of which rule; then the fields each rule hit are scanned
+ * again, joined in one batch (struct rule_batch), with that rule's own database with
  * HS_FLAG_SOM_LEFTMOST (struct rule.som) to get the ranges to mask. RULE_DB_FIELD_SOM,
  * all field rules with start of match, exists only when a set has more field rules
  * than the prefilter can tell apart (RULE_FIELD_BITS). */
@@ -54,13 +55,23 @@ enum rule_dbk {
 	RULE_DB__MAX
 };
 
-/* Digit levels: a field rule may promise that each of its matches holds at least
- * min_digits digits. A field's prefilter then leaves out the rules whose promise its
- * digit count cannot keep: level L of a protocol (a field with thr[L] <= digits <
- * thr[L + 1]) scans the rules with min_digits < thr[L + 1]; the top level all of them
- * (RULE_DB_FIELD). Most result fields (names, states, amounts) have few digits, and
- * digit-class patterns such as card numbers are what make a prefilter slow. */
-#define RULE_LEVELS         4
+/* Field classes: a field rule may promise that each of its matches holds at least
+ * min_digits digits (0-9) and min_upper upper-case letters (A-Z). A field's prefilter
+ * then leaves out the rules whose promises its own counts cannot keep. Each count has
+ * levels: the smallest distinct promises of a protocol's rules, thr[0] = 0; a field
+ * with thr[L] <= digits < thr[L + 1] is at digit level L, where the rules with
+ * min_digits < thr[L + 1] can match (all of them at the top level); the same for
+ * upper-case letters with uthr[]. A (digit level, upper level) cell scans the rules
+ * both levels admit; cells with the same rules are one class: one prefilter database
+ * and one slice (RULE_LEVELS x RULE_ULEVELS cells bound the databases per protocol).
+ * Most result fields (names, states, amounts, dates) have few digits or no capitals,
+ * and class-only patterns such as card numbers and IBANs (no literal for Hyperscan to
+ * look for) are what make a prefilter slow. */
+#define RULE_LEVELS         4         /* digit levels per protocol */
+#define RULE_ULEVELS        2         /* upper-case letter levels per protocol */
+#define RULE_CLASSES        (RULE_LEVELS * RULE_ULEVELS)
+#define RULE_CLASS_NONE     0xff      /* a cell where no rule can match */
+#define RULE_UPPER_MAX      64        /* min_upper */
 
 struct rule_pattern {
 	char *re;                     /* the expression, as written (libconfig unescaped) */
@@ -90,7 +101,11 @@ struct rule {
 	uint16_t n_cols;
 	struct rule_mask mask;
 	uint16_t min_digits;          /* field rules: every match has at least this many digits */
+	uint16_t min_upper;           /* field rules: ... and this many letters A-Z */
 	uint8_t fbit;                 /* field rules: bit in the prefilter's hit words */
+	uint8_t batch;                /* field rules: the exact pass may scan several fields
+	                               * joined with '\n' (no pattern anchors at the text's
+	                               * own edges: \A, \z, \Z, (?-m)) */
 	hs_database_t *som;           /* enabled field rules: its patterns with start of match */
 };
 
@@ -109,9 +124,17 @@ struct rule_set {
 	uint32_t field_rules[RULE_FIELD_BITS - 1];  /* rule index of each fbit but the last */
 	unsigned n_lev[DP_PROTO__MAX];             /* digit levels (1: no promises) */
 	uint16_t thr[DP_PROTO__MAX][RULE_LEVELS];  /* their lowest digit counts; thr[0] = 0 */
-	hs_database_t *lev[DP_PROTO__MAX][RULE_LEVELS];  /* their prefilters ([n_lev - 1]
-	                                           * is db[RULE_DB_FIELD]; may be NULL when
-	                                           * no rule is left at a level) */
+	unsigned n_ulev[DP_PROTO__MAX];            /* upper-case levels (1: no promises) */
+	uint16_t uthr[DP_PROTO__MAX][RULE_ULEVELS];  /* their lowest counts; uthr[0] = 0 */
+	uint8_t cell[DP_PROTO__MAX][RULE_LEVELS][RULE_ULEVELS];  /* class of each (digit
+	                                           * level, upper level), or RULE_CLASS_NONE */
+	uint8_t dlev[DP_PROTO__MAX][RULE_DIGITS_MAX + 1];  /* digit level of a count (capped:
+	                                           * no branch per field on the packet path) */
+	uint8_t ulev[DP_PROTO__MAX][RULE_UPPER_MAX + 1];   /* upper-case level of a count */
+	hs_database_t *cls[DP_PROTO__MAX][RULE_CLASSES];  /* each class's prefilter (the
+	                                           * top cell's is db[RULE_DB_FIELD]) */
+	unsigned n_cls[DP_PROTO__MAX];
+	unsigned max_cls;             /* most classes of any protocol (scratch slices) */
 	unsigned n_field;             /* enabled field rules */
 	uint32_t *cols[DP_PROTO__MAX];        /* indexes of enabled column rules */
 	unsigned n_cols[DP_PROTO__MAX];
@@ -141,14 +164,30 @@ struct rule_slice {
 	uint32_t jfield[RULE_SLICE_MAX];      /* its index in the caller's fields[] */
 };
 
+/* The fields of one slice that one rule hit, joined again (from the caller's buffer,
+ * so with the masks of earlier rules applied) for one start-of-match scan of that rule:
+ * the exact pass pays one hs_scan per rule and slice, not one per rule and field. */
+struct rule_batch {
+	uint8_t *join;                /* RULE_JOIN_CAP bytes: the fields, each + '\n' */
+	unsigned n;                   /* fields */
+	uint32_t start[RULE_SLICE_MAX + 1];   /* field k starts at join + start[k] */
+	uint16_t slot[RULE_SLICE_MAX];        /* its index in the slice */
+	uint32_t matches[RULE_SLICE_MAX];     /* its pattern matches, rejected ones, and */
+	uint32_t rejected[RULE_SLICE_MAX];    /* whether it is scanned again alone (a match */
+	uint8_t redo[RULE_SLICE_MAX];         /* began in an earlier field, or too many) */
+};
+
 struct rule_scratch {
 	hs_scratch_t *hs;             /* grown over every database it has served */
 	unsigned unless_cap;          /* bits in cand/veto */
 	uint64_t *cand;               /* rule with unless: a pattern matched */
 	uint64_t *veto;               /* rule with unless: an unless pattern matched */
-	struct rule_slice sl[RULE_LEVELS];    /* fields for each digit level's prefilter */
+	struct rule_slice sl[RULE_CLASSES];   /* fields for each class's prefilter */
+	unsigned n_sl;                /* slices with a join buffer */
 	uint64_t hit[RULE_SLICE_MAX]; /* per field of the slice being scanned: fbits of
 	                               * the rules that hit */
+	uint8_t masked[RULE_SLICE_MAX];       /* per field of the slice: a byte was masked */
+	struct rule_batch bt;         /* the exact pass of one rule over a slice */
 	struct rule_range ranges[RULE_RANGES_MAX];
 };
 

@@ -17,7 +17,7 @@
 
 /* Bumped whenever the way databases are compiled changes, so that old cache entries
  * are never read back. */
-#define LD_CACHE_FORMAT  "tollgate-rules-cache-v1"
+#define LD_CACHE_FORMAT  "tollgate-rules-cache-v2"   /* v2: class prefilters */
 
 /* State of one rule_set_load() call. */
 struct ld_ctx {

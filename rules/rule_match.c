@@ -37,6 +37,12 @@ struct rm_mask_ctx {
 	unsigned n_ranges;
 	uint8_t overflow;            /* ranges[] was full: the scan stopped at lost_from */
 	uint32_t lost_from;
+	/* exact pass of one rule over a batch (struct rule_batch) */
+	uint8_t *buf;                /* the caller's buffer, where masks go */
+	const struct rule_field *fields;
+	unsigned xcur;               /* batch field whose ranges are in ranges[] */
+	unsigned xlast;              /* batch field of the previous match */
+	uint8_t xmasked;             /* a range was masked since xcur was last reset */
 };
 
 /* ---- commands ---------------------------------------------------------------------- */
@@ -191,6 +197,54 @@ static int rm_maskable(const struct rule_mask *m, uint8_t c)
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
 }
 
+/* Whether the <len> bytes at <p> are all ASCII (one OR over them, which compilers
+ * vectorise). */
+static int rm_is_ascii(const uint8_t *p, uint32_t len)
+{
+	uint8_t acc = 0;
+
+	for (uint32_t i = 0; i < len; i++)
+		acc |= p[i];
+	return acc < 0x80;
+}
+
+static inline int rm_alnum(uint8_t c)
+{
+	return (uint8_t)(c - '0') < 10 || (uint8_t)((c | 0x20) - 'a') < 26;
+}
+
+/* rule_mask_apply() for pure ASCII (most data): a character is a byte, so the masked
+ * characters are a run of bytes (preserve_class off) or the letters and digits between
+ * the first keep_first and the last keep_last of them; same result as the general loop
+ * below. */
+static void rm_mask_ascii(const struct rule_mask *m, uint8_t ch, uint8_t *p, uint32_t len)
+{
+	uint32_t kf = m->keep_first, kl = m->keep_last, total = 0, i = 0, left;
+
+	if (!m->preserve_class) {
+		if (len <= kf + kl)
+			memset(p, ch, len);      /* too short to keep anything */
+		else
+			memset(p + kf, ch, len - kf - kl);
+		return;
+	}
+	for (uint32_t k = 0; k < len; k++)
+		total += (uint32_t)rm_alnum(p[k]);
+	if (total <= kf + kl) {
+		for (uint32_t k = 0; k < len; k++)
+			if (rm_alnum(p[k]))
+				p[k] = ch;
+		return;
+	}
+	for (uint32_t n = 0; n < kf; i++)
+		n += (uint32_t)rm_alnum(p[i]);
+	for (left = total - kf - kl; left > 0; i++)
+		if (rm_alnum(p[i])) {
+			p[i] = ch;
+			left--;
+		}
+}
+
 void rule_mask_apply(const struct rule_mask *m, uint8_t *p, uint32_t len)
 {
 	uint32_t total = 0, idx = 0, cl;
@@ -200,6 +254,11 @@ void rule_mask_apply(const struct rule_mask *m, uint8_t *p, uint32_t len)
 	if (m == NULL || p == NULL)
 		return;
 	ch = m->ch != 0 ? m->ch : '*';
+	if (rm_is_ascii(p, len)) {
+		rm_mask_ascii(m, ch, p, len);
+		return;
+	}
+	/* UTF-8: a character's bytes are kept or masked together */
 	for (uint32_t i = 0; i < len; i += cl) {
 		cl = rm_char_len(p, i, len);
 		total += rm_maskable(m, p[i]);
@@ -225,14 +284,41 @@ static int rm_field_ok(const struct rule_field *f, uint32_t len)
 	return f->off <= len && f->len <= len - f->off;
 }
 
-/* The slice field holding offset <pos> of the slice (binary search over jstart[]). */
-static unsigned rm_slice_field(struct rm_mask_ctx *c, uint32_t pos)
+/* memcpy() of <n> bytes, without a call for the short fields that most are: two
+ * overlapping loads and stores cover 4 to 16 bytes. */
+static inline void rm_copy(uint8_t *dst, const uint8_t *src, uint32_t n)
 {
-	const uint32_t *js = c->sl->jstart;
-	unsigned lo = 0, hi = c->sl->n;
+	if (n >= 8 && n <= 16) {
+		uint64_t a, b;
 
-	if (c->last < c->sl->n && js[c->last] <= pos && pos < js[c->last + 1])
-		return c->last;
+		memcpy(&a, src, 8);
+		memcpy(&b, src + n - 8, 8);
+		memcpy(dst, &a, 8);
+		memcpy(dst + n - 8, &b, 8);
+	} else if (n >= 4 && n < 8) {
+		uint32_t a, b;
+
+		memcpy(&a, src, 4);
+		memcpy(&b, src + n - 4, 4);
+		memcpy(dst, &a, 4);
+		memcpy(dst + n - 4, &b, 4);
+	} else if (n < 4) {
+		for (uint32_t i = 0; i < n; i++)
+			dst[i] = src[i];
+	} else {
+		memcpy(dst, src, n);
+	}
+}
+
+/* The field holding offset <pos> of joined text whose <n> fields start at <js>[0..n]
+ * (binary search; <*last>, the previous answer, is tried first: matches come mostly in
+ * order). */
+static unsigned rm_join_field(const uint32_t *js, unsigned n, unsigned *last, uint32_t pos)
+{
+	unsigned lo = 0, hi = n;
+
+	if (*last < n && js[*last] <= pos && pos < js[*last + 1])
+		return *last;
 	while (hi - lo > 1) {
 		unsigned mid = (lo + hi) / 2;
 
@@ -241,7 +327,7 @@ static unsigned rm_slice_field(struct rm_mask_ctx *c, uint32_t pos)
 		else
 			hi = mid;
 	}
-	c->last = lo;
+	*last = lo;
 	return lo;
 }
 
@@ -262,10 +348,43 @@ static int rm_on_pre(unsigned int id, unsigned long long from, unsigned long lon
 	if (!rule_applies(r, c->res))
 		return 0;
 	pos = (uint32_t)(to - 1);
-	k = rm_slice_field(c, pos);
+	k = rm_join_field(c->sl->jstart, c->sl->n, &c->last, pos);
 	if (pos + 1 == c->sl->jstart[k + 1])
 		return 0;                /* the '\n' after field k */
 	c->s->hit[k] |= 1ull << r->fbit;
+	return 0;
+}
+
+/* Adds the range [<f>, <t>) of rule <id> to the <*n> ranges at <rg>, merged with an
+ * overlapping range of the same rule. Returns 0, or -1 when the range is new and
+ * RULE_RANGES_MAX are held already. */
+static int rm_range_add(struct rule_range *rg, unsigned *n, uint32_t id, uint32_t f, uint32_t t)
+{
+	for (unsigned i = 0; i < *n; i++) {
+		if (rg[i].rule != id || f >= rg[i].to || t <= rg[i].from)
+			continue;
+		if (f < rg[i].from)
+			rg[i].from = f;
+		if (t > rg[i].to)
+			rg[i].to = t;
+		/* the grown range may now overlap others of the rule: fold them in */
+		for (unsigned j = 0; j < *n; j++) {
+			if (j == i || rg[j].rule != id || rg[j].from >= rg[i].to || rg[j].to <= rg[i].from)
+				continue;
+			if (rg[j].from < rg[i].from)
+				rg[i].from = rg[j].from;
+			if (rg[j].to > rg[i].to)
+				rg[i].to = rg[j].to;
+			rg[j] = rg[--*n];
+			if (i == *n)
+				i = j;
+			j = (unsigned)-1;        /* restart: the fold may have grown it again */
+		}
+		return 0;
+	}
+	if (*n == RULE_RANGES_MAX)
+		return -1;
+	rg[(*n)++] = (struct rule_range){ .from = f, .to = t, .rule = id };
 	return 0;
 }
 
@@ -295,34 +414,11 @@ static int rm_on_som(unsigned int id, unsigned long long from, unsigned long lon
 	}
 	f += c->base;
 	t += c->base;
-	for (unsigned i = 0; i < c->n_ranges; i++) {
-		if (rg[i].rule != id || f >= rg[i].to || t <= rg[i].from)
-			continue;
-		if (f < rg[i].from)
-			rg[i].from = f;
-		if (t > rg[i].to)
-			rg[i].to = t;
-		/* the grown range may now overlap others of the rule: fold them in */
-		for (unsigned j = 0; j < c->n_ranges; j++) {
-			if (j == i || rg[j].rule != id || rg[j].from >= rg[i].to || rg[j].to <= rg[i].from)
-				continue;
-			if (rg[j].from < rg[i].from)
-				rg[i].from = rg[j].from;
-			if (rg[j].to > rg[i].to)
-				rg[i].to = rg[j].to;
-			rg[j] = rg[--c->n_ranges];
-			if (i == c->n_ranges)
-				i = j;
-			j = (unsigned)-1;        /* restart: the fold may have grown it again */
-		}
-		return 0;
-	}
-	if (c->n_ranges == RULE_RANGES_MAX) {
+	if (rm_range_add(rg, &c->n_ranges, id, f, t) < 0) {
 		c->overflow = 1;
 		c->lost_from = f;
-		return 1;                    /* stop; rm_field() masks and scans on from here */
+		return 1;                    /* stop; rm_field_db() masks and scans on from here */
 	}
-	rg[c->n_ranges++] = (struct rule_range){ .from = f, .to = t, .rule = id };
 	return 0;
 }
 
@@ -363,80 +459,261 @@ static int rm_field_db(struct rm_mask_ctx *c, const hs_database_t *som, uint8_t 
 	return masked;
 }
 
-/* Finds and masks the exact ranges in field <fl>, which the prefilter found hits of
- * the rules of <bits> in: each rule's own start-of-match database over the field alone
- * (cheaper per call than one database of every rule), or, when the "any later rule"
- * bit is set, the database of all field rules. */
-static int rm_field(struct rm_mask_ctx *c, uint8_t proto, uint64_t bits, uint8_t *fl, uint32_t flen)
+/* Masks the ranges of batch field c->xcur (in ranges[]) in the caller's buffer, unless
+ * it is to be scanned again alone. */
+static void rm_batch_apply(struct rm_mask_ctx *c)
 {
-	int masked = 0, rc;
+	const struct rule_batch *bt = &c->s->bt;
+	unsigned k = c->xcur;
+	uint8_t *fl;
 
-	if (bits >> (RULE_FIELD_BITS - 1)) {
-		if ((rc = rm_field_db(c, c->rs->db[proto][RULE_DB_FIELD_SOM], fl, flen)) < 0)
+	if (k >= bt->n || bt->redo[k] || c->n_ranges == 0)
+		return;
+	fl = c->buf + c->fields[c->sl->jfield[bt->slot[k]]].off;
+	for (unsigned i = 0; i < c->n_ranges; i++) {
+		const struct rule_range *rg = &c->s->ranges[i];
+
+		rule_mask_apply(&c->rs->rules[rg->rule].mask, fl + rg->from, rg->to - rg->from);
+	}
+	c->s->masked[bt->slot[k]] = 1;
+}
+
+/* Exact hit in a batch: the same as rm_on_som() for the field holding the match's last
+ * byte, so that the batch masks what one scan per field would. A field's ranges are
+ * masked as soon as matches move on to a later field (Hyperscan reports in order of end
+ * offset; the scan reads the batch's copy, never the buffer being masked). Scanned
+ * again alone, after this scan, is a field where a match begins in an earlier field
+ * (leftmost start of match could hide a start inside the field: rare, patterns that
+ * can match '\n'), where matches come out of order, or with more ranges than fit. A
+ * match that ends on a separator belongs to no field. */
+static int rm_on_batch(unsigned int id, unsigned long long from, unsigned long long to,
+		       unsigned int flags, void *ctx)
+{
+	struct rm_mask_ctx *c = ctx;
+	struct rule_batch *bt = &c->s->bt;
+	const struct rule *r;
+	uint32_t f, t;
+	unsigned k;
+
+	if (id >= c->rs->n_rules || from >= to)
+		return 0;
+	r = &c->rs->rules[id];
+	if (!rule_applies(r, c->res))
+		return 0;
+	k = rm_join_field(bt->start, bt->n, &c->xlast, (uint32_t)(to - 1));
+	if (to == bt->start[k + 1] || bt->redo[k])
+		return 0;
+	if (from < bt->start[k] || k < c->xcur) {
+		bt->redo[k] = 1;
+		return 0;
+	}
+	if (k != c->xcur) {
+		rm_batch_apply(c);
+		c->xcur = k;
+		c->n_ranges = 0;
+	}
+	bt->matches[k]++;
+	f = (uint32_t)from;
+	t = (uint32_t)to;
+	if (!rule_val_check(r->validator, bt->join + f, t - f)) {
+		bt->rejected[k]++;
+		return 0;
+	}
+	if (rm_range_add(c->s->ranges, &c->n_ranges, id, f - bt->start[k], t - bt->start[k]) < 0)
+		bt->redo[k] = 1;             /* rm_field_db() knows how to go on */
+	return 0;
+}
+
+/* The exact pass of field rule <ri> over the fields of the slice being scanned (c->sl)
+ * that it hit (bit <bit> of hit[]), in one scan of their joined copy. Returns 0, or -1
+ * on a scan error. */
+static int rm_batch(struct rm_mask_ctx *c, uint32_t ri, uint64_t bit)
+{
+	struct rule_scratch *s = c->s;
+	struct rule_batch *bt = &s->bt;
+	const struct rule_slice *sl = c->sl;
+	const hs_database_t *som = c->rs->rules[ri].som;
+	uint32_t pos = 0;
+	int rc;
+
+	bt->n = 0;
+	for (unsigned k = 0; k < sl->n; k++)
+		if (s->hit[k] & bit)
+			bt->slot[bt->n++] = (uint16_t)k;
+	if (bt->n == 1) {
+		/* one field (perhaps one larger than the join buffer): scanned in place, as
+		 * rm_field_db() does it, without a copy */
+		const struct rule_field *f = &c->fields[sl->jfield[bt->slot[0]]];
+
+		if ((rc = rm_field_db(c, som, c->buf + f->off, f->len)) < 0)
 			return -1;
-		masked = rc;
-	} else {
-		while (bits != 0) {
-			unsigned b = (unsigned)__builtin_ctzll(bits);
+		s->masked[bt->slot[0]] |= (uint8_t)rc;
+		return 0;
+	}
+	for (unsigned k = 0; k < bt->n; k++) {
+		const struct rule_field *f = &c->fields[sl->jfield[bt->slot[k]]];
 
-			bits &= bits - 1;
-			if ((rc = rm_field_db(c, c->rs->rules[c->rs->field_rules[b]].som, fl, flen)) < 0)
+		bt->start[k] = pos;
+		bt->matches[k] = bt->rejected[k] = 0;
+		bt->redo[k] = 0;
+		/* the slice's join held these fields, so their copy fits too */
+		rm_copy(bt->join + pos, c->buf + f->off, f->len);
+		pos += f->len;
+		bt->join[pos++] = '\n';
+	}
+	bt->start[bt->n] = pos;
+	c->xcur = 0;
+	c->xlast = 0;
+	c->n_ranges = 0;
+	if (hs_scan(som, (const char *)bt->join, pos, 0, s->hs, rm_on_batch, c) != HS_SUCCESS)
+		return -1;
+	rm_batch_apply(c);
+	for (unsigned k = 0; k < bt->n; k++) {
+		const struct rule_field *f = &c->fields[sl->jfield[bt->slot[k]]];
+
+		if (!bt->redo[k]) {
+			c->st->matches += bt->matches[k];
+			c->st->rejected += bt->rejected[k];
+			continue;
+		}
+		/* back to the bytes this pass started from, then alone, as without batches */
+		memcpy(c->buf + f->off, bt->join + bt->start[k], f->len);
+		if ((rc = rm_field_db(c, som, c->buf + f->off, f->len)) < 0)
+			return -1;
+		s->masked[bt->slot[k]] |= (uint8_t)rc;
+	}
+	return 0;
+}
+
+/* The exact pass over slice <sl> after its prefilter scan: rule by rule (in fbit order,
+ * each seeing what the previous ones masked, as a field-by-field pass would), over the
+ * fields each one hit. A field with the "any later rule" bit is scanned alone with the
+ * database of all field rules; a rule that cannot be batched (rule.batch) scans its
+ * fields one by one. */
+static int rm_exact(struct rm_mask_ctx *c, uint8_t proto)
+{
+	struct rule_scratch *s = c->s;
+	const struct rule_slice *sl = c->sl;
+	const struct rule_set *rs = c->rs;
+	uint64_t any = 0;
+	int rc;
+
+	for (unsigned k = 0; k < sl->n; k++) {
+		s->masked[k] = 0;
+		if (s->hit[k] >> (RULE_FIELD_BITS - 1)) {
+			const struct rule_field *f = &c->fields[sl->jfield[k]];
+
+			if ((rc = rm_field_db(c, rs->db[proto][RULE_DB_FIELD_SOM], c->buf + f->off, f->len)) < 0)
 				return -1;
-			masked |= rc;
+			s->masked[k] = (uint8_t)rc;
+			s->hit[k] = 0;
+		}
+		any |= s->hit[k];
+	}
+	while (any != 0) {
+		unsigned b = (unsigned)__builtin_ctzll(any);
+		uint32_t ri = rs->field_rules[b];
+
+		any &= any - 1;
+		if (rs->rules[ri].batch) {
+			if (rm_batch(c, ri, 1ull << b) < 0)
+				return -1;
+			continue;
+		}
+		for (unsigned k = 0; k < sl->n; k++) {
+			const struct rule_field *f = &c->fields[sl->jfield[k]];
+
+			if (!(s->hit[k] >> b & 1))
+				continue;
+			if ((rc = rm_field_db(c, rs->rules[ri].som, c->buf + f->off, f->len)) < 0)
+				return -1;
+			s->masked[k] |= (uint8_t)rc;
 		}
 	}
-	c->st->fields_masked += (uint32_t)masked;
+	for (unsigned k = 0; k < sl->n; k++)
+		c->st->fields_masked += s->masked[k];
 	return 0;
 }
 
 /* Scans slice <sl> with prefilter <pre> over <data> (its join buffer, or one large
  * field in place) and masks the fields that had a hit. */
 static int rm_slice(struct rm_mask_ctx *c, uint8_t proto, const hs_database_t *pre,
-		    const struct rule_slice *sl, const uint8_t *data, uint32_t dlen, uint8_t *buf,
-		    const struct rule_field *fields)
+		    const struct rule_slice *sl, const uint8_t *data, uint32_t dlen)
 {
 	struct rule_scratch *s = c->s;
+	uint64_t any = 0;
 
 	memset(s->hit, 0, sl->n * sizeof(uint64_t));
 	c->sl = sl;
 	c->last = 0;
 	if (hs_scan(pre, (const char *)data, dlen, 0, s->hs, rm_on_pre, c) != HS_SUCCESS)
 		return -1;
-	for (unsigned k = 0; k < sl->n; k++) {
-		const struct rule_field *f = &fields[sl->jfield[k]];
-
-		if (s->hit[k] != 0 && rm_field(c, proto, s->hit[k], buf + f->off, f->len) < 0)
-			return -1;
-	}
-	return 0;
+	for (unsigned k = 0; k < sl->n; k++)
+		any |= s->hit[k];
+	return any != 0 ? rm_exact(c, proto) : 0;
 }
 
 /* Scans what slice <sl> holds with <pre>, then empties it. */
 static int rm_flush(struct rm_mask_ctx *c, uint8_t proto, const hs_database_t *pre,
-		    struct rule_slice *sl, uint8_t *buf, const struct rule_field *fields)
+		    struct rule_slice *sl)
 {
 	int rc = 0;
 
 	if (sl->n > 0) {
 		sl->jstart[sl->n] = sl->jpos;
-		rc = rm_slice(c, proto, pre, sl, sl->join, sl->jpos, buf, fields);
+		rc = rm_slice(c, proto, pre, sl, sl->join, sl->jpos);
 	}
 	sl->n = 0;
 	sl->jpos = 0;
 	return rc;
 }
 
-/* The digit level of the <len> bytes at <p>: the highest level whose threshold their
- * digit count reaches (counting stops at the top threshold). */
-static unsigned rm_level(const uint8_t *p, uint32_t len, const uint16_t *thr, unsigned n_lev)
-{
-	unsigned d = 0, top = thr[n_lev - 1], lv = 0;
+#define RM_ONES   0x0101010101010101ull
+#define RM_HIGHS  0x8080808080808080ull
 
-	for (uint32_t i = 0; i < len && d < top; i++)
-		d += (unsigned)(uint8_t)(p[i] - '0') < 10;
-	while (lv + 1 < n_lev && thr[lv + 1] <= d)
-		lv++;
-	return lv;
+/* How many of the 8 bytes of <x> are ASCII and in [<lo>, <hi>] (1 <= lo <= hi < 0x80):
+ * SWAR, no branch. Each byte's low 7 bits plus a bias cannot carry into the next byte;
+ * the bias sets the byte's high bit when the low bits are >= lo (resp. > hi). */
+static inline unsigned rm_swar_in(uint64_t x, unsigned lo, unsigned hi)
+{
+	uint64_t low7 = x & ~RM_HIGHS;
+	uint64_t ge = low7 + RM_ONES * (0x80 - lo);
+	uint64_t gt = low7 + RM_ONES * (0x7f - hi);
+
+	return (unsigned)__builtin_popcountll(ge & ~gt & ~x & RM_HIGHS);
+}
+
+/* The class of the <len> bytes at <p> for protocol <proto>: their digits and upper-case
+ * letters counted eight bytes at a time (fields are short: a per-byte loop, even
+ * vectorised, costs more in its set-up and tail than this), stopping once both counts
+ * reach their top level, then mapped to levels (struct rule_set.cell). */
+static unsigned rm_class(const struct rule_set *rs, uint8_t proto, const uint8_t *p, uint32_t len)
+{
+	unsigned nl = rs->n_lev[proto], nu = rs->n_ulev[proto];
+	unsigned dtop = rs->thr[proto][nl - 1], utop = rs->uthr[proto][nu - 1];
+	uint32_t d = 0, u = 0;
+	uint64_t x;
+
+	if (nl == 1 && nu == 1)
+		return rs->cell[proto][0][0];
+	for (; len >= 8 && (d < dtop || u < utop); p += 8, len -= 8) {
+		memcpy(&x, p, 8);
+		d += rm_swar_in(x, '0', '9');
+		u += rm_swar_in(x, 'A', 'Z');
+	}
+	if (len < 8) {
+		/* the tail, packed into one word (the order of bytes does not matter; NULs
+		 * count as neither) */
+		x = 0;
+		for (uint32_t i = 0; i < len; i++)
+			x |= (uint64_t)p[i] << (8 * i);
+		d += rm_swar_in(x, '0', '9');
+		u += rm_swar_in(x, 'A', 'Z');
+	}
+	/* tables, not loops: a branch on the counts would be mispredicted field by field */
+	d = d < RULE_DIGITS_MAX ? d : RULE_DIGITS_MAX;
+	u = u < RULE_UPPER_MAX ? u : RULE_UPPER_MAX;
+	return rs->cell[proto][rs->dlev[proto][d]][rs->ulev[proto][u]];
 }
 
 int rule_mask_fields(const struct rule_set *rs, struct rule_scratch *s, uint8_t proto,
@@ -444,8 +721,8 @@ int rule_mask_fields(const struct rule_set *rs, struct rule_scratch *s, uint8_t 
 		     unsigned n_fields, struct rule_mask_stats *st)
 {
 	struct rule_mask_stats dummy;
-	struct rm_mask_ctx c = { .rs = rs, .s = s, .res = res };
-	unsigned n_lev;
+	struct rm_mask_ctx c = { .rs = rs, .s = s, .res = res, .buf = buf, .fields = fields };
+	unsigned n_cls;
 
 	if (st == NULL)
 		st = &dummy;
@@ -467,47 +744,49 @@ int rule_mask_fields(const struct rule_set *rs, struct rule_scratch *s, uint8_t 
 		return 0;
 	if (s == NULL || s->hs == NULL)
 		return -1;
-	n_lev = rs->n_lev[proto];
-	for (unsigned lv = 0; lv < n_lev; lv++)
-		s->sl[lv].n = s->sl[lv].jpos = 0;
+	n_cls = rs->n_cls[proto];
+	if (n_cls > s->n_sl)
+		return -1;                   /* scratch not grown for this set */
+	for (unsigned k = 0; k < n_cls; k++)
+		s->sl[k].n = s->sl[k].jpos = 0;
 	for (unsigned i = 0; i < n_fields; i++) {
 		const struct rule_field *f = &fields[i];
 		const hs_database_t *pre;
 		struct rule_slice *sl;
-		unsigned lv;
+		unsigned k;
 
 		if (!rm_field_ok(f, len) || f->col != NULL || f->len == 0)
 			continue;
-		lv = n_lev > 1 ? rm_level(buf + f->off, f->len, rs->thr[proto], n_lev) : 0;
-		if ((pre = rs->lev[proto][lv]) == NULL)
-			continue;            /* no rule can match a field with so few digits */
-		sl = &s->sl[lv];
+		if ((k = rm_class(rs, proto, buf + f->off, f->len)) == RULE_CLASS_NONE)
+			continue;            /* no rule can match a field with so few digits or capitals */
+		pre = rs->cls[proto][k];
+		sl = &s->sl[k];
 		if (f->len >= RULE_JOIN_CAP) {
 			/* larger than the join buffer: scanned alone, in place, as a slice
 			 * of one (no separator: jstart[1] lies past its end) */
-			if (rm_flush(&c, proto, pre, sl, buf, fields) < 0)
+			if (rm_flush(&c, proto, pre, sl) < 0)
 				return -1;
 			sl->n = 1;
 			sl->jstart[0] = 0;
 			sl->jstart[1] = f->len + 1;
 			sl->jfield[0] = i;
-			if (rm_slice(&c, proto, pre, sl, buf + f->off, f->len, buf, fields) < 0)
+			if (rm_slice(&c, proto, pre, sl, buf + f->off, f->len) < 0)
 				return -1;
 			sl->n = 0;
 			continue;
 		}
 		if ((sl->n == RULE_SLICE_MAX || sl->jpos + f->len + 1 > RULE_JOIN_CAP) &&
-		    rm_flush(&c, proto, pre, sl, buf, fields) < 0)
+		    rm_flush(&c, proto, pre, sl) < 0)
 			return -1;
 		/* each field copied into the join buffer and followed by '\n' */
-		memcpy(sl->join + sl->jpos, buf + f->off, f->len);
+		rm_copy(sl->join + sl->jpos, buf + f->off, f->len);
 		sl->jstart[sl->n] = sl->jpos;
 		sl->jfield[sl->n++] = i;
 		sl->jpos += f->len;
 		sl->join[sl->jpos++] = '\n';
 	}
-	for (unsigned lv = 0; lv < n_lev; lv++)
-		if (rm_flush(&c, proto, rs->lev[proto][lv], &s->sl[lv], buf, fields) < 0)
+	for (unsigned k = 0; k < n_cls; k++)
+		if (rm_flush(&c, proto, rs->cls[proto][k], &s->sl[k]) < 0)
 			return -1;
 	return 0;
 }

@@ -33,6 +33,7 @@
 #define RP_G_ENABLED    (1u << 11)
 #define RP_G_NOCASE     (1u << 12)
 #define RP_G_DIGITS     (1u << 13)
+#define RP_G_UPPER      (1u << 14)
 
 /* State of one rule_parse_text() call. */
 struct rp_ctx {
@@ -72,6 +73,7 @@ static int rp_set_message(struct rp_ctx *x, struct rule *r, const config_setting
 static int rp_set_enabled(struct rp_ctx *x, struct rule *r, const config_setting_t *s);
 static int rp_set_nocase(struct rp_ctx *x, struct rule *r, const config_setting_t *s);
 static int rp_set_min_digits(struct rp_ctx *x, struct rule *r, const config_setting_t *s);
+static int rp_set_min_upper(struct rp_ctx *x, struct rule *r, const config_setting_t *s);
 
 static const struct rp_dir rp_rule_dirs[] = {
 	{ "id",        RP_G_ID,        rp_set_id },
@@ -88,6 +90,7 @@ static const struct rp_dir rp_rule_dirs[] = {
 	{ "enabled",   RP_G_ENABLED,   rp_set_enabled },
 	{ "nocase",    RP_G_NOCASE,    rp_set_nocase },
 	{ "min_digits", RP_G_DIGITS,   rp_set_min_digits },
+	{ "min_upper", RP_G_UPPER,     rp_set_min_upper },
 };
 #define RP_N_DIRS (sizeof(rp_rule_dirs) / sizeof(rp_rule_dirs[0]))
 
@@ -565,17 +568,30 @@ static int rp_set_nocase(struct rp_ctx *x, struct rule *r, const config_setting_
 	return rp_bool(x, r, s, &r->nocase);
 }
 
-static int rp_set_min_digits(struct rp_ctx *x, struct rule *r, const config_setting_t *s)
+/* A promise count (min_digits, min_upper): an integer 0..<max> into *<out>. */
+static int rp_promise(struct rp_ctx *x, struct rule *r, const config_setting_t *s, long long max,
+		      uint16_t *out)
 {
+	const char *name = config_setting_name(s);
 	long long v;
 
 	if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64)
-		return rp_err(x, r, rp_line(s), "min_digits: must be an integer");
+		return rp_err(x, r, rp_line(s), "%s: must be an integer", name);
 	v = config_setting_get_int64(s);
-	if (v < 0 || v > RULE_DIGITS_MAX)
-		return rp_err(x, r, rp_line(s), "min_digits: must be between 0 and %d", RULE_DIGITS_MAX);
-	r->min_digits = (uint16_t)v;
+	if (v < 0 || v > max)
+		return rp_err(x, r, rp_line(s), "%s: must be between 0 and %lld", name, max);
+	*out = (uint16_t)v;
 	return 0;
+}
+
+static int rp_set_min_digits(struct rp_ctx *x, struct rule *r, const config_setting_t *s)
+{
+	return rp_promise(x, r, s, RULE_DIGITS_MAX, &r->min_digits);
+}
+
+static int rp_set_min_upper(struct rp_ctx *x, struct rule *r, const config_setting_t *s)
+{
+	return rp_promise(x, r, s, RULE_UPPER_MAX, &r->min_upper);
 }
 
 /* ---- one rule ------------------------------------------------------------------------ */
@@ -633,6 +649,8 @@ static int rp_finish(struct rp_ctx *x, struct rule *r, const config_setting_t *g
 	}
 	if ((g & RP_G_DIGITS) && r->target != RULE_T_FIELD)
 		return rp_err(x, r, rp_gl(x, RP_G_DIGITS, line), "\"min_digits\" is only for target field");
+	if ((g & RP_G_UPPER) && r->target != RULE_T_FIELD)
+		return rp_err(x, r, rp_gl(x, RP_G_UPPER, line), "\"min_upper\" is only for target field");
 	if ((g & RP_G_VALIDATOR) && r->target != RULE_T_FIELD)
 		return rp_err(x, r, rp_gl(x, RP_G_VALIDATOR, line), "\"validator\" is only for target field");
 	if ((g & RP_G_UNLESS) && !cmd)
@@ -642,6 +660,10 @@ static int rp_finish(struct rp_ctx *x, struct rule *r, const config_setting_t *g
 		return rp_err(x, r, rp_gl(x, RP_G_MASK, line), "\"mask\" needs action mask");
 	if (!(g & RP_G_NOCASE))
 		r->nocase = r->target != RULE_T_FIELD;
+	/* a caseless pattern matches lower case too: the promise could not be kept */
+	if (r->min_upper > 0 && r->nocase)
+		return rp_err(x, r, rp_gl(x, RP_G_UPPER, line), "\"min_upper\" cannot be kept by a "
+			      "nocase rule (its patterns match lower case too)");
 	if (r->mask.ch == 0)
 		r->mask.ch = '*';
 	if (r->message == NULL) {

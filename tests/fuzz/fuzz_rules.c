@@ -21,11 +21,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void fuzz_use(const struct rule_set *rs)
 {
 	static const char stmt[] = "DROP TABLE T";
-	char buf[] = "x4111 1111 1111 1111|jane@example.com|123-45-6789";
-	struct rule_field f[3] = {
+	/* several fields per rule and class, so that the exact pass batches them; the
+	 * last holds a line break, as a field of a batch joined with line breaks might */
+	char buf[] = "x4111 1111 1111 1111|jane@example.com|123-45-6789|DE89 3704 0044 0532 0130 00|"
+		     "bob@example.org 5500-0000-0000-0004|AB12\nCD34";
+	struct rule_field f[6] = {
 		{ .off = 1, .len = 19, .col_rule = -1 },
 		{ .off = 21, .len = 16, .col_rule = -1 },
 		{ .off = 38, .len = 11, .col_rule = -1 },
+		{ .off = 50, .len = 27, .col_rule = -1 },
+		{ .off = 78, .len = 35, .col_rule = -1 },
+		{ .off = 114, .len = 9, .col_rule = -1 },
 	};
 	struct rule_scratch *s = NULL;
 	struct rule_verdict v;
@@ -36,7 +42,7 @@ static void fuzz_use(const struct rule_set *rs)
 		rule_check_command(rs, s, p, 0, stmt, sizeof(stmt) - 1, stmt, sizeof(stmt) - 1,
 				   stmt, sizeof(stmt) - 1, &v);
 		f[2].col = rule_column_mask(rs, p, 0, "ssn", 3, &f[2].col_rule);
-		rule_mask_fields(rs, s, p, 0, (uint8_t *)buf, sizeof(buf) - 1, f, 3, NULL);
+		rule_mask_fields(rs, s, p, 0, (uint8_t *)buf, sizeof(buf) - 1, f, 6, NULL);
 	}
 	rule_scratch_free(s);
 }

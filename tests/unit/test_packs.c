@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "common/tg_log.h"
@@ -305,6 +306,95 @@ static void test_fields(void **state)
 	}
 }
 
+/* Masks the <n> values of <in> as fields of one buffer with <rs>; returns the buffer
+ * (malloc'ed, fields separated by '|'). */
+static char *mask_all(const struct rule_set *rs, struct rule_scratch *s, const char *const *in,
+		      unsigned n, struct rule_mask_stats *st)
+{
+	struct rule_field f[64];
+	size_t len = 1;
+	char *buf;
+
+	assert_true(n <= 64);
+	for (unsigned i = 0; i < n; i++)
+		len += strlen(in[i]) + 1;
+	buf = malloc(len + 1);
+	assert_non_null(buf);
+	len = 0;
+	buf[len++] = '|';
+	for (unsigned i = 0; i < n; i++) {
+		size_t l = strlen(in[i]);
+
+		f[i] = (struct rule_field){ .off = (uint32_t)len, .len = (uint32_t)l, .col_rule = -1 };
+		memcpy(buf + len, in[i], l);
+		len += l;
+		buf[len++] = '|';
+	}
+	buf[len] = '\0';
+	assert_int_equal(rule_mask_fields(rs, s, DP_PROTO_PG, 0, (uint8_t *)buf, (uint32_t)len, f, n, st), 0);
+	return buf;
+}
+
+/* The pack's promises (min_digits, min_upper) hold for what its rules match: the pack
+ * masks every input (its cases, and fields that sit near the levels: dates, ids,
+ * lower-case IBAN look-alikes) exactly as the same pack without any promise does. */
+static void test_promises(void **state)
+{
+	const char *root = getenv("TG_SRCDIR");
+	char path[512], tmp[] = "/tmp/tg-packs-XXXXXX", line[1024], err[1024];
+	const char *in[64], *tp = tmp;
+	struct rule_set *bare = NULL;
+	struct rule_scratch *s = NULL;
+	struct rule_mask_stats st1, st2;
+	unsigned n = 0, stripped = 0;
+	char *a, *b;
+	FILE *src, *dst;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/rules/packs/pii.conf", root ? root : ".");
+	assert_non_null(src = fopen(path, "r"));
+	assert_true((fd = mkstemp(tmp)) >= 0);
+	assert_non_null(dst = fdopen(fd, "w"));
+	while (fgets(line, sizeof(line), src) != NULL) {
+		if (strstr(line, "min_digits =") != NULL || strstr(line, "min_upper =") != NULL) {
+			stripped++;
+			continue;
+		}
+		fputs(line, dst);
+	}
+	fclose(src);
+	fclose(dst);
+	assert_true(stripped >= 4);                  /* the pack does promise */
+	if (rule_set_load(&tp, 1, NULL, NULL, &bare, err, sizeof(err)) != 0)
+		fail_msg("pii.conf without promises does not load: %s", err);
+	unlink(tmp);
+	assert_int_equal(rule_scratch_alloc(bare, &s), 0);
+	for (size_t i = 0; i < sizeof(field_cases) / sizeof(field_cases[0]); i++)
+		for (unsigned k = 0; k < MAX_CASES; k++) {
+			if (field_cases[i].in[k] && n < 48)
+				in[n++] = field_cases[i].in[k];
+			if (field_cases[i].miss[k] && n < 48)
+				in[n++] = field_cases[i].miss[k];
+		}
+	in[n++] = "2024-05-12 13:45:12+00";
+	in[n++] = "de89 3704 0044 0532 0130 00";
+	in[n++] = "Iban: DE89370400440532013000, card 4111-1111-1111-1111";
+	in[n++] = "Alice.42@example.com";
+	in[n++] = "123456";
+	in[n++] = "AB12";
+	a = mask_all(packs, scratch, in, n, &st1);
+	b = mask_all(bare, s, in, n, &st2);
+	assert_string_equal(a, b);
+	assert_int_equal(st1.fields_masked, st2.fields_masked);
+	assert_int_equal(st1.matches, st2.matches);
+	assert_int_equal(st1.rejected, st2.rejected);
+	assert_true(st1.fields_masked > 10);
+	free(a);
+	free(b);
+	rule_scratch_free(s);
+	rule_set_free(bare);
+}
+
 static void test_columns(void **state)
 {
 	struct rule_mask_stats st;
@@ -373,6 +463,7 @@ int main(void)
 		cmocka_unit_test(test_commands),
 		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_columns),
+		cmocka_unit_test(test_promises),
 		cmocka_unit_test(test_all_rules_tested),
 		cmocka_unit_test(test_do_block),
 	};

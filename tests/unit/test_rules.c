@@ -248,6 +248,14 @@ static void test_load_errors(void **state)
 		 NULL, "\"min_digits\" is only for target field");
 	load_bad("rules = (\n { id = \"m\"; action = \"mask\"; patterns = [\"x\"]; min_digits = 65; } # <- error\n);\n",
 		 NULL, "min_digits: must be between 0 and 64");
+	load_bad("rules = (\n { id = \"b\"; action = \"block\"; patterns = [\"x\"]; min_upper = 2; } # <- error\n);\n",
+		 NULL, "\"min_upper\" is only for target field");
+	load_bad("rules = (\n { id = \"m\"; action = \"mask\"; patterns = [\"x\"]; min_upper = 65; } # <- error\n);\n",
+		 NULL, "min_upper: must be between 0 and 64");
+	load_bad("rules = (\n { id = \"m\"; action = \"mask\"; patterns = [\"x\"]; min_upper = \"2\"; } # <- error\n);\n",
+		 NULL, "min_upper: must be an integer");
+	load_bad("rules = (\n { id = \"m\"; action = \"mask\"; patterns = [\"[a-z]{2}\"]; nocase = true;\n"
+		 "   min_upper = 2; } # <- error\n);\n", NULL, "\"min_upper\" cannot be kept by a nocase rule");
 	load_bad("rule = (); # <- error\n", NULL, "unknown setting \"rule\"");
 	load_bad("# nothing here\n", NULL, "missing setting \"rules\"");
 	load_bad("@include \"other.conf\" # <- error\nrules = ();\n", NULL, "@include is not supported");
@@ -566,6 +574,69 @@ static void test_mask_apply(void **state)
 	rule_mask_apply(NULL, (uint8_t *)"x", 1);
 }
 
+/* rule_mask_apply() as it was before its ASCII fast path (the general loop, one
+ * character at a time), to compare the fast path with. */
+static void apply_ref(const struct rule_mask *m, uint8_t *p, uint32_t len)
+{
+	uint32_t total = 0, idx = 0, cl;
+	uint8_t ch = m->ch != 0 ? m->ch : '*';
+
+#define REF_CL(i) ({ uint32_t n_ = 1; if (p[i] >= 0xc0) while (n_ < 4 && (i) + n_ < len && (p[(i) + n_] & 0xc0) == 0x80) n_++; n_; })
+#define REF_MASKABLE(c) (!m->preserve_class || ((c) >= '0' && (c) <= '9') || ((c) >= 'a' && (c) <= 'z') || \
+			 ((c) >= 'A' && (c) <= 'Z') || (c) >= 0x80)
+	for (uint32_t i = 0; i < len; i += cl) {
+		cl = REF_CL(i);
+		total += REF_MASKABLE(p[i]);
+	}
+	for (uint32_t i = 0; i < len; i += cl) {
+		cl = REF_CL(i);
+		if (!REF_MASKABLE(p[i]))
+			continue;
+		if (total <= (uint32_t)m->keep_first + m->keep_last ||
+		    (idx >= m->keep_first && idx < total - m->keep_last))
+			memset(p + i, ch, cl);
+		idx++;
+	}
+#undef REF_CL
+#undef REF_MASKABLE
+}
+
+/* The ASCII fast path of rule_mask_apply() masks what the general loop masks. */
+static void test_mask_apply_ascii(void **state)
+{
+	static const char alpha[] = "aZ09 -.@:_~*X\x7f";
+	uint32_t seed = 7;
+	uint8_t a[64], b[64];
+
+	for (unsigned round = 0; round < 20000; round++) {
+		struct rule_mask m;
+		uint32_t len;
+
+		seed = seed * 1103515245u + 12345u;
+		len = (seed >> 16) % 40;
+		m = (struct rule_mask){ .keep_first = (uint16_t)((seed >> 8) % 7), .keep_last = (uint16_t)((seed >> 11) % 7),
+					.ch = (seed >> 14) % 3 == 0 ? 0 : (seed >> 14) % 3 == 1 ? '*' : 'X',
+					.preserve_class = (uint8_t)((seed >> 20) & 1) };
+		for (uint32_t i = 0; i < len; i++) {
+			seed = seed * 1103515245u + 12345u;
+			a[i] = (uint8_t)alpha[(seed >> 16) % (sizeof(alpha) - 1)];
+			if ((seed >> 8) % 5 == 0)
+				a[i] = (uint8_t)('a' + (seed >> 24) % 26);
+		}
+		/* one round in eight: a UTF-8 character, which takes the general loop */
+		if (len >= 2 && round % 8 == 0) {
+			a[len / 2 - 1] = 0xc3;
+			a[len / 2] = 0xa9;
+		}
+		memcpy(b, a, len);
+		rule_mask_apply(&m, a, len);
+		apply_ref(&m, b, len);
+		if (memcmp(a, b, len) != 0)
+			fail_msg("round %u: keep %u/%u class %u: \"%.*s\" != \"%.*s\"", round, m.keep_first,
+				 m.keep_last, m.preserve_class, (int)len, (char *)a, (int)len, (char *)b);
+	}
+}
+
 static void test_mask_fields_example(void **state)
 {
 	struct rule_set *rs = load_ok(example, NULL, NULL);
@@ -839,6 +910,181 @@ static void test_mask_digit_levels(void **state)
 	rule_set_free(many);
 }
 
+/* min_upper is a promise like min_digits, on letters A-Z: a field with fewer is not
+ * scanned for the rule; both counts together pick the field's class. */
+static void test_mask_upper_levels(void **state)
+{
+	struct rule_set *rs = load_ok(
+		"rules = (\n"
+		" { id = \"iban\"; action = \"mask\"; min_digits = 2; min_upper = 2;\n"
+		"   patterns = [\"\\\\b[A-Z]{2}[0-9]{2}[A-Z0-9]{4}\\\\b\"]; },\n"
+		" { id = \"word\"; action = \"mask\"; patterns = [\"secret\"]; }\n"
+		");\n", NULL, NULL);
+	struct rule_set *wrong = load_ok(
+		"rules = (\n"
+		" { id = \"wrong\"; action = \"mask\"; min_upper = 3; patterns = [\"[A-Z]{2}x[0-9]\"]; }\n"
+		");\n", NULL, NULL);
+	struct rule_set *weak = load_ok(
+		"rules = (\n"
+		" { id = \"two\"; action = \"mask\"; min_upper = 2; patterns = [\"[A-Z]{2}y\"]; },\n"
+		" { id = \"three\"; action = \"mask\"; min_upper = 3; patterns = [\"[A-Z]{2}x[0-9]\"]; }\n"
+		");\n", NULL, NULL);
+	struct rule_scratch *s = scratch_for(rs);
+	struct rule_mask_stats st;
+
+	/* digit levels 0, 2 and upper-case levels 0, 2: of the four cells only the one
+	 * with both counts high scans "iban", so two classes */
+	assert_int_equal(rs->n_lev[DP_PROTO_PG], 2);
+	assert_int_equal(rs->n_ulev[DP_PROTO_PG], 2);
+	assert_int_equal(rs->uthr[DP_PROTO_PG][1], 2);
+	assert_int_equal(rs->n_cls[DP_PROTO_PG], 2);
+	assert_int_equal(rs->cell[DP_PROTO_PG][0][1], rs->cell[DP_PROTO_PG][1][0]);
+	assert_int_not_equal(rs->cell[DP_PROTO_PG][1][1], rs->cell[DP_PROTO_PG][1][0]);
+	/* a field that qualifies is scanned and masked; rules without promises everywhere */
+	assert_string_equal(mask_one(rs, s, 0, ' ', "X DE12ABCD Y", &st), "X ******** Y");
+	assert_string_equal(mask_one(rs, s, 0, ' ', "de12abcd secret", &st), "de12abcd ******");
+	assert_string_equal(mask_one(rs, s, 0, ' ', "secret", &st), "******");
+	/* a promise the pattern does not keep ("ABx1" has 2 capitals, the rule promised
+	 * 3): the field is not scanned for the rule, which misses */
+	assert_int_equal(rule_scratch_alloc(wrong, &s), 0);
+	assert_int_equal(wrong->uthr[DP_PROTO_PG][1], 3);
+	assert_int_equal(wrong->cell[DP_PROTO_PG][0][0], RULE_CLASS_NONE);
+	assert_string_equal(mask_one(wrong, s, 0, ' ', "ABx1", &st), "ABx1");
+	assert_int_equal(st.matches, 0);
+	assert_string_equal(mask_one(wrong, s, 0, ' ', "ABCx1", &st), "A****");
+	/* more distinct promises than levels: the largest counts as the top level's
+	 * (weaker) one, so "three" now sees "ABx1" */
+	assert_int_equal(rule_scratch_alloc(weak, &s), 0);
+	assert_int_equal(weak->uthr[DP_PROTO_PG][1], 2);
+	assert_string_equal(mask_one(weak, s, 0, ' ', "ABx1", &st), "****");
+	assert_string_equal(mask_one(weak, s, 0, ' ', "Ax1 ABy", &st), "Ax1 ***");
+	assert_string_equal(mask_one(weak, s, 0, ' ', "Ax1 aBy", &st), "Ax1 aBy");
+	rule_scratch_free(s);
+	rule_set_free(rs);
+	rule_set_free(wrong);
+	rule_set_free(weak);
+}
+
+/* The exact pass scans the fields one rule hit in one call (a batch): whatever the
+ * layout, the result and the counts are those of masking each field alone (which
+ * takes the one-field path), including where a match runs from one field into the
+ * next (private key bodies), validators reject, and a field has more ranges than one
+ * pass keeps. */
+static void test_mask_batch(void **state)
+{
+	struct rule_set *rs = load_ok(
+		"rules = (\n"
+		" { id = \"mail\"; action = \"mask\"; mask = { keep_first = 1; };\n"
+		"   patterns = [\"[a-z0-9.]+@[a-z]+(?:\\\\.[a-z]+)*\\\\.[a-z]{2,}\\\\b\"]; },\n"
+		" { id = \"card\"; action = \"mask\"; validator = \"luhn\"; min_digits = 13; mask = { keep_last = 4; };\n"
+		"   patterns = [\"\\\\b[3-6]\\\\d{3}(?:[ -]?\\\\d{4}){2}[ -]?\\\\d{1,4}\\\\b\"]; },\n"
+		" { id = \"key\"; action = \"mask\"; mask = { preserve_class = false; };\n"
+		"   patterns = [\"-----BEGIN KEY-----\\\\s*[A-Za-z0-9+/=\\\\r\\\\n]+\"]; },\n"
+		" { id = \"x\"; action = \"mask\"; patterns = [\"\\\\bx\\\\b\"]; }\n"
+		");\n", NULL, NULL);
+	struct rule_scratch *s = scratch_for(rs);
+	static const char *const vals[] = {
+		"bob@example.com", "plain", "a@b.co and c.d@e.org", "4111 1111 1111 1111",
+		"4111 1111 1111 1112", "card 5500-0000-0000-0004 of bob@example.net",
+		"-----BEGIN KEY-----\nAAAA", "QQQQ -----BEGIN KEY----- ZZZZ", "x", "y x y",
+		"-----BEGIN KEY-----", "12 x bob@example.org 4111111111111111",
+	};
+	const unsigned nv = sizeof(vals) / sizeof(vals[0]), many = 300;
+	struct rule_field f[64];
+	struct rule_mask_stats st, one, sum = { 0 };
+	char *buf = malloc(65536), *alone = malloc(4096), *p = buf;
+	unsigned n = 0;
+
+	assert_non_null(buf);
+	assert_non_null(alone);
+	for (unsigned r = 0; r < 3; r++)
+		for (unsigned i = 0; i <= nv; i++) {
+			const char *v = vals[i % nv];
+			size_t l;
+
+			if (i == nv) {
+				/* more ranges in one field than RULE_RANGES_MAX */
+				for (unsigned k = 0; k < many; k++)
+					memcpy(alone + 2 * k, "x ", 2);
+				alone[2 * many] = '\0';
+				v = alone;
+			}
+			l = strlen(v);
+			*p++ = '|';
+			memcpy(p, v, l);
+			f[n++] = (struct rule_field){ .off = (uint32_t)(p - buf), .len = (uint32_t)l, .col_rule = -1 };
+			p += l;
+		}
+	*p++ = '|';
+	assert_int_equal(rule_mask_fields(rs, s, DP_PROTO_PG, 0, (uint8_t *)buf, (uint32_t)(p - buf), f, n, &st), 0);
+	for (unsigned k = 0; k < n; k++) {
+		const char *v = k % (nv + 1) == nv ? alone : vals[k % (nv + 1)];
+		char *want;
+
+		if (k % (nv + 1) == nv) {
+			for (unsigned i = 0; i < many; i++)
+				memcpy(alone + 2 * i, "x ", 2);
+		}
+		want = strdup(mask_one(rs, s, 0, '|', v, &one));
+		assert_non_null(want);
+		if (f[k].len != strlen(want) || memcmp(buf + f[k].off, want, f[k].len) != 0)
+			fail_msg("field %u: batch gave \"%.*s\", alone \"%s\"", k, (int)f[k].len, buf + f[k].off, want);
+		assert_int_equal(buf[f[k].off - 1], '|');
+		free(want);
+		sum.fields_masked += one.fields_masked;
+		sum.matches += one.matches;
+		sum.rejected += one.rejected;
+	}
+	assert_int_equal(st.fields_masked, sum.fields_masked);
+	assert_int_equal(st.matches, sum.matches);
+	assert_int_equal(st.rejected, sum.rejected);
+	assert_true(st.rejected >= 3);
+	/* spot checks, so that "the same as alone" cannot hide a broken pass */
+	assert_memory_equal(buf + f[0].off, "b**@*******.***", 15);
+	assert_memory_equal(buf + f[3].off, "**** **** **** 1111", 19);
+	assert_memory_equal(buf + f[4].off, "4111 1111 1111 1112", 19);
+	assert_memory_equal(buf + f[6].off, "************************", 24);
+	assert_memory_equal(buf + f[nv].off, "* * * ", 6);
+	free(buf);
+	free(alone);
+	rule_scratch_free(s);
+	rule_set_free(rs);
+}
+
+/* Which rules the exact pass may batch: not those whose patterns see the edges of the
+ * whole text (\A, \z, \Z) or turn multi-line mode off. */
+static void test_mask_batch_rules(void **state)
+{
+	struct rule_set *rs = load_ok(
+		"rules = (\n"
+		" { id = \"a\"; action = \"mask\"; patterns = [\"^id[0-9]+$\", \"x\\\\\\\\A\"]; },\n"
+		" { id = \"b\"; action = \"mask\"; patterns = [\"y\", \"\\\\Aid[0-9]+\"]; },\n"
+		" { id = \"c\"; action = \"mask\"; patterns = [\"id[0-9]+\\\\z\"]; },\n"
+		" { id = \"d\"; action = \"mask\"; patterns = [\"id[0-9]+\\\\Z\"]; },\n"
+		" { id = \"e\"; action = \"mask\"; patterns = [\"(?i-m)^id\"]; },\n"
+		" { id = \"f\"; action = \"mask\"; patterns = [\"(?i:id)[0-9]\"]; }\n"
+		");\n", NULL, NULL);
+	struct rule_scratch *s = scratch_for(rs);
+	struct rule_field f[3];
+	struct rule_mask_stats st;
+	char buf[] = "|id1|x id2|id3|";
+
+	assert_int_equal(rs->rules[0].batch, 1);
+	assert_int_equal(rs->rules[1].batch, 0);
+	assert_int_equal(rs->rules[2].batch, 0);
+	assert_int_equal(rs->rules[3].batch, 0);
+	assert_int_equal(rs->rules[4].batch, 0);
+	assert_int_equal(rs->rules[5].batch, 1);
+	/* "^...$" sees each field's edges in a batch as alone */
+	f[0] = (struct rule_field){ .off = 1, .len = 3, .col_rule = -1 };
+	f[1] = (struct rule_field){ .off = 5, .len = 5, .col_rule = -1 };
+	f[2] = (struct rule_field){ .off = 11, .len = 3, .col_rule = -1 };
+	assert_int_equal(rule_mask_fields(rs, s, DP_PROTO_PG, 0, (uint8_t *)buf, sizeof(buf) - 1, f, 3, &st), 0);
+	assert_string_equal(buf, "|***|x ***|***|");
+	rule_scratch_free(s);
+	rule_set_free(rs);
+}
+
 /* ---- the cache ----------------------------------------------------------------------------- */
 
 static unsigned count_hsdb(const char *dir)
@@ -947,6 +1193,10 @@ int main(void)
 		cmocka_unit_test(test_mask_large),
 		cmocka_unit_test(test_mask_many_rules),
 		cmocka_unit_test(test_mask_digit_levels),
+		cmocka_unit_test(test_mask_upper_levels),
+		cmocka_unit_test(test_mask_batch),
+		cmocka_unit_test(test_mask_batch_rules),
+		cmocka_unit_test(test_mask_apply_ascii),
 		cmocka_unit_test(test_cache),
 	};
 
