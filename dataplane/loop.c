@@ -103,6 +103,7 @@ int dp_loop_run(void *arg)
 	struct loop_clock clk;
 	uint64_t next_timer_ns;
 	uint32_t empty = 0, sleep_us = 1;
+	uint64_t last_rx_ns = 0;          /* when a poll last brought packets */
 	uint32_t idle_max;
 	bool adaptive;
 
@@ -145,13 +146,14 @@ int dp_loop_run(void *arg)
 		if (got) {
 			empty = 0;
 			sleep_us = 1;
+			last_rx_ns = w->now_ns;
 			continue;
 		}
 		/* Adaptive back-off (as l3fwd-power): spin through short gaps between
 		 * bursts, then sleep 1, 2, 4 ... idle_max us while the ports stay empty. */
 		if (!adaptive)
 			continue;
-		if (empty < DP_LOOP_IDLE_POLLS) {
+		if (empty < DP_LOOP_IDLE_POLLS || w->now_ns - last_rx_ns < DP_LOOP_SPIN_NS) {
 			empty++;
 			continue;
 		}
