@@ -469,8 +469,9 @@ static void process_one(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, 
 		m = frag_input(w, port, m, pp);
 		if (m == NULL)
 			return;
-		/* a NIC does not verify TCP over fragments, and the flags are the first
-		 * fragment's: the reassembled datagram is checked in software */
+		/* a NIC does not verify TCP over fragments: the reassembled datagram is
+		 * checked in software (frag.c copies it into a fresh mbuf, without flags;
+		 * cleared here too, so that this holds however it is built) */
 		m->ol_flags &= ~(RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK);
 		data = rte_pktmbuf_mtod(m, const uint8_t *);
 		st = dp_pkt_parse(data, rte_pktmbuf_data_len(m), pp);

@@ -252,6 +252,73 @@ static void test_flow_created_within_burst(void **state)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
+/* Fragment <pkt> (Ethernet + IPv4 without options) in two: IP payload bytes
+ * [0, <cut>) and [<cut>, end); <cut> is a multiple of 8. <pkt> is freed. */
+static void ip4_split(struct tconv *t, struct rte_mbuf *pkt, uint16_t cut, struct rte_mbuf **out)
+{
+	const uint8_t *src = rte_pktmbuf_mtod(pkt, const uint8_t *);
+	uint16_t plen = (uint16_t)(rte_pktmbuf_data_len(pkt) - 14 - 20);
+
+	for (int k = 0; k < 2; k++) {
+		uint16_t off = k ? cut : 0, n = k ? (uint16_t)(plen - cut) : cut;
+		struct rte_mbuf *m = rte_pktmbuf_alloc(t->pool);
+		uint8_t *d;
+		struct rte_ipv4_hdr *ip;
+
+		assert_non_null(m);
+		d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(14 + 20 + n));
+		assert_non_null(d);
+		memcpy(d, src, 14 + 20);
+		memcpy(d + 14 + 20, src + 14 + 20 + off, n);
+		ip = (struct rte_ipv4_hdr *)(d + 14);
+		ip->total_length = htons((uint16_t)(20 + n));
+		ip->fragment_offset = htons((uint16_t)((k ? 0 : RTE_IPV4_HDR_MF_FLAG) | off / 8));
+		ip->packet_id = htons(0x4242);
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		out[k] = m;
+	}
+	rte_pktmbuf_free(pkt);
+}
+
+/* fragments = "reassemble": a client segment that arrives in two IP fragments is put
+ * back together and goes through the stream like any segment. A NIC's checksum verdict
+ * on a fragment says nothing of the TCP checksum of the datagram: after reassembly it
+ * is summed here, so a bad one is dropped even when the fragments came marked GOOD. */
+static void test_fragments_reassembled(void **state)
+{
+	struct tconv *t = *state;
+	static const char msg[] = "0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ\n";
+	struct rte_mbuf *f[2], *m;
+
+	t->cfg.frag = DP_FRAG_REASSEMBLE;
+	assert_int_equal(tconv_start(t), 0);
+	tconv_handshake(t);
+	m = tconv_build(t, 0, DP_TCP_ACK | DP_TCP_PSH, t->nxt[0], tconv_rcv_nxt(t, 0), msg,
+			(uint16_t)strlen(msg));
+	ip4_split(t, m, 48, f);
+	tconv_rx_frame(t, 0, f[0]);
+	assert_int_equal(t->w->tx[1].n, 0);       /* waits for the rest */
+	tconv_rx_frame(t, 0, f[1]);
+	t->nxt[0] += (uint32_t)strlen(msg);
+	tconv_drain(t);
+	assert_true(tconv_rx_is(t, 0, msg));
+	assert_int_equal(TCONV_CNT(t, frag_reassembled), 1);
+	/* the next segment, its TCP checksum broken, in fragments marked GOOD by the NIC */
+	m = tconv_build(t, 0, DP_TCP_ACK | DP_TCP_PSH, t->nxt[0], tconv_rcv_nxt(t, 0), msg,
+			(uint16_t)strlen(msg));
+	rte_pktmbuf_mtod(m, uint8_t *)[rte_pktmbuf_data_len(m) - 2] ^= 0x20;
+	ip4_split(t, m, 48, f);
+	f[0]->ol_flags |= RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+	f[1]->ol_flags |= RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+	tconv_rx_frame(t, 0, f[0]);
+	tconv_rx_frame(t, 0, f[1]);
+	assert_int_equal(TCONV_CNT(t, frag_reassembled), 2);
+	assert_int_equal(TCONV_CNT(t, drop_bad_cksum), 1);
+	assert_int_equal(tconv_drain(t), 0);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
 static void test_fragment_of_protected_dropped(void **state)
 {
 	struct tconv *t = *state;
@@ -623,6 +690,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_checksum_dropped, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_nic_cksum_flags, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_flow_created_within_burst, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_fragments_reassembled, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_fragment_of_protected_dropped, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_flow_created_on_syn, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_table_full_fail_closed, tconv_cm_setup, tconv_cm_teardown),
