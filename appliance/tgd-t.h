@@ -46,6 +46,7 @@ struct tgd {
 	struct rte_ring *ev_ring[RTE_MAX_LCORE];        /* worker i -> slow path events */
 	struct rte_ring *ctl_ring[RTE_MAX_LCORE];       /* slow path -> worker i commands */
 	struct rec *rec;                                /* recorder (NULL: not recording) */
+	void *slow;                                     /* tgd_slow_run()'s state while it runs */
 	struct api *api;                                /* management API (NULL: off) */
 	struct rule_scratch *test_scratch;              /* the API's rules test scratch */
 	uint64_t test_scratch_version;                  /* policy version it was made for */
@@ -73,6 +74,9 @@ int tgd_slow_init(struct tgd *d);
 /* Runs the slow path until the quit flag is set: drains events into the recorder,
  * serves the API, reloads rules on SIGHUP, applies retention, logs a summary. */
 void tgd_slow_run(struct tgd *d);
+/* Writes what the workers' rings hold now, as the next timer tick would (for the API's
+ * reads and kills, on the slow path's own thread). A no-op outside tgd_slow_run(). */
+void tgd_slow_flush(struct tgd *d);
 /* After the loops stopped: records what is left in the rings, closes the recorder. */
 void tgd_slow_fini(struct tgd *d);
 

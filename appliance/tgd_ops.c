@@ -171,6 +171,11 @@ static char *op_metrics(void *ctx)
 	return tgd_ops_metrics_text(ctx);
 }
 
+static void op_flush(void *ctx)
+{
+	tgd_slow_flush(ctx);
+}
+
 static int op_kill(void *ctx, uint64_t sid, char *err, size_t errlen)
 {
 	struct tgd *d = ctx;
@@ -183,7 +188,10 @@ static int op_kill(void *ctx, uint64_t sid, char *err, size_t errlen)
 		return -1;
 	}
 	if (d->rec) {
-		/* a session the recorder knows as closed (or not at all) cannot be killed */
+		/* a session the recorder knows as closed (or not at all) cannot be killed;
+		 * what the workers sent before the request is written first, so that a
+		 * session opened a moment ago is known */
+		tgd_slow_flush(d);
 		if (rec_session(d->rec, sid, &s) < 0 || s == NULL) {
 			snprintf(err, errlen, "unknown session");
 			return -1;
@@ -493,6 +501,7 @@ void tgd_ops_init(struct tgd *d, struct api_ops *ops)
 	ops->stats = op_stats;
 	ops->metrics = op_metrics;
 	ops->kill = op_kill;
+	ops->flush = op_flush;
 	ops->rules_get = op_rules_get;
 	ops->rules_put = op_rules_put;
 	ops->rules_test = op_rules_test;

@@ -237,7 +237,9 @@ void tgd_slow_run(struct tgd *d)
 	}
 	s.next_summary_ns = mono_ns() + SLOW_SUMMARY_NS;
 	s.next_retain_ns = mono_ns();
+	d->slow = &s;
 	event_base_dispatch(s.base);
+	d->slow = NULL;
 out:
 	if (d->api) {
 		api_stop(d->api);
@@ -248,6 +250,12 @@ out:
 	if (s.base)
 		event_base_free(s.base);
 	free(s.batch);
+}
+
+void tgd_slow_flush(struct tgd *d)
+{
+	if (d->slow)
+		slow_drain(d->slow);
 }
 
 void tgd_slow_fini(struct tgd *d)

@@ -58,6 +58,10 @@ struct api_ops {
 	json_t *(*rules_get)(void *ctx);                      /* files and their text, version */
 	int (*rules_put)(void *ctx, json_t *body, json_t **result, char *err, size_t errlen);
 	int (*rules_test)(void *ctx, json_t *body, json_t **result, char *err, size_t errlen);
+	/* Writes what the workers sent the recorder so far, before a read of sessions or
+	 * events: an answer then holds everything that happened before the request, not
+	 * only what the last periodic batch wrote. May be NULL. */
+	void (*flush)(void *ctx);
 };
 
 /* Starts serving on <base>. <rec> (may be NULL) serves sessions, events and audit and

@@ -363,6 +363,13 @@ static json_t *last_id(json_t *arr)
 	return NULL;
 }
 
+/* See api_ops.flush: reads of the recording see everything sent before the request. */
+static void flush_events(struct api_call *c)
+{
+	if (c->a->ops.flush)
+		c->a->ops.flush(c->a->ops.ctx);
+}
+
 static void h_sessions(struct api_call *c)
 {
 	struct rec_filter f = { .verdict = -1 };
@@ -387,6 +394,7 @@ static void h_sessions(struct api_call *c)
 	if ((v = query(c, "before")) && parse_sid(c->rs, "query parameter 'before'", v,
 						  &f.before_sid))
 		return;
+	flush_events(c);
 	if (rec_sessions(c->a->rec, &f, &list) != 0 || !json_is_array(list)) {
 		json_decref(list);
 		api_reply_error(c->rs, 500, "reading the sessions failed");
@@ -406,6 +414,7 @@ static void h_session(struct api_call *c)
 
 	if (need_rec(c) || parse_sid(c->rs, "the session id", c->id, &sid))
 		return;
+	flush_events(c);
 	if (rec_session(c->a->rec, sid, &s) != 0 || !s) {
 		api_reply_error(c->rs, 404, "no session %s", c->id);
 		return;
@@ -422,6 +431,7 @@ static void h_events(struct api_call *c)
 	    query_uint(c, "from", 0, UINT32_MAX, 0, &from) ||
 	    query_uint(c, "limit", 1, API_EVENTS_MAX, API_EVENTS_DEF, &limit))
 		return;
+	flush_events(c);
 	if (rec_events(c->a->rec, sid, (uint32_t)from, (uint32_t)limit, &ev) != 0 || !ev) {
 		api_reply_error(c->rs, 404, "no session %s", c->id);
 		return;
@@ -460,8 +470,10 @@ static void h_kill(struct api_call *c)
 	    (c->body && check_fields(c->rs, c->body, "", fields)))
 		return;
 	reason = json_string_value(json_object_get(c->body, "reason"));
-	/* The recorder may lag behind the workers: only a session it knows as closed is a
-	 * conflict; an unknown one is left to the daemon. */
+	/* Only a session the recorder knows as closed is a conflict; what the workers sent
+	 * before this request is written first, so that a session opened a moment ago is
+	 * known (the daemon's kill looks it up too). */
+	flush_events(c);
 	if (c->a->rec && rec_session(c->a->rec, sid, &s) == 0 && session_closed(s)) {
 		json_decref(s);
 		api_reply_error(c->rs, 409, "session %s is already closed", c->id);
