@@ -10,7 +10,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <event2/event.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
@@ -18,6 +17,7 @@
 #include <rte_errno.h>
 #include "appliance/tgd-t.h"
 #include "appliance/tgd_ops.h"
+#include "common/tg_clock.h"
 #include "common/tg_log.h"
 #include "dataplane/dp_counters.h"
 #include "dataplane/loop.h"
@@ -41,22 +41,6 @@ struct slow_state {
 	uint64_t last_rx, last_tx;
 };
 
-static uint64_t wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 int tgd_slow_init(struct tgd *d)
 {
 	const struct cfg *c = &d->cfg;
@@ -64,7 +48,7 @@ int tgd_slow_init(struct tgd *d)
 	uint16_t boot = 0;
 	int64_t off;
 
-	d->started_ns = wall_ns();
+	d->started_ns = tg_wall_ns();
 	if (c->rec_dir[0]) {
 		if (rec_open(c->rec_dir, c->rec_map_size, 0, &d->rec, err, sizeof(err)) < 0) {
 			TG_ERR("recorder", "%s", err);
@@ -78,7 +62,7 @@ int tgd_slow_init(struct tgd *d)
 		TG_INFO("recorder", "recording into %s (boot %u)", c->rec_dir, boot);
 	}
 	/* the workers' clock (TSC ns) against the wall clock, for event times */
-	off = (int64_t)(wall_ns() - dp_loop_clock_ns());
+	off = (int64_t)(tg_wall_ns() - dp_loop_clock_ns());
 	for (uint16_t i = 0; i < d->n_workers_init; i++) {
 		struct dp_worker *w = &d->workers[i];
 		/* session ids unique across restarts: boot << 48 | worker << 40 | counter */
@@ -186,7 +170,7 @@ static void slow_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct slow_state *s = arg;
 	struct tgd *d = s->d;
-	uint64_t now = mono_ns();
+	uint64_t now = tg_mono_ns();
 
 	(void)fd;
 	(void)what;
@@ -235,8 +219,8 @@ void tgd_slow_run(struct tgd *d)
 		TG_ERR("main", "slow path: cannot arm its timer");
 		goto out;
 	}
-	s.next_summary_ns = mono_ns() + SLOW_SUMMARY_NS;
-	s.next_retain_ns = mono_ns();
+	s.next_summary_ns = tg_mono_ns() + SLOW_SUMMARY_NS;
+	s.next_retain_ns = tg_mono_ns();
 	d->slow = &s;
 	event_base_dispatch(s.base);
 	d->slow = NULL;

@@ -26,6 +26,7 @@
 #include <jansson.h>
 #include <lmdb.h>
 #include <openssl/evp.h>
+#include "common/tg_clock.h"
 #include "slowpath/recorder.h"
 #include "rules/rule-t.h"
 #include "dataplane/dp_config-t.h"
@@ -207,14 +208,6 @@ static size_t ev_used(const struct tg_event *e)
 
 /* ---- timing ---- */
 
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 /* CPU time of this thread: what the code under test cost, whatever else the machine
  * runs (wall time on a shared 2-core machine mostly measures the neighbours). */
 static uint64_t cpu_ns(void)
@@ -291,12 +284,12 @@ static int run_recorder(const struct bench_opts *o, unsigned batch, struct run_r
 		for (unsigned i = 0; i < batch; i++)
 			gen_next(&g, rec_boot(r), &ev[i], &seq[i]);
 		c = cpu_ns();
-		t = now_ns();
+		t = tg_mono_ns();
 		if (rec_write(r, ev, batch) != (int)batch) {
 			fprintf(stderr, "rec_bench: rec_write failed (map too small? -m)\n");
 			break;
 		}
-		t = now_ns() - t;
+		t = tg_mono_ns() - t;
 		res->cpu_ns += cpu_ns() - c;
 		lat[res->batches++] = t;
 		res->busy_ns += t;
@@ -363,7 +356,7 @@ static int run_lmdb(const struct bench_opts *o, unsigned batch, uint64_t events,
 		for (unsigned i = 0; i < batch; i++)
 			gen_next(&g, 1, &ev[i], &seq[i]);
 		c = cpu_ns();
-		t = now_ns();
+		t = tg_mono_ns();
 		rc = mdb_txn_begin(env, NULL, 0, &txn);
 		for (unsigned i = 0; rc == 0 && i < batch; i++) {
 			uint8_t key[12];
@@ -380,7 +373,7 @@ static int run_lmdb(const struct bench_opts *o, unsigned batch, uint64_t events,
 			fprintf(stderr, "rec_bench: lmdb: %s\n", mdb_strerror(rc));
 			break;
 		}
-		t = now_ns() - t;
+		t = tg_mono_ns() - t;
 		res->cpu_ns += cpu_ns() - c;
 		lat[res->batches++] = t;
 		res->busy_ns += t;

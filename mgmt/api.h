@@ -54,7 +54,9 @@ struct api_ops {
 	json_t *(*health)(void *ctx);                         /* {"status":"ok", ...} */
 	json_t *(*stats)(void *ctx);                          /* counters, per worker and total */
 	char *(*metrics)(void *ctx);                          /* Prometheus text, malloc'd */
-	int (*kill)(void *ctx, uint64_t sid, char *err, size_t errlen); /* 0, or -1 (unknown) */
+	/* 0, or -1 (unknown). Called after flush, and only for a session the recorder
+	 * does not know as closed (that one is answered 409 without asking). */
+	int (*kill)(void *ctx, uint64_t sid, char *err, size_t errlen);
 	json_t *(*rules_get)(void *ctx);                      /* files and their text, version */
 	int (*rules_put)(void *ctx, json_t *body, json_t **result, char *err, size_t errlen);
 	int (*rules_test)(void *ctx, json_t *body, json_t **result, char *err, size_t errlen);

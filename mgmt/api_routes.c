@@ -472,7 +472,7 @@ static void h_kill(struct api_call *c)
 	reason = json_string_value(json_object_get(c->body, "reason"));
 	/* Only a session the recorder knows as closed is a conflict; what the workers sent
 	 * before this request is written first, so that a session opened a moment ago is
-	 * known (the daemon's kill looks it up too). */
+	 * known (ops.kill relies on both: it answers an unknown session). */
 	flush_events(c);
 	if (c->a->rec && rec_session(c->a->rec, sid, &s) == 0 && session_closed(s)) {
 		json_decref(s);

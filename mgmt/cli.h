@@ -73,9 +73,6 @@ void cli_rfc3339_fmt(uint64_t ns, unsigned frac, char *out, size_t len);
 /* Writes <ns> as local time "2024-05-01 12:00:03" into <out>; "-" when <ns> is 0. */
 void cli_time_local(uint64_t ns, char *out, size_t len);
 
-/* The current wall-clock time, ns since the epoch. */
-uint64_t cli_now_ns(void);
-
 /* Normalizes a session id given on the command line (1 to 16 hex digits) into 16
  * lowercase digits in <out>. Returns 0, or -1 if <s> is not a session id. */
 int cli_sid_norm(const char *s, char out[17]);
@@ -124,6 +121,11 @@ void cli_kv_print(FILE *f, const json_t *o, unsigned indent);
 /* Prints a table of sessions (the array of GET /v1/sessions or rec_sessions()): id,
  * opened, user, resource, client, commands, blocked, masked, state. */
 void cli_sessions_print(FILE *f, const json_t *sessions);
+
+/* The names of enum rule_action, by value: the verdicts the API and the recorder
+ * write, and what --verdict accepts. */
+#define CLI_N_ACTIONS 6
+extern const char *const cli_actions[CLI_N_ACTIONS];
 
 /* An event's type as a name ("open", "auth", "command", "result", "error", "close")
  * whether the JSON has the name or the enum ev_type number; "?" if neither. */

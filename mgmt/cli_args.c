@@ -173,14 +173,6 @@ int cli_sid_norm(const char *s, char out[17])
 
 /* ---- time ----------------------------------------------------------------------------- */
 
-uint64_t cli_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
-
 /* Reads exactly <n> digits at *<p> into *<v>, advancing *<p>. Returns 0 or -1. */
 static int cli_digits(const char **p, unsigned n, int *v)
 {

@@ -6,13 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/tg_clock.h"
 #include "mgmt/cli.h"
 
 #define CLI_PAGE_SESSIONS 1000        /* the API's largest page of sessions */
 #define CLI_PAGE_EVENTS   10000       /* ... and of events */
 #define CLI_PATH_MAX      2048
-
-static const char *const cli_verdicts[] = { "allow", "alert", "mask", "review", "block", "reset" };
 
 /* ---- the option loop ---------------------------------------------------------------- */
 
@@ -176,8 +175,8 @@ static int cli_sessions_opt(void *ctx, int opt, char *arg)
 	case 's': q->since = arg; return 0;
 	case 'n': return cli_count("--limit", arg, 1000000, &q->limit);
 	case 'v':
-		for (i = 0; i < sizeof(cli_verdicts) / sizeof(cli_verdicts[0]); i++)
-			if (strcmp(arg, cli_verdicts[i]) == 0) {
+		for (i = 0; i < CLI_N_ACTIONS; i++)
+			if (strcmp(arg, cli_actions[i]) == 0) {
 				q->verdict = arg;
 				return 0;
 			}
@@ -283,7 +282,7 @@ int cli_cmd_sessions(struct cli_global *g, int argc, char **argv)
 		return rc < 0 ? CLI_EXIT_OK : rc;
 	if (q.show != NULL)
 		return cli_session_show(g, q.show);
-	if ((rc = cli_sessions_path(&q, cli_now_ns(), path, sizeof(path), err, sizeof(err))) != 0) {
+	if ((rc = cli_sessions_path(&q, tg_wall_ns(), path, sizeof(path), err, sizeof(err))) != 0) {
 		fprintf(stderr, "tollctl: %s\n", err);
 		return rc;
 	}

@@ -16,7 +16,9 @@ static const char *const cli_ev_types[] = {
 	[1] = "open", [2] = "auth", [3] = "command", [4] = "result", [5] = "error", [6] = "close",
 	[7] = "rows",
 };
-static const char *const cli_actions[] = { "allow", "alert", "mask", "review", "block", "reset" };
+const char *const cli_actions[CLI_N_ACTIONS] = {
+	"allow", "alert", "mask", "review", "block", "reset",
+};
 static const char *const cli_close_reasons[] = {
 	[1] = "fin", [2] = "rst", [3] = "idle", [4] = "policy", [5] = "killed", [6] = "shutdown",
 	[7] = "lost",

@@ -15,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <curl/curl.h>
 #include <libconfig.h>
 
+#include "common/tg_clock.h"
 #include "common/tg_log.h"
 #include "mgmt/cli.h"
 #include "dataplane/dp_config-t.h"
@@ -52,8 +52,6 @@ static const struct {
 	{ "postgresql", DP_PROTO_PG }, { "pg", DP_PROTO_PG }, { "mysql", DP_PROTO_MYSQL },
 	{ "redis", DP_PROTO_REDIS }, { "http", DP_PROTO_HTTP },
 };
-
-static const char *const cli_actions[] = { "allow", "alert", "mask", "review", "block", "reset" };
 
 static void cli_usage(FILE *f)
 {
@@ -105,14 +103,6 @@ static void cli_usage(FILE *f)
 		"exit status: 0 done, 1 error, 2 usage, 3 appliance unreachable, 4 token refused,\n"
 		"5 not found; verify: 0 all chains intact, 1 some altered\n",
 		CLI_DEFAULT_URL, CLI_DEFAULT_CACERT);
-}
-
-static double cli_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 static int cli_proto_parse(const char *s)
@@ -212,7 +202,7 @@ static int cli_load(const struct cli_opts *o, struct rule_set **rs, uint16_t *re
 {
 	struct dp_config *dp = calloc(1, sizeof(*dp));
 	char err[1024];
-	double t0;
+	uint64_t t0;
 	int rc = -1, idx;
 
 	*res = DP_MAX_RESOURCES;
@@ -237,12 +227,12 @@ static int cli_load(const struct cli_opts *o, struct rule_set **rs, uint16_t *re
 		}
 		*res = (uint16_t)idx;
 	}
-	t0 = cli_now_ms();
+	t0 = tg_mono_ns();
 	if (rule_set_load(o->files, o->n_files, dp, o->cache, rs, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		goto out;
 	}
-	*ms = cli_now_ms() - t0;
+	*ms = (double)(tg_mono_ns() - t0) / 1e6;
 	rc = 0;
 out:
 	free(dp);
@@ -264,7 +254,7 @@ static int cli_rules_compile(const struct cli_opts *o)
 	printf("ok: %u rule%s in %u file%s, set sha256 %s, loaded in %.1f ms\n", n, n == 1 ? "" : "s",
 	       o->n_files, o->n_files == 1 ? "" : "s", rule_set_hash(rs), ms);
 	for (unsigned i = 0; o->list && i < n; i++)
-		printf("  %-40s %s\n", rule_id(rs, i), cli_actions[rule_action(rs, i) % 6]);
+		printf("  %-40s %s\n", rule_id(rs, i), cli_actions[rule_action(rs, i) % CLI_N_ACTIONS]);
 	rule_set_free(rs);
 	return 0;
 }
@@ -276,7 +266,8 @@ static void cli_print_verdict(const struct rule_verdict *v)
 	if (v->rule < 0)
 		printf("  verdict:     allow\n");
 	else
-		printf("  verdict:     %s  rule %s: %s\n", cli_actions[v->action % 6], v->id, v->message);
+		printf("  verdict:     %s  rule %s: %s\n", cli_actions[v->action % CLI_N_ACTIONS],
+		       v->id, v->message);
 	if (v->n_alerts > 0)
 		printf("  alerts:      %u alert rule%s matched\n", v->n_alerts, v->n_alerts == 1 ? "" : "s");
 }

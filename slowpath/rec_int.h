@@ -19,6 +19,7 @@
 #include <string.h>
 #include <lmdb.h>
 #include <openssl/evp.h>
+#include "common/tg_clock.h"
 #include "slowpath/recorder.h"
 
 #define REC_FORMAT        1           /* meta "format" */
@@ -242,10 +243,6 @@ uint64_t rec_used_bytes(struct rec *r, MDB_txn *txn);
 
 /* Resource name of <res_id>, or "" if unknown. */
 const char *rec_res_name(const struct rec *r, uint16_t res_id);
-
-/* Monotonic and wall clocks in ns. */
-uint64_t rec_mono_ns(void);
-uint64_t rec_wall_ns(void);
 
 /* ---- cache (rec_write.c) ---- */
 void rec_cache_drop(struct rec_cache *c, uint64_t sid);

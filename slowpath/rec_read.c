@@ -207,6 +207,36 @@ static int rec_filter_match(const struct rec_filter *f, const struct rec_srec *s
 	return 1;
 }
 
+/* Starts a list read: an empty array in *<arr> and a read transaction in *<txn>.
+ * Returns 0, or -1 with nothing to free. */
+static int rec_list_begin(struct rec *r, MDB_txn **txn, json_t **arr)
+{
+	if ((*arr = json_array()) == NULL)
+		return -1;
+	if (rec_rd_begin(r, txn) != 0) {
+		json_decref(*arr);
+		return -1;
+	}
+	return 0;
+}
+
+/* Ends a list read started by rec_list_begin(): closes <cur> (may be NULL) and <txn>.
+ * With <rc> 0 hands <arr> out in *<out> and returns 0; otherwise frees it and returns
+ * -1. */
+static int rec_list_end(struct rec *r, MDB_txn *txn, MDB_cursor *cur, int rc, json_t *arr,
+			json_t **out)
+{
+	if (cur)
+		mdb_cursor_close(cur);
+	rec_rd_end(r, txn);
+	if (rc != 0) {
+		json_decref(arr);
+		return -1;
+	}
+	*out = arr;
+	return 0;
+}
+
 int rec_sessions(struct rec *r, const struct rec_filter *f, json_t **out)
 {
 	static const struct rec_filter none = { .verdict = -1 };
@@ -223,12 +253,8 @@ int rec_sessions(struct rec *r, const struct rec_filter *f, json_t **out)
 	if (f == NULL)
 		f = &none;
 	limit = f->limit ? f->limit : REC_LIST_DEFAULT;
-	if ((arr = json_array()) == NULL)
+	if (rec_list_begin(r, &txn, &arr) != 0)
 		return -1;
-	if (rec_rd_begin(r, &txn) != 0) {
-		json_decref(arr);
-		return -1;
-	}
 	if ((rc = mdb_cursor_open(txn, r->db_sess, &cur)) != 0)
 		goto done;
 	/* Newest first is highest id first; before_sid pages backwards from there. */
@@ -261,15 +287,7 @@ int rec_sessions(struct rec *r, const struct rec_filter *f, json_t **out)
 	if (rc == MDB_NOTFOUND)
 		rc = 0;
 done:
-	if (cur)
-		mdb_cursor_close(cur);
-	rec_rd_end(r, txn);
-	if (rc != 0) {
-		json_decref(arr);
-		return -1;
-	}
-	*out = arr;
-	return 0;
+	return rec_list_end(r, txn, cur, rc, arr, out);
 }
 
 /* Reads session <sid>'s record in <txn>. Returns 0, MDB_NOTFOUND or an error. */
@@ -382,12 +400,8 @@ int rec_events(struct rec *r, uint64_t sid, uint32_t from, uint32_t limit, json_
 	*out = NULL;
 	if (limit == 0)
 		limit = REC_EVENTS_DEFAULT;
-	if ((arr = json_array()) == NULL)
+	if (rec_list_begin(r, &txn, &arr) != 0)
 		return -1;
-	if (rec_rd_begin(r, &txn) != 0) {
-		json_decref(arr);
-		return -1;
-	}
 	if ((rc = rec_srec_get(r, txn, sid, &s)) != 0 ||
 	    (rc = mdb_cursor_open(txn, r->db_ev, &cur)) != 0)
 		goto done;
@@ -414,15 +428,7 @@ int rec_events(struct rec *r, uint64_t sid, uint32_t from, uint32_t limit, json_
 	if (rc == MDB_NOTFOUND)
 		rc = 0;
 done:
-	if (cur)
-		mdb_cursor_close(cur);
-	rec_rd_end(r, txn);
-	if (rc != 0) {
-		json_decref(arr);
-		return -1;
-	}
-	*out = arr;
-	return 0;
+	return rec_list_end(r, txn, cur, rc, arr, out);
 }
 
 int rec_audit_list(struct rec *r, unsigned limit, json_t **out)
@@ -437,12 +443,8 @@ int rec_audit_list(struct rec *r, unsigned limit, json_t **out)
 	*out = NULL;
 	if (limit == 0)
 		limit = REC_LIST_DEFAULT;
-	if ((arr = json_array()) == NULL)
+	if (rec_list_begin(r, &txn, &arr) != 0)
 		return -1;
-	if (rec_rd_begin(r, &txn) != 0) {
-		json_decref(arr);
-		return -1;
-	}
 	if ((rc = mdb_cursor_open(txn, r->db_audit, &cur)) != 0)
 		goto done;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_LAST); rc == 0 && n < limit;
@@ -463,13 +465,5 @@ int rec_audit_list(struct rec *r, unsigned limit, json_t **out)
 	if (rc == MDB_NOTFOUND)
 		rc = 0;
 done:
-	if (cur)
-		mdb_cursor_close(cur);
-	rec_rd_end(r, txn);
-	if (rc != 0) {
-		json_decref(arr);
-		return -1;
-	}
-	*out = arr;
-	return 0;
+	return rec_list_end(r, txn, cur, rc, arr, out);
 }

@@ -109,7 +109,7 @@ static void rec_retain_mark(struct rec *r, uint64_t now)
 
 int rec_retain(struct rec *r, uint64_t max_age_s, uint64_t max_bytes, unsigned budget)
 {
-	uint64_t now = rec_wall_ns(), cutoff = 0, *sids;
+	uint64_t now = tg_wall_ns(), cutoff = 0, *sids;
 	unsigned removed = 0;
 	int rc;
 

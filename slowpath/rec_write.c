@@ -362,7 +362,7 @@ abort:
 
 int rec_write(struct rec *r, const struct tg_event *ev, unsigned n)
 {
-	uint64_t t0 = rec_mono_ns(), us;
+	uint64_t t0 = tg_mono_ns(), us;
 	unsigned bad = 0;
 	int rc;
 
@@ -383,7 +383,7 @@ int rec_write(struct rec *r, const struct tg_event *ev, unsigned n)
 				r->st.map_full++;
 		}
 	}
-	us = (rec_mono_ns() - t0) / 1000;
+	us = (tg_mono_ns() - t0) / 1000;
 	r->st.last_batch_us = us;
 	if (us > r->st.max_batch_us)
 		r->st.max_batch_us = us;

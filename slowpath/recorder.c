@@ -6,27 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include "slowpath/rec_int.h"
 #include "common/tg_log.h"
 
 #define REC_MAX_DBS 16                /* ours, and room for reviews and bindings */
-
-uint64_t rec_mono_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
-uint64_t rec_wall_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
 
 size_t rec_ev_len(const struct tg_event *ev)
 {
@@ -334,7 +317,7 @@ int rec_open(const char *dir, uint64_t map_size, int readonly, struct rec **out,
 	r->map_limit = (map_size ? map_size : info.me_mapsize) * REC_GROW_FACTOR;
 	if (r->map_limit < r->map_size)
 		r->map_limit = r->map_size;
-	r->audit_ctr = (uint32_t)rec_mono_ns();
+	r->audit_ctr = (uint32_t)tg_mono_ns();
 	if (!readonly) {
 		r->md = EVP_MD_fetch(NULL, "SHA256", NULL);
 		r->mdctx = EVP_MD_CTX_new();
@@ -458,7 +441,7 @@ static int rec_audit_put(struct rec *r, uint64_t ts, const char *text, size_t le
 
 int rec_audit(struct rec *r, const char *who, const char *action, json_t *detail)
 {
-	uint64_t ts = rec_wall_ns();
+	uint64_t ts = tg_wall_ns();
 	char *text;
 	json_t *o;
 	int rc;
