@@ -102,6 +102,23 @@ static inline void put16(uint8_t *th, uint16_t *ck, unsigned off, uint16_t v)
 	ck_upd16(ck, old, be);
 }
 
+/* Writes the pair <a>, <b> at <off> and <off> + 4 of <th> (a timestamp or SACK
+ * option field pair), updating <ck>. A pair at an odd offset is not summed by
+ * words: it is written as is, and 1 says that the caller must recompute. */
+static int put32_pair(uint8_t *th, uint16_t *ck, unsigned off, uint32_t a, uint32_t b)
+{
+	if (off & 1) {
+		uint32_t ba = rte_cpu_to_be_32(a), bb = rte_cpu_to_be_32(b);
+
+		memcpy(th + off, &ba, 4);
+		memcpy(th + off + 4, &bb, 4);
+		return 1;
+	}
+	put32(th, ck, off, a);
+	put32(th, ck, off + 4, b);
+	return 0;
+}
+
 /* Recomputes IP and TCP checksums of a frame whose IP header is at <l3>. */
 static void full_cksum(uint8_t *l3, uint8_t ip_ver, uint8_t *th)
 {
@@ -221,6 +238,16 @@ static struct rte_mbuf *build_frame(struct dp_worker *w, const struct flow *f, i
 	return m;
 }
 
+/* Recomputes the checksums of kept or built frame <m> of flow <f> (TCP at
+ * tseg->l4_off). Only frames without IPv4 options / IPv6 extension headers are built
+ * or kept WHOLE, so the IP header is right before the TCP header. */
+static void seg_full_cksum(const struct flow *f, struct rte_mbuf *m)
+{
+	uint8_t *th = rte_pktmbuf_mtod(m, uint8_t *) + tseg(m)->l4_off;
+
+	full_cksum(th - (f->tcp.ip_ver == 6 ? 40 : 20), f->tcp.ip_ver, th);
+}
+
 /* Rewrites the header of a kept frame <m> (TCP at tseg->l4_off) to out-space <seq>,
  * <flags> and the sender's latest ACK, window and timestamps. */
 static void rewrite_hdr(const struct flow *f, int dir, struct rte_mbuf *m, uint32_t seq,
@@ -228,8 +255,7 @@ static void rewrite_hdr(const struct flow *f, int dir, struct rte_mbuf *m, uint3
 {
 	const struct tcp_dir *d = &f->tcp.dir[dir];
 	struct tcp_seg *s = tseg(m);
-	uint8_t *base = rte_pktmbuf_mtod(m, uint8_t *);
-	uint8_t *th = base + s->l4_off;
+	uint8_t *th = rte_pktmbuf_mtod(m, uint8_t *) + s->l4_off;
 	struct rte_tcp_hdr *t = (struct rte_tcp_hdr *)th;
 	uint16_t ck = t->cksum;
 	uint16_t fw_old, fw_new;
@@ -243,23 +269,21 @@ static void rewrite_hdr(const struct flow *f, int dir, struct rte_mbuf *m, uint3
 	if (fw_new != fw_old)
 		ck_upd16(&ck, fw_old, fw_new);
 	put16(th, &ck, 14, d->last_win_raw);
-	if (s->ts_off && d->ts_seen) {
-		if (s->ts_off & 1) {
-			uint32_t v = rte_cpu_to_be_32(d->last_tsval), e = rte_cpu_to_be_32(d->last_tsecr);
-			memcpy(th + s->ts_off, &v, 4);
-			memcpy(th + s->ts_off + 4, &e, 4);
-			full = 1;
-		} else {
-			put32(th, &ck, s->ts_off, d->last_tsval);
-			put32(th, &ck, s->ts_off + 4, d->last_tsecr);
-		}
-	}
+	if (s->ts_off && d->ts_seen &&
+	    put32_pair(th, &ck, s->ts_off, d->last_tsval, d->last_tsecr))
+		full = 1;
 	t->cksum = ck;
-	if (full) {
-		unsigned l3off = s->l4_off - (f->tcp.ip_ver == 6 ? 40 : 20);
-		/* only frames without IPv4 options / IPv6 extension headers are kept WHOLE */
-		full_cksum(base + l3off, f->tcp.ip_ver, th);
-	}
+	if (full)
+		seg_full_cksum(f, m);
+}
+
+/* Sends <m> to the receiver of <dir>, noting the ACK value it carries. */
+static void send_to_receiver(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *m)
+{
+	struct tcp_dir *d = &f->tcp.dir[dir];
+
+	d->emitted_ack = d->ack_seen ? se_ack_value(f, dir) : 0;
+	dp_worker_emit(w, tcp_out_port(f, dir), m);
 }
 
 /* Sends <m> to the receiver of <dir>, keeping a reference in the rtx queue. */
@@ -283,16 +307,13 @@ static void emit_keep(struct dp_worker *w, struct flow *f, int dir, struct rte_m
 	if (s->mem == 0 && tcp_mem_charge(w, m) < 0) {
 		/* Over the memcap: send without keeping a copy; a later retransmission of
 		 * these bytes by the sender is then forwarded as the sender sends it. */
-		d->emitted_ack = d->ack_seen ? se_ack_value(f, dir) : 0;
 		d->lossy = 1;
 		DP_CNT_INC(&w->cnt, rtx_not_kept);
-		dp_worker_emit(w, tcp_out_port(f, dir), m);
-		return;
+	} else {
+		rte_mbuf_refcnt_update(m, 1);
+		segq_push(&d->rtx, m);
 	}
-	rte_mbuf_refcnt_update(m, 1);
-	segq_push(&d->rtx, m);
-	d->emitted_ack = d->ack_seen ? se_ack_value(f, dir) : 0;
-	dp_worker_emit(w, tcp_out_port(f, dir), m);
+	send_to_receiver(w, f, dir, m);
 }
 
 /* ---- emission ---- */
@@ -379,19 +400,12 @@ static int emit_gather(struct dp_worker *w, struct flow *f, int dir, uint32_t n,
 			segq_pop(&d->hold);
 			tcp_mem_free(w, m);
 		} else {
-			s->off = (uint16_t)(s->off + take);
-			s->len = (uint16_t)(s->len - take);
-			s->seq += take;
-			s->flags &= (uint8_t)~TCP_SEG_WHOLE;
+			tseg_trim_front(s, take);
 			d->hold.bytes -= take;
 		}
 	}
-	/* the payload was copied after build_frame summed an empty one: sum again */
-	{
-		uint8_t *base = rte_pktmbuf_mtod(fm, uint8_t *);
-		unsigned l3off = tseg(fm)->l4_off - (f->tcp.ip_ver == 6 ? 40 : 20);
-		full_cksum(base + l3off, f->tcp.ip_ver, base + tseg(fm)->l4_off);
-	}
+	/* build_frame left the payload room unsummed: sum now that it is copied in */
+	seg_full_cksum(f, fm);
 	tseg(fm)->flags = edited;
 	emit_keep(w, f, dir, fm, out, in, 0);
 	d->out_nxt += n;
@@ -468,23 +482,30 @@ void se_emit(struct dp_worker *w, struct flow *f, int dir)
 
 void se_emit_ctl(struct dp_worker *w, struct flow *f, int dir, uint8_t flags, uint32_t seq)
 {
-	struct tcp_dir *d = &f->tcp.dir[dir];
 	struct rte_mbuf *m = build_frame(w, f, dir, flags, seq, NULL, 0);
 
-	if (m == NULL)
-		return;
-	d->emitted_ack = d->ack_seen ? se_ack_value(f, dir) : 0;
-	dp_worker_emit(w, tcp_out_port(f, dir), m);
+	if (m != NULL)
+		send_to_receiver(w, f, dir, m);
+}
+
+/* Takes the current segment <m> (parsed <p>) as a frame to forward: its tcp_seg
+ * describes the frame's own headers, and nothing of it is charged or kept. */
+static void seg_adopt(struct rte_mbuf *m, const struct dp_pkt *p)
+{
+	struct tcp_seg *s = tseg(m);
+
+	s->l4_off = p->l4_off;
+	s->ts_off = p->opt.has_ts ? p->opt.ts_off : 0;
+	s->flags = 0;
+	s->mem = 0;
 }
 
 void se_forward_ctl(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *m,
 		    const struct dp_pkt *p, uint32_t seq, uint8_t flags)
 {
-	struct tcp_dir *d = &f->tcp.dir[dir];
 	const struct tcp_dir *rd = &f->tcp.dir[dir ^ 1];
 	uint8_t *base = rte_pktmbuf_mtod(m, uint8_t *);
 	uint8_t *th = base + p->l4_off;
-	struct tcp_seg *s = tseg(m);
 	int full = 0;
 
 	if (p->payload_len || rte_pktmbuf_pkt_len(m) != (uint32_t)p->payload_off) {
@@ -499,34 +520,22 @@ void se_forward_ctl(struct dp_worker *w, struct flow *f, int dir, struct rte_mbu
 		}
 		full = 1;
 	}
-	s->l4_off = p->l4_off;
-	s->ts_off = p->opt.has_ts ? p->opt.ts_off : 0;
-	s->flags = 0;
-	s->mem = 0;
+	seg_adopt(m, p);
 	rewrite_hdr(f, dir, m, seq, flags, 0);
 	/* SACK blocks name the other direction's out-space: translate them back */
 	if (p->opt.n_sack && rd->n_anchor) {
 		uint16_t ck = ((struct rte_tcp_hdr *)th)->cksum;
 		for (unsigned i = 0; i < p->opt.n_sack; i++) {
 			unsigned o = p->opt.sack_off + 8 * i;
-			uint32_t l = se_out_to_in(rd, p->opt.sack[i][0]);
-			uint32_t r = se_out_to_in(rd, p->opt.sack[i][1]);
-			if (o & 1) {
-				uint32_t bl = rte_cpu_to_be_32(l), br = rte_cpu_to_be_32(r);
-				memcpy(th + o, &bl, 4);
-				memcpy(th + o + 4, &br, 4);
+			if (put32_pair(th, &ck, o, se_out_to_in(rd, p->opt.sack[i][0]),
+				       se_out_to_in(rd, p->opt.sack[i][1])))
 				full = 1;
-			} else {
-				put32(th, &ck, o, l);
-				put32(th, &ck, o + 4, r);
-			}
 		}
 		((struct rte_tcp_hdr *)th)->cksum = ck;
 	}
 	if (full)
 		full_cksum(base + p->l3_off, p->ip_ver, th);
-	d->emitted_ack = d->ack_seen ? se_ack_value(f, dir) : 0;
-	dp_worker_emit(w, tcp_out_port(f, dir), m);
+	send_to_receiver(w, f, dir, m);
 }
 
 /* ---- acknowledgements and retransmission ---- */
@@ -599,16 +608,9 @@ int se_replay(struct dp_worker *w, struct flow *f, int dir, uint32_t from, uint3
 void se_forward_data(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *m,
 		     const struct dp_pkt *p)
 {
-	struct tcp_dir *d = &f->tcp.dir[dir];
-	struct tcp_seg *s = tseg(m);
-
-	s->l4_off = p->l4_off;
-	s->ts_off = p->opt.has_ts ? p->opt.ts_off : 0;
-	s->flags = 0;
-	s->mem = 0;
-	rewrite_hdr(f, dir, m, se_in_to_out(d, p->seq), DP_TCP_PSH, 0);
-	d->emitted_ack = d->ack_seen ? se_ack_value(f, dir) : 0;
-	dp_worker_emit(w, tcp_out_port(f, dir), m);
+	seg_adopt(m, p);
+	rewrite_hdr(f, dir, m, se_in_to_out(&f->tcp.dir[dir], p->seq), DP_TCP_PSH, 0);
+	send_to_receiver(w, f, dir, m);
 }
 
 /* Compares [seq, seq+len) of <data> with the overlapping part of one kept segment. */
@@ -760,10 +762,7 @@ static int sink_remove(void *vctx, int dir, uint64_t from, uint64_t to)
 		} else if (SEQ_GT(e, b)) {
 			/* keep the tail part */
 			uint32_t cut = b - s->seq;
-			s->off = (uint16_t)(s->off + cut);
-			s->len = (uint16_t)(s->len - cut);
-			s->seq = b;
-			s->flags &= (uint8_t)~TCP_SEG_WHOLE;
+			tseg_trim_front(s, cut);
 			d->hold.bytes -= cut;
 			prev = m;
 		} else {
@@ -825,11 +824,7 @@ static int sink_inject(void *vctx, int dir, const uint8_t *bytes, uint32_t len)
 		if (p == NULL) {
 			if (pm)
 				rte_pktmbuf_free(pm);
-			while (head) {
-				struct rte_mbuf *nx = tseg(head)->next;
-				rte_pktmbuf_free(head);
-				head = nx;
-			}
+			tseg_chain_free(head);
 			DP_CNT_INC(&w->cnt, mbuf_alloc_fail);
 			return -1;
 		}
@@ -843,11 +838,7 @@ static int sink_inject(void *vctx, int dir, const uint8_t *bytes, uint32_t len)
 		done += n;
 	}
 	if (anchor_add(d, se_in_to_out(d, q), q, len) < 0) {
-		while (head) {
-			struct rte_mbuf *nx = tseg(head)->next;
-			rte_pktmbuf_free(head);
-			head = nx;
-		}
+		tseg_chain_free(head);
 		return -1;
 	}
 	if (append) {

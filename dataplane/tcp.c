@@ -57,13 +57,8 @@ void tcp_conn_release(struct dp_worker *w, struct flow *f)
 		segq_free(w, &d->ooo);
 		segq_free(w, &d->hold);
 		segq_free(w, &d->rtx);
-		for (unsigned i = 0; i < d->n_inj; i++) {
-			struct rte_mbuf *m = d->inj[i].m, *next;
-			for (; m; m = next) {
-				next = tseg(m)->next;
-				rte_pktmbuf_free(m);
-			}
-		}
+		for (unsigned i = 0; i < d->n_inj; i++)
+			tseg_chain_free(d->inj[i].m);
 		d->n_inj = 0;
 	}
 	if (c->rtx_armed) {
@@ -104,12 +99,10 @@ static void dir_syn(struct tcp_dir *d, const struct dp_pkt *p)
 	d->last_win = p->win;
 }
 
-void tcp_conn_init(struct dp_worker *w, struct flow *f, const struct dp_pkt *p,
-		   const uint8_t *frame)
+void tcp_conn_init(struct flow *f, const struct dp_pkt *p, const uint8_t *frame)
 {
 	struct tcp_conn *c = &f->tcp;
 
-	(void)w;
 	memset(c, 0, sizeof(*c));
 	c->ip_ver = p->ip_ver;
 	c->n_vlan = p->n_vlan;
@@ -122,11 +115,27 @@ void tcp_conn_init(struct dp_worker *w, struct flow *f, const struct dp_pkt *p,
 
 /* ---- reassembly ---- */
 
+/* Cuts <m>'s payload short where queued segment <next>, which it overlaps, starts:
+ * first data wins. Counts the overlap if its bytes differ. Returns 1 if they do. */
+static int seg_cut_before(struct dp_worker *w, struct rte_mbuf *m, struct rte_mbuf *next)
+{
+	struct tcp_seg *s = tseg(m), *o = tseg(next);
+	uint32_t keep = o->seq - s->seq;
+	uint32_t ov = SEQ_MIN(o->seq + o->len, s->seq + s->len) - o->seq;
+	int differs = memcmp(tseg_data(next), tseg_data(m) + keep, ov) != 0;
+
+	if (differs)
+		DP_CNT_INC(&w->cnt, tcp_overlap_rewritten);
+	s->len = (uint16_t)keep;
+	s->flags &= (uint8_t)~(TCP_SEG_WHOLE | TCP_SEG_FIN);
+	return differs;
+}
+
 /* Inserts <m> (payload [seq, seq+len) in its tcp_seg) into the sorted out-of-order
  * queue, first data wins: the parts already queued are cut from the new segment; a
  * new segment that would bridge two queued ones keeps only its part before the
  * first (the sender retransmits the rest). Returns 1 if kept, 0 if freed. */
-static int ooo_insert(struct dp_worker *w, struct flow *f, struct tcp_dir *d, struct rte_mbuf *m)
+static int ooo_insert(struct dp_worker *w, struct tcp_dir *d, struct rte_mbuf *m)
 {
 	struct tcp_seg *s = tseg(m);
 	struct rte_mbuf *prev = NULL, *cur = d->ooo.head;
@@ -146,21 +155,12 @@ static int ooo_insert(struct dp_worker *w, struct flow *f, struct tcp_dir *d, st
 			rte_pktmbuf_free(m);
 			return 0;
 		}
-		s->off = (uint16_t)(s->off + ov);
-		s->len = (uint16_t)(s->len - ov);
-		s->seq += ov;
-		s->flags &= (uint8_t)~TCP_SEG_WHOLE;
+		tseg_trim_front(s, ov);
 		prev = cur;
 		cur = tseg(cur)->next;
 	}
-	if (cur && SEQ_LT(tseg(cur)->seq, s->seq + s->len)) {
-		uint32_t keep = tseg(cur)->seq - s->seq;
-		uint32_t ov = SEQ_MIN(tseg(cur)->seq + tseg(cur)->len, s->seq + s->len) - tseg(cur)->seq;
-		if (memcmp(tseg_data(cur), tseg_data(m) + keep, ov))
-			DP_CNT_INC(&w->cnt, tcp_overlap_rewritten);
-		s->len = (uint16_t)keep;
-		s->flags &= (uint8_t)~(TCP_SEG_WHOLE | TCP_SEG_FIN);
-	}
+	if (cur && SEQ_LT(tseg(cur)->seq, s->seq + s->len))
+		seg_cut_before(w, m, cur);
 	if (d->ooo.n >= w->cfg->ooo_max_segs || tcp_mem_charge(w, m) < 0) {
 		DP_CNT_INC(&w->cnt, tcp_ooo_drop_limit);
 		rte_pktmbuf_free(m);
@@ -176,7 +176,6 @@ static int ooo_insert(struct dp_worker *w, struct flow *f, struct tcp_dir *d, st
 	d->ooo.n++;
 	d->ooo.bytes += s->len;
 	DP_CNT_INC(&w->cnt, tcp_ooo_queued);
-	(void)f;
 	return 1;
 }
 
@@ -212,12 +211,8 @@ static int ooo_pull(struct dp_worker *w, struct tcp_dir *d)
 			continue;
 		}
 		uint32_t cut = d->nxt - s->seq;
-		if (cut) {
-			s->off = (uint16_t)(s->off + cut);
-			s->len = (uint16_t)(s->len - cut);
-			s->seq = d->nxt;
-			s->flags &= (uint8_t)~TCP_SEG_WHOLE;
-		}
+		if (cut)
+			tseg_trim_front(s, cut);
 		if (hold_append(w, d, m) < 0) {
 			tcp_mem_free(w, m);
 			return -1;
@@ -335,15 +330,7 @@ static void handle_syn(struct dp_worker *w, struct flow *f, int dir, struct rte_
 			/* a new session on the same tuple: it gets its own id and recording */
 			dp_worker_session_close(w, f, EV_CLOSE_FIN);
 			tcp_conn_release(w, f);
-			tcp_conn_init(w, f, p, rte_pktmbuf_mtod(m, uint8_t *));
-			f->id = w->next_flow_id++;
-			f->ev_closed = 0;
-			{
-				const struct proto_ops *ops = proto_get(f->proto);
-				if (ops && ops->init)
-					ops->init(f->dec_state);
-			}
-			dp_worker_session_open(w, f, p);
+			dp_worker_session_begin(w, f, p, rte_pktmbuf_mtod(m, uint8_t *));
 			flow_reopen(w->ft, f, w->now_ns);
 		}
 	} else {
@@ -372,7 +359,7 @@ static void handle_syn(struct dp_worker *w, struct flow *f, int dir, struct rte_
 }
 
 void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *m,
-		 const struct dp_pkt *p, uint16_t rx_port)
+		 const struct dp_pkt *p)
 {
 	struct tcp_conn *c = &f->tcp;
 	struct tcp_dir *d = &c->dir[dir];
@@ -380,7 +367,6 @@ void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *
 	int fin_was_fwd = d->fin_fwd;
 	int kept = 0, unkept_rtx = 0;
 
-	(void)rx_port;
 	if (fl & DP_TCP_RST) {
 		if (c->state == TCP_ST_CLOSED) {
 			dp_worker_emit(w, tcp_out_port(f, dir), m);
@@ -478,20 +464,11 @@ void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *
 				/* first data wins over queued out-of-order bytes too: keep only the
 				 * part before the first queued segment, which ooo_pull appends */
 				struct rte_mbuf *o = d->ooo.head;
-				if (o && SEQ_LT(tseg(o)->seq, s->seq + s->len)) {
-					uint32_t keep = tseg(o)->seq - s->seq;
-					uint32_t ov = SEQ_MIN(tseg(o)->seq + tseg(o)->len, s->seq + s->len) -
-						      tseg(o)->seq;
-					if (memcmp(tseg_data(o), tseg_data(m) + keep, ov)) {
-						DP_CNT_INC(&w->cnt, tcp_overlap_rewritten);
-						if (w->cfg->overlap == DP_OVERLAP_RESET) {
-							rte_pktmbuf_free(m);
-							tcp_conn_reset(w, f);
-							return;
-						}
-					}
-					s->len = (uint16_t)keep;
-					s->flags &= (uint8_t)~(TCP_SEG_WHOLE | TCP_SEG_FIN);
+				if (o && SEQ_LT(tseg(o)->seq, s->seq + s->len) &&
+				    seg_cut_before(w, m, o) && w->cfg->overlap == DP_OVERLAP_RESET) {
+					rte_pktmbuf_free(m);
+					tcp_conn_reset(w, f);
+					return;
 				}
 				if (hold_append(w, d, m) < 0) {
 					rte_pktmbuf_free(m);
@@ -506,7 +483,7 @@ void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *
 					return;
 				}
 			} else {
-				ooo_insert(w, f, d, m);
+				ooo_insert(w, d, m);
 				kept = 1;
 			}
 		}
@@ -516,14 +493,10 @@ void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *
 	}
 
 	dir_decode(w, f, dir);
-	if (c->reset) {
-		if (!kept)
-			rte_pktmbuf_free(m);
-		tcp_conn_reset(w, f);
-		return;
+	if (!c->reset) {
+		se_emit(w, f, dir);
+		se_emit(w, f, dir ^ 1);
 	}
-	se_emit(w, f, dir);
-	se_emit(w, f, dir ^ 1);
 	if (c->reset) {
 		if (!kept)
 			rte_pktmbuf_free(m);

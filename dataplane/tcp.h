@@ -20,14 +20,13 @@ struct dp_worker;
 struct rte_mbuf;
 
 /* Processes segment <m> (parsed into <p>) of flow <f> in direction <dir>
- * (0: client to server, 1: server to client). <rx_port> is where it arrived. */
+ * (0: client to server, 1: server to client). */
 void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *m,
-		 const struct dp_pkt *p, uint16_t rx_port);
+		 const struct dp_pkt *p);
 
-/* Starts tracking a flow whose client SYN <p> is the first packet (called once, right
- * after the flow was inserted). */
-void tcp_conn_init(struct dp_worker *w, struct flow *f, const struct dp_pkt *p,
-		   const uint8_t *frame);
+/* Starts tracking a flow whose client SYN <p>, in frame <frame>, is the first packet
+ * (right after the flow was inserted, or when a new connection reuses its tuple). */
+void tcp_conn_init(struct flow *f, const struct dp_pkt *p, const uint8_t *frame);
 
 /* Frees every mbuf the flow holds and returns their memory to the worker's memcap. */
 void tcp_conn_release(struct dp_worker *w, struct flow *f);

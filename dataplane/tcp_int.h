@@ -57,6 +57,27 @@ static inline struct rte_mbuf *segq_pop(struct tcp_segq *q)
 	return m;
 }
 
+/* Drops the first <cut> payload bytes of segment <s>: the frame no longer goes out
+ * as it is. */
+static inline void tseg_trim_front(struct tcp_seg *s, uint32_t cut)
+{
+	s->off = (uint16_t)(s->off + cut);
+	s->len = (uint16_t)(s->len - cut);
+	s->seq += cut;
+	s->flags &= (uint8_t)~TCP_SEG_WHOLE;
+}
+
+/* Frees a chain of mbufs linked through tcp_seg.next (uncharged: pending injections). */
+static inline void tseg_chain_free(struct rte_mbuf *m)
+{
+	while (m != NULL) {
+		struct rte_mbuf *next = tseg(m)->next;
+
+		rte_pktmbuf_free(m);
+		m = next;
+	}
+}
+
 /* Which key side sends direction <dir> (0: client to server). */
 static inline int tcp_sender_side(const struct flow *f, int dir)
 {

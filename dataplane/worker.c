@@ -162,7 +162,7 @@ void dp_worker_session_close(struct dp_worker *w, struct flow *f, uint8_t reason
 	dp_worker_event(w, f, &ev);
 }
 
-void dp_worker_session_open(struct dp_worker *w, struct flow *f, const struct dp_pkt *p)
+static void session_open_event(struct dp_worker *w, struct flow *f, const struct dp_pkt *p)
 {
 	struct tg_event ev;
 
@@ -174,6 +174,19 @@ void dp_worker_session_open(struct dp_worker *w, struct flow *f, const struct dp
 	ev.u.open.cport = p->sport;
 	ev.u.open.sport = p->dport;
 	dp_worker_event(w, f, &ev);
+}
+
+void dp_worker_session_begin(struct dp_worker *w, struct flow *f, const struct dp_pkt *p,
+			     const uint8_t *frame)
+{
+	const struct proto_ops *ops = proto_get(f->proto);
+
+	f->id = w->next_flow_id++;
+	f->ev_closed = 0;
+	tcp_conn_init(f, p, frame);
+	if (ops && ops->init)
+		ops->init(f->dec_state);
+	session_open_event(w, f, p);
 }
 
 /* Why a flow that is released now ended, for its close event. */
@@ -339,19 +352,14 @@ static void no_flow(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, cons
 			}
 			return;
 		}
-		f->id = w->next_flow_id++;
 		f->res_id = (uint16_t)res;
 		f->proto = w->cfg->resources[res].proto;
 		f->mode = FLOW_INSPECT;
 		f->client_side = side;
 		f->port_of_side[side] = port;
 		f->port_of_side[!side] = w->peer[port];
-		tcp_conn_init(w, f, p, rte_pktmbuf_mtod(m, uint8_t *));
-		const struct proto_ops *ops = proto_get(f->proto);
-		if (ops && ops->init)
-			ops->init(f->dec_state);
+		dp_worker_session_begin(w, f, p, rte_pktmbuf_mtod(m, uint8_t *));
 		DP_CNT_INC(&w->cnt, flow_created);
-		dp_worker_session_open(w, f, p);
 		bridge(w, port, m);
 		return;
 	}
@@ -525,7 +533,7 @@ static void process_one(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, 
 	}
 	if (!f->closed)
 		flow_touch(w->ft, f, w->now_ns);
-	tcp_segment(w, f, pr->side == f->client_side ? 0 : 1, m, pp, port);
+	tcp_segment(w, f, pr->side == f->client_side ? 0 : 1, m, pp);
 }
 
 /* Two passes over a burst: first every frame is parsed and the flows of the protected

@@ -53,8 +53,11 @@ void dp_worker_offline(struct dp_worker *w);
  * with record policy must_record, the flow is reset. */
 void dp_worker_event(struct dp_worker *w, struct flow *f, struct tg_event *ev);
 
-/* Sends the session-open event of <f>, whose client SYN is <p>. */
-void dp_worker_session_open(struct dp_worker *w, struct flow *f, const struct dp_pkt *p);
+/* Starts a session on inspected flow <f> (its proto set) from client SYN <p> in frame
+ * <frame>: a new session id, TCP tracking, a fresh decoder state, and the session-open
+ * event. For a new flow, and for a new connection that reuses a flow's tuple. */
+void dp_worker_session_begin(struct dp_worker *w, struct flow *f, const struct dp_pkt *p,
+			     const uint8_t *frame);
 /* Sends the session-close event of <f> (enum ev_close_reason), once per session. */
 void dp_worker_session_close(struct dp_worker *w, struct flow *f, uint8_t reason);
 
