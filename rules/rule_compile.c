@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/tg_log.h"
@@ -60,14 +59,6 @@ struct rc_exprs {
 const char *rule_proto_name(unsigned proto)
 {
 	return proto < DP_PROTO__MAX ? rc_proto_names[proto] : NULL;
-}
-
-static double rc_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 static int rc_target_of(unsigned kind)
@@ -300,19 +291,19 @@ static int rc_get(struct rule_set *rs, const struct rc_list *l, unsigned kind, c
 		  size_t errlen)
 {
 	char path[4096];
-	double t0 = rc_now_ms();
+	double t0 = rule_now_ms();
 
 	if (key_dir != NULL && (size_t)snprintf(path, sizeof(path), "%s/%s", key_dir, name) < sizeof(path) &&
 	    rc_cache_read(path, db) == 0) {
 		rs->n_cached++;
-		rs->compile_ms += rc_now_ms() - t0;
+		rs->compile_ms += rule_now_ms() - t0;
 	} else {
 		if (rc_compile(rs, l, kind, db, err, errlen) < 0)
 			return -1;
 		rs->n_compiled++;
 		if (key_dir != NULL)
 			rc_cache_write(cache_dir, key_dir, name, *db);
-		rs->compile_ms += rc_now_ms() - t0;
+		rs->compile_ms += rule_now_ms() - t0;
 	}
 	rs->owned[rs->n_owned++] = *db;
 	return 0;
@@ -369,6 +360,12 @@ static void rc_field_bits(struct rule_set *rs)
 	}
 }
 
+/* Whether <r> is an enabled field rule of protocol <p>. */
+static int rc_field_rule_of(const struct rule *r, unsigned p)
+{
+	return r->enabled && r->target == RULE_T_FIELD && (r->protos & (1u << p));
+}
+
 /* The promise of <r> that level kind <upper> is about. */
 static uint16_t rc_promise(const struct rule *r, int upper)
 {
@@ -390,7 +387,7 @@ static unsigned rc_levels_pick(const struct rule_set *rs, unsigned p, int upper,
 		uint16_t v = rc_promise(r, upper);
 		unsigned k;
 
-		if (!r->enabled || r->target != RULE_T_FIELD || !(r->protos & (1u << p)) || v == 0)
+		if (!rc_field_rule_of(r, p) || v == 0)
 			continue;
 		/* insert into the sorted thresholds; drop the largest when full */
 		for (k = 1; k < n && thr[k] < v; k++)
@@ -451,23 +448,17 @@ static int rc_classes(struct rule_set *rs, const char *key_dir, const char *cach
 		}
 		if (rs->db[p][RULE_DB_FIELD] == NULL)
 			continue;
-		for (uint32_t i = 0; i < rs->n_rules; i++) {
-			const struct rule *r = &rs->rules[i];
-
-			all += r->enabled && r->target == RULE_T_FIELD && (r->protos & (1u << p));
-		}
+		for (uint32_t i = 0; i < rs->n_rules; i++)
+			all += (unsigned)rc_field_rule_of(&rs->rules[i], p);
 		for (unsigned dl = 0; dl < rs->n_lev[p]; dl++)
 			for (unsigned ul = 0; ul < rs->n_ulev[p]; ul++) {
 				unsigned c, q = 0, qc = 0;
 
 				l.n = 0;
-				for (uint32_t i = 0; i < rs->n_rules; i++) {
-					const struct rule *r = &rs->rules[i];
-
-					if (r->enabled && r->target == RULE_T_FIELD && (r->protos & (1u << p)) &&
-					    rc_admits(rs, r, p, dl, ul))
+				for (uint32_t i = 0; i < rs->n_rules; i++)
+					if (rc_field_rule_of(&rs->rules[i], p) &&
+					    rc_admits(rs, &rs->rules[i], p, dl, ul))
 						l.idx[l.n++] = i;
-				}
 				if (l.n == 0)
 					continue;            /* nothing to scan such fields for */
 				for (c = 0; c < rs->n_cls[p] && !rc_list_eq(&lists[p][c], &l); c++)
@@ -560,7 +551,6 @@ int rule_compile_set(struct rule_set *rs, const char *key_hex, const char *cache
 		for (unsigned p = 1; p < DP_PROTO__MAX; p++) {
 			struct rc_list *l = &lists[p][kind];
 			unsigned q;
-
 
 			if (rc_list_build(rs, p, kind, l) < 0) {
 				snprintf(err, errlen, "rules: out of memory");

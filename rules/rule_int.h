@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <hs/hs.h>
 
+#include "common/tg_clock.h"
 #include "rules/rule-t.h"
 #include "rules/validators-t.h"
 #include "dataplane/dp_config-t.h"
@@ -197,6 +198,12 @@ static inline int rule_applies(const struct rule *r, uint16_t res)
 	if (r->all_res)
 		return 1;
 	return res < DP_MAX_RESOURCES && (r->res[res / 64] >> (res % 64) & 1);
+}
+
+/* Monotonic time in milliseconds (load and compile times, for the log). */
+static inline double rule_now_ms(void)
+{
+	return (double)tg_mono_ns() / 1e6;
 }
 
 /* rule_parse.c */

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <openssl/evp.h>
 
@@ -124,14 +123,6 @@ static void ld_hex(const unsigned char *d, unsigned n, char *out)
 	out[2 * n] = '\0';
 }
 
-static double ld_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 /* Reads every file: the set hash (the files' bytes), the cache key (their lengths and
  * bytes, Hyperscan's version and the platform), and the rules. */
 static int ld_files(struct ld_ctx *x, const char *const *files, unsigned n_files, char *key_hex)
@@ -194,7 +185,7 @@ int rule_set_load(const char *const *files, unsigned n_files, const struct dp_co
 	struct ld_ctx x = { .res = res, .file = "rules", .err = err, .errlen = errlen };
 	struct rule_set *rs;
 	char key_hex[65];
-	double t0 = ld_now_ms();
+	double t0 = rule_now_ms();
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
@@ -219,7 +210,7 @@ int rule_set_load(const char *const *files, unsigned n_files, const struct dp_co
 		goto err;
 	TG_INFO("rules", "rule set %.12s: %u rules from %u files; %u databases compiled, "
 		"%u read from the cache, in %.1f ms", rs->hash, rs->n_rules, n_files,
-		rs->n_compiled, rs->n_cached, ld_now_ms() - t0);
+		rs->n_compiled, rs->n_cached, rule_now_ms() - t0);
 	*out = rs;
 	return 0;
 err:

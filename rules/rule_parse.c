@@ -487,17 +487,19 @@ static int rp_set_validator(struct rp_ctx *x, struct rule *r, const config_setti
 	return 0;
 }
 
-/* Reads the integer <s> in [0, RULE_KEEP_MAX] into <*out>. */
-static int rp_keep(struct rp_ctx *x, struct rule *r, const config_setting_t *s, uint16_t *out)
+/* Reads the integer <s> in [0, <max>] into *<out>; errors name the setting after
+ * <prefix> ("mask." for a member of mask, else ""). */
+static int rp_count(struct rp_ctx *x, struct rule *r, const config_setting_t *s,
+		    const char *prefix, long long max, uint16_t *out)
 {
+	const char *name = config_setting_name(s);
 	long long v;
 
 	if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64)
-		return rp_err(x, r, rp_line(s), "mask.%s: must be an integer", config_setting_name(s));
+		return rp_err(x, r, rp_line(s), "%s%s: must be an integer", prefix, name);
 	v = config_setting_get_int64(s);
-	if (v < 0 || v > RULE_KEEP_MAX)
-		return rp_err(x, r, rp_line(s), "mask.%s: must be between 0 and %d",
-			      config_setting_name(s), RULE_KEEP_MAX);
+	if (v < 0 || v > max)
+		return rp_err(x, r, rp_line(s), "%s%s: must be between 0 and %lld", prefix, name, max);
 	*out = (uint16_t)v;
 	return 0;
 }
@@ -511,10 +513,10 @@ static int rp_set_mask(struct rp_ctx *x, struct rule *r, const config_setting_t 
 		const char *name = config_setting_name(e), *v = NULL, *near;
 
 		if (strcmp(name, "keep_first") == 0) {
-			if (rp_keep(x, r, e, &r->mask.keep_first) < 0)
+			if (rp_count(x, r, e, "mask.", RULE_KEEP_MAX, &r->mask.keep_first) < 0)
 				return -1;
 		} else if (strcmp(name, "keep_last") == 0) {
-			if (rp_keep(x, r, e, &r->mask.keep_last) < 0)
+			if (rp_count(x, r, e, "mask.", RULE_KEEP_MAX, &r->mask.keep_last) < 0)
 				return -1;
 		} else if (strcmp(name, "char") == 0) {
 			if (rp_string(x, r, e, &v) < 0)
@@ -568,30 +570,14 @@ static int rp_set_nocase(struct rp_ctx *x, struct rule *r, const config_setting_
 	return rp_bool(x, r, s, &r->nocase);
 }
 
-/* A promise count (min_digits, min_upper): an integer 0..<max> into *<out>. */
-static int rp_promise(struct rp_ctx *x, struct rule *r, const config_setting_t *s, long long max,
-		      uint16_t *out)
-{
-	const char *name = config_setting_name(s);
-	long long v;
-
-	if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64)
-		return rp_err(x, r, rp_line(s), "%s: must be an integer", name);
-	v = config_setting_get_int64(s);
-	if (v < 0 || v > max)
-		return rp_err(x, r, rp_line(s), "%s: must be between 0 and %lld", name, max);
-	*out = (uint16_t)v;
-	return 0;
-}
-
 static int rp_set_min_digits(struct rp_ctx *x, struct rule *r, const config_setting_t *s)
 {
-	return rp_promise(x, r, s, RULE_DIGITS_MAX, &r->min_digits);
+	return rp_count(x, r, s, "", RULE_DIGITS_MAX, &r->min_digits);
 }
 
 static int rp_set_min_upper(struct rp_ctx *x, struct rule *r, const config_setting_t *s)
 {
-	return rp_promise(x, r, s, RULE_UPPER_MAX, &r->min_upper);
+	return rp_count(x, r, s, "", RULE_UPPER_MAX, &r->min_upper);
 }
 
 /* ---- one rule ------------------------------------------------------------------------ */

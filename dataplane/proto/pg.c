@@ -79,6 +79,12 @@ static void pg_init(void *st)
 	s->txn = 'I';
 }
 
+/* Whether rows are still being recorded in this session (recorder.result_bytes). */
+static inline int rows_recorded(const struct pg_state *s, const struct proto_sink *sink)
+{
+	return sink->env->cfg->record_rows && s->rows_recorded < sink->env->cfg->record_rows;
+}
+
 /* ---- the rows of one feed() call, scanned together (server to client) ---- */
 
 struct batch_row {
@@ -134,8 +140,7 @@ static void batch_flush(struct pg_state *s, struct batch *b, struct proto_sink *
 			DP_CNT_INC(env->cnt, rule_scan_error);
 	}
 	DP_CNT_ADD(env->cnt, rows_scanned, b->n_rows);
-	(void)s;
-	if (env->cfg->record_rows && s->rows_recorded < env->cfg->record_rows)
+	if (rows_recorded(s, sink))
 		for (uint32_t i = 0; i < b->n_rows; i++)
 			ev_rows(s, sink, env->buf + b->rows[i].boff, b->rows[i].len, (int)b->rows[i].copy);
 	if (st.fields_masked) {
@@ -148,7 +153,6 @@ static void batch_flush(struct pg_state *s, struct batch *b, struct proto_sink *
 	b->active = 0;
 	b->n_rows = b->n_fields = b->bytes = 0;
 	sink->release(sink->ctx, PROTO_DIR_S2C, b->rel);
-	(void)s;
 }
 
 /* Copies message [start, start+len) into <dst>: from <data> when it lies there, else
@@ -226,7 +230,7 @@ static void batch_add(struct pg_state *s, struct batch *b, struct proto_sink *si
 	}
 	if (b->n_fields == first) {
 		/* nothing maskable in this row: no need to keep it in the batch */
-		if (env->cfg->record_rows && s->rows_recorded < env->cfg->record_rows)
+		if (rows_recorded(s, sink))
 			ev_rows(s, sink, m, len, copy_row);
 		release_to(b, PROTO_DIR_S2C, start + len, sink);
 		DP_CNT_INC(env->cnt, rows_scanned);
@@ -407,12 +411,11 @@ static void judge_sql(struct pg_state *s, struct proto_sink *sink, const char *s
 
 	memset(v, 0, sizeof(*v));
 	v->rule = -1;
+	s->cmd_start_ns = env->now_ns;
+	s->res_rows = s->res_masked = 0;
+	s->res_bytes = 0;
 	if (pol->check_command == NULL) {
 		/* nothing to judge, but the statement is still recorded */
-		struct rule_verdict none = { .rule = -1 };
-		s->cmd_start_ns = env->now_ns;
-		s->res_rows = s->res_masked = 0;
-		s->res_bytes = 0;
 		if (sink->event && len) {
 			struct tg_event ev;
 			memset(&ev, 0, sizeof(ev));
@@ -421,13 +424,9 @@ static void judge_sql(struct pg_state *s, struct proto_sink *sink, const char *s
 			copy_text(ev.u.cmd.text, sizeof(ev.u.cmd.text), sql, len, &ev.flags);
 			sink->event(sink->ctx, &ev);
 		}
-		(void)none;
 		return;
 	}
 	sql_lex(sql, len, 0, &out);
-	s->cmd_start_ns = env->now_ns;
-	s->res_rows = s->res_masked = 0;
-	s->res_bytes = 0;
 	if (out.flags & SQL_LEX_TRUNCATED)
 		DP_CNT_INC(env->cnt, cmd_unjudged);
 	for (uint32_t i = 0; i < out.n_stmts; i++) {
@@ -456,7 +455,6 @@ static void judge_sql(struct pg_state *s, struct proto_sink *sink, const char *s
 	}
 	if (v->n_alerts)
 		DP_CNT_ADD(env->cnt, cmd_alert, v->n_alerts);
-	(void)s;
 }
 
 static void verdict_text(const struct rule_verdict *v, char *out, size_t cap)
@@ -481,13 +479,12 @@ static const uint8_t *whole_msg(struct pg_framer *fr, int dir, struct proto_sink
 	return env->buf;
 }
 
-/* Copies a NUL-terminated string at <p> (at most <max> bytes available) into <dst>. */
+/* Copies a NUL-terminated string at <p> (at most <max> bytes available) into <dst>
+ * (<cap> bytes; none when NULL). Returns its length. */
 static uint32_t cstr(const uint8_t *p, uint32_t max, char *dst, size_t cap)
 {
-	uint32_t n = 0;
+	uint32_t n = cstr_len(p, max);
 
-	while (n < max && p[n])
-		n++;
 	if (dst && cap) {
 		size_t c = n < cap - 1 ? n : cap - 1;
 		memcpy(dst, p, c);
@@ -569,12 +566,12 @@ static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 		}
 		if (fr->type == 'Q') {
 			sql = (const char *)m + 5;
-			sql_len = cstr(m + 5, fr->len - 5, NULL, 0);
+			sql_len = cstr_len(m + 5, fr->len - 5);
 		} else {
-			uint32_t nl = cstr(m + 5, fr->len - 5, NULL, 0);
+			uint32_t nl = cstr_len(m + 5, fr->len - 5);
 			uint32_t q = 5 + nl + 1;
 			sql = (const char *)m + (q < fr->len ? q : fr->len);
-			sql_len = q < fr->len ? cstr(m + q, fr->len - q, NULL, 0) : 0;
+			sql_len = q < fr->len ? cstr_len(m + q, fr->len - q) : 0;
 		}
 		judge_sql(s, sink, sql, sql_len, &v);
 		if (v.action == RULE_RESET) {
@@ -619,7 +616,7 @@ static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 		 * again for every execution and recorded there. */
 		const uint8_t *m = whole_msg(fr, PROTO_DIR_C2S, sink, off, data, dlen);
 		if (m && fr->len > 6) {
-			uint32_t pl = cstr(m + 5, fr->len - 5, NULL, 0);
+			uint32_t pl = cstr_len(m + 5, fr->len - 5);
 			uint32_t so = 5 + pl + 1;
 			char name[64];
 			if (so < fr->len && cstr(m + so, fr->len - so, name, sizeof(name)) > 0) {
@@ -663,7 +660,7 @@ static void on_row_description(struct pg_state *s, struct proto_sink *sink, cons
 	memset(s->col_mask, 0, sizeof(s->col_mask));
 	for (uint32_t c = 0; c < n && p < len; c++) {
 		const char *name = (const char *)m + p;
-		uint32_t nl = cstr(m + p, len - p, NULL, 0);
+		uint32_t nl = cstr_len(m + p, len - p);
 		p += nl + 1;
 		if (p + 18 > len)
 			break;
@@ -727,7 +724,7 @@ static int on_server_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 			batch_add(s, b, sink, res, fr->msg_start, fr->len, off, data, dlen, 0);
 			return 0;
 		}
-		if (env->cfg->record_rows && s->rows_recorded < env->cfg->record_rows) {
+		if (rows_recorded(s, sink)) {
 			const uint8_t *m = whole_msg(fr, PROTO_DIR_S2C, sink, off, data, dlen);
 			if (m)
 				ev_rows(s, sink, m, fr->len, 0);
@@ -738,7 +735,7 @@ static int on_server_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 			batch_add(s, b, sink, res, fr->msg_start, fr->len, off, data, dlen, 1);
 			return 0;
 		}
-		if (s->copy_out == 1 && env->cfg->record_rows && s->rows_recorded < env->cfg->record_rows) {
+		if (s->copy_out == 1 && rows_recorded(s, sink)) {
 			const uint8_t *m = whole_msg(fr, PROTO_DIR_S2C, sink, off, data, dlen);
 			if (m)
 				ev_rows(s, sink, m, fr->len, 1);
@@ -798,12 +795,6 @@ static int on_server_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 		return 0;
 	release_to(b, PROTO_DIR_S2C, end, sink);
 	return 0;
-}
-
-/* Whether rows are still being recorded in this session (recorder.result_bytes). */
-static inline int rows_recorded(const struct pg_state *s, const struct proto_sink *sink)
-{
-	return sink->env->cfg->record_rows && s->rows_recorded < sink->env->cfg->record_rows;
 }
 
 static int pg_feed(void *st, int dir, uint64_t off, const uint8_t *data, uint32_t len,

@@ -14,9 +14,13 @@
 #include "dataplane/worker.h"
 #include "dataplane/policy-t.h"
 #include "slowpath/event-t.h"
-#include "dataplane/worker.h"
 #include "tests/common/test_decoder.h"
 #include "tests/common/test_eal.h"
+
+/* RowDescription body of one text column "a": fields, name, table oid, attnum, type
+ * oid 25, typlen -1, typmod -1, format 0. */
+static const uint8_t rowdesc[] = { 0, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25,
+				   0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0 };
 
 /* A message being built. */
 struct msg {
@@ -305,10 +309,6 @@ static void test_typed_bytewise(void **state)
 {
 	struct tconv *t = *state;
 	struct msg c = { .n = 0 }, s = { .n = 0 }, m = { .n = 0 };
-	/* one text column "a": fields, name, table oid, attnum, type oid 25, typlen -1,
-	 * typmod -1, format 0 */
-	static const uint8_t rowdesc[] = { 0, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25,
-					   0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0 };
 	uint16_t whole;
 
 	start(t);
@@ -434,8 +434,6 @@ static void test_result_rules_after_reload(void **state)
 {
 	struct tconv *t = *state;
 	struct msg c = { .n = 0 }, s = { .n = 0 }, m = { .n = 0 };
-	static const uint8_t rowdesc[] = { 0, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25,
-					   0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0 };
 
 	assert_int_equal(tconv_start(t), 0);
 	tconv_handshake(t);             /* no rules at first */

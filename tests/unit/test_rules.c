@@ -95,6 +95,21 @@ static void load_bad(const char *text, const struct dp_config *res, const char *
 		fail_msg("error \"%s\"\n   wanted prefix \"%s\" and \"%s\"", err, prefix, want);
 }
 
+/* A configuration naming <n> resources, given as strings (calloc'ed: free() it). */
+static struct dp_config *res_named(unsigned n, ...)
+{
+	struct dp_config *res = calloc(1, sizeof(*res));
+	va_list ap;
+
+	assert_non_null(res);
+	res->n_resources = n;
+	va_start(ap, n);
+	for (unsigned i = 0; i < n; i++)
+		snprintf(res->resources[i].name, DP_NAME_MAX, "%s", va_arg(ap, const char *));
+	va_end(ap);
+	return res;
+}
+
 static struct rule_scratch *scratch_for(const struct rule_set *rs)
 {
 	struct rule_scratch *s = NULL;
@@ -179,12 +194,7 @@ static void test_load_example(void **state)
 
 static void test_load_errors(void **state)
 {
-	struct dp_config *res = calloc(1, sizeof(*res));
-
-	assert_non_null(res);
-	res->n_resources = 2;
-	snprintf(res->resources[0].name, DP_NAME_MAX, "orders-db");
-	snprintf(res->resources[1].name, DP_NAME_MAX, "billing-db");
+	struct dp_config *res = res_named(2, "orders-db", "billing-db");
 
 	load_bad("rules = (\n { id = \"a\"; action = ; patterns = [\"x\"]; } # <- error\n);\n",
 		 NULL, "syntax error");
@@ -373,16 +383,11 @@ static void test_check_precedence(void **state)
 
 static void test_check_scope(void **state)
 {
-	struct dp_config *res = calloc(1, sizeof(*res));
+	struct dp_config *res = res_named(3, "orders-db", "billing-db", "cache");
 	struct rule_set *rs;
 	struct rule_scratch *s;
 	struct rule_verdict v;
 
-	assert_non_null(res);
-	res->n_resources = 3;
-	snprintf(res->resources[0].name, DP_NAME_MAX, "orders-db");
-	snprintf(res->resources[1].name, DP_NAME_MAX, "billing-db");
-	snprintf(res->resources[2].name, DP_NAME_MAX, "cache");
 	rs = load_ok(
 		"rules = (\n"
 		" { id = \"orders.only\"; action = \"block\"; resources = \"orders-db\"; patterns = [\"^DROP\"]; },\n"
@@ -744,15 +749,11 @@ static void test_mask_robust(void **state)
 
 static void test_mask_resources(void **state)
 {
-	struct dp_config *res = calloc(1, sizeof(*res));
+	struct dp_config *res = res_named(2, "hr-db", "web-db");
 	struct rule_set *rs;
 	struct rule_scratch *s;
 	struct rule_mask_stats st;
 
-	assert_non_null(res);
-	res->n_resources = 2;
-	snprintf(res->resources[0].name, DP_NAME_MAX, "hr-db");
-	snprintf(res->resources[1].name, DP_NAME_MAX, "web-db");
 	rs = load_ok(
 		"rules = (\n"
 		" { id = \"tok\"; action = \"mask\"; resources = \"hr-db\"; patterns = [\"secret[0-9]+\"]; },\n"
