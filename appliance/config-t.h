@@ -6,13 +6,14 @@
 #define TG_CONFIG_T_H
 
 #include <stdint.h>
+#include "common/tg_rule_files.h"
 #include "dataplane/dp_config-t.h"
 
 #define CFG_MAX_EAL_ARGS  32
 #define CFG_MAX_PAIRS     (DP_MAX_PORTS / 2)
 #define CFG_PATH_MAX      256
 #define CFG_ERR_MAX       512
-#define CFG_MAX_RULE_FILES 32
+#define CFG_MAX_RULE_FILES TG_RULE_FILES_MAX
 
 enum cfg_poll_mode {
 	CFG_POLL_BUSY     = 0,        /* spin on rx_burst: dedicated cores */

@@ -13,6 +13,7 @@
 #include <rte_ring_elem.h>
 #include "appliance/tgd_ops.h"
 #include "common/tg_log.h"
+#include "common/tg_rule_files.h"
 #include "dataplane/dp_counters.h"
 #include "dataplane/policy.h"
 #include "dataplane/worker.h"
@@ -246,18 +247,6 @@ static json_t *op_rules_get(void *ctx)
 			 "hash", p ? p->hash : "", "rules", p ? (int)p->n_rules : 0, "files", files);
 }
 
-/* A file name an API client may give: letters, digits, '.', '_', '-'; not "." / "..". */
-static int name_ok(const char *s)
-{
-	if (s == NULL || s[0] == 0 || s[0] == '.' || strlen(s) > 100)
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-		      *s == '.' || *s == '_' || *s == '-'))
-			return 0;
-	return 1;
-}
-
 static int write_file(const char *path, const char *text, size_t len)
 {
 	char tmp[CFG_PATH_MAX + 16];
@@ -302,7 +291,7 @@ static int op_rules_put(void *ctx, json_t *body, json_t **result, char *err, siz
 	json_array_foreach(files, i, f) {
 		const char *name = json_string_value(json_object_get(f, "name"));
 		json_t *text = json_object_get(f, "text");
-		if (!name_ok(name) || !json_is_string(text)) {
+		if (!tg_rule_file_name_ok(name) || !json_is_string(text)) {
 			snprintf(err, errlen, "files[%zu]: \"name\" must be a plain file name "
 				 "([A-Za-z0-9._-]) and \"text\" a string", i);
 			return -1;

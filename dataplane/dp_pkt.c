@@ -299,7 +299,7 @@ int dp_pkt_parse(const uint8_t *data, uint32_t len, struct dp_pkt *p)
  * Limitation: with a routing header still in transit, RFC 8200 8.1 wants the final
  * destination in the pseudo-header; the IPv6 destination is used. */
 static const struct rte_ipv6_hdr *ip6_for_tcp(const uint8_t *data, const struct dp_pkt *p,
-					      struct rte_ipv6_hdr *shadow)
+					      uint32_t tcp_len, struct rte_ipv6_hdr *shadow)
 {
 	const struct rte_ipv6_hdr *ip6 = (const struct rte_ipv6_hdr *)(data + p->l3_off);
 
@@ -307,7 +307,7 @@ static const struct rte_ipv6_hdr *ip6_for_tcp(const uint8_t *data, const struct 
 		return ip6;
 	memcpy(shadow->src_addr, ip6->src_addr, sizeof(shadow->src_addr));
 	memcpy(shadow->dst_addr, ip6->dst_addr, sizeof(shadow->dst_addr));
-	shadow->payload_len = rte_cpu_to_be_16((uint16_t)(p->tcp_hlen + p->payload_len));
+	shadow->payload_len = rte_cpu_to_be_16((uint16_t)tcp_len);
 	shadow->proto = IPPROTO_TCP;
 	return shadow;
 }
@@ -323,7 +323,8 @@ int dp_pkt_tcp_cksum_ok(const uint8_t *data, const struct dp_pkt *p)
 	if (p->ip_ver == 4)
 		return rte_ipv4_udptcp_cksum_verify(
 			(const struct rte_ipv4_hdr *)(data + p->l3_off), th) == 0;
-	return rte_ipv6_udptcp_cksum_verify(ip6_for_tcp(data, p, &shadow), th) == 0;
+	return rte_ipv6_udptcp_cksum_verify(
+		       ip6_for_tcp(data, p, (uint32_t)p->tcp_hlen + p->payload_len, &shadow), th) == 0;
 }
 
 int dp_pkt_ip_cksum_ok(const uint8_t *data, const struct dp_pkt *p)
@@ -335,8 +336,7 @@ int dp_pkt_ip_cksum_ok(const uint8_t *data, const struct dp_pkt *p)
 	return rte_ipv4_cksum((const struct rte_ipv4_hdr *)(data + p->l3_off)) == 0;
 }
 
-/* Writes a fresh TCP checksum over the segment as the IP header(s) now describe it. */
-static void tcp_cksum_recompute(uint8_t *data, const struct dp_pkt *p)
+void dp_pkt_tcp_cksum_set(uint8_t *data, const struct dp_pkt *p, uint32_t tcp_len)
 {
 	struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(data + p->l4_off);
 
@@ -347,7 +347,7 @@ static void tcp_cksum_recompute(uint8_t *data, const struct dp_pkt *p)
 	} else {
 		struct rte_ipv6_hdr shadow;
 
-		th->cksum = rte_ipv6_udptcp_cksum(ip6_for_tcp(data, p, &shadow), th);
+		th->cksum = rte_ipv6_udptcp_cksum(ip6_for_tcp(data, p, tcp_len, &shadow), th);
 	}
 }
 
@@ -367,7 +367,7 @@ void dp_pkt_fix_lengths_and_cksum(uint8_t *data, const struct dp_pkt *p)
 
 		ip6->payload_len = rte_cpu_to_be_16((uint16_t)(ext_len + tcp_len));
 	}
-	tcp_cksum_recompute(data, p);
+	dp_pkt_tcp_cksum_set(data, p, (uint32_t)p->tcp_hlen + p->payload_len);
 }
 
 /* RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'), over <n> 16-bit words. Every value stays
@@ -411,7 +411,7 @@ static void tcp_set(uint8_t *data, const struct dp_pkt *p, uint32_t field_off,
 		return;
 	if (field_off & 1) {
 		memcpy(th + field_off, nv, n);
-		tcp_cksum_recompute(data, p);
+		dp_pkt_tcp_cksum_set(data, p, (uint32_t)p->tcp_hlen + p->payload_len);
 		return;
 	}
 	memcpy(old, th + field_off, n);

@@ -21,6 +21,7 @@
 #include "dataplane/worker.h"
 #include "dataplane/dp_counters.h"
 #include "dataplane/dp_pkt-t.h"
+#include "dataplane/dp_pkt.h"
 
 #define SE_MAX_INJ_TRIES 8
 #define SE_RTX_BURST     8       /* segments one timer call retransmits per direction */
@@ -517,6 +518,8 @@ void se_forward_ctl(struct dp_worker *w, struct flow *f, int dir, struct rte_mbu
 		} else {
 			struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(base + p->l3_off);
 			ip->total_length = rte_cpu_to_be_16((uint16_t)(p->payload_off - p->l3_off));
+			ip->hdr_checksum = 0;
+			ip->hdr_checksum = rte_ipv4_cksum(ip);
 		}
 		full = 1;
 	}
@@ -533,8 +536,11 @@ void se_forward_ctl(struct dp_worker *w, struct flow *f, int dir, struct rte_mbu
 		}
 		((struct rte_tcp_hdr *)th)->cksum = ck;
 	}
-	if (full)
-		full_cksum(base + p->l3_off, p->ip_ver, th);
+	if (full) {
+		/* the frame keeps the sender's IP header, IPv4 options and IPv6 extension
+		 * headers included: the pseudo-header must skip them */
+		dp_pkt_tcp_cksum_set(base, p, rte_pktmbuf_pkt_len(m) - p->l4_off);
+	}
 	send_to_receiver(w, f, dir, m);
 }
 

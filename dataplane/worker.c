@@ -324,11 +324,7 @@ static void refuse_syn(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, c
 	th->rx_win = 0;
 	th->tcp_urp = 0;
 	rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_pkt_len(m) - (p->l4_off + 20)));
-	th->cksum = 0;
-	if (p->ip_ver == 6)
-		th->cksum = rte_ipv6_udptcp_cksum((struct rte_ipv6_hdr *)(d + p->l3_off), th);
-	else
-		th->cksum = rte_ipv4_udptcp_cksum((struct rte_ipv4_hdr *)(d + p->l3_off), th);
+	dp_pkt_tcp_cksum_set(d, p, 20);
 	dp_worker_emit(w, port, m);
 }
 

@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "common/tg_log.h"
+#include "common/tg_rule_files.h"
 #include "mgmt/api_int.h"
 #include "rules/rule-t.h"
 #include "slowpath/recorder.h"
@@ -20,8 +21,6 @@
 #define API_LIST_DEF       100
 #define API_EVENTS_MAX     10000      /* most events in one answer */
 #define API_EVENTS_DEF     1000
-#define API_RULE_FILES_MAX 256        /* files in one PUT /v1/rules */
-#define API_RULE_NAME_MAX  128
 
 static const char API_METRICS_TYPE[] = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -498,19 +497,6 @@ static void h_rules_get(struct api_call *c)
 		api_reply_json(c->rs, 200, c->a->ops.rules_get(c->a->ops.ctx));
 }
 
-/* A rule file name: letters, digits, '.', '_', '-', not starting with '.'. */
-static int rule_name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > API_RULE_NAME_MAX || s[0] == '.')
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
-			return 0;
-	return 1;
-}
-
 /* Checks the files of a PUT /v1/rules body and lists them (name, bytes, sha256) for the
  * audit record in <list>. Returns 0, or -1 after answering 400. */
 static int check_rule_files(struct api_response *rs, json_t *files, json_t *list)
@@ -522,8 +508,8 @@ static int check_rule_files(struct api_response *rs, json_t *files, json_t *list
 	json_t *file;
 	char where[32];
 
-	if (n == 0 || n > API_RULE_FILES_MAX) {
-		api_reply_error(rs, 400, "'files' must hold 1 to %d files", API_RULE_FILES_MAX);
+	if (n == 0 || n > TG_RULE_FILES_MAX) {
+		api_reply_error(rs, 400, "'files' must hold 1 to %d files", TG_RULE_FILES_MAX);
 		return -1;
 	}
 	json_array_foreach(files, i, file) {
@@ -537,7 +523,7 @@ static int check_rule_files(struct api_response *rs, json_t *files, json_t *list
 		const char *name = json_string_value(json_object_get(file, "name"));
 		json_t *text = json_object_get(file, "text");
 
-		if (!rule_name_ok(name)) {
+		if (!tg_rule_file_name_ok(name)) {
 			api_reply_error(rs, 400, "%sname '%.64s' is not a file name (letters, "
 					"digits, '.', '_', '-'; not starting with '.')", where,
 					name);

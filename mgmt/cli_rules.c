@@ -7,19 +7,9 @@
 #include <string.h>
 
 #include "mgmt/cli.h"
+#include "common/tg_rule_files.h"
 
 #define CLI_RULE_FILE_MAX (16u << 20) /* largest rule file `rules put` sends */
-
-/* A rule file name the API takes: letters, digits, '.', '_', '-', not starting with '.'
- * (so that `rules get --dir` cannot be made to write outside its directory either). */
-static int cli_rule_name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 128 || s[0] == '.')
-		return 0;
-	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
-}
 
 static const char cli_rules_get_usage[] = "usage: tollctl rules get [--dir DIR]\n";
 
@@ -40,7 +30,7 @@ static int cli_write_file(const char *dir, const char *path_name, const char *te
 	FILE *f;
 	int bad;
 
-	if (!cli_rule_name_ok(name)) {
+	if (!tg_rule_file_name_ok(name)) {
 		fprintf(stderr, "tollctl: the server sent a rule file named \"%s\": not written\n", name);
 		return -1;
 	}
@@ -205,7 +195,7 @@ int cli_cmd_rules_put(struct cli_global *g, int argc, char **argv)
 		char *text;
 		json_t *t;
 
-		if (name == NULL || !cli_rule_name_ok(name)) {
+		if (name == NULL || !tg_rule_file_name_ok(name)) {
 			fprintf(stderr, "tollctl: %s: a rule file's name is letters, digits, '.', '_', "
 				"'-' (not starting with '.')\n", argv[i]);
 			free(copy);

@@ -64,7 +64,8 @@ struct rte_mbuf *pktgen_build(struct rte_mempool *pool, const struct pktgen_seg_
 	uint8_t opts[40];
 	unsigned olen = build_opts(opts, s);
 	unsigned l2 = 14 + 4 * (s->vlan[0] != 0) + 4 * (s->vlan[1] != 0);
-	unsigned l3 = s->ip_ver == 6 ? 40 : 20;
+	unsigned ext = s->ip_ver == 6 && s->ip6_dstopt ? 8 : 0;
+	unsigned l3 = (s->ip_ver == 6 ? 40 : 20) + ext;
 	unsigned tcp_len = 20 + olen + s->payload_len;
 	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
 	uint8_t *d;
@@ -99,11 +100,16 @@ struct rte_mbuf *pktgen_build(struct rte_mempool *pool, const struct pktgen_seg_
 		struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)(d + off);
 		memset(ip6, 0, sizeof(*ip6));
 		ip6->vtc_flow = htonl(6u << 28);
-		ip6->payload_len = htons((uint16_t)tcp_len);
-		ip6->proto = IPPROTO_TCP;
+		ip6->payload_len = htons((uint16_t)(ext + tcp_len));
+		ip6->proto = ext ? IPPROTO_DSTOPTS : IPPROTO_TCP;
 		ip6->hop_limits = 64;
 		memcpy(ip6->src_addr, s->src->ip6, 16);
 		memcpy(ip6->dst_addr, s->dst->ip6, 16);
+		if (ext) {
+			/* next header TCP, length 0 (8 bytes), one PadN option of 4 data bytes */
+			static const uint8_t dstopt[8] = { IPPROTO_TCP, 0, 1, 4, 0, 0, 0, 0 };
+			memcpy(d + off + 40, dstopt, 8);
+		}
 	} else {
 		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(d + off);
 		memset(ip, 0, sizeof(*ip));
@@ -128,9 +134,13 @@ struct rte_mbuf *pktgen_build(struct rte_mempool *pool, const struct pktgen_seg_
 	memcpy((uint8_t *)th + 20, opts, olen);
 	if (s->payload_len)
 		memcpy((uint8_t *)th + 20 + olen, s->payload, s->payload_len);
-	if (s->ip_ver == 6)
-		th->cksum = rte_ipv6_udptcp_cksum((struct rte_ipv6_hdr *)(d + off), th);
-	else
+	if (s->ip_ver == 6) {
+		/* the pseudo-header names TCP and its length, whatever headers come between */
+		struct rte_ipv6_hdr ph = *(struct rte_ipv6_hdr *)(d + off);
+		ph.proto = IPPROTO_TCP;
+		ph.payload_len = htons((uint16_t)tcp_len);
+		th->cksum = rte_ipv6_udptcp_cksum(&ph, th);
+	} else
 		th->cksum = rte_ipv4_udptcp_cksum((struct rte_ipv4_hdr *)(d + off), th);
 	return m;
 }

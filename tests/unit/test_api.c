@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <arpa/inet.h>
+#include "common/tg_rule_files.h"
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -742,6 +743,27 @@ static void test_errors_body(void **state)
 	request("PUT", "/v1/rules", T_ADMIN, "{\"files\":[{\"name\":\"../x\",\"text\":\"\"}]}", &r);
 	assert_error(&r, 400, "not a file name");
 	reply_free(&r);
+	/* the daemon's limits (common/tg_rule_files.h): 100 characters, 32 files; the API
+	 * once let through 128 and 256, which the daemon then refused */
+	{
+		char body[4096], name[128];
+		int o;
+
+		memset(name, 'n', 101);
+		name[101] = 0;
+		snprintf(body, sizeof(body), "{\"files\":[{\"name\":\"%s\",\"text\":\"\"}]}", name);
+		request("PUT", "/v1/rules", T_ADMIN, body, &r);
+		assert_error(&r, 400, "not a file name");
+		reply_free(&r);
+		o = snprintf(body, sizeof(body), "{\"files\":[");
+		for (int k = 0; k < TG_RULE_FILES_MAX + 1; k++)
+			o += snprintf(body + o, sizeof(body) - (size_t)o, "%s{\"name\":\"f%d\",\"text\":\"\"}",
+				      k ? "," : "", k);
+		snprintf(body + o, sizeof(body) - (size_t)o, "]}");
+		request("PUT", "/v1/rules", T_ADMIN, body, &r);
+		assert_error(&r, 400, "1 to 32 files");
+		reply_free(&r);
+	}
 	request("PUT", "/v1/rules", T_ADMIN, "{\"files\":[{\"name\":\"a\",\"text\":\"\"},"
 		"{\"name\":\"a\",\"text\":\"\"}]}", &r);
 	assert_error(&r, 400, "twice");

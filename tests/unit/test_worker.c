@@ -462,6 +462,61 @@ static void test_table_full_fail_closed_ipv6(void **state)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
+/* IPv6 with a destination options header between the IPv6 header and TCP: every frame
+ * the worker forwards, edits or answers with carries a right TCP checksum (tconv_drain
+ * asserts each one with the extension header skipped in the pseudo-header). Before
+ * the fix, the header-only forward of old data and the RST of a refused SYN were summed
+ * over the bare IPv6 header (next header 60, its length) and came out wrong. */
+static void test_ipv6_ext_headers(void **state)
+{
+	struct tconv *t = *state;
+	struct pktgen_ep c2 = t->ep[0];
+	struct pktgen_seg_spec sp;
+	uint32_t s;
+
+	t->ip_ver = 6;
+	t->ip6_dstopt = 1;
+	t->cfg.flow_capacity = 1;
+	assert_int_equal(tconv_start(t), 0);
+	tconv_handshake(t);
+	s = t->nxt[0];
+	tconv_send(t, 0, "abc\n");
+	assert_int_equal(tconv_drain(t), 1);
+	assert_int_equal(t->fr[0].len, 4);
+	tconv_send(t, 0, "BLOCK\n");           /* removed, "ERR\n" injected to the client */
+	tconv_drain(t);
+	assert_true(tconv_rx_is(t, 0, "abc\n"));
+	assert_true(tconv_rx_is(t, 1, "ERR\n"));
+	tconv_ack(t, 1);
+	tconv_ack(t, 0);
+	tconv_drain(t);
+	/* old, acknowledged data again: forwarded header-only, payload stripped */
+	tconv_seg(t, 0, DP_TCP_ACK | DP_TCP_PSH, s, tconv_rcv_nxt(t, 0), "abc\n", 4);
+	assert_int_equal(tconv_drain(t), 1);
+	assert_int_equal(t->fr[0].len, 0);
+	assert_int_equal(t->fr[0].port, 1);
+	assert_int_equal(TCONV_CNT(t, tcp_dup_dropped), 1);
+	/* a second client while the table is full: its SYN is answered with RST|ACK */
+	c2.port = 40001;
+	memset(&sp, 0, sizeof(sp));
+	sp.src = &c2;
+	sp.dst = &t->ep[1];
+	sp.ip_ver = 6;
+	sp.ip6_dstopt = 1;
+	sp.flags = DP_TCP_SYN;
+	sp.seq = 4242;
+	sp.win = 1024;
+	sp.wscale = 7;
+	sp.mss = 1440;
+	tconv_rx_frame(t, 0, pktgen_build(t->pool, &sp));
+	assert_int_equal(tconv_drain(t), 1);
+	assert_int_equal(t->fr[0].flags, DP_TCP_RST | DP_TCP_ACK);
+	assert_int_equal(t->fr[0].ack, 4243);
+	assert_int_equal(TCONV_CNT(t, flow_overload_rst), 1);
+	assert_int_equal(TCONV_CNT(t, drop_bad_cksum), 0);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
 /* More output than the TX buffer holds in one burst: the excess is dropped and counted. */
 static void test_tx_full(void **state)
 {
@@ -696,6 +751,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_table_full_fail_closed, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_table_full_fail_closed_ipv6, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_table_full_fail_open, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_ipv6_ext_headers, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_tx_full, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_midstream_bypass_once, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_midstream_drop, tconv_cm_setup, tconv_cm_teardown),
