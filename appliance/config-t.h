@@ -48,6 +48,8 @@ struct cfg {
 	uint16_t n_workers;           /* worker lcores (each gets one RX/TX queue per port) */
 	uint8_t  poll;                /* enum cfg_poll_mode */
 	uint32_t poll_idle_us;        /* adaptive: longest sleep after empty polls */
+	uint32_t poll_deep_idle_us;   /* adaptive: longest sleep once the ports are quiet */
+	uint32_t poll_deep_after_ms;  /* adaptive: quiet = no packet for this long (0: never) */
 	uint32_t mbufs;               /* mbufs in the packet pool */
 	/* rules */
 	int  n_rule_files;            /* rule files, in order */

@@ -160,6 +160,10 @@ static const struct cfg_directive cfg_root_dirs[] = {
 	CFG_NUM("workers.count", CFG_T_INT, struct cfg, n_workers, 1, DP_MAX_WORKERS, NULL),
 	CFG_NAMES("workers.poll", CFG_T_ENUM, struct cfg, poll, cfg_poll_names),
 	CFG_NUM("workers.poll_idle_us", CFG_T_INT, struct cfg, poll_idle_us, 1, 100000, "microseconds"),
+	CFG_NUM("workers.poll_deep_idle_us", CFG_T_INT, struct cfg, poll_deep_idle_us, 1, 100000,
+		"microseconds"),
+	CFG_NUM("workers.poll_deep_after_ms", CFG_T_INT, struct cfg, poll_deep_after_ms, 0, 3600000,
+		"milliseconds"),
 	CFG_NUM("workers.mbufs", CFG_T_INT, struct cfg, mbufs, 1023, 16777215, NULL),
 	CFG_NUM("dataplane.flow_capacity", CFG_T_INT, struct cfg, dp.flow_capacity,
 		1024, 16777216, NULL),
@@ -253,6 +257,8 @@ void cfg_defaults(struct cfg *c)
 	c->n_workers = 1;
 	c->poll = CFG_POLL_BUSY;
 	c->poll_idle_us = 200;
+	c->poll_deep_idle_us = 1000;
+	c->poll_deep_after_ms = 1000;
 	c->mbufs = 65535;
 	snprintf(c->log_level, sizeof(c->log_level), "info");
 	c->dp.flow_capacity = 65536;

@@ -378,6 +378,8 @@ static int tgd_workers_init(struct tgd *d)
 		memcpy(d->loops[i].port_id, d->port_id, sizeof(d->port_id));
 		d->loops[i].poll = c->poll == CFG_POLL_ADAPTIVE ? DP_POLL_ADAPTIVE : DP_POLL_BUSY;
 		d->loops[i].idle_us_max = c->poll_idle_us;
+		d->loops[i].deep_us_max = c->poll_deep_idle_us;
+		d->loops[i].deep_after_ms = c->poll_deep_after_ms;
 		d->loops[i].quit = &tgd_quit;
 		i++;
 	}

@@ -1,6 +1,7 @@
 /* loop.c - the worker lcore's poll loop (busy or adaptive), TX drain and timer tick. */
 #include <inttypes.h>
 #include <stdbool.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -101,36 +102,45 @@ int dp_loop_run(void *arg)
 	struct dp_loop *lp = arg;
 	struct dp_worker *w;
 	struct loop_clock clk;
+	struct dp_backoff bo;
 	uint64_t next_timer_ns;
-	uint32_t empty = 0, sleep_us = 1;
-	uint64_t last_rx_ns = 0;          /* when a poll last brought packets */
-	uint32_t idle_max;
 	bool adaptive;
 
 	if (lp == NULL || lp->w == NULL || lp->quit == NULL)
 		return -1;
 	w = lp->w;
 	adaptive = lp->poll == DP_POLL_ADAPTIVE;
-	idle_max = lp->idle_us_max ? lp->idle_us_max : 1;
+	memset(&bo, 0, sizeof(bo));
+	bo.idle_us_max = lp->idle_us_max ? lp->idle_us_max : 1;
+	bo.deep_us_max = lp->deep_us_max;
+	bo.deep_after_ns = (uint64_t)lp->deep_after_ms * 1000000ull;
 	loop_clock_init(&clk);
 	/* Linux rounds a thread's sleeps up by its timer slack (50 us by default), which
 	 * would turn the first 1 us back-off into 50 us of added latency. */
 	if (adaptive) {
 		prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
-		TG_INFO("loop", "worker %u on lcore %u: queue %u, %u ports, adaptive polling "
-			"(sleeps up to %u us)", w->id, rte_lcore_id(), w->queue, w->n_ports, idle_max);
+		if (bo.deep_after_ns && bo.deep_us_max > bo.idle_us_max)
+			TG_INFO("loop", "worker %u on lcore %u: queue %u, %u ports, adaptive polling "
+				"(sleeps up to %u us, up to %u us after %u ms without packets)",
+				w->id, rte_lcore_id(), w->queue, w->n_ports, bo.idle_us_max,
+				bo.deep_us_max, lp->deep_after_ms);
+		else
+			TG_INFO("loop", "worker %u on lcore %u: queue %u, %u ports, adaptive polling "
+				"(sleeps up to %u us)", w->id, rte_lcore_id(), w->queue, w->n_ports,
+				bo.idle_us_max);
 	} else {
 		TG_INFO("loop", "worker %u on lcore %u: queue %u, %u ports, busy polling",
 			w->id, rte_lcore_id(), w->queue, w->n_ports);
 	}
 
 	w->now_ns = loop_now_ns(&clk);
+	bo.last_rx_ns = w->now_ns;
 	next_timer_ns = w->now_ns + DP_LOOP_TIMER_NS;
 	dp_worker_online(w);
 	/* The quit flag is written by a signal handler on another thread: an atomic load
 	 * keeps the compiler from hoisting it out of the loop (it costs a plain load). */
 	while (!__atomic_load_n(lp->quit, __ATOMIC_RELAXED)) {
-		uint32_t got;
+		uint32_t got, us;
 
 		w->now_ns = loop_now_ns(&clk);
 		got = loop_poll_ports(lp);
@@ -143,29 +153,21 @@ int dp_loop_run(void *arg)
 		/* between iterations the worker holds no policy snapshot: a reload may free
 		 * the previous one once every worker has said so */
 		dp_worker_quiescent(w);
-		if (got) {
-			empty = 0;
-			sleep_us = 1;
-			last_rx_ns = w->now_ns;
-			continue;
-		}
 		/* Adaptive back-off (as l3fwd-power): spin through short gaps between
-		 * bursts, then sleep 1, 2, 4 ... idle_max us while the ports stay empty. */
-		if (!adaptive)
+		 * bursts, then sleep while the ports stay empty. */
+		if (!adaptive || (us = dp_loop_backoff(&bo, w->now_ns, got)) == 0)
 			continue;
-		if (empty < DP_LOOP_IDLE_POLLS || w->now_ns - last_rx_ns < DP_LOOP_SPIN_NS) {
-			empty++;
-			continue;
-		}
-		rte_delay_us_sleep(sleep_us);
+		rte_delay_us_sleep(us);
 		lp->sleeps++;
-		lp->sleep_us += sleep_us;
-		sleep_us = sleep_us * 2 > idle_max ? idle_max : sleep_us * 2;
+		lp->sleep_us += us;
+		if (us > bo.idle_us_max)
+			lp->deep_sleeps++;
 	}
 	loop_tx_drain(lp);
 	dp_worker_offline(w);
 	TG_INFO("loop", "worker %u stopped: %" PRIu64 " polls, %" PRIu64 " sleeps (%" PRIu64
-		" us asked)", w->id, lp->polls, lp->sleeps, lp->sleep_us);
+		" us asked, %" PRIu64 " deep)", w->id, lp->polls, lp->sleeps, lp->sleep_us,
+		lp->deep_sleeps);
 	return 0;
 }
 

@@ -17,6 +17,13 @@
  * with 100 polls (~5 us) of spin, 0.90 (rounds 0.86-0.93) with 50 us, no better with
  * 150 us; an idle worker still sleeps within 50 us of its last packet.
  *
+ * Deep idle: once no packet has come for deep_after_ns, sleeps may grow on to
+ * deep_us_max. Each wake-up of a KVM guest costs some 15 us of CPU (timer exits), so
+ * 200 us sleeps keep an idle worker at ~8 % of a core, 1 ms ones at ~2 %. Only the
+ * first packet after a quiet second waits longer (up to deep_us_max); an exchange in
+ * progress never sees the deep sleeps. The back-off itself is dp_loop_backoff(), a
+ * pure function, so that tests can drive it with made-up times.
+ *
  * Counters: the loop counts what only it knows - tx_pkts, tx_bytes and tx_drop_full
  * (packets the TX queue did not take after bounded retries) - in w->cnt and in
  * w->port_cnt[port]. Everything else is the worker's.
@@ -38,6 +45,44 @@
 #define DP_LOOP_TX_RETRIES  8         /* tx_burst calls that may take nothing before drop */
 #define DP_LOOP_TIMER_NS    1000000   /* dp_worker_timers() period */
 
+/* The adaptive back-off's state and settings (dp_loop_backoff). */
+struct dp_backoff {
+	uint32_t idle_us_max;         /* longest sleep while traffic is recent (>= 1) */
+	uint32_t deep_us_max;         /* longest sleep once quiet (<= idle_us_max: none) */
+	uint64_t deep_after_ns;       /* quiet means: no packet for this long (0: never) */
+	uint32_t empty;               /* empty polls since the last packet */
+	uint32_t sleep_us;            /* the next sleep */
+	uint64_t last_rx_ns;          /* when a poll last brought packets */
+};
+
+/* After a poll at <now_ns> that brought <got> packets: how many microseconds to sleep
+ * now (0: poll again at once). Spins DP_LOOP_SPIN_NS (and DP_LOOP_IDLE_POLLS polls)
+ * after the last packet, then sleeps 1, 2, 4 ... us up to idle_us_max, and up to
+ * deep_us_max once no packet has come for deep_after_ns. */
+static inline uint32_t dp_loop_backoff(struct dp_backoff *b, uint64_t now_ns, uint32_t got)
+{
+	uint32_t us, cap;
+
+	if (got) {
+		b->empty = 0;
+		b->sleep_us = 1;
+		b->last_rx_ns = now_ns;
+		return 0;
+	}
+	if (b->empty < DP_LOOP_IDLE_POLLS || now_ns - b->last_rx_ns < DP_LOOP_SPIN_NS) {
+		b->empty++;
+		return 0;
+	}
+	cap = b->idle_us_max ? b->idle_us_max : 1;
+	if (b->deep_after_ns && b->deep_us_max > cap && now_ns - b->last_rx_ns >= b->deep_after_ns)
+		cap = b->deep_us_max;
+	us = b->sleep_us ? b->sleep_us : 1;
+	if (us > cap)
+		us = cap;
+	b->sleep_us = us * 2 > cap ? cap : us * 2;
+	return us;
+}
+
 enum dp_poll_mode {
 	DP_POLL_BUSY     = 0,         /* spin on rx_burst: dedicated cores */
 	DP_POLL_ADAPTIVE = 1,         /* sleep after empty polls (VMs, small machines) */
@@ -50,11 +95,15 @@ struct dp_loop {
 	uint16_t port_id[DP_MAX_PORTS]; /* port_id[p]: ethdev id of the worker's port p */
 	uint8_t  poll;                /* enum dp_poll_mode */
 	uint32_t idle_us_max;         /* adaptive: longest sleep, in microseconds (>= 1) */
+	uint32_t deep_us_max;         /* adaptive: longest sleep once quiet (see above) */
+	uint32_t deep_after_ms;       /* adaptive: quiet after this long without packets
+	                               * (0: never) */
 	const volatile bool *quit;    /* set by the signal handler; owned by the appliance */
 	/* statistics of the loop itself, written by the loop (read them after it returned) */
 	uint64_t polls;               /* iterations over all ports */
 	uint64_t sleeps;              /* adaptive sleeps taken */
 	uint64_t sleep_us;            /* microseconds asked to sleep, in total */
+	uint64_t deep_sleeps;         /* sleeps longer than idle_us_max (quiet ports) */
 } __rte_cache_aligned;
 
 /* The lcore function: runs <arg> (a struct dp_loop *) until *quit becomes true, then

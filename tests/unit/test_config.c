@@ -78,6 +78,8 @@ static void test_tollgate_conf_loads_and_documents_the_defaults(void **state)
 	assert_int_equal(c->n_workers, d.n_workers);
 	assert_int_equal(c->poll, d.poll);
 	assert_int_equal(c->poll_idle_us, d.poll_idle_us);
+	assert_int_equal(c->poll_deep_idle_us, d.poll_deep_idle_us);
+	assert_int_equal(c->poll_deep_after_ms, d.poll_deep_after_ms);
 	assert_int_equal(c->mbufs, d.mbufs);
 	assert_string_equal(c->log_level, d.log_level);
 	assert_int_equal(c->dp.flow_capacity, d.dp.flow_capacity);
@@ -157,6 +159,8 @@ static void test_minimal_file_gets_documented_defaults(void **state)
 	assert_int_equal(c->n_workers, 1);
 	assert_int_equal(c->poll, CFG_POLL_BUSY);
 	assert_int_equal(c->poll_idle_us, 200);
+	assert_int_equal(c->poll_deep_idle_us, 1000);
+	assert_int_equal(c->poll_deep_after_ms, 1000);
 	assert_int_equal(c->mbufs, 65535);
 	assert_string_equal(c->log_level, "info");
 	assert_int_equal(c->dp.flow_capacity, 65536);
@@ -195,6 +199,8 @@ static void test_values_units_and_ipv6(void **state)
 	assert_int_equal(c->mbufs, 0x3FFFF);
 	assert_int_equal(c->poll, CFG_POLL_ADAPTIVE);
 	assert_int_equal(c->poll_idle_us, 50);
+	assert_int_equal(c->poll_deep_idle_us, 5000);
+	assert_int_equal(c->poll_deep_after_ms, 0);
 	assert_int_equal(c->dp.idle_timeout_s, 7200);
 	assert_int_equal(c->dp.closed_timeout_s, 90);
 	assert_int_equal(c->dp.max_hold_bytes, 1u << 20);
