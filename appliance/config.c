@@ -1117,14 +1117,6 @@ static int cfg_check(struct cfg_ctx *x)
 		return cfg_err_path(x, "dataplane.stream_memcap",
 				    "%llu is less than twice dataplane.max_hold_bytes (%u): one flow could exhaust it",
 				    (unsigned long long)c->dp.stream_memcap, c->dp.max_hold_bytes);
-	/* NICs send fragments to queue 0 (RSS hashes unfragmented TCP only): a datagram
-	 * reassembled there may belong to another worker's flow, which worker 0 would then
-	 * pass uninspected. Until datagrams are handed to their flow's worker, reassembly
-	 * needs a single worker. */
-	if (c->dp.frag == DP_FRAG_REASSEMBLE && c->n_workers > 1)
-		return cfg_err_path(x, "dataplane.fragments",
-				    "\"reassemble\" needs workers.count = 1 (fragments reach worker 0 "
-				    "only); use \"drop\" with %u workers", c->n_workers);
 	return 0;
 }
 

@@ -39,6 +39,8 @@ struct tgd {
 	struct dp_worker *workers;                      /* n_workers, cache aligned */
 	struct dp_loop *loops;                          /* one per worker */
 	uint16_t n_workers_init;                        /* workers dp_worker_init succeeded on */
+	struct dp_handoff *handoff;                     /* several workers reassembling: where
+	                                                 * datagrams go to their flow's worker */
 	unsigned lcore[RTE_MAX_LCORE];                  /* worker index -> lcore id */
 	struct dp_policy_slot *slot;                    /* where rule snapshots are published */
 	bool launched[RTE_MAX_LCORE];                   /* worker index -> loop launched */

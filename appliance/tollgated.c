@@ -30,6 +30,7 @@
 #include "appliance/config.h"
 #include "common/tg_log.h"
 #include "dataplane/dp_counters.h"
+#include "dataplane/handoff.h"
 #include "dataplane/loop.h"
 #include "dataplane/port.h"
 #include "dataplane/proto/proto.h"
@@ -506,6 +507,11 @@ static void tgd_shutdown(struct tgd *d)
 	tgd_tel_publish(NULL, 0);
 	for (uint16_t i = 0; i < d->n_workers_init; i++)
 		dp_worker_fini(&d->workers[i]);
+	if (d->handoff) {
+		dp_handoff_rings_free(d->handoff);
+		rte_free(d->handoff);
+		d->handoff = NULL;
+	}
 	tgd_slow_fini(d);               /* records the close events the workers just sent */
 	dp_policy_slot_free(d->slot);
 	d->slot = NULL;
@@ -515,6 +521,41 @@ static void tgd_shutdown(struct tgd *d)
 	rte_free(d->workers);
 	rte_mempool_free(d->pool);
 	rte_eal_cleanup();
+}
+
+/* Several workers and fragments = "reassemble": NICs leave fragments to queue 0, so
+ * worker 0 reassembles every datagram and passes each to the worker RSS gives its flow
+ * (dataplane/handoff.h). That needs each port's RSS key and redirection table, read
+ * from the started ports. Returns 0, or -1 (logged) when a port does not tell them. */
+static int tgd_handoff_init(struct tgd *d)
+{
+	const struct cfg *c = &d->cfg;
+	char err[256];
+
+	if (c->dp.frag != DP_FRAG_REASSEMBLE || d->n_workers_init < 2)
+		return 0;
+	d->handoff = rte_zmalloc("tg_handoff", sizeof(*d->handoff), RTE_CACHE_LINE_SIZE);
+	if (d->handoff == NULL) {
+		TG_ERR("main", "fragment handoff: out of memory");
+		return -1;
+	}
+	d->handoff->n_workers = d->n_workers_init;
+	for (uint16_t p = 0; p < c->n_ports; p++) {
+		if (dp_port_rss_get(d->port_id[p], &d->handoff->rss[p], err, sizeof(err)) < 0) {
+			TG_ERR("main", "dataplane.fragments = \"reassemble\" with %u workers: %s; "
+			       "use \"drop\" or one worker", d->n_workers_init, err);
+			return -1;
+		}
+	}
+	if (dp_handoff_rings_create(d->handoff, (int)rte_socket_id()) < 0) {
+		TG_ERR("main", "fragment handoff: cannot create %u rings", d->n_workers_init);
+		return -1;
+	}
+	for (uint16_t i = 0; i < d->n_workers_init; i++)
+		d->workers[i].handoff = d->handoff;
+	TG_INFO("main", "fragments: reassembled by the worker that receives them and passed "
+		"to the worker that owns their flow (%u workers)", d->n_workers_init);
+	return 0;
 }
 
 /* Loads the configuration; with --check prints the verdict. Returns 0, or 1 (printed). */
@@ -626,7 +667,7 @@ int main(int argc, char **argv)
 	rc = 1;
 	d->quit = &tgd_quit;
 	d->reload = &tgd_reload;
-	if (tgd_pool_create(d) < 0 || tgd_ports_setup(d) < 0 || tgd_workers_init(d) < 0 ||
+	if (tgd_pool_create(d) < 0 || tgd_ports_setup(d) < 0 || tgd_workers_init(d) < 0 || tgd_handoff_init(d) < 0 ||
 	    tgd_policy_init(d) < 0 || tgd_slow_init(d) < 0)
 		goto out;
 	tgd_tel_publish(d->workers, d->n_workers_init);

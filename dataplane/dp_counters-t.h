@@ -36,6 +36,8 @@
 	X(frag_too_big,         "IP fragments dropped: their datagram does not fit in one mbuf") \
 	X(frag_table_full,      "IP fragments dropped: reassembly table full") \
 	X(frag_timeout,         "IP fragments freed: their datagram did not complete in time") \
+	X(frag_handoff,         "reassembled datagrams passed to the worker that owns their flow") \
+	X(frag_handoff_full,    "reassembled datagrams dropped: the owning worker's handoff ring was full") \
 	X(flow_created,         "flows created") \
 	X(flow_expired_idle,    "flows expired after the idle timeout") \
 	X(flow_expired_closed,  "closed flows released") \

@@ -82,6 +82,11 @@ static inline uint32_t loop_poll_ports(struct dp_loop *lp)
 	struct rte_mbuf *pkts[DP_BURST];
 	uint32_t got = 0;
 
+	/* datagrams other workers reassembled for this one's flows (several workers) */
+	if (w->handoff && dp_worker_handoff_poll(w)) {
+		got++;
+		loop_tx_drain(lp);
+	}
 	for (uint16_t p = 0; p < w->n_ports; p++) {
 		uint16_t n = rte_eth_rx_burst(lp->port_id[p], w->queue, pkts, DP_BURST);
 

@@ -8,6 +8,7 @@
 #include <rte_ether.h>
 #include <rte_pci.h>
 #include "common/tg_log.h"
+#include "dataplane/handoff.h"
 #include "dataplane/port.h"
 
 /* Toeplitz with a key made of one repeated 16-bit pattern hashes (src, dst) and
@@ -127,6 +128,51 @@ static int port_rss_conf(uint16_t port_id, const struct rte_eth_dev_info *info,
 	rss->rss_key = key;
 	rss->rss_key_len = (uint8_t)key_len;
 	rss->rss_hf = hf;
+	return 0;
+}
+
+int dp_port_rss_get(uint16_t port_id, struct dp_rss *out, char *err, size_t errlen)
+{
+	struct rte_eth_rss_reta_entry64 reta[DP_RSS_RETA_MAX / RTE_ETH_RETA_GROUP_SIZE];
+	struct rte_eth_rss_conf rc;
+	struct rte_eth_dev_info info;
+	uint8_t key[256];
+	int rv;
+
+	memset(out, 0, sizeof(*out));
+	rv = rte_eth_dev_info_get(port_id, &info);
+	if (rv != 0) {
+		snprintf(err, errlen, "port %u: rte_eth_dev_info_get: %s", port_id, rte_strerror(-rv));
+		return -1;
+	}
+	if (info.reta_size == 0 || info.reta_size > DP_RSS_RETA_MAX) {
+		snprintf(err, errlen, "port %u (%s): RSS redirection table of %u entries (1 to %u "
+			 "can be followed)", port_id, port_driver(&info), info.reta_size, DP_RSS_RETA_MAX);
+		return -1;
+	}
+	memset(reta, 0, sizeof(reta));
+	for (unsigned g = 0; g < (info.reta_size + RTE_ETH_RETA_GROUP_SIZE - 1u) / RTE_ETH_RETA_GROUP_SIZE; g++)
+		reta[g].mask = UINT64_MAX;
+	rv = rte_eth_dev_rss_reta_query(port_id, reta, info.reta_size);
+	if (rv != 0) {
+		snprintf(err, errlen, "port %u (%s): cannot read the RSS redirection table: %s",
+			 port_id, port_driver(&info), rte_strerror(-rv));
+		return -1;
+	}
+	memset(&rc, 0, sizeof(rc));
+	rc.rss_key = key;
+	rc.rss_key_len = sizeof(key) > 255 ? 255 : sizeof(key);
+	rv = rte_eth_dev_rss_hash_conf_get(port_id, &rc);
+	if (rv != 0 || rc.rss_key_len == 0 || rc.rss_key_len > DP_RSS_KEY_MAX) {
+		snprintf(err, errlen, "port %u (%s): cannot read the RSS key: %s", port_id,
+			 port_driver(&info), rv ? rte_strerror(-rv) : "bad length");
+		return -1;
+	}
+	out->reta_size = info.reta_size;
+	for (unsigned i = 0; i < info.reta_size; i++)
+		out->reta[i] = reta[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE];
+	memcpy(out->key, key, rc.rss_key_len);
+	out->key_len = rc.rss_key_len;
 	return 0;
 }
 

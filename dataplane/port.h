@@ -21,6 +21,8 @@
 
 struct rte_mempool;
 
+struct dp_rss;
+
 /* Tells whether <dev> is a PCI address (full "DDDD:BB:DD.F" or short "BB:DD.F").
  * Anything else is taken as a virtual device argument string. */
 bool dp_port_is_pci(const char *dev);
@@ -54,6 +56,12 @@ int dp_port_lookup(const char *dev, uint16_t *port_id, char *err, size_t errlen)
  * port and the error. On error the port may be left configured but not started. */
 int dp_port_setup(uint16_t port_id, uint16_t n_queues, uint16_t rx_desc, uint16_t tx_desc,
 		  struct rte_mempool *pool, char *err, size_t errlen);
+
+/* Reads how started port <port_id> spreads TCP over its queues: its RSS key and
+ * redirection table, as the NIC uses them (for handoff.h). Returns 0, or -1 with one
+ * line in <err> when the PMD does not say (no RSS, no redirection table query, a
+ * table or key larger than struct dp_rss holds). */
+int dp_port_rss_get(uint16_t port_id, struct dp_rss *out, char *err, size_t errlen);
 
 /* Logs the port's ethdev statistics (ipackets, opackets, imissed, ierrors, oerrors,
  * rx_nombuf) as one line. Safe on a stopped port. */

@@ -28,6 +28,7 @@
 #include <rte_ring_elem.h>
 #include "slowpath/event-t.h"
 #include "dataplane/frag.h"
+#include "dataplane/handoff.h"
 #include <rte_cycles.h>
 
 /* The worker's clock in TSC cycles, for rte_ip_frag (tests set now_ns by hand, so the
@@ -441,11 +442,34 @@ struct pre {
 	uint8_t keyed;                /* k, side and f are set */
 };
 
+static void process_parsed(struct dp_worker *w, uint16_t port, struct rte_mbuf *m,
+			   struct pre *pr, int st, int res);
+
+/* Several workers: datagram <m> (parsed into <p>), reassembled here from fragments of
+ * worker port <port>, goes to the worker RSS gives its flow to (handoff.h), unless
+ * that is this one. Returns 1 when <m> was consumed (passed on, or dropped and
+ * counted), 0 when this worker owns it. */
+static int handoff_send(struct dp_worker *w, uint16_t port, struct rte_mbuf *m,
+			const struct dp_pkt *p)
+{
+	uint16_t q = dp_handoff_owner(w->handoff, port, p);
+
+	if (q == UINT16_MAX || q == w->queue || q >= w->handoff->n_workers)
+		return 0;
+	m->port = port;               /* the owner's port index, as frag_input set it */
+	if (rte_ring_mp_enqueue(w->handoff->ring[q], m) != 0) {
+		DP_CNT_INC(&w->cnt, frag_handoff_full);
+		rte_pktmbuf_free(m);
+		return 1;
+	}
+	DP_CNT_INC(&w->cnt, frag_handoff);
+	return 1;
+}
+
 static void process_one(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, struct pre *pr)
 {
 	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
 	struct dp_pkt *pp = &pr->p;
-	struct flow *f;
 	int st = pr->st, res = pr->res;
 
 	DP_CNT_INC(&w->cnt, rx_pkts);
@@ -486,7 +510,22 @@ static void process_one(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, 
 		}
 		res = st == DP_PKT_TCP ? resource_lookup(w, port, pp) : -1;
 		pr->keyed = 0;
+		if (st == DP_PKT_TCP && res >= 0 && w->handoff && handoff_send(w, port, m, pp))
+			return;
 	}
+	process_parsed(w, port, m, pr, st, res);
+}
+
+/* The rest of the path of frame <m>, parsed into pr->p with status <st> and resource
+ * <res>: bridged, dropped, or given to its flow. Received frames come from
+ * process_one(), datagrams another worker reassembled from dp_worker_handoff_poll(). */
+static void process_parsed(struct dp_worker *w, uint16_t port, struct rte_mbuf *m,
+			   struct pre *pr, int st, int res)
+{
+	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct dp_pkt *pp = &pr->p;
+	struct flow *f;
+
 	if (st != DP_PKT_TCP || res < 0) {
 		DP_CNT_INC(&w->cnt, bridged_pkts);
 		bridge(w, port, m);
@@ -571,7 +610,8 @@ static void process_chunk(struct dp_worker *w, uint16_t port, struct rte_mbuf **
 		process_one(w, port, pkts[i], &pr[i]);
 }
 
-void dp_worker_process_burst(struct dp_worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n)
+/* Takes the current policy snapshot for the frames about to be processed. */
+static inline void burst_begin(struct dp_worker *w)
 {
 	/* acquire: pairs with the slow path's release store of a new snapshot; the
 	 * snapshot stays valid until this worker reports its next quiescent state */
@@ -580,6 +620,42 @@ void dp_worker_process_burst(struct dp_worker *w, uint16_t port, struct rte_mbuf
 	w->env.pol = &w->pol->ops;
 	w->env.now_ns = w->now_ns;
 	w->env.scratch = w->id < DP_MAX_WORKERS ? w->pol->scratch[w->id] : NULL;
+}
+
+unsigned dp_worker_handoff_poll(struct dp_worker *w)
+{
+	struct rte_mbuf *pkts[DP_BURST];
+	unsigned n;
+
+	if (w->handoff == NULL || w->queue >= w->handoff->n_workers)
+		return 0;
+	n = rte_ring_sc_dequeue_burst(w->handoff->ring[w->queue], (void **)pkts, DP_BURST, NULL);
+	if (n == 0)
+		return 0;
+	burst_begin(w);
+	for (unsigned i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		struct pre pr;
+		int st, res;
+
+		/* counted as received by the worker that took its fragments: not again */
+		st = dp_pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m), &pr.p);
+		res = st == DP_PKT_TCP && m->port < w->n_ports ? resource_lookup(w, m->port, &pr.p) : -1;
+		pr.keyed = 0;
+		pr.f = NULL;
+		if (m->port >= w->n_ports) {
+			DP_CNT_INC(&w->cnt, drop_malformed);
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		process_parsed(w, m->port, m, &pr, st, res);
+	}
+	return n;
+}
+
+void dp_worker_process_burst(struct dp_worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n)
+{
+	burst_begin(w);
 	for (uint16_t i = 0; i < n; i += FLOW_BULK_MAX)
 		process_chunk(w, port, pkts + i, n - i < FLOW_BULK_MAX ? (uint16_t)(n - i) : FLOW_BULK_MAX);
 }

@@ -29,6 +29,11 @@ struct rte_mempool *dp_worker_pool_create(const char *name, unsigned n_mbufs, in
  * counted. Uses w->now_ns as the current time. */
 void dp_worker_process_burst(struct dp_worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n);
 
+/* Several workers (w->handoff set): processes up to DP_BURST datagrams that other
+ * workers reassembled for this worker's flows (handoff.h), as received on the port
+ * the datagram's mbuf names. Returns how many it took. */
+unsigned dp_worker_handoff_poll(struct dp_worker *w);
+
 /* Periodic work: expire flows, retransmit unacknowledged injected bytes. Call with
  * w->now_ns set, every few milliseconds at most. */
 void dp_worker_timers(struct dp_worker *w);

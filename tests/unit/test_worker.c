@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <cmocka.h>
@@ -11,9 +12,11 @@
 #include <rte_tcp.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include <rte_malloc.h>
 #include "dataplane/dp_counters.h"
 #include "dataplane/dp_pkt.h"
 #include "dataplane/flow.h"
+#include "dataplane/handoff.h"
 #include "dataplane/tcp-t.h"
 #include "dataplane/worker.h"
 #include "tests/common/pktgen.h"
@@ -316,6 +319,142 @@ static void test_fragments_reassembled(void **state)
 	assert_int_equal(TCONV_CNT(t, frag_reassembled), 2);
 	assert_int_equal(TCONV_CNT(t, drop_bad_cksum), 1);
 	assert_int_equal(tconv_drain(t), 0);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* dp_handoff_owner() is the NIC's Toeplitz hash: with Microsoft's verification key
+ * and tuples ("Verifying the RSS Hash Calculation", NDIS documentation), and a
+ * redirection table that names every entry's own index, the owner is the documented
+ * hash modulo the table size. With the symmetric key port.c configures, both
+ * directions of a flow have the same owner. */
+static void test_handoff_owner(void **state)
+{
+	static const uint8_t ms_key[40] = {
+		0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
+		0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
+		0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa };
+	static const uint8_t v6_src[16] = { 0x3f, 0xfe, 0x25, 0x01, 0x02, 0x00, 0x1f, 0xff,
+					    0, 0, 0, 0, 0, 0, 0, 7 };
+	static const uint8_t v6_dst[16] = { 0x3f, 0xfe, 0x25, 0x01, 0x02, 0x00, 0x00, 0x03,
+					    0, 0, 0, 0, 0, 0, 0, 1 };
+	struct dp_handoff *h = calloc(1, sizeof(*h));
+	struct dp_pkt p, q;
+
+	(void)state;
+	assert_non_null(h);
+	h->n_workers = 2;
+	h->rss[1].key_len = sizeof(ms_key);
+	memcpy(h->rss[1].key, ms_key, sizeof(ms_key));
+	h->rss[1].reta_size = DP_RSS_RETA_MAX;
+	for (unsigned i = 0; i < DP_RSS_RETA_MAX; i++)
+		h->rss[1].reta[i] = (uint16_t)i;
+	memset(&p, 0, sizeof(p));
+	p.ip_ver = 4;
+	p.src[0] = htonl(0x420995bb);          /* 66.9.149.187:2794 */
+	p.dst[0] = htonl(0xa18e6450);          /* 161.142.100.80:1766 */
+	p.sport = 2794;
+	p.dport = 1766;
+	assert_int_equal(dp_handoff_owner(h, 1, &p), 0x51ccc178u % DP_RSS_RETA_MAX);
+	memset(&p, 0, sizeof(p));
+	p.ip_ver = 6;
+	memcpy(p.src, v6_src, 16);
+	memcpy(p.dst, v6_dst, 16);
+	p.sport = 2794;
+	p.dport = 1766;
+	assert_int_equal(dp_handoff_owner(h, 1, &p), 0x40207d3du % DP_RSS_RETA_MAX);
+	/* a port whose RSS is not known, or out of range: no owner */
+	assert_int_equal(dp_handoff_owner(h, 0, &p), UINT16_MAX);
+	assert_int_equal(dp_handoff_owner(h, DP_MAX_PORTS, &p), UINT16_MAX);
+
+	/* the symmetric key: both directions agree, and flows spread over the table */
+	for (unsigned i = 0; i < 40; i++)
+		h->rss[0].key[i] = (i & 1) ? 0x5a : 0x6d;
+	h->rss[0].key_len = 40;
+	h->rss[0].reta_size = 128;
+	for (unsigned i = 0; i < 128; i++)
+		h->rss[0].reta[i] = (uint16_t)(i % 2);
+	unsigned seen[2] = { 0, 0 };
+	for (unsigned k = 0; k < 64; k++) {
+		memset(&p, 0, sizeof(p));
+		p.ip_ver = 4;
+		p.src[0] = htonl(0xc6120000u | (k * 7919u & 0xffff));   /* 198.18.x.y */
+		p.dst[0] = htonl(0xc6130002u);
+		p.sport = (uint16_t)(40000 + k * 13);
+		p.dport = 5432;
+		q = p;
+		q.src[0] = p.dst[0];
+		q.dst[0] = p.src[0];
+		q.sport = p.dport;
+		q.dport = p.sport;
+		uint16_t o = dp_handoff_owner(h, 0, &p);
+		assert_true(o < 2);
+		assert_int_equal(dp_handoff_owner(h, 0, &q), o);
+		seen[o]++;
+	}
+	assert_true(seen[0] > 0 && seen[1] > 0);
+	free(h);
+}
+
+/* Two workers: fragments land on worker 1 (a NIC leaves them to queue 0, whoever owns
+ * the flow), which reassembles the datagram and passes it to worker 0, the owner of
+ * the flow by RSS; worker 0 runs it through the flow's stream. */
+static void test_fragments_handed_off(void **state)
+{
+	struct tconv *t = *state;
+	static const char msg[] = "0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ\n";
+	static const uint16_t peer[2] = { 1, 0 };
+	static const uint8_t server_side[2] = { 0, 1 };
+	struct dp_worker *w1;
+	struct dp_handoff *h;
+	struct rte_mbuf *f[2], *m;
+
+	t->cfg.frag = DP_FRAG_REASSEMBLE;
+	assert_int_equal(tconv_start(t), 0);
+	w1 = rte_zmalloc("w1", sizeof(*w1), 64);
+	h = rte_zmalloc("h", sizeof(*h), 64);
+	assert_non_null(w1);
+	assert_non_null(h);
+	assert_int_equal(dp_worker_init(w1, 1, 2, peer, server_side, &t->cfg, t->pool), 0);
+	w1->now_ns = t->w->now_ns;
+	h->n_workers = 2;
+	for (int p = 0; p < 2; p++) {
+		for (unsigned i = 0; i < 40; i++)
+			h->rss[p].key[i] = (i & 1) ? 0x5a : 0x6d;
+		h->rss[p].key_len = 40;
+		h->rss[p].reta_size = 128;            /* every flow: queue 0 */
+	}
+	assert_int_equal(dp_handoff_rings_create(h, SOCKET_ID_ANY), 0);
+	t->w->handoff = h;
+	w1->handoff = h;
+
+	tconv_handshake(t);
+	m = tconv_build(t, 0, DP_TCP_ACK | DP_TCP_PSH, t->nxt[0], tconv_rcv_nxt(t, 0), msg,
+			(uint16_t)strlen(msg));
+	ip4_split(t, m, 48, f);
+	dp_worker_process_burst(w1, 0, f, 2);
+	assert_int_equal(w1->tx[0].n + w1->tx[1].n, 0);
+	assert_int_equal(DP_CNT_GET(&w1->cnt, frag_reassembled), 1);
+	assert_int_equal(DP_CNT_GET(&w1->cnt, frag_handoff), 1);
+	assert_int_equal(DP_CNT_GET(&w1->cnt, flow_created), 0);
+	/* nothing for worker 1 itself */
+	assert_int_equal(dp_worker_handoff_poll(w1), 0);
+	assert_int_equal(dp_worker_handoff_poll(t->w), 1);
+	t->nxt[0] += (uint32_t)strlen(msg);
+	tconv_drain(t);
+	assert_true(tconv_rx_is(t, 0, msg));
+	assert_int_equal(TCONV_CNT(t, frag_reassembled), 0);
+	assert_int_equal(TCONV_CNT(t, drop_no_flow), 0);
+	assert_int_equal(TCONV_CNT(t, drop_bad_cksum), 0);
+	/* the server's answer goes on as usual */
+	tconv_send(t, 1, "ok\n");
+	tconv_drain(t);
+	assert_true(tconv_rx_is(t, 1, "ok\n"));
+
+	t->w->handoff = NULL;
+	dp_handoff_rings_free(h);
+	dp_worker_fini(w1);
+	rte_free(w1);
+	rte_free(h);
 	assert_int_equal(tconv_stop(t), 0);
 }
 
@@ -746,6 +885,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nic_cksum_flags, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_flow_created_within_burst, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_fragments_reassembled, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test(test_handoff_owner),
+		cmocka_unit_test_setup_teardown(test_fragments_handed_off, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_fragment_of_protected_dropped, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_flow_created_on_syn, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_table_full_fail_closed, tconv_cm_setup, tconv_cm_teardown),

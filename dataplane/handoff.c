@@ -1,0 +1,75 @@
+/* handoff.c - which worker owns a reassembled datagram, and the rings that carry it
+ * there (see handoff.h). */
+#include <stdio.h>
+#include <string.h>
+#include <rte_byteorder.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <rte_thash.h>
+#include "dataplane/handoff.h"
+
+uint16_t dp_handoff_owner(const struct dp_handoff *h, uint16_t port, const struct dp_pkt *p)
+{
+	const struct dp_rss *r;
+	union rte_thash_tuple t;
+	uint32_t hash;
+
+	if (h == NULL || port >= DP_MAX_PORTS)
+		return UINT16_MAX;
+	r = &h->rss[port];
+	if (r->key_len == 0 || r->reta_size == 0)
+		return UINT16_MAX;
+	/* rte_softrss wants the tuple in CPU order, addresses word by word, and reads the
+	 * key as the NIC does (bytes in order): the same hash as the NIC's Toeplitz over
+	 * the packet's own source, destination and ports */
+	memset(&t, 0, sizeof(t));
+	if (p->ip_ver == 4) {
+		t.v4.src_addr = rte_be_to_cpu_32(p->src[0]);
+		t.v4.dst_addr = rte_be_to_cpu_32(p->dst[0]);
+		t.v4.sport = p->sport;
+		t.v4.dport = p->dport;
+		hash = rte_softrss((uint32_t *)&t, RTE_THASH_V4_L4_LEN, r->key);
+	} else {
+		uint32_t *s = (uint32_t *)t.v6.src_addr, *d = (uint32_t *)t.v6.dst_addr;
+
+		for (int i = 0; i < 4; i++) {
+			s[i] = rte_be_to_cpu_32(p->src[i]);
+			d[i] = rte_be_to_cpu_32(p->dst[i]);
+		}
+		t.v6.sport = p->sport;
+		t.v6.dport = p->dport;
+		hash = rte_softrss((uint32_t *)&t, RTE_THASH_V6_L4_LEN, r->key);
+	}
+	return r->reta[hash % r->reta_size];
+}
+
+int dp_handoff_rings_create(struct dp_handoff *h, int socket)
+{
+	char name[RTE_RING_NAMESIZE];
+
+	if (h->n_workers > DP_MAX_WORKERS)
+		return -1;
+	for (uint16_t q = 0; q < h->n_workers; q++) {
+		snprintf(name, sizeof(name), "tg_handoff_%p_%u", (void *)h, q);
+		h->ring[q] = rte_ring_create(name, DP_HANDOFF_RING, socket, RING_F_SC_DEQ);
+		if (h->ring[q] == NULL) {
+			dp_handoff_rings_free(h);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void dp_handoff_rings_free(struct dp_handoff *h)
+{
+	void *m;
+
+	for (uint16_t q = 0; q < DP_MAX_WORKERS; q++) {
+		if (h->ring[q] == NULL)
+			continue;
+		while (rte_ring_sc_dequeue(h->ring[q], &m) == 0)
+			rte_pktmbuf_free(m);
+		rte_ring_free(h->ring[q]);
+		h->ring[q] = NULL;
+	}
+}

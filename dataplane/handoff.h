@@ -1,0 +1,67 @@
+/* handoff.h - reassembled datagrams passed to the worker that owns their flow.
+ *
+ * With several workers each one owns the flows that the NIC's RSS sends to its queue.
+ * A NIC hashes unfragmented TCP on addresses and ports, but fragments (which carry no
+ * ports, or only the first does) are not hashed and land on queue 0 (port.c asks RSS
+ * for unfragmented TCP only). Worker 0 therefore reassembles every fragmented
+ * datagram, and the datagram may belong to a flow of another worker, whose stream it
+ * must join: inspected, in sequence, with the flow's state.
+ *
+ * So the reassembling worker computes the queue RSS would have chosen for the whole
+ * datagram - the Toeplitz hash of (source, destination, source port, destination
+ * port) with the port's own key, then the port's redirection table - exactly as the
+ * NIC does for the flow's unfragmented segments, and enqueues the datagram on that
+ * worker's handoff ring (multi-producer, single-consumer). Each worker drains its
+ * ring in its poll loop and runs the datagrams through its normal path.
+ *
+ * The key and the table are read from the port once it is started (dp_port_rss_get()),
+ * so they are the NIC's, not assumptions. Counters: frag_handoff (datagrams passed
+ * on), frag_handoff_full (dropped: the owner's ring was full; the sender
+ * retransmits).
+ *
+ * Threading: a struct dp_handoff is built before the workers start and only read
+ * afterwards; each ring has many producers (any worker) and one consumer (its owner).
+ */
+#ifndef TG_DP_HANDOFF_H
+#define TG_DP_HANDOFF_H
+
+#include <stdint.h>
+#include "dataplane/dp_config-t.h"
+#include "dataplane/dp_pkt-t.h"
+#include "dataplane/policy-t.h"
+
+struct rte_ring;
+struct dp_worker;
+
+#define DP_RSS_KEY_MAX      64        /* bytes of RSS key (40 on most NICs, 52 on i40e) */
+#define DP_RSS_RETA_MAX     512       /* redirection table entries (up to 512 on i40e) */
+#define DP_HANDOFF_RING     1024      /* datagrams each ring holds */
+
+/* How one port spreads TCP over its queues. */
+struct dp_rss {
+	uint16_t key_len;             /* bytes of key (0: this port is not known) */
+	uint16_t reta_size;           /* entries of reta */
+	uint8_t  key[DP_RSS_KEY_MAX];
+	uint16_t reta[DP_RSS_RETA_MAX]; /* hash % reta_size -> queue */
+};
+
+/* What every worker shares: each port's RSS and each worker's ring (index = queue). */
+struct dp_handoff {
+	uint16_t n_workers;
+	struct dp_rss rss[DP_MAX_PORTS];          /* by the workers' port index */
+	struct rte_ring *ring[DP_MAX_WORKERS]; /* ring[q]: datagrams for worker q */
+};
+
+/* The queue (= worker) RSS sends the TCP segment parsed into <p> to on worker port
+ * <port>. Both directions of a flow give the same answer with a symmetric key, as
+ * port.c configures. Returns UINT16_MAX when the port's RSS is not known. */
+uint16_t dp_handoff_owner(const struct dp_handoff *h, uint16_t port, const struct dp_pkt *p);
+
+/* Creates one ring per worker in <h> (h->n_workers set, rings NULL). Returns 0, or -1
+ * with the rings made so far freed. */
+int dp_handoff_rings_create(struct dp_handoff *h, int socket);
+
+/* Frees the rings and the datagrams still in them. */
+void dp_handoff_rings_free(struct dp_handoff *h);
+
+#endif
