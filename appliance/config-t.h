@@ -26,6 +26,7 @@ struct cfg_port {
 	char dev[CFG_PATH_MAX];       /* PCI address or vdev argument string */
 	uint16_t rx_desc;             /* RX ring size */
 	uint16_t tx_desc;             /* TX ring size */
+	uint16_t mtu;                 /* largest IP packet, bytes (frames add L2 headers) */
 };
 
 /* A bump-in-the-wire pair: traffic from <a> goes out <b> and back. */

@@ -24,6 +24,7 @@
 #include "dataplane/policy-t.h"
 
 #define CFG_DEF_DESC       1024           /* rx_desc and tx_desc of a port */
+#define CFG_DEF_MTU        1500           /* mtu of a port */
 #define CFG_FILE_MAX       (4u << 20)     /* bytes: a larger file is surely not a config */
 #define CFG_LINES_MAX      65535          /* libconfig keeps line numbers in 16 bits */
 #define CFG_SETPATH_MAX    128            /* "resources[255].protocol" and the like */
@@ -211,6 +212,7 @@ static const struct cfg_directive cfg_port_dirs[] = {
 	CFG_STR("dev", CFG_F_REQUIRED, struct cfg_port, dev),
 	CFG_NUM("rx_desc", CFG_T_INT, struct cfg_port, rx_desc, 64, 32768, NULL),
 	CFG_NUM("tx_desc", CFG_T_INT, struct cfg_port, tx_desc, 64, 32768, NULL),
+	CFG_NUM("mtu", CFG_T_INT, struct cfg_port, mtu, 576, 9600, "bytes"),
 };
 
 /* One item of "pairs". */
@@ -892,6 +894,7 @@ static int cfg_set_ports(struct cfg_ctx *x, const config_setting_t *s, void *bas
 		memset(p, 0, sizeof(*p));
 		p->rx_desc = CFG_DEF_DESC;
 		p->tx_desc = CFG_DEF_DESC;
+		p->mtu = CFG_DEF_MTU;
 		if (cfg_walk_item(x, e, &cfg_port_table, p) < 0 ||
 		    cfg_unique(x, s, i, "name", "port name", false) < 0 ||
 		    cfg_unique(x, s, i, "dev", "device", true) < 0)
@@ -1097,12 +1100,36 @@ static int cfg_check_pci(struct cfg_ctx *x)
 	return 0;
 }
 
+/* Errors if the two ports of a pair have different MTUs: the appliance forwards frames
+ * whole (it neither fragments nor clamps for the other side's link), so a frame that
+ * fits one side must fit the other. */
+static int cfg_check_mtu(struct cfg_ctx *x)
+{
+	const struct cfg *c = x->c;
+
+	for (int k = 0; k < c->n_pairs; k++) {
+		const struct cfg_port *a = &c->ports[c->pairs[k].a], *b = &c->ports[c->pairs[k].b];
+		const config_setting_t *s;
+
+		if (a->mtu == b->mtu)
+			continue;
+		s = config_setting_get_member(x->ports_set[c->pairs[k].b], "mtu");
+		if (s == NULL)
+			s = config_setting_get_member(x->ports_set[c->pairs[k].a], "mtu");
+		return cfg_err(x, s ? s : x->ports_set[c->pairs[k].b],
+			       "ports \"%s\" (mtu %u) and \"%s\" (mtu %u) are a pair: they need the "
+			       "same mtu, since frames are forwarded whole", a->name, a->mtu, b->name,
+			       b->mtu);
+	}
+	return 0;
+}
+
 static int cfg_check(struct cfg_ctx *x)
 {
 	const struct cfg *c = x->c;
 	uint64_t desc = 0, need;
 
-	if (cfg_resolve_pairs(x) < 0 || cfg_check_pci(x) < 0)
+	if (cfg_resolve_pairs(x) < 0 || cfg_check_pci(x) < 0 || cfg_check_mtu(x) < 0)
 		return -1;
 	/* every RX ring is filled at start and TX rings hold mbufs until sent */
 	for (int p = 0; p < c->n_ports; p++)

@@ -13,7 +13,8 @@
 # Functions (all return 0 on success, non-zero with a message on stderr otherwise):
 #   tg_net_names                 sets TG_NS_CLIENT TG_NS_SERVER TG_VETH_C TG_VETH_S TG_BR
 #                                TG_IP_CLIENT TG_IP_SERVER from TG_NS_PREFIX
-#   tg_net_up <bridge|appliance> creates namespaces, veths, addresses, offloads off;
+#   tg_net_up <bridge|appliance> creates namespaces, veths (MTU $TG_NET_MTU, default 1500),
+#                                addresses, offloads off;
 #                                in bridge mode also the bridge joining both root ends
 #   tg_net_bridge_on / _off      adds / removes the bridge on an existing network, so that
 #                                one run can compare the appliance with the kernel bridge
@@ -125,7 +126,8 @@ tg_net_up() {
 		fi
 		ip netns add "$ns" || return 1
 		tg_net__record netns "$ns"
-		ip link add "$root" mtu 1500 type veth peer name "$TG_NS_IFACE" mtu 1500 netns "$ns" || return 1
+		ip link add "$root" mtu "${TG_NET_MTU:-1500}" type veth peer name "$TG_NS_IFACE" \
+			mtu "${TG_NET_MTU:-1500}" netns "$ns" || return 1
 		tg_net__record link "$root"
 		# The root ends carry no address and must not speak: no IPv6 link-local, no DAD.
 		sysctl -qw "net.ipv6.conf.$root.disable_ipv6=1" 2>/dev/null || true

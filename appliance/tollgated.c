@@ -293,6 +293,7 @@ static int tgd_pool_create(struct tgd *d)
 {
 	const struct cfg *c = &d->cfg;
 	uint64_t need = 0;
+	uint32_t frame_max = 0;
 
 	for (uint16_t p = 0; p < c->n_ports; p++) {
 		unsigned rx = c->ports[p].rx_desc ? c->ports[p].rx_desc : 1024;
@@ -303,11 +304,21 @@ static int tgd_pool_create(struct tgd *d)
 	if (c->mbufs < need)
 		TG_WARN("main", "mbufs = %u is below the %" PRIu64 " the rings alone can hold: "
 			"expect rx_nombuf drops", c->mbufs, need);
-	d->pool = dp_worker_pool_create(TGD_POOL_NAME, c->mbufs, (int)rte_socket_id());
+	/* every mbuf holds the largest frame any port may deliver, whole */
+	for (uint16_t p = 0; p < c->n_ports; p++) {
+		uint32_t f = dp_port_frame_max(c->ports[p].dev, c->ports[p].mtu);
+		frame_max = f > frame_max ? f : frame_max;
+	}
+	d->pool = dp_worker_pool_create(TGD_POOL_NAME, c->mbufs, frame_max, (int)rte_socket_id());
 	if (d->pool == NULL) {
-		TG_ERR("main", "creating the pool of %u mbufs: %s", c->mbufs, rte_strerror(rte_errno));
+		TG_ERR("main", "creating the pool of %u mbufs of %u bytes: %s", c->mbufs,
+		       dp_worker_data_room(frame_max), rte_strerror(rte_errno));
 		return -1;
 	}
+	if (dp_worker_data_room(frame_max) > RTE_MBUF_DEFAULT_BUF_SIZE)
+		TG_INFO("main", "mbufs of %u bytes (frames up to %u bytes): %" PRIu64 " MiB for %u mbufs",
+			dp_worker_data_room(frame_max), frame_max,
+			(uint64_t)dp_worker_data_room(frame_max) * c->mbufs >> 20, c->mbufs);
 	return 0;
 }
 
@@ -325,8 +336,8 @@ static int tgd_ports_setup(struct tgd *d)
 			return -1;
 		}
 		d->n_ports_configured = p + 1;
-		if (dp_port_setup(d->port_id[p], c->n_workers, cp->rx_desc, cp->tx_desc, d->pool,
-				  err, sizeof(err)) < 0) {
+		if (dp_port_setup(d->port_id[p], c->n_workers, cp->rx_desc, cp->tx_desc, cp->mtu,
+				  d->pool, err, sizeof(err)) < 0) {
 			TG_ERR("port", "port %s (%s): %s", cp->name, cp->dev, err);
 			return -1;
 		}

@@ -818,7 +818,7 @@ static int bench_setup(struct bench *b)
 	if (test_eal_init() < 0)
 		return -1;
 	proto_register_builtin();
-	b->pool = dp_worker_pool_create("bench_pool", b->o.mbufs, SOCKET_ID_ANY);
+	b->pool = dp_worker_pool_create("bench_pool", b->o.mbufs, 1500 + DP_FRAME_OVERHEAD, SOCKET_ID_ANY);
 	b->w = rte_zmalloc("bench_worker", sizeof(*b->w), 64);
 	b->fwd = rte_zmalloc("bench_fwd", 2 * sizeof(*b->fwd), 64);
 	b->cs = calloc(b->o.sg.flows ? b->o.sg.flows : 1, sizeof(*b->cs));

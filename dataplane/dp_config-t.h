@@ -9,6 +9,8 @@
 #include <stdint.h>
 
 #define DP_MAX_PORTS      8
+#define DP_FRAME_OVERHEAD (14 + 8 + 4) /* frame bytes around an IP packet: Ethernet,
+                                         * two VLAN tags, CRC */
 #define DP_MAX_RESOURCES  256
 #define DP_NAME_MAX       64
 

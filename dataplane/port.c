@@ -1,7 +1,9 @@
 /* port.c - DPDK ports: device strings to EAL arguments and port ids, set-up, stop, close. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
@@ -176,6 +178,32 @@ int dp_port_rss_get(uint16_t port_id, struct dp_rss *out, char *err, size_t errl
 	return 0;
 }
 
+/* af_packet's frame size from its device string (framesz=N), or its default 2048. */
+static uint32_t port_af_packet_framesz(const char *dev)
+{
+	const char *p = strstr(dev, ",framesz=");
+
+	return p ? (uint32_t)strtoul(p + 9, NULL, 10) : 2048;
+}
+
+static bool port_is_af_packet(const char *dev)
+{
+	return strncmp(dev, "net_af_packet", 13) == 0;
+}
+
+uint32_t dp_port_frame_max(const char *dev, uint16_t mtu)
+{
+	uint32_t f = (uint32_t)(mtu ? mtu : RTE_ETHER_MTU) + DP_FRAME_OVERHEAD;
+
+	/* af_packet refuses a queue whose frames (framesz minus its 32-byte header part)
+	 * would not fit the pool's buffers */
+	if (port_is_af_packet(dev)) {
+		uint32_t a = port_af_packet_framesz(dev);
+		f = a > f ? a : f;
+	}
+	return f;
+}
+
 /* Picks the ring size: the operator's, else the PMD's preference, else a default. */
 static uint16_t port_ring_size(uint16_t wanted, uint16_t pmd_pref)
 {
@@ -223,7 +251,7 @@ static int port_queues_setup(uint16_t port_id, const struct rte_eth_dev_info *in
 }
 
 int dp_port_setup(uint16_t port_id, uint16_t n_queues, uint16_t rx_desc, uint16_t tx_desc,
-		  struct rte_mempool *pool, char *err, size_t errlen)
+		  uint16_t mtu, struct rte_mempool *pool, char *err, size_t errlen)
 {
 	struct rte_eth_dev_info info;
 	struct rte_eth_conf conf;
@@ -231,6 +259,8 @@ int dp_port_setup(uint16_t port_id, uint16_t n_queues, uint16_t rx_desc, uint16_
 	char macstr[RTE_ETHER_ADDR_FMT_SIZE] = "?";
 	char name[RTE_ETH_NAME_MAX_LEN] = "?";
 	uint8_t key[256];
+	int af_jumbo = 0;
+	uint16_t mtu_asked = mtu;
 	int rc;
 
 	memset(&conf, 0, sizeof(conf));
@@ -266,6 +296,35 @@ int dp_port_setup(uint16_t port_id, uint16_t n_queues, uint16_t rx_desc, uint16_
 	 * offload is needed. Chained mbufs (the stream editor may build them) need
 	 * MULTI_SEGS on PMDs whose default TX path handles single segments only; it is
 	 * harmless where offered. */
+	/* The MTU the link runs: frames up to it arrive whole, in one mbuf (the pool's
+	 * buffers are sized for the largest port MTU). A PMD that cannot take it refuses
+	 * here, with its limit in the message, rather than dropping big frames later. */
+	/* af_packet (DPDK 22.11 and later) reports frames of 1518 bytes at most, yet
+	 * receives and sends whatever the kernel interface's MTU and its frame size let
+	 * through: a larger MTU is the interface's business (ip link set ... mtu), and
+	 * ethdev is told the standard one. */
+	if (mtu > RTE_ETHER_MTU && strcmp(port_driver(&info), "net_af_packet") == 0 &&
+	    (uint32_t)mtu + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN > info.max_rx_pktlen) {
+		TG_INFO("port", "port %u (net_af_packet): mtu %u is the kernel interface's (set it "
+			"with ip link; framesz must hold the frames); ethdev keeps %u", port_id,
+			mtu, RTE_ETHER_MTU);
+		mtu = RTE_ETHER_MTU;
+		af_jumbo = 1;
+	}
+	if (mtu && (mtu > info.max_mtu || mtu < info.min_mtu)) {
+		snprintf(err, errlen, "port %u (%s): mtu %u is outside what the device takes "
+			 "(%u to %u)%s", port_id, port_driver(&info), mtu, info.min_mtu, info.max_mtu,
+			 strcmp(port_driver(&info), "net_af_packet") == 0 ?
+			 "; for af_packet, framesz in the dev string bounds it" : "");
+		return -EINVAL;
+	}
+	if (mtu && (uint32_t)mtu + DP_FRAME_OVERHEAD + RTE_PKTMBUF_HEADROOM >
+		   rte_pktmbuf_data_room_size(pool)) {
+		snprintf(err, errlen, "port %u (%s): mtu %u does not fit the pool's buffers (%u bytes)",
+			 port_id, port_driver(&info), mtu, rte_pktmbuf_data_room_size(pool));
+		return -EINVAL;
+	}
+	conf.rxmode.mtu = mtu ? mtu : RTE_ETHER_MTU;
 	conf.rxmode.offloads = info.rx_offload_capa &
 			       (RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM);
 	conf.txmode.offloads = info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
@@ -301,8 +360,9 @@ int dp_port_setup(uint16_t port_id, uint16_t n_queues, uint16_t rx_desc, uint16_
 	if (rte_eth_macaddr_get(port_id, &mac) == 0)
 		rte_ether_format_addr(macstr, sizeof(macstr), &mac);
 	rte_eth_dev_get_name_by_port(port_id, name);
-	TG_INFO("port", "port %u (%s) up: driver %s, mac %s, %u rx/tx queues (%u/%u descriptors), "
-		"rss %s", port_id, name, port_driver(&info), macstr, n_queues, rx_desc, tx_desc,
+	TG_INFO("port", "port %u (%s) up: driver %s, mac %s, mtu %u, %u rx/tx queues (%u/%u "
+		"descriptors), rss %s", port_id, name, port_driver(&info), macstr,
+		af_jumbo ? mtu_asked : conf.rxmode.mtu, n_queues, rx_desc, tx_desc,
 		n_queues > 1 ? "yes (symmetric key)" : "no");
 	return 0;
 }

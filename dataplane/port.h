@@ -51,11 +51,18 @@ int dp_port_lookup(const char *dev, uint16_t *port_id, char *err, size_t errlen)
  * symmetric Toeplitz key (0x6d5a repeated). No offload is required (checksums are done in
  * software); TX of multi-segment mbufs is enabled where the PMD offers it. The port is
  * put in promiscuous mode (bump in the wire) and started, and one log line says its
- * driver, MAC, queues and whether RSS is on.
+ * driver, MAC, queues, MTU and whether RSS is on. <mtu> (0: 1500) is the largest IP
+ * packet the link carries: the device must take it and <pool>'s buffers must hold
+ * such a frame whole (dp_worker_data_room()).
  * Returns 0, or a negative errno with one line in <err> (<errlen> bytes) that names the
  * port and the error. On error the port may be left configured but not started. */
 int dp_port_setup(uint16_t port_id, uint16_t n_queues, uint16_t rx_desc, uint16_t tx_desc,
-		  struct rte_mempool *pool, char *err, size_t errlen);
+		  uint16_t mtu, struct rte_mempool *pool, char *err, size_t errlen);
+
+/* The largest frame port <dev> (its configuration string) may deliver on a link of
+ * <mtu>: mtu plus DP_FRAME_OVERHEAD; for af_packet, whatever its frames hold
+ * (framesz=, 2048 by default), since it copies each whole frame into one mbuf. */
+uint32_t dp_port_frame_max(const char *dev, uint16_t mtu);
 
 /* Reads how started port <port_id> spreads TCP over its queues: its RSS key and
  * redirection table, as the NIC uses them (for handoff.h). Returns 0, or -1 with one

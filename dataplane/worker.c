@@ -42,11 +42,22 @@ static inline uint64_t ns_to_tsc(uint64_t ns)
 #define DP_FRAG_TTL_MS     2000
 #define EXPIRE_BUDGET   256     /* flows expired per timer call: bounds the pause */
 
-struct rte_mempool *dp_worker_pool_create(const char *name, unsigned n_mbufs, int socket)
+uint16_t dp_worker_data_room(uint32_t frame_max)
+{
+	/* a whole frame in one mbuf: the worker drops chained mbufs it receives */
+	uint32_t room = RTE_ALIGN_CEIL(RTE_PKTMBUF_HEADROOM + frame_max, 128);
+
+	if (room > UINT16_MAX)
+		room = UINT16_MAX & ~127u;
+	return (uint16_t)(room < RTE_MBUF_DEFAULT_BUF_SIZE ? RTE_MBUF_DEFAULT_BUF_SIZE : room);
+}
+
+struct rte_mempool *dp_worker_pool_create(const char *name, unsigned n_mbufs, uint32_t frame_max,
+					  int socket)
 {
 	return rte_pktmbuf_pool_create(name, n_mbufs, 256,
 				       RTE_ALIGN_CEIL(sizeof(struct tcp_seg), RTE_MBUF_PRIV_ALIGN),
-				       RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+				       dp_worker_data_room(frame_max), socket);
 }
 
 int dp_worker_init(struct dp_worker *w, uint16_t id, uint16_t n_ports, const uint16_t *peer,

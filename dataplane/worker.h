@@ -21,8 +21,15 @@ int dp_worker_init(struct dp_worker *w, uint16_t id, uint16_t n_ports, const uin
 /* Frees the worker's flows (and the mbufs they hold) and its table. */
 void dp_worker_fini(struct dp_worker *w);
 
-/* Creates an mbuf pool whose mbufs carry a struct tcp_seg in their private area. */
-struct rte_mempool *dp_worker_pool_create(const char *name, unsigned n_mbufs, int socket);
+/* Creates an mbuf pool whose mbufs carry a struct tcp_seg in their private area and
+ * hold a frame of up to <frame_max> bytes whole (dp_port_frame_max()). */
+struct rte_mempool *dp_worker_pool_create(const char *name, unsigned n_mbufs, uint32_t frame_max,
+					  int socket);
+
+/* Bytes of buffer an mbuf needs for a whole frame of <frame_max> bytes: headroom and
+ * the frame, rounded up; never less than DPDK's default (RTE_MBUF_DEFAULT_BUF_SIZE,
+ * which holds a 1500-byte MTU frame). */
+uint16_t dp_worker_data_room(uint32_t frame_max);
 
 /* Processes <n> packets received on <port>. Every packet is either queued for output
  * in w->tx[], kept by a stream (held, out of order, retransmit queue), or freed and

@@ -29,7 +29,7 @@ struct rte_mempool *test_pool(void)
 	if (pool == NULL) {
 		if (test_eal_init() < 0)
 			return NULL;
-		pool = dp_worker_pool_create("test_pool", 65535, SOCKET_ID_ANY);
+		pool = dp_worker_pool_create("test_pool", 65535, 1500 + DP_FRAME_OVERHEAD, SOCKET_ID_ANY);
 	}
 	return pool;
 }

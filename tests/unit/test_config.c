@@ -18,7 +18,7 @@
  * expected after "FILE:LINE: " on a "# expect: " line, and marks the line the error
  * must name with "# <- error" (no mark: the error names no line). */
 static const char *const bad_files[] = {
-	"bad_token_hash.conf", "bad_token_role.conf", "bad_record_policy.conf",
+	"bad_token_hash.conf", "bad_mtu_pair.conf", "bad_token_role.conf", "bad_record_policy.conf",
 	"bad_type.conf", "bad_range.conf", "bad_range_seconds.conf", "bad_enum.conf",
 	"bad_enum_type.conf", "bad_bool.conf", "bad_size_string.conf",
 	"bad_unknown_setting.conf", "bad_unknown_group.conf", "bad_misplaced_setting.conf",
@@ -156,6 +156,7 @@ static void test_minimal_file_gets_documented_defaults(void **state)
 	assert_int_equal(c->n_eal_args, 0);
 	assert_int_equal(c->ports[0].rx_desc, 1024);
 	assert_int_equal(c->ports[0].tx_desc, 1024);
+	assert_int_equal(c->ports[0].mtu, 1500);
 	assert_int_equal(c->n_workers, 1);
 	assert_int_equal(c->poll, CFG_POLL_BUSY);
 	assert_int_equal(c->poll_idle_us, 200);
@@ -195,6 +196,9 @@ static void test_values_units_and_ipv6(void **state)
 	assert_int_equal(c->pairs[1].b, 3);
 	assert_int_equal(c->ports[0].rx_desc, 4096);
 	assert_int_equal(c->ports[0].tx_desc, 2048);
+	assert_int_equal(c->ports[0].mtu, 1500);
+	assert_int_equal(c->ports[2].mtu, 9000);
+	assert_int_equal(c->ports[3].mtu, 9000);
 	assert_int_equal(c->n_workers, 1);
 	assert_int_equal(c->mbufs, 0x3FFFF);
 	assert_int_equal(c->poll, CFG_POLL_ADAPTIVE);
