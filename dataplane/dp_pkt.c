@@ -57,6 +57,15 @@ static int parse_tcp_opts(const uint8_t *th, uint32_t hlen, struct dp_tcp_opts *
 {
 	uint32_t i = TCP_MIN_HLEN;
 
+	/* The layout nearly every established segment has (Linux, BSD, Windows): NOP, NOP,
+	 * timestamps, nothing else. Decoded at once, with the values the loop below gives. */
+	if (hlen == TCP_MIN_HLEN + 12 && rd32(th + TCP_MIN_HLEN) == 0x0101080au) {
+		o->has_ts = 1;
+		o->ts_off = TCP_MIN_HLEN + 4;
+		o->tsval = rd32(th + TCP_MIN_HLEN + 4);
+		o->tsecr = rd32(th + TCP_MIN_HLEN + 8);
+		return 0;
+	}
 	while (i < hlen) {
 		uint8_t kind = th[i];
 		uint32_t olen;
@@ -263,8 +272,12 @@ int dp_pkt_parse(const uint8_t *data, uint32_t len, struct dp_pkt *p)
 	uint32_t off = 12;
 	uint16_t et;
 
-	/* Clear everything but the SACK blocks, which are valid up to opt.n_sack only. */
-	memset(p, 0, offsetof(struct dp_pkt, opt.sack));
+	/* Clear everything but the SACK blocks, which are valid up to opt.n_sack only.
+	 * In two parts: one memset of 88 bytes compiles to `rep stos`, whose start-up
+	 * costs more than the handful of vector stores these two become. */
+	RTE_BUILD_BUG_ON(offsetof(struct dp_pkt, opt.sack) < 48);
+	memset(p, 0, 48);
+	memset((uint8_t *)p + 48, 0, offsetof(struct dp_pkt, opt.sack) - 48);
 	/* Offsets are 16-bit; an mbuf segment never holds more than 64 KiB, and a
 	 * datagram that would need more is refused by the length checks. */
 	if (len > UINT16_MAX)

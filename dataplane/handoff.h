@@ -39,9 +39,10 @@ struct dp_worker;
 
 /* How one port spreads TCP over its queues. */
 struct dp_rss {
+	/* rte_softrss() reads the key as 32-bit words: keep it aligned */
+	uint8_t  key[DP_RSS_KEY_MAX] __attribute__((aligned(8)));
 	uint16_t key_len;             /* bytes of key (0: this port is not known) */
 	uint16_t reta_size;           /* entries of reta */
-	uint8_t  key[DP_RSS_KEY_MAX];
 	uint16_t reta[DP_RSS_RETA_MAX]; /* hash % reta_size -> queue */
 };
 

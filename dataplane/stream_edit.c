@@ -106,7 +106,7 @@ static inline void put16(uint8_t *th, uint16_t *ck, unsigned off, uint16_t v)
 /* Writes the pair <a>, <b> at <off> and <off> + 4 of <th> (a timestamp or SACK
  * option field pair), updating <ck>. A pair at an odd offset is not summed by
  * words: it is written as is, and 1 says that the caller must recompute. */
-static int put32_pair(uint8_t *th, uint16_t *ck, unsigned off, uint32_t a, uint32_t b)
+static inline int put32_pair(uint8_t *th, uint16_t *ck, unsigned off, uint32_t a, uint32_t b)
 {
 	if (off & 1) {
 		uint32_t ba = rte_cpu_to_be_32(a), bb = rte_cpu_to_be_32(b);
@@ -225,6 +225,7 @@ static struct rte_mbuf *build_frame(struct dp_worker *w, const struct flow *f, i
 		memcpy(th + 28, &e, 4);
 	}
 	tseg(m)->l4_off = (uint16_t)(l2 + l3);
+	tseg(m)->l3_off = (uint8_t)l2;
 	tseg(m)->ts_off = thl == 32 ? 24 : 0;
 	tseg(m)->off = (uint16_t)(l2 + l3 + thl);
 	tseg(m)->len = (uint16_t)len;
@@ -239,20 +240,41 @@ static struct rte_mbuf *build_frame(struct dp_worker *w, const struct flow *f, i
 	return m;
 }
 
-/* Recomputes the checksums of kept or built frame <m> of flow <f> (TCP at
- * tseg->l4_off). Only frames without IPv4 options / IPv6 extension headers are built
- * or kept WHOLE, so the IP header is right before the TCP header. */
+/* Recomputes the checksums of kept, built or forwarded frame <m> of flow <f>: the IP
+ * header at tseg->l3_off, TCP at tseg->l4_off to the end of the frame. A frame forwarded
+ * as its sender sent it may carry IPv4 options or IPv6 extension headers in between: the
+ * IPv4 helpers read the header length, and for IPv6 a copy of the header with TCP's
+ * protocol and length stands in for the pseudo-header (RFC 8200 8.1). */
 static void seg_full_cksum(const struct flow *f, struct rte_mbuf *m)
 {
-	uint8_t *th = rte_pktmbuf_mtod(m, uint8_t *) + tseg(m)->l4_off;
+	const struct tcp_seg *s = tseg(m);
+	uint8_t *base = rte_pktmbuf_mtod(m, uint8_t *);
+	struct rte_tcp_hdr *t = (struct rte_tcp_hdr *)(base + s->l4_off);
 
-	full_cksum(th - (f->tcp.ip_ver == 6 ? 40 : 20), f->tcp.ip_ver, th);
+	if (f->tcp.ip_ver == 6 && s->l4_off != s->l3_off + 40u) {
+		struct rte_ipv6_hdr ph = *(const struct rte_ipv6_hdr *)(base + s->l3_off);
+
+		ph.proto = IPPROTO_TCP;
+		ph.payload_len = rte_cpu_to_be_16((uint16_t)(rte_pktmbuf_pkt_len(m) - s->l4_off));
+		t->cksum = 0;
+		t->cksum = rte_ipv6_udptcp_cksum(&ph, t);
+		return;
+	}
+	full_cksum(base + s->l3_off, f->tcp.ip_ver, (uint8_t *)t);
+}
+
+/* The ACK value an emission of <dir> carries now: se_ack_value once the sender has
+ * acknowledged anything, else 0. Computed once per frame by the callers below and
+ * passed on: nothing between a header rewrite and the send changes it. */
+static inline uint32_t ack_now(const struct flow *f, int dir)
+{
+	return f->tcp.dir[dir].ack_seen ? se_ack_value(f, dir) : 0;
 }
 
 /* Rewrites the header of a kept frame <m> (TCP at tseg->l4_off) to out-space <seq>,
- * <flags> and the sender's latest ACK, window and timestamps. */
-static void rewrite_hdr(const struct flow *f, int dir, struct rte_mbuf *m, uint32_t seq,
-			uint8_t flags, int full)
+ * <flags> and the sender's latest ACK (<ack>, from ack_now), window and timestamps. */
+static inline void rewrite_hdr(const struct flow *f, int dir, struct rte_mbuf *m,
+			       uint32_t seq, uint8_t flags, int full, uint32_t ack)
 {
 	const struct tcp_dir *d = &f->tcp.dir[dir];
 	struct tcp_seg *s = tseg(m);
@@ -263,7 +285,7 @@ static void rewrite_hdr(const struct flow *f, int dir, struct rte_mbuf *m, uint3
 
 	put32(th, &ck, 4, seq);
 	if (d->ack_seen)
-		put32(th, &ck, 8, se_ack_value(f, dir));
+		put32(th, &ck, 8, ack);
 	memcpy(&fw_old, th + 12, 2);
 	th[13] = (uint8_t)(flags | (d->ack_seen ? DP_TCP_ACK : 0));
 	memcpy(&fw_new, th + 12, 2);
@@ -278,18 +300,21 @@ static void rewrite_hdr(const struct flow *f, int dir, struct rte_mbuf *m, uint3
 		seg_full_cksum(f, m);
 }
 
-/* Sends <m> to the receiver of <dir>, noting the ACK value it carries. */
-static void send_to_receiver(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *m)
+/* Sends <m> to the receiver of <dir>, noting the ACK value it carries (<ack>, from
+ * ack_now). */
+static inline void send_to_receiver(struct dp_worker *w, struct flow *f, int dir,
+				    struct rte_mbuf *m, uint32_t ack)
 {
 	struct tcp_dir *d = &f->tcp.dir[dir];
 
-	d->emitted_ack = d->ack_seen ? se_ack_value(f, dir) : 0;
+	d->emitted_ack = ack;
 	dp_worker_emit(w, tcp_out_port(f, dir), m);
 }
 
-/* Sends <m> to the receiver of <dir>, keeping a reference in the rtx queue. */
-static void emit_keep(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *m,
-		      uint32_t out_seq, uint32_t in_seq, uint8_t segflags)
+/* Sends <m> to the receiver of <dir>, keeping a reference in the rtx queue; <ack> is
+ * ack_now's value (the bookkeeping here does not change it). */
+static inline void emit_keep(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *m,
+			     uint32_t out_seq, uint32_t in_seq, uint8_t segflags, uint32_t ack)
 {
 	struct tcp_dir *d = &f->tcp.dir[dir];
 	struct tcp_seg *s = tseg(m);
@@ -314,7 +339,7 @@ static void emit_keep(struct dp_worker *w, struct flow *f, int dir, struct rte_m
 		rte_mbuf_refcnt_update(m, 1);
 		segq_push(&d->rtx, m);
 	}
-	send_to_receiver(w, f, dir, m);
+	send_to_receiver(w, f, dir, m, ack);
 }
 
 /* ---- emission ---- */
@@ -331,7 +356,7 @@ static void emit_injection(struct dp_worker *w, struct flow *f, int dir, struct 
 		if (fm) {
 			uint32_t seq = d->out_nxt;
 			d->out_nxt += pm->data_len;
-			emit_keep(w, f, dir, fm, seq, pi->at, TCP_SEG_INJECTED);
+			emit_keep(w, f, dir, fm, seq, pi->at, TCP_SEG_INJECTED, ack_now(f, dir));
 		} else {
 			d->out_nxt += pm->data_len; /* the timer cannot resend it: the receiver will
 						     * never see these bytes; reset instead */
@@ -408,13 +433,13 @@ static int emit_gather(struct dp_worker *w, struct flow *f, int dir, uint32_t n,
 	/* build_frame left the payload room unsummed: sum now that it is copied in */
 	seg_full_cksum(f, fm);
 	tseg(fm)->flags = edited;
-	emit_keep(w, f, dir, fm, out, in, 0);
+	emit_keep(w, f, dir, fm, out, in, 0, ack_now(f, dir));
 	d->out_nxt += n;
 	d->fwd += n;
 	return 0;
 }
 
-void se_emit(struct dp_worker *w, struct flow *f, int dir)
+void se_emit_run(struct dp_worker *w, struct flow *f, int dir)
 {
 	struct tcp_dir *d = &f->tcp.dir[dir];
 
@@ -462,9 +487,10 @@ void se_emit(struct dp_worker *w, struct flow *f, int dir)
 		if (n > room)
 			n = room;
 		if (n == s->len && (s->flags & TCP_SEG_WHOLE)) {
+			uint32_t ack = ack_now(f, dir);
 			segq_pop(&d->hold);
-			rewrite_hdr(f, dir, m, out, DP_TCP_PSH, (s->flags & TCP_SEG_EDITED) != 0);
-			emit_keep(w, f, dir, m, out, in, 0);
+			rewrite_hdr(f, dir, m, out, DP_TCP_PSH, (s->flags & TCP_SEG_EDITED) != 0, ack);
+			emit_keep(w, f, dir, m, out, in, 0, ack);
 			d->out_nxt += n;
 			d->fwd += n;
 		} else {
@@ -486,7 +512,7 @@ void se_emit_ctl(struct dp_worker *w, struct flow *f, int dir, uint8_t flags, ui
 	struct rte_mbuf *m = build_frame(w, f, dir, flags, seq, NULL, 0);
 
 	if (m != NULL)
-		send_to_receiver(w, f, dir, m);
+		send_to_receiver(w, f, dir, m, ack_now(f, dir));
 }
 
 /* Takes the current segment <m> (parsed <p>) as a frame to forward: its tcp_seg
@@ -496,6 +522,7 @@ static void seg_adopt(struct rte_mbuf *m, const struct dp_pkt *p)
 	struct tcp_seg *s = tseg(m);
 
 	s->l4_off = p->l4_off;
+	s->l3_off = (uint8_t)p->l3_off;
 	s->ts_off = p->opt.has_ts ? p->opt.ts_off : 0;
 	s->flags = 0;
 	s->mem = 0;
@@ -507,6 +534,7 @@ void se_forward_ctl(struct dp_worker *w, struct flow *f, int dir, struct rte_mbu
 	const struct tcp_dir *rd = &f->tcp.dir[dir ^ 1];
 	uint8_t *base = rte_pktmbuf_mtod(m, uint8_t *);
 	uint8_t *th = base + p->l4_off;
+	uint32_t ack = ack_now(f, dir);
 	int full = 0;
 
 	if (p->payload_len || rte_pktmbuf_pkt_len(m) != (uint32_t)p->payload_off) {
@@ -524,7 +552,7 @@ void se_forward_ctl(struct dp_worker *w, struct flow *f, int dir, struct rte_mbu
 		full = 1;
 	}
 	seg_adopt(m, p);
-	rewrite_hdr(f, dir, m, seq, flags, 0);
+	rewrite_hdr(f, dir, m, seq, flags, 0, ack);
 	/* SACK blocks name the other direction's out-space: translate them back */
 	if (p->opt.n_sack && rd->n_anchor) {
 		uint16_t ck = ((struct rte_tcp_hdr *)th)->cksum;
@@ -541,7 +569,7 @@ void se_forward_ctl(struct dp_worker *w, struct flow *f, int dir, struct rte_mbu
 		 * headers included: the pseudo-header must skip them */
 		dp_pkt_tcp_cksum_set(base, p, rte_pktmbuf_pkt_len(m) - p->l4_off);
 	}
-	send_to_receiver(w, f, dir, m);
+	send_to_receiver(w, f, dir, m, ack);
 }
 
 /* ---- acknowledgements and retransmission ---- */
@@ -561,7 +589,7 @@ static int resend(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf 
 	return 0;
 }
 
-void se_on_ack(struct dp_worker *w, struct flow *f, int dir, uint32_t out_ack)
+void se_on_ack_run(struct dp_worker *w, struct flow *f, int dir, uint32_t out_ack)
 {
 	struct tcp_dir *d = &f->tcp.dir[dir];
 	struct rte_mbuf *m;
@@ -614,9 +642,11 @@ int se_replay(struct dp_worker *w, struct flow *f, int dir, uint32_t from, uint3
 void se_forward_data(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *m,
 		     const struct dp_pkt *p)
 {
+	uint32_t ack = ack_now(f, dir);
+
 	seg_adopt(m, p);
-	rewrite_hdr(f, dir, m, se_in_to_out(&f->tcp.dir[dir], p->seq), DP_TCP_PSH, 0);
-	send_to_receiver(w, f, dir, m);
+	rewrite_hdr(f, dir, m, se_in_to_out(&f->tcp.dir[dir], p->seq), DP_TCP_PSH, 0, ack);
+	send_to_receiver(w, f, dir, m, ack);
 }
 
 /* Compares [seq, seq+len) of <data> with the overlapping part of one kept segment. */

@@ -27,7 +27,10 @@ struct tcp_seg {
 	uint8_t  tries;               /* rtx of injected bytes: transmissions so far */
 	uint16_t l4_off;              /* offset of the TCP header in the mbuf data */
 	uint8_t  ts_off;              /* offset of TSval from the TCP header, 0 if none */
-	uint8_t  pad[3];
+	uint8_t  l3_off;              /* offset of the IP header in the mbuf data (a frame
+	                               * kept as received may have IPv4 options or IPv6
+	                               * extension headers between l3_off and l4_off) */
+	uint8_t  pad[2];
 	uint64_t sent_ns;             /* rtx: time of the last transmission */
 	uint64_t mem;                 /* bytes charged to the worker's stream memcap */
 };

@@ -22,17 +22,6 @@
 
 /* ---- memory ---- */
 
-int tcp_mem_charge(struct dp_worker *w, struct rte_mbuf *m)
-{
-	uint64_t sz = m->buf_len;
-
-	if (w->stream_mem + sz > w->cfg->stream_memcap)
-		return -1;
-	w->stream_mem += sz;
-	tseg(m)->mem = sz;
-	return 0;
-}
-
 void tcp_mem_free(struct dp_worker *w, struct rte_mbuf *m)
 {
 	w->stream_mem -= tseg(m)->mem;
@@ -223,23 +212,24 @@ static int ooo_pull(struct dp_worker *w, struct tcp_dir *d)
 
 /* ---- decoder ---- */
 
-static void dir_decode(struct dp_worker *w, struct flow *f, int dir)
+/* Feeds the new bytes of <dir> to decoder <ops> (see dir_decode). Out of line: its
+ * sink and loop would otherwise weigh on tcp_segment's frame for every segment. */
+static __rte_noinline void dir_decode_run(struct dp_worker *w, struct flow *f, int dir,
+					  const struct proto_ops *ops)
 {
 	struct tcp_conn *c = &f->tcp;
 	struct tcp_dir *d = &c->dir[dir];
-	const struct proto_ops *ops = c->dec_off ? NULL : proto_get(f->proto);
 	struct se_sink_ctx sctx = { .w = w, .f = f };
 	struct proto_sink sink;
 
-	if (ops == NULL) {
-		d->scan = d->nxt;
-		d->release = d->nxt;
-		return;
+	/* the sink is filled in only when the decoder is called: most segments of a
+	 * direction bring nothing new to decode (pure ACKs, the other direction's turn) */
+	if (SEQ_LT(d->scan, d->nxt) || (d->fin_seen && !d->fin_fed)) {
+		se_sink_init(&sink, &sctx);
+		w->env.res_id = f->res_id;
+		w->env.flow_id = f->id;
+		sink.env = &w->env;
 	}
-	se_sink_init(&sink, &sctx);
-	w->env.res_id = f->res_id;
-	w->env.flow_id = f->id;
-	sink.env = &w->env;
 	while (SEQ_LT(d->scan, d->nxt)) {
 		struct rte_mbuf *m = d->hold.head;
 		/* find the held segment holding <scan>; removals may have changed the queue */
@@ -287,10 +277,31 @@ static void dir_decode(struct dp_worker *w, struct flow *f, int dir)
 	}
 }
 
+static inline void dir_decode(struct dp_worker *w, struct flow *f, int dir)
+{
+	struct tcp_conn *c = &f->tcp;
+	struct tcp_dir *d = &c->dir[dir];
+	const struct proto_ops *ops;
+
+	/* Nothing new to decode, no FIN to report, everything released (a pure ACK, or
+	 * the direction's bytes all released): every branch below would leave the
+	 * direction as it is, with a decoder or without. */
+	if (d->scan == d->nxt && d->release == d->nxt && !(d->fin_seen && !d->fin_fed))
+		return;
+	/* DP_PROTO_NONE has no decoder (proto_get gives NULL): no call for it */
+	ops = c->dec_off || f->proto == DP_PROTO_NONE ? NULL : proto_get(f->proto);
+	if (ops == NULL) {
+		d->scan = d->nxt;
+		d->release = d->nxt;
+		return;
+	}
+	dir_decode_run(w, f, dir, ops);
+}
+
 /* ---- segments ---- */
 
-static void handle_rst(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *m,
-		       const struct dp_pkt *p)
+static __rte_noinline void handle_rst(struct dp_worker *w, struct flow *f, int dir,
+				       struct rte_mbuf *m, const struct dp_pkt *p)
 {
 	struct tcp_dir *d = &f->tcp.dir[dir];
 
@@ -314,8 +325,8 @@ static void handle_rst(struct dp_worker *w, struct flow *f, int dir, struct rte_
 	flow_mark_closed(w->ft, f, w->now_ns);
 }
 
-static void handle_syn(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *m,
-		       const struct dp_pkt *p)
+static __rte_noinline void handle_syn(struct dp_worker *w, struct flow *f, int dir,
+				       struct rte_mbuf *m, const struct dp_pkt *p)
 {
 	struct tcp_conn *c = &f->tcp;
 
@@ -450,6 +461,7 @@ void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *
 			s->off = (uint16_t)(p->payload_off + cut);
 			s->len = (uint16_t)(len - cut);
 			s->l4_off = p->l4_off;
+			s->l3_off = (uint8_t)p->l3_off;
 			s->ts_off = p->opt.has_ts ? p->opt.ts_off : 0;
 			s->mem = 0;
 			s->flags = fin ? TCP_SEG_FIN : 0;
@@ -557,7 +569,7 @@ void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *
 	 * acknowledges for the receiver */
 	for (int x = 0; x < 2; x++) {
 		struct tcp_dir *xd = &c->dir[x];
-		if (xd->ack_seen && se_ack_value(f, x) != xd->emitted_ack && xd->syn_seen) {
+		if (xd->ack_seen && xd->syn_seen && se_ack_value(f, x) != xd->emitted_ack) {
 			DP_CNT_INC(&w->cnt, tcp_ack_generated);
 			se_emit_ctl(w, f, x, 0, xd->out_nxt);
 		}

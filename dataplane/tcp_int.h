@@ -91,8 +91,18 @@ static inline uint16_t tcp_out_port(const struct flow *f, int dir)
 }
 
 /* tcp.c */
-/* Charges <m> to the worker's stream memcap. Returns 0, or -1 if over the cap. */
-int tcp_mem_charge(struct dp_worker *w, struct rte_mbuf *m);
+/* Charges <m> to the worker's stream memcap. Returns 0, or -1 if over the cap.
+ * Inline: every kept segment is charged once. */
+static inline int tcp_mem_charge(struct dp_worker *w, struct rte_mbuf *m)
+{
+	uint64_t sz = m->buf_len;
+
+	if (w->stream_mem + sz > w->cfg->stream_memcap)
+		return -1;
+	w->stream_mem += sz;
+	tseg(m)->mem = sz;
+	return 0;
+}
 /* Releases <m>'s charge and drops the stream's reference to it. */
 void tcp_mem_free(struct dp_worker *w, struct rte_mbuf *m);
 
@@ -115,6 +125,11 @@ static inline uint32_t se_in_to_out(const struct tcp_dir *d, uint32_t in)
 
 static inline uint32_t se_out_to_in(const struct tcp_dir *d, uint32_t out)
 {
+	/* One anchor without injected bytes (a direction nothing was injected in, the
+	 * common case): both branches below give in + (out - a->out), at or past the
+	 * anchor as well as before it. */
+	if (d->n_anchor == 1 && d->anchor[0].flat == 0)
+		return d->anchor[0].in + (out - d->anchor[0].out);
 	for (int i = d->n_anchor - 1; i >= 0; i--) {
 		const struct tcp_anchor *a = &d->anchor[i];
 		if (SEQ_GEQ(out, a->out)) {
@@ -127,9 +142,27 @@ static inline uint32_t se_out_to_in(const struct tcp_dir *d, uint32_t out)
 }
 
 /* The receiver of <dir> acknowledged out-space <out_ack>: frees acked rtx segments. */
-void se_on_ack(struct dp_worker *w, struct flow *f, int dir, uint32_t out_ack);
+void se_on_ack_run(struct dp_worker *w, struct flow *f, int dir, uint32_t out_ack);
+static inline void se_on_ack(struct dp_worker *w, struct flow *f, int dir, uint32_t out_ack)
+{
+	const struct tcp_dir *d = &f->tcp.dir[dir];
+
+	/* Only an ACK that advances, or a duplicate while segments are in flight (fast
+	 * retransmit), has anything to do: most segments carry the ACK of the one before. */
+	if (SEQ_GT(out_ack, d->out_una) || (out_ack == d->out_una && d->rtx.head != NULL))
+		se_on_ack_run(w, f, dir, out_ack);
+}
 /* Emits what direction <dir> may forward: released held bytes, pending injections, FIN. */
-void se_emit(struct dp_worker *w, struct flow *f, int dir);
+void se_emit_run(struct dp_worker *w, struct flow *f, int dir);
+static inline void se_emit(struct dp_worker *w, struct flow *f, int dir)
+{
+	const struct tcp_dir *d = &f->tcp.dir[dir];
+
+	/* Nothing released beyond fwd, no injection and no FIN to send: se_emit_run would
+	 * leave at its first test (each segment asks for both directions). */
+	if (d->n_inj || SEQ_LT(d->fwd, d->release) || (d->fin_seen && !d->fin_fwd))
+		se_emit_run(w, f, dir);
+}
 /* Sends a header-only segment in direction <dir> with <flags> at out-space <seq>. */
 void se_emit_ctl(struct dp_worker *w, struct flow *f, int dir, uint8_t flags, uint32_t seq);
 /* Forwards the current segment <m> (parsed <p>) of <dir> without payload, as a pure

@@ -39,9 +39,14 @@ static unsigned build_opts(uint8_t *o, const struct pktgen_seg_spec *s)
 	}
 	if (s->ts) {
 		uint32_t v = htonl(s->tsval), e = htonl(s->tsecr);
-		o[n++] = 1; o[n++] = 1; o[n++] = 8; o[n++] = 10;
+		o[n++] = 1;
+		if (!s->ts_odd)
+			o[n++] = 1;
+		o[n++] = 8; o[n++] = 10;
 		memcpy(o + n, &v, 4); n += 4;
 		memcpy(o + n, &e, 4); n += 4;
+		if (s->ts_odd)
+			o[n++] = 1;
 	}
 	if (s->wscale >= 0) {
 		o[n++] = 1; o[n++] = 3; o[n++] = 3; o[n++] = (uint8_t)s->wscale;

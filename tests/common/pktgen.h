@@ -33,6 +33,8 @@ struct pktgen_seg_spec {
 	int8_t   wscale;              /* add a window scale option if >= 0 */
 	uint8_t  sack_perm;           /* add SACK-permitted */
 	uint8_t  ts;                  /* add timestamps with tsval/tsecr */
+	uint8_t  ts_odd;              /* lay them out NOP, TS, NOP: values at odd offsets,
+	                               * which no incremental 16-bit checksum update covers */
 	uint32_t tsval, tsecr;
 	uint8_t  n_sack;              /* SACK blocks to add (<= 3 with ts, 4 without) */
 	uint32_t sack[4][2];

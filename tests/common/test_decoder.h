@@ -107,6 +107,7 @@ struct tconv {
 	uint16_t win;                     /* raw window field both send */
 	uint8_t  ip_ver;                  /* 4 or 6 */
 	uint8_t  ip6_dstopt;              /* IPv6 frames carry a destination options header */
+	uint8_t  ts_odd;                  /* timestamps at odd offsets (pktgen ts_odd) */
 	uint16_t vlan[2];                 /* VLAN ids of both sides' frames (0: none) */
 	uint8_t  check_ts;                /* new frames must carry TSval >= the sender's latest */
 	uint8_t  lose[2];                 /* drain: frames of direction d are lost (recorded,

@@ -656,6 +656,37 @@ static void test_ipv6_ext_headers(void **state)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
+/* The same with timestamps at odd offsets (NOP, TS, NOP): a header field that cannot
+ * be updated incrementally makes the editor sum the whole segment again, and a
+ * forwarded frame keeps its sender's extension header, which that sum must skip. */
+static void test_ipv6_ext_odd_timestamps(void **state)
+{
+	struct tconv *t = *state;
+
+	t->ip_ver = 6;
+	t->ip6_dstopt = 1;
+	t->ts_odd = 1;
+	assert_int_equal(tconv_start(t), 0);
+	tconv_handshake(t);
+	tconv_send(t, 0, "abc\n");
+	tconv_drain(t);
+	tconv_ack(t, 1);                       /* pure ACKs: forwarded header-only */
+	tconv_drain(t);
+	tconv_send(t, 1, "reply\n");
+	tconv_drain(t);
+	tconv_ack(t, 0);
+	tconv_drain(t);
+	tconv_send(t, 0, "BLOCK\n");
+	tconv_drain(t);
+	tconv_ack(t, 0);
+	tconv_drain(t);
+	assert_true(tconv_rx_is(t, 0, "abc\n"));
+	assert_true(tconv_rx_is(t, 1, "reply\nERR\n"));
+	assert_int_equal(TCONV_CNT(t, drop_bad_cksum), 0);
+	assert_int_equal(TCONV_CNT(t, drop_malformed), 0);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
 /* More output than the TX buffer holds in one burst: the excess is dropped and counted. */
 static void test_tx_full(void **state)
 {
@@ -893,6 +924,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_table_full_fail_closed_ipv6, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_table_full_fail_open, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_ipv6_ext_headers, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_ipv6_ext_odd_timestamps, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_tx_full, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_midstream_bypass_once, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_midstream_drop, tconv_cm_setup, tconv_cm_teardown),
