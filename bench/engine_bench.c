@@ -55,6 +55,7 @@ struct bench_opts {
 	const char *rules[BENCH_MAX_RULES]; /* rule files (--rules): the policy in force */
 	unsigned n_rules;
 	int proto;                    /* the resource's decoder: DP_PROTO_PG or DP_PROTO_NONE */
+	unsigned resources;           /* resources configured: the trace's server is the last */
 	int nic_cksum;                /* the emulated NIC verifies checksums (RX offload) */
 };
 
@@ -437,6 +438,8 @@ static void usage(const char *prog)
 	       "  --proto pg|none   the resource's decoder (pg); none: tracking and reassembly only\n"
 	       "  --mix customers|standard  the queries: customer lists, PII in nearly every row\n"
 	       "                    (customers); or an OLTP mix with 15 %% of them (standard)\n"
+	       "  --resources N     resources configured (1): N-1 other databases listed before\n"
+	       "                    the trace's server, as in front of a fleet\n"
 	       "  --no-check        skip the untimed checking pass\n", prog);
 }
 
@@ -449,7 +452,7 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 		{ "verify-cksum", 1, 0, 'v' }, { "mbufs", 1, 0, 'm' }, { "seed", 1, 0, 'S' },
 		{ "only", 1, 0, 'O' }, { "no-check", 0, 0, 'N' }, { "help", 0, 0, 'h' },
 		{ "rules", 1, 0, 'R' }, { "proto", 1, 0, 'P' },
-		{ "nic-cksum", 1, 0, 'C' }, { "mix", 1, 0, 'M' },
+		{ "nic-cksum", 1, 0, 'C' }, { "mix", 1, 0, 'M' }, { "resources", 1, 0, 'X' },
 		{ 0, 0, 0, 0 },
 	};
 	int c;
@@ -460,6 +463,7 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 	o->mbufs = 65535;
 	o->check = 1;
 	o->proto = DP_PROTO_PG;
+	o->resources = 1;
 	o->nic_cksum = 1;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
@@ -474,6 +478,13 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 		case 'j': o->json = optarg; break;
 		case 'v': o->verify_cksum = atoi(optarg) != 0; break;
 		case 'C': o->nic_cksum = atoi(optarg) != 0; break;
+		case 'X':
+			o->resources = (unsigned)strtoul(optarg, NULL, 0);
+			if (o->resources < 1 || o->resources > DP_MAX_RESOURCES) {
+				fprintf(stderr, "--resources: 1 to %d\n", DP_MAX_RESOURCES);
+				return -1;
+			}
+			break;
 		case 'M':
 			if (strcmp(optarg, "customers") == 0)
 				o->sg.mix = SG_MIX_CUSTOMERS;
@@ -532,12 +543,19 @@ static void bench_config(struct dp_config *c, const struct bench_opts *o)
 	c->overlap = DP_OVERLAP_REWRITE;
 	c->midstream = DP_MIDSTREAM_BYPASS;
 	c->verify_cksum = (uint8_t)o->verify_cksum;
-	c->n_resources = 1;
-	snprintf(c->resources[0].name, sizeof(c->resources[0].name), "pg");
-	c->resources[0].ip_ver = 4;
-	c->resources[0].addr[0] = htonl(SG_SERVER_IP);
-	c->resources[0].port = SG_SERVER_PORT;
-	c->resources[0].proto = (uint8_t)o->proto;
+	/* other databases of a fleet first (198.19.x.y:5432, the same decoder), the trace's
+	 * server last: the worst place for a lookup that scans */
+	c->n_resources = (uint16_t)o->resources;
+	for (unsigned i = 0; i < o->resources; i++) {
+		struct dp_resource *r = &c->resources[i];
+		int last = i + 1 == o->resources;
+
+		snprintf(r->name, sizeof(r->name), last ? "pg" : "pg-%u", i);
+		r->ip_ver = 4;
+		r->addr[0] = last ? htonl(SG_SERVER_IP) : htonl(0xc6130000u | (i + 1));
+		r->port = SG_SERVER_PORT;
+		r->proto = (uint8_t)o->proto;
+	}
 }
 
 static void cpu_model(char *out, size_t len)

@@ -11,7 +11,7 @@
 #define DP_MAX_PORTS      8
 #define DP_FRAME_OVERHEAD (14 + 8 + 4) /* frame bytes around an IP packet: Ethernet,
                                          * two VLAN tags, CRC */
-#define DP_MAX_RESOURCES  256
+#define DP_MAX_RESOURCES  4096
 #define DP_NAME_MAX       64
 
 /* What happens to a new protected flow when the flow table is full. */

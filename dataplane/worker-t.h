@@ -18,6 +18,7 @@ struct rte_ring;
 struct tg_event;
 struct dp_frag;
 struct dp_handoff;
+struct dp_res_index;
 struct rte_mbuf;
 
 #define DP_BURST      32
@@ -37,6 +38,7 @@ struct dp_worker {
 	uint16_t peer[DP_MAX_PORTS];  /* peer[p]: the other port of p's pair (UINT16_MAX: none) */
 	uint8_t  server_side[DP_MAX_PORTS]; /* 1 if port p faces the servers (pair's b side) */
 	const struct dp_config *cfg;  /* settings and resources (read only) */
+	struct dp_res_index *res;     /* cfg's resources by address and port (resource.h) */
 	struct flow_table *ft;        /* this worker's flows */
 	struct rte_mempool *pool;     /* mbufs for copies and injected segments */
 	uint64_t now_ns;              /* time of the current burst (set by the loop or a test) */

@@ -29,6 +29,7 @@
 #include "slowpath/event-t.h"
 #include "dataplane/frag.h"
 #include "dataplane/handoff.h"
+#include "dataplane/resource.h"
 #include <rte_cycles.h>
 
 /* The worker's clock in TSC cycles, for rte_ip_frag (tests set now_ns by hand, so the
@@ -81,6 +82,11 @@ int dp_worker_init(struct dp_worker *w, uint16_t id, uint16_t n_ports, const uin
 	w->ft = flow_table_create(name, cfg->flow_capacity, (int)rte_socket_id());
 	if (w->ft == NULL)
 		return -ENOMEM;
+	w->res = dp_res_index_build(cfg, (int)rte_socket_id());
+	if (w->res == NULL) {
+		dp_worker_fini(w);
+		return -ENOMEM;
+	}
 	/* scratch for decoders: one whole message (up to the hold limit), and three times
 	 * that for the lexer's normalized text, fingerprint and statement list */
 	w->env.buf_cap = cfg->max_hold_bytes + 65536;
@@ -230,6 +236,8 @@ void dp_worker_fini(struct dp_worker *w)
 	w->ft = NULL;
 	dp_frag_free(w->frag);
 	w->frag = NULL;
+	dp_res_index_free(w->res);
+	w->res = NULL;
 	rte_free(w->env.buf);
 	rte_free(w->env.aux);
 	w->env.buf = w->env.aux = NULL;
@@ -271,32 +279,17 @@ static inline void bridge(struct dp_worker *w, uint16_t port, struct rte_mbuf *m
  * its source. */
 static int resource_lookup(const struct dp_worker *w, uint16_t port, const struct dp_pkt *p)
 {
-	const struct dp_config *cfg = w->cfg;
 	int to_server = !w->server_side[port];
-	const uint32_t *a = to_server ? p->dst : p->src;
-	uint16_t prt = to_server ? p->dport : p->sport;
-	size_t alen = p->ip_ver == 6 ? 16 : 4;
 
-	for (unsigned i = 0; i < cfg->n_resources; i++) {
-		const struct dp_resource *r = &cfg->resources[i];
-		if (r->port == prt && r->ip_ver == p->ip_ver && memcmp(r->addr, a, alen) == 0)
-			return (int)i;
-	}
-	return -1;
+	return dp_res_find(w->res, p->ip_ver, to_server ? p->dst : p->src,
+			   to_server ? p->dport : p->sport);
 }
 
 /* Does either address of the packet belong to a protected resource? (fragments) */
 static int addr_protected(const struct dp_worker *w, const struct dp_pkt *p)
 {
-	size_t alen = p->ip_ver == 6 ? 16 : 4;
-
-	for (unsigned i = 0; i < w->cfg->n_resources; i++) {
-		const struct dp_resource *r = &w->cfg->resources[i];
-		if (r->ip_ver == p->ip_ver &&
-		    (memcmp(r->addr, p->dst, alen) == 0 || memcmp(r->addr, p->src, alen) == 0))
-			return 1;
-	}
-	return 0;
+	return dp_res_addr_known(w->res, p->ip_ver, p->dst) ||
+	       dp_res_addr_known(w->res, p->ip_ver, p->src);
 }
 
 /* Turns the client's SYN <m> into a RST|ACK back to the client (overload, fail_closed). */
