@@ -563,11 +563,31 @@ static void test_table_full_fail_open(void **state)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
+/* An IPv6 SYN (seq 4242, MSS 1440, wscale 7) from client <c> to the server, with a
+ * destination options header when <dstopt>, with timestamps (TSval 5) when <ts>. */
+static struct rte_mbuf *syn6(struct tconv *t, const struct pktgen_ep *c, uint8_t dstopt, uint8_t ts)
+{
+	struct pktgen_seg_spec sp;
+
+	memset(&sp, 0, sizeof(sp));
+	sp.src = c;
+	sp.dst = &t->ep[1];
+	sp.ip_ver = 6;
+	sp.ip6_dstopt = dstopt;
+	sp.flags = DP_TCP_SYN;
+	sp.seq = 4242;
+	sp.win = 1024;
+	sp.wscale = 7;
+	sp.mss = 1440;
+	sp.ts = ts;
+	sp.tsval = 5;
+	return pktgen_build(t->pool, &sp);
+}
+
 static void test_table_full_fail_closed_ipv6(void **state)
 {
 	struct tconv *t = *state;
 	struct pktgen_ep c2 = t->ep[0];
-	struct pktgen_seg_spec sp;
 	const struct tconv_frame *fr;
 
 	t->ip_ver = 6;
@@ -575,18 +595,7 @@ static void test_table_full_fail_closed_ipv6(void **state)
 	assert_int_equal(tconv_start(t), 0);
 	tconv_handshake(t);
 	c2.port = 40001;
-	memset(&sp, 0, sizeof(sp));
-	sp.src = &c2;
-	sp.dst = &t->ep[1];
-	sp.ip_ver = 6;
-	sp.flags = DP_TCP_SYN;
-	sp.seq = 4242;
-	sp.win = 1024;
-	sp.wscale = 7;
-	sp.mss = 1440;
-	sp.ts = 1;
-	sp.tsval = 5;
-	tconv_rx_frame(t, 0, pktgen_build(t->pool, &sp));
+	tconv_rx_frame(t, 0, syn6(t, &c2, 0, 1));
 	assert_int_equal(tconv_drain(t), 1);
 	fr = &t->fr[0];
 	assert_int_equal(fr->port, 0);
@@ -610,7 +619,6 @@ static void test_ipv6_ext_headers(void **state)
 {
 	struct tconv *t = *state;
 	struct pktgen_ep c2 = t->ep[0];
-	struct pktgen_seg_spec sp;
 	uint32_t s;
 
 	t->ip_ver = 6;
@@ -637,17 +645,7 @@ static void test_ipv6_ext_headers(void **state)
 	assert_int_equal(TCONV_CNT(t, tcp_dup_dropped), 1);
 	/* a second client while the table is full: its SYN is answered with RST|ACK */
 	c2.port = 40001;
-	memset(&sp, 0, sizeof(sp));
-	sp.src = &c2;
-	sp.dst = &t->ep[1];
-	sp.ip_ver = 6;
-	sp.ip6_dstopt = 1;
-	sp.flags = DP_TCP_SYN;
-	sp.seq = 4242;
-	sp.win = 1024;
-	sp.wscale = 7;
-	sp.mss = 1440;
-	tconv_rx_frame(t, 0, pktgen_build(t->pool, &sp));
+	tconv_rx_frame(t, 0, syn6(t, &c2, 1, 0));
 	assert_int_equal(tconv_drain(t), 1);
 	assert_int_equal(t->fr[0].flags, DP_TCP_RST | DP_TCP_ACK);
 	assert_int_equal(t->fr[0].ack, 4243);
