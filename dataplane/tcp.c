@@ -339,8 +339,7 @@ static __rte_noinline void handle_syn(struct dp_worker *w, struct flow *f, int d
 		}
 		if (p->seq != c->dir[0].isn) {
 			/* a new session on the same tuple: it gets its own id and recording */
-			dp_worker_session_close(w, f, EV_CLOSE_FIN);
-			tcp_conn_release(w, f);
+			dp_worker_session_end(w, f, EV_CLOSE_FIN);
 			dp_worker_session_begin(w, f, p, rte_pktmbuf_mtod(m, uint8_t *));
 			flow_reopen(w->ft, f, w->now_ns);
 		}

@@ -217,15 +217,22 @@ static uint8_t close_reason(const struct flow *f)
 	return EV_CLOSE_IDLE;
 }
 
+void dp_worker_session_end(struct dp_worker *w, struct flow *f, uint8_t reason)
+{
+	const struct proto_ops *ops = proto_get(f->proto);
+
+	dp_worker_session_close(w, f, reason);
+	tcp_conn_release(w, f);
+	/* every init() is paired with a fini(): a decoder may hold more than its state */
+	if (ops && ops->fini && f->mode == FLOW_INSPECT)
+		ops->fini(f->dec_state);
+}
+
 static void flow_release_cb(struct flow *f, void *arg)
 {
 	struct dp_worker *w = arg;
-	const struct proto_ops *ops = proto_get(f->proto);
 
-	dp_worker_session_close(w, f, w->stopping ? EV_CLOSE_SHUTDOWN : close_reason(f));
-	tcp_conn_release(w, f);
-	if (ops && ops->fini && f->mode == FLOW_INSPECT)
-		ops->fini(f->dec_state);
+	dp_worker_session_end(w, f, w->stopping ? EV_CLOSE_SHUTDOWN : close_reason(f));
 }
 
 void dp_worker_fini(struct dp_worker *w)

@@ -72,6 +72,9 @@ void dp_worker_session_begin(struct dp_worker *w, struct flow *f, const struct d
 			     const uint8_t *frame);
 /* Sends the session-close event of <f> (enum ev_close_reason), once per session. */
 void dp_worker_session_close(struct dp_worker *w, struct flow *f, uint8_t reason);
+/* Ends the session of <f>: its close event (<reason>), its TCP state's mbufs, and its
+ * decoder's fini(). The flow itself stays (released by the table, or begun again). */
+void dp_worker_session_end(struct dp_worker *w, struct flow *f, uint8_t reason);
 
 /* A command from the slow path to a worker, through w->ctl_ring. */
 struct dp_ctl_msg {

@@ -143,13 +143,20 @@ static void tdec_fin(void *st, int dir, uint64_t off, struct proto_sink *sink)
 	sink->release(sink->ctx, dir, off);
 }
 
+/* Counted, so that tests can check each init() is paired with a fini(). */
+static void tdec_fini(void *st)
+{
+	(void)st;
+	tdec_log.finis++;
+}
+
 static const struct proto_ops tdec_ops = {
 	.name = "test",
 	.state_size = sizeof(struct tdec_state),
 	.init = tdec_init,
 	.feed = tdec_feed,
 	.fin = tdec_fin,
-	.fini = NULL,
+	.fini = tdec_fini,
 };
 
 void tdec_register(void)

@@ -49,6 +49,7 @@ struct tdec_log {
 	unsigned fins[2];                 /* fin() calls per direction */
 	unsigned lines[2];                /* whole lines seen per direction */
 	unsigned inits;                   /* init() calls */
+	unsigned finis;                   /* fini() calls */
 };
 
 /* The log of the decoder (all flows together). */

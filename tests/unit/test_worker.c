@@ -870,6 +870,7 @@ static void test_port_reuse_after_close(void **state)
 {
 	struct tconv *t = *state;
 	uint64_t t1;
+	unsigned inits0 = tdec_log.inits, finis0 = tdec_log.finis;
 
 	assert_int_equal(tconv_start(t), 0);
 	tconv_handshake(t);
@@ -889,6 +890,9 @@ static void test_port_reuse_after_close(void **state)
 	t->isn[1] += 300000;
 	tconv_handshake(t);
 	assert_false(tconv_flow(t)->closed);
+	/* the first session's decoder state was finished before the second's began */
+	assert_int_equal(tdec_log.inits - inits0, 2);
+	assert_int_equal(tdec_log.finis - finis0, 1);
 	tconv_send(t, 0, "again\n");
 	tconv_drain(t);
 	assert_true(tconv_rx_is(t, 0, "again\n"));
@@ -902,6 +906,7 @@ static void test_port_reuse_after_close(void **state)
 	assert_true(tconv_rx_is(t, 0, "again\nstill\n"));
 	tconv_timers(t, t->w->now_ns + (t->cfg.idle_timeout_s + 1) * TW_NS_PER_S);
 	assert_int_equal(flow_count(t->w->ft), 0);
+	assert_int_equal(tdec_log.finis - finis0, 2);
 	assert_int_equal(tconv_stop(t), 0);
 }
 
