@@ -114,7 +114,10 @@ static int parse_rfc3339(const char *s, uint64_t *ns)
 	if (*s)
 		return -1;
 	secs = (int64_t)timegm(&tm) - off;
-	if (secs < 0)
+	/* Why the upper bound: 2^64 ns is about the year 2554, and the years up to 3000
+	 * that pass the checks above wrapped around to a time in the past (a "since" in
+	 * 2600 read as 1969 plus a little); a number of ns that large is refused too. */
+	if (secs < 0 || (uint64_t)secs > (UINT64_MAX - 999999999u) / 1000000000u)
 		return -1;
 	*ns = (uint64_t)secs * 1000000000u + (uint64_t)frac;
 	return 0;

@@ -167,6 +167,58 @@ static int msg_copy(struct proto_sink *sink, int dir, uint64_t start, uint32_t l
 	return sink->peek(sink->ctx, dir, start, dst, len);
 }
 
+/* The maskable fields of row message <m> (<len> bytes; <copy_row>: a COPY OUT text row,
+ * fields split on tabs, else a DataRow), at offsets from <base>: written to <out> when it
+ * is not NULL (room for the count returned), only counted when it is. */
+static uint32_t row_fields(const struct pg_state *s, const uint8_t *m, uint32_t len, int copy_row,
+			   uint32_t base, struct rule_field *out)
+{
+	uint32_t n_out = 0;
+
+	if (copy_row) {
+		uint32_t p = 5, fs = 5;
+		for (; p <= len; p++) {
+			if (p == len || m[p] == '\t' || m[p] == '\n') {
+				if (p > fs) {
+					if (out)
+						out[n_out] = (struct rule_field){
+							.off = base + fs, .len = p - fs,
+							.col = NULL, .col_rule = -1 };
+					n_out++;
+				}
+				fs = p + 1;
+			}
+		}
+		return n_out;
+	}
+	uint32_t p = 7, n = len >= 7 ? be16(m + 5) : 0;
+	for (uint32_t c = 0; c < n; c++) {
+		if (p + 4 > len)
+			break;
+		int32_t fl = (int32_t)be32(m + p);
+		p += 4;
+		if (fl < 0)
+			continue;
+		if ((uint32_t)fl > len - p)
+			break;
+		const struct rule_mask *cm = NULL;
+		int text = 1;
+		if (c < PG_MAX_COLS && c < s->n_cols) {
+			if (s->col_mask[c])
+				cm = &s->col_masks[s->col_mask[c] - 1];
+			text = (s->col_text >> c) & 1;
+		}
+		if ((cm || text) && fl > 0) {
+			if (out)
+				out[n_out] = (struct rule_field){ .off = base + p,
+					.len = (uint32_t)fl, .col = cm, .col_rule = -1 };
+			n_out++;
+		}
+		p += (uint32_t)fl;
+	}
+	return n_out;
+}
+
 /* Adds the row message <m> (<len> bytes at stream offset <start>) to the batch.
  * <copy_row>: a COPY OUT text row (fields split on tabs) instead of a DataRow. */
 static void batch_add(struct pg_state *s, struct batch *b, struct proto_sink *sink, uint16_t res,
@@ -174,11 +226,10 @@ static void batch_add(struct pg_state *s, struct batch *b, struct proto_sink *si
 		      int copy_row)
 {
 	const struct proto_env *env = sink->env;
-	uint32_t boff;
+	uint32_t boff, need;
 	uint8_t *m;
 
-	if (b->n_rows >= BATCH_MAX_ROWS || b->bytes + len > env->buf_cap ||
-	    b->n_fields + (copy_row ? 64 : (uint32_t)s->n_cols + 1) > b->max_fields)
+	if (b->n_rows >= BATCH_MAX_ROWS || b->bytes + len > env->buf_cap)
 		batch_flush(s, b, sink, res);
 	if (len > env->buf_cap) {
 		DP_CNT_INC(env->cnt, hold_overflow);
@@ -193,41 +244,35 @@ static void batch_add(struct pg_state *s, struct batch *b, struct proto_sink *si
 		release_to(b, PROTO_DIR_S2C, start + len, sink);
 		return;
 	}
-	uint32_t first = b->n_fields;
-	if (copy_row) {
-		uint32_t p = 5, fs = 5;
-		for (; p <= len && b->n_fields < b->max_fields; p++) {
-			if (p == len || m[p] == '\t' || m[p] == '\n') {
-				if (p > fs)
-					b->fields[b->n_fields++] = (struct rule_field){
-						.off = boff + fs, .len = p - fs, .col = NULL, .col_rule = -1 };
-				fs = p + 1;
-			}
-		}
-	} else {
-		uint32_t p = 7, n = len >= 7 ? be16(m + 5) : 0;
-		for (uint32_t c = 0; c < n; c++) {
-			if (p + 4 > len)
-				break;
-			int32_t fl = (int32_t)be32(m + p);
-			p += 4;
-			if (fl < 0)
-				continue;
-			if ((uint32_t)fl > len - p)
-				break;
-			const struct rule_mask *cm = NULL;
-			int text = 1;
-			if (c < PG_MAX_COLS && c < s->n_cols) {
-				if (s->col_mask[c])
-					cm = &s->col_masks[s->col_mask[c] - 1];
-				text = (s->col_text >> c) & 1;
-			}
-			if ((cm || text) && fl > 0)
-				b->fields[b->n_fields++] = (struct rule_field){
-					.off = boff + p, .len = (uint32_t)fl, .col = cm, .col_rule = -1 };
-			p += (uint32_t)fl;
-		}
+	/* Why the fields are counted before any is stored: the number of fields comes
+	 * from the row itself (a DataRow's field count, a COPY row's tabs), not from the
+	 * RowDescription (which may be missing, or say fewer columns), so no reserve
+	 * taken in advance bounds it. Stored without this count, a DataRow of thousands
+	 * of 1-byte fields wrote past b->fields, beyond env->aux; a COPY row stopped at
+	 * b->max_fields and left its last fields unmasked. An upper bound from the
+	 * row's length is enough most of the time (one pass over the row, not two). */
+	if (copy_row) /* a field: a byte at least, and a tab or line end after all but one */
+		need = (len - 5 + 1) / 2;
+	else          /* a field: a length word and a byte at least */
+		need = len >= 7 ? (be16(m + 5) < (len - 7) / 5 ? be16(m + 5) : (len - 7) / 5) : 0;
+	if (b->n_fields + need > b->max_fields) /* the bound does not fit: the exact count */
+		need = row_fields(s, m, len, copy_row, boff, NULL);
+	if (need > b->max_fields) {
+		/* more fields than one scan takes (no PostgreSQL row has that many
+		 * columns): streamed through uninspected, like a row too large */
+		DP_CNT_INC(env->cnt, hold_overflow);
+		release_to(b, PROTO_DIR_S2C, start + len, sink);
+		return;
 	}
+	if (b->n_fields + need > b->max_fields) {
+		/* scan the rows before it; the row moves to the front of the emptied buffer */
+		batch_flush(s, b, sink, res);
+		memmove(env->buf, m, len);
+		boff = 0;
+		m = env->buf;
+	}
+	uint32_t first = b->n_fields;
+	b->n_fields += row_fields(s, m, len, copy_row, boff, b->fields + first);
 	if (b->n_fields == first) {
 		/* nothing maskable in this row: no need to keep it in the batch */
 		if (rows_recorded(s, sink))

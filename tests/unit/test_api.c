@@ -805,6 +805,8 @@ static void test_query_errors(void **state)
 		"/v1/sessions?limit=-1", "/v1/sessions?live=2", "/v1/sessions?verdict=maybe",
 		"/v1/sessions?before=12", "/v1/sessions?since=yesterday",
 		"/v1/sessions?since=2023-13-01T00:00:00Z", "/v1/sessions?limit=1&limit=2",
+		"/v1/sessions?until=2600-01-01T00:00:00Z",  /* past 2^64 ns: wrapped around */
+		"/v1/sessions?since=99999999999999999999",
 		"/v1/sessions?color=red", "/v1/sessions?limit", "/v1/audit?limit=5000",
 		"/v1/stats?x=1",
 	};

@@ -484,6 +484,193 @@ static void test_startup_too_short(void **state)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
+/* ---- the decoder driven directly, without the worker: a sink over flat buffers ---- */
+
+#define DS_STREAM (1u << 17)
+#define DS_BUF    (1u << 16)
+#define DS_GUARD  4096            /* bytes after env->aux that the decoder must not touch */
+
+struct dsink {
+	uint8_t bytes[2][DS_STREAM];  /* everything fed so far, per direction */
+	uint64_t fed[2];
+	uint8_t buf[DS_BUF];
+	uint8_t aux[3 * DS_BUF + DS_GUARD];
+	struct dp_counters cnt;
+	struct dp_config cfg;
+	struct proto_policy pol;
+	struct proto_env env;
+	struct proto_sink sink;
+	uint64_t st[FLOW_DEC_STATE_SIZE / 8];
+	uint64_t fields_seen;         /* fields given to mask_fields, all calls together */
+	unsigned max_call;            /* most fields in one mask_fields call */
+};
+
+static int ds_peek(void *ctx, int dir, uint64_t from, uint8_t *buf, uint32_t len)
+{
+	struct dsink *d = ctx;
+
+	if (from + len > d->fed[dir & 1])
+		return -1;
+	memcpy(buf, d->bytes[dir & 1] + from, len);
+	return 0;
+}
+
+static void ds_release(void *ctx, int dir, uint64_t upto) { (void)ctx; (void)dir; (void)upto; }
+static int ds_remove(void *ctx, int dir, uint64_t from, uint64_t to)
+{
+	(void)ctx; (void)dir; (void)from; (void)to;
+	return 0;
+}
+static int ds_rewrite(void *ctx, int dir, uint64_t at, const uint8_t *bytes, uint32_t len)
+{
+	(void)ctx; (void)dir; (void)at; (void)bytes; (void)len;
+	return 0;
+}
+static int ds_inject(void *ctx, int dir, const uint8_t *bytes, uint32_t len)
+{
+	(void)ctx; (void)dir; (void)bytes; (void)len;
+	return 0;
+}
+static void ds_reset(void *ctx) { (void)ctx; }
+
+static struct dsink *ds_cur;
+
+static int ds_mask_count(void *rules, void *scratch, uint8_t proto, uint16_t res, uint8_t *buf,
+			 uint32_t len, const struct rule_field *fields, unsigned n,
+			 struct rule_mask_stats *st)
+{
+	(void)rules; (void)scratch; (void)proto; (void)res; (void)buf; (void)st;
+	for (unsigned i = 0; i < n; i++)
+		assert_true((uint64_t)fields[i].off + fields[i].len <= len);
+	ds_cur->fields_seen += n;
+	if (n > ds_cur->max_call)
+		ds_cur->max_call = n;
+	return 0;
+}
+
+static struct dsink *ds_new(void)
+{
+	struct dsink *d = test_calloc(1, sizeof(*d));
+
+	assert_non_null(d);
+	memset(d->aux + 3 * DS_BUF, 0xa5, DS_GUARD);
+	d->pol.has_result_rules = has_results;
+	d->pol.mask_fields = ds_mask_count;
+	d->env = (struct proto_env){ .pol = &d->pol, .buf = d->buf, .buf_cap = DS_BUF,
+				     .aux = d->aux, .aux_cap = 3 * DS_BUF, .cnt = &d->cnt,
+				     .cfg = &d->cfg };
+	d->sink = (struct proto_sink){ .ctx = d, .env = &d->env, .peek = ds_peek,
+				       .release = ds_release, .remove = ds_remove,
+				       .rewrite = ds_rewrite, .inject = ds_inject,
+				       .reset = ds_reset };
+	ds_cur = d;
+	pg_proto_ops.init(d->st);
+	return d;
+}
+
+/* Feeds <len> bytes of <dir> to the decoder in one call. */
+static void ds_feed(struct dsink *d, int dir, const void *p, uint32_t len)
+{
+	uint64_t off = d->fed[dir];
+
+	assert_true(off + len <= DS_STREAM);
+	memcpy(d->bytes[dir] + off, p, len);
+	d->fed[dir] += len;
+	assert_int_equal(pg_proto_ops.feed(d->st, dir, off, d->bytes[dir] + off, len, &d->sink),
+			 (int)len);
+}
+
+static int ds_guard_intact(const struct dsink *d)
+{
+	for (uint32_t i = 0; i < DS_GUARD; i++)
+		if (d->aux[3 * DS_BUF + i] != 0xa5)
+			return 0;
+	return 1;
+}
+
+/* Start-up and the server's first ReadyForQuery: result rules in force from there. */
+static void ds_login(struct dsink *d)
+{
+	struct msg m = { .n = 0 };
+
+	startup(&m, "alice", "orders");
+	ds_feed(d, 0, m.b, m.n);
+	m.n = 0;
+	typed(&m, 'Z', "I", 1);
+	ds_feed(d, 1, m.b, m.n);
+}
+
+static uint32_t put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+	return 4;
+}
+
+/* A DataRow whose field count (from the row, no RowDescription before it) is more than
+ * one mask_fields call takes: the fields were written past the field array, beyond
+ * env->aux. The row now passes uninspected (hold_overflow), and nothing past env->aux
+ * is touched. Found with fuzz_pg: corpus/pg/datarow_7681_fields_no_rowdesc, one field
+ * more than the harness's env->aux holds. */
+static void test_datarow_more_fields_than_a_scan(void **state)
+{
+	struct dsink *d = ds_new();
+	enum { NF = 9000 };
+	uint32_t len = 1 + 4 + 2 + NF * 5, n = 0;
+	uint8_t *row = test_malloc(len);
+
+	(void)state;
+	ds_login(d);
+	row[n++] = 'D';
+	n += put_be32(row + n, len - 1);
+	row[n++] = (uint8_t)(NF >> 8);
+	row[n++] = (uint8_t)NF;
+	for (unsigned i = 0; i < NF; i++) {
+		n += put_be32(row + n, 1);
+		row[n++] = '7';
+	}
+	assert_int_equal(n, len);
+	ds_feed(d, 1, row, len);
+	assert_true(ds_guard_intact(d));
+	assert_true(d->max_call <= 8192);
+	assert_int_equal(DP_CNT_GET(&d->cnt, hold_overflow), 1);
+	test_free(row);
+	test_free(d);
+}
+
+/* COPY OUT rows of a wide table, many in one segment: a row that came when the batch
+ * was nearly full of fields had its last fields left out of the scan (unmasked). Every
+ * field of every row is scanned now. */
+static void test_copy_rows_every_field_scanned(void **state)
+{
+	struct dsink *d = ds_new();
+	enum { ROWS = 39, COLS = 200 };
+	uint32_t rlen = 1 + 4 + COLS * 2, n = 0;
+	uint8_t *all = test_malloc(ROWS * rlen);
+	struct msg m = { .n = 0 };
+
+	(void)state;
+	ds_login(d);
+	typed(&m, 'H', "\0\0\0", 3);    /* CopyOutResponse, text, no columns listed */
+	ds_feed(d, 1, m.b, m.n);
+	for (unsigned r = 0; r < ROWS; r++) {
+		all[n++] = 'd';
+		n += put_be32(all + n, rlen - 1);
+		for (unsigned c = 0; c < COLS; c++) {
+			all[n++] = '9';
+			all[n++] = c + 1 < COLS ? '\t' : '\n';
+		}
+	}
+	ds_feed(d, 1, all, n);
+	assert_true(ds_guard_intact(d));
+	assert_int_equal(d->fields_seen, (uint64_t)ROWS * COLS);
+	assert_int_equal(DP_CNT_GET(&d->cnt, hold_overflow), 0);
+	test_free(all);
+	test_free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -498,6 +685,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_streamed_result_counts_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_result_rules_after_reload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_startup_too_short, setup, teardown),
+		cmocka_unit_test(test_datarow_more_fields_than_a_scan),
+		cmocka_unit_test(test_copy_rows_every_field_scanned),
 	};
 
 	if (test_eal_init() < 0 || test_pool() == NULL)
