@@ -168,22 +168,26 @@ static int msg_copy(struct proto_sink *sink, int dir, uint64_t start, uint32_t l
 }
 
 /* The maskable fields of row message <m> (<len> bytes; <copy_row>: a COPY OUT text row,
- * fields split on tabs, else a DataRow), at offsets from <base>: written to <out> when it
- * is not NULL (room for the count returned), only counted when it is. */
+ * fields split on tabs, else a DataRow), at offsets from <base>. With <out> NULL: counts
+ * them all. Else writes those from the <skip>-th on, at most <max>, to <out>, and returns
+ * how many it wrote. */
 static uint32_t row_fields(const struct pg_state *s, const uint8_t *m, uint32_t len, int copy_row,
-			   uint32_t base, struct rule_field *out)
+			   uint32_t base, struct rule_field *out, uint32_t skip, uint32_t max)
 {
-	uint32_t n_out = 0;
+	uint32_t n_out = 0, k = 0;
 
 	if (copy_row) {
 		uint32_t p = 5, fs = 5;
 		for (; p <= len; p++) {
 			if (p == len || m[p] == '\t' || m[p] == '\n') {
-				if (p > fs) {
-					if (out)
+				if (p > fs && k++ >= skip) {
+					if (out) {
+						if (n_out == max)
+							return n_out;
 						out[n_out] = (struct rule_field){
 							.off = base + fs, .len = p - fs,
 							.col = NULL, .col_rule = -1 };
+					}
 					n_out++;
 				}
 				fs = p + 1;
@@ -208,15 +212,52 @@ static uint32_t row_fields(const struct pg_state *s, const uint8_t *m, uint32_t 
 				cm = &s->col_masks[s->col_mask[c] - 1];
 			text = (s->col_text >> c) & 1;
 		}
-		if ((cm || text) && fl > 0) {
-			if (out)
+		if ((cm || text) && fl > 0 && k++ >= skip) {
+			if (out) {
+				if (n_out == max)
+					return n_out;
 				out[n_out] = (struct rule_field){ .off = base + p,
 					.len = (uint32_t)fl, .col = cm, .col_rule = -1 };
+			}
 			n_out++;
 		}
 		p += (uint32_t)fl;
 	}
 	return n_out;
+}
+
+/* Masks row message <m> (<len> bytes at stream offset <start>, in env->buf) whose
+ * maskable fields outnumber the batch's field table: the waiting rows are scanned first,
+ * then this row alone, b->max_fields fields per scan, and it goes on masked and
+ * recorded like any row. */
+static void wide_row(struct pg_state *s, struct batch *b, struct proto_sink *sink, uint16_t res,
+		     uint64_t start, const uint8_t *m, uint32_t len, int copy_row)
+{
+	const struct proto_env *env = sink->env;
+	uint64_t masked = 0;
+	uint32_t got;
+
+	batch_flush(s, b, sink, res);
+	memmove(env->buf, m, len);
+	for (uint32_t skip = 0; env->pol->mask_fields &&
+	     (got = row_fields(s, env->buf, len, copy_row, 0, b->fields, skip, b->max_fields)) > 0;
+	     skip += got) {
+		struct rule_mask_stats st = { 0 };
+
+		if (env->pol->mask_fields(env->pol->rules, env->scratch, DP_PROTO_PG, res, env->buf,
+					  len, b->fields, got, &st) < 0)
+			DP_CNT_INC(env->cnt, rule_scan_error);
+		masked += st.fields_masked;
+	}
+	DP_CNT_INC(env->cnt, rows_scanned);
+	if (rows_recorded(s, sink))
+		ev_rows(s, sink, env->buf, len, copy_row);
+	if (masked) {
+		s->res_masked += masked;
+		DP_CNT_ADD(env->cnt, fields_masked, masked);
+		sink->rewrite(sink->ctx, PROTO_DIR_S2C, start, env->buf, len);
+	}
+	sink->release(sink->ctx, PROTO_DIR_S2C, start + len);
 }
 
 /* Adds the row message <m> (<len> bytes at stream offset <start>) to the batch.
@@ -256,12 +297,13 @@ static void batch_add(struct pg_state *s, struct batch *b, struct proto_sink *si
 	else          /* a field: a length word and a byte at least */
 		need = len >= 7 ? (be16(m + 5) < (len - 7) / 5 ? be16(m + 5) : (len - 7) / 5) : 0;
 	if (b->n_fields + need > b->max_fields) /* the bound does not fit: the exact count */
-		need = row_fields(s, m, len, copy_row, boff, NULL);
+		need = row_fields(s, m, len, copy_row, boff, NULL, 0, 0);
 	if (need > b->max_fields) {
-		/* more fields than one scan takes (no PostgreSQL row has that many
-		 * columns): streamed through uninspected, like a row too large */
-		DP_CNT_INC(env->cnt, hold_overflow);
-		release_to(b, PROTO_DIR_S2C, start + len, sink);
+		/* more fields than one scan takes (a COPY ... (FORMAT csv) row is split on
+		 * tabs, and a query can put thousands in one): scanned alone, a table's worth
+		 * of fields at a time - fields are independent - and never let through
+		 * unscanned */
+		wide_row(s, b, sink, res, start, m, len, copy_row);
 		return;
 	}
 	if (b->n_fields + need > b->max_fields) {
@@ -272,7 +314,7 @@ static void batch_add(struct pg_state *s, struct batch *b, struct proto_sink *si
 		m = env->buf;
 	}
 	uint32_t first = b->n_fields;
-	b->n_fields += row_fields(s, m, len, copy_row, boff, b->fields + first);
+	b->n_fields += row_fields(s, m, len, copy_row, boff, b->fields + first, 0, UINT32_MAX);
 	if (b->n_fields == first) {
 		/* nothing maskable in this row: no need to keep it in the batch */
 		if (rows_recorded(s, sink))

@@ -637,8 +637,45 @@ static void test_datarow_more_fields_than_a_scan(void **state)
 	assert_int_equal(n, len);
 	ds_feed(d, 1, row, len);
 	assert_true(ds_guard_intact(d));
+	/* every field scanned, a table's worth at a time: none let through unscanned */
 	assert_true(d->max_call <= 8192);
-	assert_int_equal(DP_CNT_GET(&d->cnt, hold_overflow), 1);
+	assert_int_equal(d->fields_seen, NF);
+	assert_int_equal(DP_CNT_GET(&d->cnt, hold_overflow), 0);
+	test_free(row);
+	free(d);
+}
+
+/* A query can put thousands of tabs in one COPY ... (FORMAT csv) row (CSV does not
+ * escape them), and the decoder splits COPY rows on tabs: a card number in the row's
+ * first field must be scanned all the same. A row of more fields than one scan takes
+ * was once let through unscanned, counted as hold_overflow (found in review). */
+static void test_copy_row_more_fields_than_a_scan(void **state)
+{
+	struct dsink *d = ds_new();
+	enum { NF = 9001 };
+	uint32_t len = 1 + 4 + 19 + 1 + (NF - 1) * 2, n = 0;
+	uint8_t *row = test_malloc(len);
+	struct msg m = { .n = 0 };
+
+	(void)state;
+	ds_login(d);
+	typed(&m, 'H', "\0\0\0", 3);    /* CopyOutResponse, text, no columns listed */
+	ds_feed(d, 1, m.b, m.n);
+	row[n++] = 'd';
+	n += put_be32(row + n, len - 1);
+	memcpy(row + n, "4111 1111 1111 1111", 19);
+	n += 19;
+	for (unsigned i = 1; i < NF; i++) {
+		row[n++] = '\t';
+		row[n++] = 'x';
+	}
+	row[n++] = '\n';
+	assert_int_equal(n, len);
+	ds_feed(d, 1, row, len);
+	assert_true(ds_guard_intact(d));
+	assert_true(d->max_call <= 8192);
+	assert_int_equal(d->fields_seen, NF);
+	assert_int_equal(DP_CNT_GET(&d->cnt, hold_overflow), 0);
 	test_free(row);
 	free(d);
 }
@@ -689,6 +726,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_result_rules_after_reload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_startup_too_short, setup, teardown),
 		cmocka_unit_test(test_datarow_more_fields_than_a_scan),
+		cmocka_unit_test(test_copy_row_more_fields_than_a_scan),
 		cmocka_unit_test(test_copy_rows_every_field_scanned),
 	};
 
