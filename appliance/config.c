@@ -21,6 +21,7 @@
 #include <rte_config.h>
 
 #include "appliance/config.h"
+#include "dataplane/port.h"
 #include "dataplane/policy-t.h"
 
 #define CFG_DEF_DESC       1024           /* rx_desc and tx_desc of a port */
@@ -1107,6 +1108,21 @@ static int cfg_check_mtu(struct cfg_ctx *x)
 {
 	const struct cfg *c = x->c;
 
+	/* af_packet copies each frame into a ring slot of framesz bytes: a slot smaller
+	 * than the MTU's frames (Ethernet header and two VLAN tags around the packet) would
+	 * cut them short, and drop them on TX, silently */
+	for (int p = 0; p < c->n_ports; p++) {
+		const struct cfg_port *cp = &c->ports[p];
+		uint32_t fs = dp_port_af_packet_framesz(cp->dev);
+
+		if (!dp_port_is_af_packet(cp->dev) ||
+		    fs >= DP_PORT_AF_PACKET_HDR + cp->mtu + 14u + 8u)
+			continue;
+		return cfg_err(x, config_setting_get_member(x->ports_set[p], "dev"),
+			       "af_packet frames of %u bytes cannot hold frames of mtu %u: add "
+			       ",framesz=%u (or more) to the device string", fs, cp->mtu,
+			       (DP_PORT_AF_PACKET_HDR + cp->mtu + 14u + 8u + 1023u) / 1024u * 1024u);
+	}
 	for (int k = 0; k < c->n_pairs; k++) {
 		const struct cfg_port *a = &c->ports[c->pairs[k].a], *b = &c->ports[c->pairs[k].b];
 		const config_setting_t *s;

@@ -22,6 +22,8 @@ uint16_t dp_handoff_owner(const struct dp_handoff *h, uint16_t port, const struc
 	/* rte_softrss wants the tuple in CPU order, addresses word by word, and reads the
 	 * key as the NIC does (bytes in order): the same hash as the NIC's Toeplitz over
 	 * the packet's own source, destination and ports */
+	if (!(p->ip_ver == 4 ? r->tcp4 : r->tcp6))
+		return r->reta[0];
 	memset(&t, 0, sizeof(t));
 	if (p->ip_ver == 4) {
 		t.v4.src_addr = rte_be_to_cpu_32(p->src[0]);

@@ -43,6 +43,8 @@ struct dp_rss {
 	uint8_t  key[DP_RSS_KEY_MAX] __attribute__((aligned(8)));
 	uint16_t key_len;             /* bytes of key (0: this port is not known) */
 	uint16_t reta_size;           /* entries of reta */
+	uint8_t  tcp4, tcp6;          /* TCP over IPv4 / IPv6 is hashed; what is not hashed
+	                               * gets hash 0, so lands on reta[0] */
 	uint16_t reta[DP_RSS_RETA_MAX]; /* hash % reta_size -> queue */
 };
 

@@ -139,6 +139,7 @@ int dp_port_rss_get(uint16_t port_id, struct dp_rss *out, char *err, size_t errl
 	struct rte_eth_rss_conf rc;
 	struct rte_eth_dev_info info;
 	uint8_t key[256];
+	unsigned key_len;
 	int rv;
 
 	memset(out, 0, sizeof(*out));
@@ -161,15 +162,28 @@ int dp_port_rss_get(uint16_t port_id, struct dp_rss *out, char *err, size_t errl
 			 port_id, port_driver(&info), rte_strerror(-rv));
 		return -1;
 	}
-	memset(&rc, 0, sizeof(rc));
-	rc.rss_key = key;
-	rc.rss_key_len = sizeof(key) > 255 ? 255 : sizeof(key);
-	rv = rte_eth_dev_rss_hash_conf_get(port_id, &rc);
-	if (rv != 0 || rc.rss_key_len == 0 || rc.rss_key_len > DP_RSS_KEY_MAX) {
-		snprintf(err, errlen, "port %u (%s): cannot read the RSS key: %s", port_id,
-			 port_driver(&info), rv ? rte_strerror(-rv) : "bad length");
+	/* ethdev wants room for the device's key; some PMDs (ixgbe, igb) write the key
+	 * but leave rss_key_len as it was given: then it is the device's size */
+	key_len = info.hash_key_size ? info.hash_key_size : PORT_RSS_KEY_DEFAULT_LEN;
+	if (key_len > DP_RSS_KEY_MAX) {
+		snprintf(err, errlen, "port %u (%s): RSS key of %u bytes (at most %u can be followed)",
+			 port_id, port_driver(&info), key_len, DP_RSS_KEY_MAX);
 		return -1;
 	}
+	memset(&rc, 0, sizeof(rc));
+	rc.rss_key = key;
+	rc.rss_key_len = (uint8_t)key_len;
+	rv = rte_eth_dev_rss_hash_conf_get(port_id, &rc);
+	if (rv != 0) {
+		snprintf(err, errlen, "port %u (%s): cannot read the RSS key: %s", port_id,
+			 port_driver(&info), rte_strerror(-rv));
+		return -1;
+	}
+	if (rc.rss_key_len == 0 || rc.rss_key_len > DP_RSS_KEY_MAX)
+		rc.rss_key_len = (uint8_t)key_len;
+	/* a NIC gives what it does not hash for TCP hash 0: the handoff must know */
+	out->tcp4 = (rc.rss_hf & RTE_ETH_RSS_NONFRAG_IPV4_TCP) != 0;
+	out->tcp6 = (rc.rss_hf & RTE_ETH_RSS_NONFRAG_IPV6_TCP) != 0;
 	out->reta_size = info.reta_size;
 	for (unsigned i = 0; i < info.reta_size; i++)
 		out->reta[i] = reta[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE];
@@ -178,27 +192,14 @@ int dp_port_rss_get(uint16_t port_id, struct dp_rss *out, char *err, size_t errl
 	return 0;
 }
 
-/* af_packet's frame size from its device string (framesz=N), or its default 2048. */
-static uint32_t port_af_packet_framesz(const char *dev)
-{
-	const char *p = strstr(dev, ",framesz=");
-
-	return p ? (uint32_t)strtoul(p + 9, NULL, 10) : 2048;
-}
-
-static bool port_is_af_packet(const char *dev)
-{
-	return strncmp(dev, "net_af_packet", 13) == 0;
-}
-
 uint32_t dp_port_frame_max(const char *dev, uint16_t mtu)
 {
 	uint32_t f = (uint32_t)(mtu ? mtu : RTE_ETHER_MTU) + DP_FRAME_OVERHEAD;
 
 	/* af_packet refuses a queue whose frames (framesz minus its 32-byte header part)
 	 * would not fit the pool's buffers */
-	if (port_is_af_packet(dev)) {
-		uint32_t a = port_af_packet_framesz(dev);
+	if (dp_port_is_af_packet(dev)) {
+		uint32_t a = dp_port_af_packet_framesz(dev);
 		f = a > f ? a : f;
 	}
 	return f;

@@ -18,6 +18,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 struct rte_mempool;
 
@@ -63,6 +65,24 @@ int dp_port_setup(uint16_t port_id, uint16_t n_queues, uint16_t rx_desc, uint16_
  * <mtu>: mtu plus DP_FRAME_OVERHEAD; for af_packet, whatever its frames hold
  * (framesz=, 2048 by default), since it copies each whole frame into one mbuf. */
 uint32_t dp_port_frame_max(const char *dev, uint16_t mtu);
+
+/* Whether configuration string <dev> is an af_packet port, and its ring's frame size
+ * (framesz=N, else the PMD's default 2048). Inline: the config checker uses them too. */
+static inline bool dp_port_is_af_packet(const char *dev)
+{
+	return strncmp(dev, "net_af_packet", 13) == 0;
+}
+
+static inline uint32_t dp_port_af_packet_framesz(const char *dev)
+{
+	const char *p = strstr(dev, ",framesz=");
+
+	return p ? (uint32_t)strtoul(p + 9, NULL, 10) : 2048;
+}
+
+/* Bytes of an af_packet ring frame before the packet (TPACKET2 header, sockaddr_ll,
+ * aligned): a frame of framesz holds a packet of framesz - this. */
+#define DP_PORT_AF_PACKET_HDR 64
 
 /* Reads how started port <port_id> spreads TCP over its queues: its RSS key and
  * redirection table, as the NIC uses them (for handoff.h). Returns 0, or -1 with one

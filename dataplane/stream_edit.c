@@ -254,8 +254,11 @@ static void seg_full_cksum(const struct flow *f, struct rte_mbuf *m)
 	if (f->tcp.ip_ver == 6 && s->l4_off != s->l3_off + 40u) {
 		struct rte_ipv6_hdr ph = *(const struct rte_ipv6_hdr *)(base + s->l3_off);
 
+		/* TCP's length from the IP header, not the frame: a frame may carry bytes
+		 * after the datagram (Ethernet padding, a trailer) */
 		ph.proto = IPPROTO_TCP;
-		ph.payload_len = rte_cpu_to_be_16((uint16_t)(rte_pktmbuf_pkt_len(m) - s->l4_off));
+		ph.payload_len = rte_cpu_to_be_16((uint16_t)(rte_be_to_cpu_16(ph.payload_len) -
+							     (s->l4_off - s->l3_off - 40u)));
 		t->cksum = 0;
 		t->cksum = rte_ipv6_udptcp_cksum(&ph, t);
 		return;

@@ -302,6 +302,7 @@ static int addr_protected(const struct dp_worker *w, const struct dp_pkt *p)
 /* Turns the client's SYN <m> into a RST|ACK back to the client (overload, fail_closed). */
 static void refuse_syn(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, const struct dp_pkt *p)
 {
+	struct dp_pkt q;
 	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
 	struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(d + p->l4_off);
 	uint8_t mac[6];
@@ -316,7 +317,17 @@ static void refuse_syn(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, c
 		memcpy(a, ip6->src_addr, 16);
 		memcpy(ip6->src_addr, ip6->dst_addr, 16);
 		memcpy(ip6->dst_addr, a, 16);
-		ip6->payload_len = rte_cpu_to_be_16((uint16_t)(p->l4_off - p->l3_off - 40 + 20));
+		if (p->l4_off != p->l3_off + 40) {
+			/* the SYN's extension headers stay behind: a routing header would send
+			 * the answer along the SYN's path, not back to the client */
+			memmove(d + p->l3_off + 40, d + p->l4_off, 20);
+			ip6->proto = IPPROTO_TCP;
+			q = *p;
+			q.l4_off = (uint16_t)(p->l3_off + 40);
+			p = &q;
+			th = (struct rte_tcp_hdr *)(d + p->l4_off);
+		}
+		ip6->payload_len = rte_cpu_to_be_16(20);
 	} else {
 		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(d + p->l3_off);
 		uint32_t a = ip->src_addr;

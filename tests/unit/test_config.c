@@ -18,7 +18,7 @@
  * expected after "FILE:LINE: " on a "# expect: " line, and marks the line the error
  * must name with "# <- error" (no mark: the error names no line). */
 static const char *const bad_files[] = {
-	"bad_token_hash.conf", "bad_mtu_pair.conf", "bad_token_role.conf", "bad_record_policy.conf",
+	"bad_token_hash.conf", "bad_mtu_pair.conf", "bad_af_packet_framesz.conf", "bad_token_role.conf", "bad_record_policy.conf",
 	"bad_type.conf", "bad_range.conf", "bad_range_seconds.conf", "bad_enum.conf",
 	"bad_enum_type.conf", "bad_bool.conf", "bad_size_string.conf",
 	"bad_unknown_setting.conf", "bad_unknown_group.conf", "bad_misplaced_setting.conf",

@@ -346,6 +346,7 @@ static void test_handoff_owner(void **state)
 	h->rss[1].key_len = sizeof(ms_key);
 	memcpy(h->rss[1].key, ms_key, sizeof(ms_key));
 	h->rss[1].reta_size = DP_RSS_RETA_MAX;
+	h->rss[1].tcp4 = h->rss[1].tcp6 = 1;
 	for (unsigned i = 0; i < DP_RSS_RETA_MAX; i++)
 		h->rss[1].reta[i] = (uint16_t)i;
 	memset(&p, 0, sizeof(p));
@@ -362,6 +363,12 @@ static void test_handoff_owner(void **state)
 	p.sport = 2794;
 	p.dport = 1766;
 	assert_int_equal(dp_handoff_owner(h, 1, &p), 0x40207d3du % DP_RSS_RETA_MAX);
+	/* a NIC that does not hash TCP over IPv6 gives it hash 0: reta[0] (found in review) */
+	h->rss[1].tcp6 = 0;
+	h->rss[1].reta[0] = 5;
+	assert_int_equal(dp_handoff_owner(h, 1, &p), 5);
+	h->rss[1].tcp6 = 1;
+	h->rss[1].reta[0] = 0;
 	/* a port whose RSS is not known, or out of range: no owner */
 	assert_int_equal(dp_handoff_owner(h, 0, &p), UINT16_MAX);
 	assert_int_equal(dp_handoff_owner(h, DP_MAX_PORTS, &p), UINT16_MAX);
@@ -371,6 +378,7 @@ static void test_handoff_owner(void **state)
 		h->rss[0].key[i] = (i & 1) ? 0x5a : 0x6d;
 	h->rss[0].key_len = 40;
 	h->rss[0].reta_size = 128;
+	h->rss[0].tcp4 = h->rss[0].tcp6 = 1;
 	for (unsigned i = 0; i < 128; i++)
 		h->rss[0].reta[i] = (uint16_t)(i % 2);
 	unsigned seen[2] = { 0, 0 };
@@ -422,6 +430,7 @@ static void test_fragments_handed_off(void **state)
 			h->rss[p].key[i] = (i & 1) ? 0x5a : 0x6d;
 		h->rss[p].key_len = 40;
 		h->rss[p].reta_size = 128;            /* every flow: queue 0 */
+		h->rss[p].tcp4 = h->rss[p].tcp6 = 1;
 	}
 	assert_int_equal(dp_handoff_rings_create(h, SOCKET_ID_ANY), 0);
 	t->w->handoff = h;
@@ -649,6 +658,8 @@ static void test_ipv6_ext_headers(void **state)
 	assert_int_equal(tconv_drain(t), 1);
 	assert_int_equal(t->fr[0].flags, DP_TCP_RST | DP_TCP_ACK);
 	assert_int_equal(t->fr[0].ack, 4243);
+	/* without the SYN's extension headers (a routing header would misroute it) */
+	assert_int_equal(t->fr[0].p.l4_off, t->fr[0].p.l3_off + 40);
 	assert_int_equal(TCONV_CNT(t, flow_overload_rst), 1);
 	assert_int_equal(TCONV_CNT(t, drop_bad_cksum), 0);
 	assert_int_equal(tconv_stop(t), 0);
