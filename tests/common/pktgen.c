@@ -78,7 +78,7 @@ struct rte_mbuf *pktgen_build(struct rte_mempool *pool, const struct pktgen_seg_
 
 	if (m == NULL)
 		return NULL;
-	d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(l2 + l3 + tcp_len));
+	d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(l2 + l3 + tcp_len + s->trailer));
 	if (d == NULL) {
 		rte_pktmbuf_free(m);
 		return NULL;
@@ -139,6 +139,7 @@ struct rte_mbuf *pktgen_build(struct rte_mempool *pool, const struct pktgen_seg_
 	memcpy((uint8_t *)th + 20, opts, olen);
 	if (s->payload_len)
 		memcpy((uint8_t *)th + 20 + olen, s->payload, s->payload_len);
+	memset((uint8_t *)th + tcp_len, 0, s->trailer);
 	if (s->ip_ver == 6) {
 		/* the pseudo-header names TCP and its length, whatever headers come between */
 		struct rte_ipv6_hdr ph = *(struct rte_ipv6_hdr *)(d + off);

@@ -22,6 +22,7 @@ struct pktgen_seg_spec {
 	const struct pktgen_ep *src;
 	const struct pktgen_ep *dst;
 	uint8_t  ip_ver;              /* 4 or 6 */
+	uint8_t  trailer;             /* bytes (zero) after the IP datagram, in the frame */
 	uint8_t  ip6_dstopt;          /* IPv6: put an 8-byte destination options header
 	                               * (PadN) between the IPv6 header and TCP */
 	uint16_t vlan[2];             /* VLAN ids (0 = none) */

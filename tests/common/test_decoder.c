@@ -285,6 +285,7 @@ struct rte_mbuf *tconv_build_sack(struct tconv *t, int dir, uint8_t flags, uint3
 	s.ip_ver = t->ip_ver;
 	s.ip6_dstopt = t->ip6_dstopt;
 	s.ts_odd = t->ts_odd;
+	s.trailer = t->trailer;
 	s.vlan[0] = t->vlan[0];
 	s.vlan[1] = t->vlan[1];
 	s.flags = flags;

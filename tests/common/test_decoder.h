@@ -109,6 +109,7 @@ struct tconv {
 	uint8_t  ip_ver;                  /* 4 or 6 */
 	uint8_t  ip6_dstopt;              /* IPv6 frames carry a destination options header */
 	uint8_t  ts_odd;                  /* timestamps at odd offsets (pktgen ts_odd) */
+	uint8_t  trailer;                 /* bytes after each datagram (pktgen trailer) */
 	uint16_t vlan[2];                 /* VLAN ids of both sides' frames (0: none) */
 	uint8_t  check_ts;                /* new frames must carry TSval >= the sender's latest */
 	uint8_t  lose[2];                 /* drain: frames of direction d are lost (recorded,
