@@ -311,16 +311,19 @@ int dp_pkt_parse(const uint8_t *data, uint32_t len, struct dp_pkt *p)
  * header and TCP, neither is right, so a copy with the TCP values stands in.
  * Limitation: with a routing header still in transit, RFC 8200 8.1 wants the final
  * destination in the pseudo-header; the IPv6 destination is used. */
-static const struct rte_ipv6_hdr *ip6_for_tcp(const uint8_t *data, const struct dp_pkt *p,
-					      uint32_t tcp_len, struct rte_ipv6_hdr *shadow)
+static const struct rte_ipv6_hdr *ip6_for_tcp(const uint8_t *data, unsigned l3_off,
+					      unsigned l4_off, struct rte_ipv6_hdr *shadow)
 {
-	const struct rte_ipv6_hdr *ip6 = (const struct rte_ipv6_hdr *)(data + p->l3_off);
+	const struct rte_ipv6_hdr *ip6 = (const struct rte_ipv6_hdr *)(data + l3_off);
+	unsigned ext_len = l4_off - l3_off - IP6_HLEN;
 
-	if (p->l4_off == p->l3_off + IP6_HLEN)
+	if (ext_len == 0)
 		return ip6;
 	memcpy(shadow->src_addr, ip6->src_addr, sizeof(shadow->src_addr));
 	memcpy(shadow->dst_addr, ip6->dst_addr, sizeof(shadow->dst_addr));
-	shadow->payload_len = rte_cpu_to_be_16((uint16_t)tcp_len);
+	/* TCP's length from the header's, not the frame's: a frame may carry bytes after
+	 * the datagram (Ethernet padding, a trailer) */
+	shadow->payload_len = rte_cpu_to_be_16((uint16_t)(rte_be_to_cpu_16(ip6->payload_len) - ext_len));
 	shadow->proto = IPPROTO_TCP;
 	return shadow;
 }
@@ -336,8 +339,7 @@ int dp_pkt_tcp_cksum_ok(const uint8_t *data, const struct dp_pkt *p)
 	if (p->ip_ver == 4)
 		return rte_ipv4_udptcp_cksum_verify(
 			(const struct rte_ipv4_hdr *)(data + p->l3_off), th) == 0;
-	return rte_ipv6_udptcp_cksum_verify(
-		       ip6_for_tcp(data, p, (uint32_t)p->tcp_hlen + p->payload_len, &shadow), th) == 0;
+	return rte_ipv6_udptcp_cksum_verify(ip6_for_tcp(data, p->l3_off, p->l4_off, &shadow), th) == 0;
 }
 
 int dp_pkt_ip_cksum_ok(const uint8_t *data, const struct dp_pkt *p)
@@ -349,18 +351,17 @@ int dp_pkt_ip_cksum_ok(const uint8_t *data, const struct dp_pkt *p)
 	return rte_ipv4_cksum((const struct rte_ipv4_hdr *)(data + p->l3_off)) == 0;
 }
 
-void dp_pkt_tcp_cksum_set(uint8_t *data, const struct dp_pkt *p, uint32_t tcp_len)
+void dp_pkt_tcp_cksum_fill(uint8_t *data, unsigned l3_off, unsigned l4_off, uint8_t ip_ver)
 {
-	struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(data + p->l4_off);
+	struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(data + l4_off);
 
 	th->cksum = 0;
-	if (p->ip_ver == 4) {
-		th->cksum = rte_ipv4_udptcp_cksum(
-			(const struct rte_ipv4_hdr *)(data + p->l3_off), th);
+	if (ip_ver == 4) {
+		th->cksum = rte_ipv4_udptcp_cksum((const struct rte_ipv4_hdr *)(data + l3_off), th);
 	} else {
 		struct rte_ipv6_hdr shadow;
 
-		th->cksum = rte_ipv6_udptcp_cksum(ip6_for_tcp(data, p, tcp_len, &shadow), th);
+		th->cksum = rte_ipv6_udptcp_cksum(ip6_for_tcp(data, l3_off, l4_off, &shadow), th);
 	}
 }
 
@@ -380,7 +381,7 @@ void dp_pkt_fix_lengths_and_cksum(uint8_t *data, const struct dp_pkt *p)
 
 		ip6->payload_len = rte_cpu_to_be_16((uint16_t)(ext_len + tcp_len));
 	}
-	dp_pkt_tcp_cksum_set(data, p, (uint32_t)p->tcp_hlen + p->payload_len);
+	dp_pkt_tcp_cksum_fill(data, p->l3_off, p->l4_off, p->ip_ver);
 }
 
 /* RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'), over <n> 16-bit words. Every value stays
@@ -424,7 +425,7 @@ static void tcp_set(uint8_t *data, const struct dp_pkt *p, uint32_t field_off,
 		return;
 	if (field_off & 1) {
 		memcpy(th + field_off, nv, n);
-		dp_pkt_tcp_cksum_set(data, p, (uint32_t)p->tcp_hlen + p->payload_len);
+		dp_pkt_tcp_cksum_fill(data, p->l3_off, p->l4_off, p->ip_ver);
 		return;
 	}
 	memcpy(old, th + field_off, n);

@@ -23,12 +23,12 @@ int dp_pkt_tcp_cksum_ok(const uint8_t *data, const struct dp_pkt *p);
 /* Verifies the IPv4 header checksum (always 1 for IPv6). */
 int dp_pkt_ip_cksum_ok(const uint8_t *data, const struct dp_pkt *p);
 
-/* Writes a fresh TCP checksum into the frame parsed into <p>, whose TCP header and
- * payload now span <tcp_len> bytes. The IP length fields must already say so. IPv6
- * extension headers between the IPv6 header and TCP are left out of the
- * pseudo-header, as RFC 8200 8.1 wants (DPDK's helper takes the bare IPv6 header's
- * next header and length, which are wrong then). */
-void dp_pkt_tcp_cksum_set(uint8_t *data, const struct dp_pkt *p, uint32_t tcp_len);
+/* Writes a fresh TCP checksum into the frame at <data>: TCP at <l4_off>, its IP header
+ * (version <ip_ver>) at <l3_off>, whose length fields must already be right, since the
+ * TCP length is taken from them. IPv4 options and IPv6 extension headers between the
+ * two are left out of the pseudo-header, as RFC 8200 8.1 wants (DPDK's IPv6 helper
+ * takes the bare header's next header and length, which are wrong then). */
+void dp_pkt_tcp_cksum_fill(uint8_t *data, unsigned l3_off, unsigned l4_off, uint8_t ip_ver);
 
 /* Recomputes the TCP checksum (and the IPv4 header checksum) of the frame from scratch,
  * after a change of payload or lengths. The frame must have been parsed into <p>, and

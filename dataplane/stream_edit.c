@@ -120,22 +120,6 @@ static inline int put32_pair(uint8_t *th, uint16_t *ck, unsigned off, uint32_t a
 	return 0;
 }
 
-/* Recomputes IP and TCP checksums of a frame whose IP header is at <l3>. */
-static void full_cksum(uint8_t *l3, uint8_t ip_ver, uint8_t *th)
-{
-	struct rte_tcp_hdr *t = (struct rte_tcp_hdr *)th;
-
-	t->cksum = 0;
-	if (ip_ver == 6) {
-		t->cksum = rte_ipv6_udptcp_cksum((struct rte_ipv6_hdr *)l3, t);
-	} else {
-		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)l3;
-		ip->hdr_checksum = 0;
-		ip->hdr_checksum = rte_ipv4_cksum(ip);
-		t->cksum = rte_ipv4_udptcp_cksum(ip, t);
-	}
-}
-
 /* ---- frames ---- */
 
 static inline int ts_on(const struct flow *f)
@@ -149,6 +133,24 @@ static uint32_t mss_to(const struct flow *f, int dir)
 	uint32_t mss = f->tcp.dir[dir ^ 1].mss ? f->tcp.dir[dir ^ 1].mss : 536;
 
 	return ts_on(f) ? mss - 12 : mss;
+}
+
+/* Recomputes the checksums of kept, built or forwarded frame <m> of flow <f>: the IP
+ * header at tseg->l3_off, TCP at tseg->l4_off. A frame forwarded as its sender sent it
+ * may carry IPv4 options or IPv6 extension headers in between, which
+ * dp_pkt_tcp_cksum_fill() leaves out of the pseudo-header. */
+static void seg_full_cksum(const struct flow *f, struct rte_mbuf *m)
+{
+	const struct tcp_seg *s = tseg(m);
+	uint8_t *base = rte_pktmbuf_mtod(m, uint8_t *);
+
+	if (f->tcp.ip_ver == 4) {
+		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(base + s->l3_off);
+
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+	}
+	dp_pkt_tcp_cksum_fill(base, s->l3_off, s->l4_off, f->tcp.ip_ver);
 }
 
 /* Builds a fresh frame of direction <dir>: the sender's addresses and latest header
@@ -236,34 +238,8 @@ static struct rte_mbuf *build_frame(struct dp_worker *w, const struct flow *f, i
 		return m; /* the caller copies the payload in and sums */
 	if (len)
 		memcpy(th + thl, payload, len);
-	full_cksum(p + l2, c->ip_ver, th);
+	seg_full_cksum(f, m);
 	return m;
-}
-
-/* Recomputes the checksums of kept, built or forwarded frame <m> of flow <f>: the IP
- * header at tseg->l3_off, TCP at tseg->l4_off to the end of the frame. A frame forwarded
- * as its sender sent it may carry IPv4 options or IPv6 extension headers in between: the
- * IPv4 helpers read the header length, and for IPv6 a copy of the header with TCP's
- * protocol and length stands in for the pseudo-header (RFC 8200 8.1). */
-static void seg_full_cksum(const struct flow *f, struct rte_mbuf *m)
-{
-	const struct tcp_seg *s = tseg(m);
-	uint8_t *base = rte_pktmbuf_mtod(m, uint8_t *);
-	struct rte_tcp_hdr *t = (struct rte_tcp_hdr *)(base + s->l4_off);
-
-	if (f->tcp.ip_ver == 6 && s->l4_off != s->l3_off + 40u) {
-		struct rte_ipv6_hdr ph = *(const struct rte_ipv6_hdr *)(base + s->l3_off);
-
-		/* TCP's length from the IP header, not the frame: a frame may carry bytes
-		 * after the datagram (Ethernet padding, a trailer) */
-		ph.proto = IPPROTO_TCP;
-		ph.payload_len = rte_cpu_to_be_16((uint16_t)(rte_be_to_cpu_16(ph.payload_len) -
-							     (s->l4_off - s->l3_off - 40u)));
-		t->cksum = 0;
-		t->cksum = rte_ipv6_udptcp_cksum(&ph, t);
-		return;
-	}
-	full_cksum(base + s->l3_off, f->tcp.ip_ver, (uint8_t *)t);
 }
 
 /* The ACK value an emission of <dir> carries now: se_ack_value once the sender has
@@ -518,18 +494,6 @@ void se_emit_ctl(struct dp_worker *w, struct flow *f, int dir, uint8_t flags, ui
 		send_to_receiver(w, f, dir, m, ack_now(f, dir));
 }
 
-/* Takes the current segment <m> (parsed <p>) as a frame to forward: its tcp_seg
- * describes the frame's own headers, and nothing of it is charged or kept. */
-static void seg_adopt(struct rte_mbuf *m, const struct dp_pkt *p)
-{
-	struct tcp_seg *s = tseg(m);
-
-	s->l4_off = p->l4_off;
-	s->l3_off = (uint8_t)p->l3_off;
-	s->ts_off = p->opt.has_ts ? p->opt.ts_off : 0;
-	s->flags = 0;
-	s->mem = 0;
-}
 
 void se_forward_ctl(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *m,
 		    const struct dp_pkt *p, uint32_t seq, uint8_t flags)
@@ -549,13 +513,10 @@ void se_forward_ctl(struct dp_worker *w, struct flow *f, int dir, struct rte_mbu
 		} else {
 			struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(base + p->l3_off);
 			ip->total_length = rte_cpu_to_be_16((uint16_t)(p->payload_off - p->l3_off));
-			ip->hdr_checksum = 0;
-			ip->hdr_checksum = rte_ipv4_cksum(ip);
 		}
-		full = 1;
+		full = 1;                 /* rewrite_hdr sums the IP and TCP headers again */
 	}
-	seg_adopt(m, p);
-	rewrite_hdr(f, dir, m, seq, flags, 0, ack);
+	tseg_adopt(m, p);
 	/* SACK blocks name the other direction's out-space: translate them back */
 	if (p->opt.n_sack && rd->n_anchor) {
 		uint16_t ck = ((struct rte_tcp_hdr *)th)->cksum;
@@ -567,11 +528,7 @@ void se_forward_ctl(struct dp_worker *w, struct flow *f, int dir, struct rte_mbu
 		}
 		((struct rte_tcp_hdr *)th)->cksum = ck;
 	}
-	if (full) {
-		/* the frame keeps the sender's IP header, IPv4 options and IPv6 extension
-		 * headers included: the pseudo-header must skip them */
-		dp_pkt_tcp_cksum_set(base, p, rte_pktmbuf_pkt_len(m) - p->l4_off);
-	}
+	rewrite_hdr(f, dir, m, seq, flags, full, ack);
 	send_to_receiver(w, f, dir, m, ack);
 }
 
@@ -647,7 +604,7 @@ void se_forward_data(struct dp_worker *w, struct flow *f, int dir, struct rte_mb
 {
 	uint32_t ack = ack_now(f, dir);
 
-	seg_adopt(m, p);
+	tseg_adopt(m, p);
 	rewrite_hdr(f, dir, m, se_in_to_out(&f->tcp.dir[dir], p->seq), DP_TCP_PSH, 0, ack);
 	send_to_receiver(w, f, dir, m, ack);
 }

@@ -459,11 +459,9 @@ void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *
 			s->seq = seq + cut;
 			s->off = (uint16_t)(p->payload_off + cut);
 			s->len = (uint16_t)(len - cut);
-			s->l4_off = p->l4_off;
-			s->l3_off = (uint8_t)p->l3_off;
-			s->ts_off = p->opt.has_ts ? p->opt.ts_off : 0;
-			s->mem = 0;
-			s->flags = fin ? TCP_SEG_FIN : 0;
+			tseg_adopt(m, p);
+			if (fin)
+				s->flags = TCP_SEG_FIN;
 			/* only a frame with nothing but its own payload after plain headers can
 			 * be sent again as it is */
 			if (cut == 0 && rte_pktmbuf_pkt_len(m) == (uint32_t)p->payload_off + len &&

@@ -67,6 +67,19 @@ static inline void tseg_trim_front(struct tcp_seg *s, uint32_t cut)
 	s->flags &= (uint8_t)~TCP_SEG_WHOLE;
 }
 
+/* Takes received segment <m> (parsed <p>) as a frame of its own: its tcp_seg describes
+ * the frame's headers as they came, nothing of it is charged yet, and no flag is set. */
+static inline void tseg_adopt(struct rte_mbuf *m, const struct dp_pkt *p)
+{
+	struct tcp_seg *s = tseg(m);
+
+	s->l4_off = p->l4_off;
+	s->l3_off = (uint8_t)p->l3_off;
+	s->ts_off = p->opt.has_ts ? p->opt.ts_off : 0;
+	s->flags = 0;
+	s->mem = 0;
+}
+
 /* Frees a chain of mbufs linked through tcp_seg.next (uncharged: pending injections). */
 static inline void tseg_chain_free(struct rte_mbuf *m)
 {

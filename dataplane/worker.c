@@ -302,9 +302,9 @@ static int addr_protected(const struct dp_worker *w, const struct dp_pkt *p)
 /* Turns the client's SYN <m> into a RST|ACK back to the client (overload, fail_closed). */
 static void refuse_syn(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, const struct dp_pkt *p)
 {
-	struct dp_pkt q;
 	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
-	struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(d + p->l4_off);
+	unsigned l4 = p->l4_off;
+	struct rte_tcp_hdr *th;
 	uint8_t mac[6];
 	uint16_t tport;
 
@@ -320,12 +320,9 @@ static void refuse_syn(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, c
 		if (p->l4_off != p->l3_off + 40) {
 			/* the SYN's extension headers stay behind: a routing header would send
 			 * the answer along the SYN's path, not back to the client */
-			memmove(d + p->l3_off + 40, d + p->l4_off, 20);
+			l4 = p->l3_off + 40u;
+			memmove(d + l4, d + p->l4_off, 20);
 			ip6->proto = IPPROTO_TCP;
-			q = *p;
-			q.l4_off = (uint16_t)(p->l3_off + 40);
-			p = &q;
-			th = (struct rte_tcp_hdr *)(d + p->l4_off);
 		}
 		ip6->payload_len = rte_cpu_to_be_16(20);
 	} else {
@@ -337,6 +334,7 @@ static void refuse_syn(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, c
 		ip->hdr_checksum = 0;
 		ip->hdr_checksum = rte_ipv4_cksum(ip);
 	}
+	th = (struct rte_tcp_hdr *)(d + l4);
 	tport = th->src_port;
 	th->src_port = th->dst_port;
 	th->dst_port = tport;
@@ -346,8 +344,8 @@ static void refuse_syn(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, c
 	th->tcp_flags = DP_TCP_RST | DP_TCP_ACK;
 	th->rx_win = 0;
 	th->tcp_urp = 0;
-	rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_pkt_len(m) - (p->l4_off + 20)));
-	dp_pkt_tcp_cksum_set(d, p, 20);
+	rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_pkt_len(m) - (l4 + 20)));
+	dp_pkt_tcp_cksum_fill(d, p->l3_off, l4, p->ip_ver);
 	dp_worker_emit(w, port, m);
 }
 
@@ -464,8 +462,18 @@ struct pre {
 	uint8_t keyed;                /* k, side and f are set */
 };
 
-static void process_parsed(struct dp_worker *w, uint16_t port, struct rte_mbuf *m,
-			   struct pre *pr, int st, int res);
+static void process_parsed(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, struct pre *pr);
+
+/* Parses frame <m> of worker port <port> into <pr> and finds its resource; the flow
+ * is not looked up yet. Returns pr->st. */
+static inline int pre_parse(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, struct pre *pr)
+{
+	pr->st = dp_pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m), &pr->p);
+	pr->res = pr->st == DP_PKT_TCP ? resource_lookup(w, port, &pr->p) : -1;
+	pr->keyed = 0;
+	pr->f = NULL;
+	return pr->st;
+}
 
 /* Several workers: datagram <m> (parsed into <p>), reassembled here from fragments of
  * worker port <port>, goes to the worker RSS gives its flow to (handoff.h), unless
@@ -490,9 +498,8 @@ static int handoff_send(struct dp_worker *w, uint16_t port, struct rte_mbuf *m,
 
 static void process_one(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, struct pre *pr)
 {
-	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
 	struct dp_pkt *pp = &pr->p;
-	int st = pr->st, res = pr->res;
+	int st = pr->st;
 
 	DP_CNT_INC(&w->cnt, rx_pkts);
 	DP_CNT_ADD(&w->cnt, rx_bytes, rte_pktmbuf_pkt_len(m));
@@ -523,32 +530,28 @@ static void process_one(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, 
 		 * checked in software (frag.c copies it into a fresh mbuf, without flags;
 		 * cleared here too, so that this holds however it is built) */
 		m->ol_flags &= ~(RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK);
-		data = rte_pktmbuf_mtod(m, const uint8_t *);
-		st = dp_pkt_parse(data, rte_pktmbuf_data_len(m), pp);
+		st = pre_parse(w, port, m, pr);
 		if (st < 0 || st == DP_PKT_FRAGMENT) {
 			DP_CNT_INC(&w->cnt, drop_malformed);
 			rte_pktmbuf_free(m);
 			return;
 		}
-		res = st == DP_PKT_TCP ? resource_lookup(w, port, pp) : -1;
-		pr->keyed = 0;
-		if (st == DP_PKT_TCP && res >= 0 && w->handoff && handoff_send(w, port, m, pp))
+		if (pr->res >= 0 && w->handoff && handoff_send(w, port, m, pp))
 			return;
 	}
-	process_parsed(w, port, m, pr, st, res);
+	process_parsed(w, port, m, pr);
 }
 
-/* The rest of the path of frame <m>, parsed into pr->p with status <st> and resource
- * <res>: bridged, dropped, or given to its flow. Received frames come from
- * process_one(), datagrams another worker reassembled from dp_worker_handoff_poll(). */
-static void process_parsed(struct dp_worker *w, uint16_t port, struct rte_mbuf *m,
-			   struct pre *pr, int st, int res)
+/* The rest of the path of frame <m>, parsed into <pr> (pre_parse): bridged, dropped,
+ * or given to its flow. Received frames come from process_one(), datagrams another
+ * worker reassembled from dp_worker_handoff_poll(). */
+static void process_parsed(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, struct pre *pr)
 {
 	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
 	struct dp_pkt *pp = &pr->p;
 	struct flow *f;
 
-	if (st != DP_PKT_TCP || res < 0) {
+	if (pr->st != DP_PKT_TCP || pr->res < 0) {
 		DP_CNT_INC(&w->cnt, bridged_pkts);
 		bridge(w, port, m);
 		return;
@@ -579,7 +582,7 @@ static void process_parsed(struct dp_worker *w, uint16_t port, struct rte_mbuf *
 		return;
 	}
 	if (f == NULL) {
-		no_flow(w, port, m, pp, &pr->k, pr->side, res);
+		no_flow(w, port, m, pp, &pr->k, pr->side, pr->res);
 		return;
 	}
 	if (f->mode == FLOW_BYPASS) {
@@ -611,10 +614,7 @@ static void process_chunk(struct dp_worker *w, uint16_t port, struct rte_mbuf **
 		struct rte_mbuf *m = pkts[i];
 		struct pre *q = &pr[i];
 
-		q->st = dp_pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m), &q->p);
-		q->res = q->st == DP_PKT_TCP ? resource_lookup(w, port, &q->p) : -1;
-		q->keyed = 0;
-		q->f = NULL;
+		pre_parse(w, port, m, q);
 		if (q->res >= 0 && m->nb_segs == 1) {
 			flow_key_from_pkt(&q->p, &q->k, &q->side);
 			q->keyed = 1;
@@ -658,19 +658,15 @@ unsigned dp_worker_handoff_poll(struct dp_worker *w)
 	for (unsigned i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		struct pre pr;
-		int st, res;
 
-		/* counted as received by the worker that took its fragments: not again */
-		st = dp_pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m), &pr.p);
-		res = st == DP_PKT_TCP && m->port < w->n_ports ? resource_lookup(w, m->port, &pr.p) : -1;
-		pr.keyed = 0;
-		pr.f = NULL;
 		if (m->port >= w->n_ports) {
 			DP_CNT_INC(&w->cnt, drop_malformed);
 			rte_pktmbuf_free(m);
 			continue;
 		}
-		process_parsed(w, m->port, m, &pr, st, res);
+		/* counted as received by the worker that took its fragments: not again */
+		pre_parse(w, m->port, m, &pr);
+		process_parsed(w, m->port, m, &pr);
 	}
 	return n;
 }

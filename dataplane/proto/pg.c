@@ -126,26 +126,33 @@ static void release_to(struct batch *b, int dir, uint64_t end, struct proto_sink
 		sink->release(sink->ctx, dir, end);
 }
 
-/* Scans the waiting rows, writes back the masked ones, releases what was deferred. */
-static void batch_flush(struct pg_state *s, struct batch *b, struct proto_sink *sink, uint16_t res)
+/* Masks the first <n> of b->fields in the batch's rows; returns the fields masked. */
+static uint64_t batch_scan(struct batch *b, struct proto_sink *sink, uint16_t res, uint32_t n)
 {
 	const struct proto_env *env = sink->env;
 	struct rule_mask_stats st = { 0 };
 
-	if (!b->active)
-		return;
-	if (b->n_fields && env->pol->mask_fields) {
-		if (env->pol->mask_fields(env->pol->rules, env->scratch, DP_PROTO_PG, res, env->buf,
-					  b->bytes, b->fields, b->n_fields, &st) < 0)
-			DP_CNT_INC(env->cnt, rule_scan_error);
-	}
+	if (n && env->pol->mask_fields &&
+	    env->pol->mask_fields(env->pol->rules, env->scratch, DP_PROTO_PG, res, env->buf,
+				  b->bytes, b->fields, n, &st) < 0)
+		DP_CNT_INC(env->cnt, rule_scan_error);
+	return st.fields_masked;
+}
+
+/* The waiting rows were scanned, <masked> fields masked: records them, writes back the
+ * masked ones, releases what was deferred and empties the batch. */
+static void batch_finish(struct pg_state *s, struct batch *b, struct proto_sink *sink,
+			 uint64_t masked)
+{
+	const struct proto_env *env = sink->env;
+
 	DP_CNT_ADD(env->cnt, rows_scanned, b->n_rows);
 	if (rows_recorded(s, sink))
 		for (uint32_t i = 0; i < b->n_rows; i++)
 			ev_rows(s, sink, env->buf + b->rows[i].boff, b->rows[i].len, (int)b->rows[i].copy);
-	if (st.fields_masked) {
-		s->res_masked += st.fields_masked;
-		DP_CNT_ADD(env->cnt, fields_masked, st.fields_masked);
+	if (masked) {
+		s->res_masked += masked;
+		DP_CNT_ADD(env->cnt, fields_masked, masked);
 		for (uint32_t i = 0; i < b->n_rows; i++)
 			sink->rewrite(sink->ctx, PROTO_DIR_S2C, b->rows[i].off, env->buf + b->rows[i].boff,
 				      b->rows[i].len);
@@ -153,6 +160,24 @@ static void batch_flush(struct pg_state *s, struct batch *b, struct proto_sink *
 	b->active = 0;
 	b->n_rows = b->n_fields = b->bytes = 0;
 	sink->release(sink->ctx, PROTO_DIR_S2C, b->rel);
+}
+
+/* Scans the waiting rows, writes back the masked ones, releases what was deferred. */
+static void batch_flush(struct pg_state *s, struct batch *b, struct proto_sink *sink, uint16_t res)
+{
+	if (b->active)
+		batch_finish(s, b, sink, batch_scan(b, sink, res, b->n_fields));
+}
+
+/* Adds row message <len> bytes at stream offset <start>, at <boff> in env->buf, to the
+ * waiting rows (its fields are in b->fields already). */
+static void batch_take(struct batch *b, uint64_t start, uint32_t len, uint32_t boff, int copy_row)
+{
+	b->rows[b->n_rows++] = (struct batch_row){ .off = start, .len = len, .boff = boff,
+						    .copy = (uint32_t)copy_row };
+	b->bytes += len;
+	b->active = 1;
+	b->rel = start + len;
 }
 
 /* Copies message [start, start+len) into <dst>: from <data> when it lies there, else
@@ -239,25 +264,12 @@ static void wide_row(struct pg_state *s, struct batch *b, struct proto_sink *sin
 
 	batch_flush(s, b, sink, res);
 	memmove(env->buf, m, len);
-	for (uint32_t skip = 0; env->pol->mask_fields &&
+	batch_take(b, start, len, 0, copy_row);
+	for (uint32_t skip = 0;
 	     (got = row_fields(s, env->buf, len, copy_row, 0, b->fields, skip, b->max_fields)) > 0;
-	     skip += got) {
-		struct rule_mask_stats st = { 0 };
-
-		if (env->pol->mask_fields(env->pol->rules, env->scratch, DP_PROTO_PG, res, env->buf,
-					  len, b->fields, got, &st) < 0)
-			DP_CNT_INC(env->cnt, rule_scan_error);
-		masked += st.fields_masked;
-	}
-	DP_CNT_INC(env->cnt, rows_scanned);
-	if (rows_recorded(s, sink))
-		ev_rows(s, sink, env->buf, len, copy_row);
-	if (masked) {
-		s->res_masked += masked;
-		DP_CNT_ADD(env->cnt, fields_masked, masked);
-		sink->rewrite(sink->ctx, PROTO_DIR_S2C, start, env->buf, len);
-	}
-	sink->release(sink->ctx, PROTO_DIR_S2C, start + len);
+	     skip += got)
+		masked += batch_scan(b, sink, res, got);
+	batch_finish(s, b, sink, masked);
 }
 
 /* Adds the row message <m> (<len> bytes at stream offset <start>) to the batch.
@@ -323,11 +335,7 @@ static void batch_add(struct pg_state *s, struct batch *b, struct proto_sink *si
 		DP_CNT_INC(env->cnt, rows_scanned);
 		return;
 	}
-	b->rows[b->n_rows++] = (struct batch_row){ .off = start, .len = len, .boff = boff,
-						    .copy = (uint32_t)copy_row };
-	b->bytes += len;
-	b->active = 1;
-	b->rel = start + len;
+	batch_take(b, start, len, boff, copy_row);
 }
 
 /* ---- events for the recorder ---- */

@@ -612,6 +612,20 @@ static uint32_t put_be32(uint8_t *p, uint32_t v)
 	return 4;
 }
 
+/* Feeds row message <row> (<len> bytes, <nf> maskable fields) from the server and
+ * checks that every field was scanned, a table's worth at a time (none let through
+ * unscanned, nothing written past the field table); frees <row> and <d>. */
+static void feed_wide_row(struct dsink *d, uint8_t *row, uint32_t len, unsigned nf)
+{
+	ds_feed(d, 1, row, len);
+	assert_true(ds_guard_intact(d));
+	assert_true(d->max_call <= 8192);
+	assert_int_equal(d->fields_seen, nf);
+	assert_int_equal(DP_CNT_GET(&d->cnt, hold_overflow), 0);
+	test_free(row);
+	free(d);
+}
+
 /* A DataRow whose field count (from the row, no RowDescription before it) is more than
  * one mask_fields call takes: the fields were written past the field array, beyond
  * env->aux. The row now passes uninspected (hold_overflow), and nothing past env->aux
@@ -635,14 +649,7 @@ static void test_datarow_more_fields_than_a_scan(void **state)
 		row[n++] = '7';
 	}
 	assert_int_equal(n, len);
-	ds_feed(d, 1, row, len);
-	assert_true(ds_guard_intact(d));
-	/* every field scanned, a table's worth at a time: none let through unscanned */
-	assert_true(d->max_call <= 8192);
-	assert_int_equal(d->fields_seen, NF);
-	assert_int_equal(DP_CNT_GET(&d->cnt, hold_overflow), 0);
-	test_free(row);
-	free(d);
+	feed_wide_row(d, row, len, NF);
 }
 
 /* A query can put thousands of tabs in one COPY ... (FORMAT csv) row (CSV does not
@@ -671,13 +678,7 @@ static void test_copy_row_more_fields_than_a_scan(void **state)
 	}
 	row[n++] = '\n';
 	assert_int_equal(n, len);
-	ds_feed(d, 1, row, len);
-	assert_true(ds_guard_intact(d));
-	assert_true(d->max_call <= 8192);
-	assert_int_equal(d->fields_seen, NF);
-	assert_int_equal(DP_CNT_GET(&d->cnt, hold_overflow), 0);
-	test_free(row);
-	free(d);
+	feed_wide_row(d, row, len, NF);
 }
 
 /* COPY OUT rows of a wide table, many in one segment: a row that came when the batch
