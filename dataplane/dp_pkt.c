@@ -194,6 +194,51 @@ static int parse_ipv4(const uint8_t *d, uint32_t len, uint32_t off, struct dp_pk
 	return parse_tcp(d, off + ihl, tot - ihl, p);
 }
 
+/* The final destination of a datagram whose routing header <rh> (<elen> bytes, within
+ * the frame) still has segments left. RFC 8200 8.1: the TCP pseudo-header carries it,
+ * and the connection is with it, not with the waypoint in the IPv6 destination <dst>;
+ * so flows, resources and checksums all use it. Returns 0 and fills <final>, or -1 for
+ * a header no host processes (RH0, deprecated by RFC 5095; unknown types; lengths that
+ * disagree), which the destination would discard (RFC 8200 4.4): so does the parser,
+ * as an appliance that guessed the destination could be steered past its rules. */
+static int ip6_rh_final(const uint8_t *rh, uint32_t elen, const uint8_t *dst, uint8_t final[16])
+{
+	uint32_t left = rh[3];
+
+	switch (rh[2]) {
+	case 2:
+		/* Mobile IPv6 (RFC 6275 6.4): one address, the home address, one left */
+		if (elen != 24 || left != 1)
+			return -1;
+		memcpy(final, rh + 8, 16);
+		return 0;
+	case 3: {
+		/* RPL source route (RFC 6554 3): addresses with their first CmprI (the last,
+		 * CmprE) bytes elided, which are those of the IPv6 destination */
+		uint32_t cmpri = rh[4] >> 4, cmpre = rh[4] & 15, pad = rh[5] >> 4;
+		uint32_t room = elen - 8, n;
+
+		if (room < pad + (16 - cmpre) || (room - pad - (16 - cmpre)) % (16 - cmpri))
+			return -1;
+		n = (room - pad - (16 - cmpre)) / (16 - cmpri) + 1;
+		if (left > n)
+			return -1;
+		memcpy(final, dst, cmpre);
+		memcpy(final + cmpre, rh + 8 + (n - 1) * (16 - cmpri), 16 - cmpre);
+		return 0;
+	}
+	case 4:
+		/* Segment routing (RFC 8754 2): the list is in reverse, Segment List[0] is
+		 * the last segment; Last Entry indexes the list's end */
+		if ((uint32_t)rh[4] * 16 + 24 > elen || left > rh[4])
+			return -1;
+		memcpy(final, rh + 8, 16);
+		return 0;
+	default:
+		return -1;
+	}
+}
+
 static int parse_ipv6(const uint8_t *d, uint32_t len, uint32_t off, struct dp_pkt *p)
 {
 	const uint8_t *ip = d + off;
@@ -260,6 +305,9 @@ static int parse_ipv6(const uint8_t *d, uint32_t len, uint32_t off, struct dp_pk
 		}
 		if (elen > end - pos)
 			return DP_PKT_ERR_TRUNC;
+		if (nh == IPPROTO_ROUTING && d[pos + 3] != 0 &&
+		    ip6_rh_final(d + pos, elen, ip + 24, (uint8_t *)p->dst) < 0)
+			return DP_PKT_ERR_HDR;
 		nh = d[pos];
 		pos += elen;
 	}
@@ -306,11 +354,39 @@ int dp_pkt_parse(const uint8_t *data, uint32_t len, struct dp_pkt *p)
 	return DP_PKT_NON_IP;
 }
 
+/* Into <dst>: the destination the TCP pseudo-header names for the IPv6 datagram at
+ * <l3_off> whose TCP header is at <l4_off>, the final one when a routing header has
+ * segments left (see ip6_rh_final). The chain was bounded by the parser; the walk
+ * stays below <l4_off> all the same. */
+static void ip6_pseudo_dst(const uint8_t *data, unsigned l3_off, unsigned l4_off, uint8_t dst[16])
+{
+	const uint8_t *ip = data + l3_off;
+	unsigned pos = l3_off + IP6_HLEN, elen;
+	uint8_t nh = ip[6];
+
+	memcpy(dst, ip + 24, 16);
+	while (nh != IPPROTO_TCP && pos + IP6_EXT_MIN <= l4_off) {
+		const uint8_t *e = data + pos;
+
+		if (nh == IPPROTO_FRAGMENT)
+			elen = IP6_EXT_MIN;
+		else if (nh == IPPROTO_AH)
+			elen = ((unsigned)e[1] + 2) * 4;
+		else
+			elen = ((unsigned)e[1] + 1) * 8;
+		if (pos + elen > l4_off)
+			return;
+		if (nh == IPPROTO_ROUTING && e[3] != 0 && ip6_rh_final(e, elen, ip + 24, dst) < 0)
+			memcpy(dst, ip + 24, 16);
+		nh = e[0];
+		pos += elen;
+	}
+}
+
 /* The IPv6 header to give DPDK's helpers, which take the L4 length from payload_len
  * and the pseudo-header protocol from proto: with extension headers between the IPv6
- * header and TCP, neither is right, so a copy with the TCP values stands in.
- * Limitation: with a routing header still in transit, RFC 8200 8.1 wants the final
- * destination in the pseudo-header; the IPv6 destination is used. */
+ * header and TCP, neither is right, so a copy with the TCP values stands in, and with
+ * a routing header in transit it names the final destination (RFC 8200 8.1). */
 static const struct rte_ipv6_hdr *ip6_for_tcp(const uint8_t *data, unsigned l3_off,
 					      unsigned l4_off, struct rte_ipv6_hdr *shadow)
 {
@@ -320,7 +396,7 @@ static const struct rte_ipv6_hdr *ip6_for_tcp(const uint8_t *data, unsigned l3_o
 	if (ext_len == 0)
 		return ip6;
 	memcpy(shadow->src_addr, ip6->src_addr, sizeof(shadow->src_addr));
-	memcpy(shadow->dst_addr, ip6->dst_addr, sizeof(shadow->dst_addr));
+	ip6_pseudo_dst(data, l3_off, l4_off, shadow->dst_addr);
 	/* TCP's length from the header's, not the frame's: a frame may carry bytes after
 	 * the datagram (Ethernet padding, a trailer) */
 	shadow->payload_len = rte_cpu_to_be_16((uint16_t)(rte_be_to_cpu_16(ip6->payload_len) - ext_len));

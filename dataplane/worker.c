@@ -313,10 +313,10 @@ static void refuse_syn(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, c
 	memcpy(d + 6, mac, 6);
 	if (p->ip_ver == 6) {
 		struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)(d + p->l3_off);
-		uint8_t a[16];
-		memcpy(a, ip6->src_addr, 16);
-		memcpy(ip6->src_addr, ip6->dst_addr, 16);
-		memcpy(ip6->dst_addr, a, 16);
+		/* from the SYN's final destination (p->dst, not a routing header's next
+		 * waypoint in the IPv6 header), which is who the client asked for */
+		memcpy(ip6->src_addr, p->dst, 16);
+		memcpy(ip6->dst_addr, p->src, 16);
 		if (p->l4_off != p->l3_off + 40) {
 			/* the SYN's extension headers stay behind: a routing header would send
 			 * the answer along the SYN's path, not back to the client */

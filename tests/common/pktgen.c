@@ -69,7 +69,8 @@ struct rte_mbuf *pktgen_build(struct rte_mempool *pool, const struct pktgen_seg_
 	uint8_t opts[40];
 	unsigned olen = build_opts(opts, s);
 	unsigned l2 = 14 + 4 * (s->vlan[0] != 0) + 4 * (s->vlan[1] != 0);
-	unsigned ext = s->ip_ver == 6 && s->ip6_dstopt ? 8 : 0;
+	unsigned srh = s->ip_ver == 6 && s->ip6_srh_via ? 40 : 0;
+	unsigned ext = srh + (s->ip_ver == 6 && s->ip6_dstopt ? 8 : 0);
 	unsigned l3 = (s->ip_ver == 6 ? 40 : 20) + ext;
 	unsigned tcp_len = 20 + olen + s->payload_len;
 	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
@@ -106,14 +107,28 @@ struct rte_mbuf *pktgen_build(struct rte_mempool *pool, const struct pktgen_seg_
 		memset(ip6, 0, sizeof(*ip6));
 		ip6->vtc_flow = htonl(6u << 28);
 		ip6->payload_len = htons((uint16_t)(ext + tcp_len));
-		ip6->proto = ext ? IPPROTO_DSTOPTS : IPPROTO_TCP;
+		ip6->proto = srh ? IPPROTO_ROUTING : ext ? IPPROTO_DSTOPTS : IPPROTO_TCP;
 		ip6->hop_limits = 64;
 		memcpy(ip6->src_addr, s->src->ip6, 16);
 		memcpy(ip6->dst_addr, s->dst->ip6, 16);
-		if (ext) {
+		if (srh) {
+			/* next header, length 4 (40 bytes), type 4, segments left 1, last entry 1,
+			 * flags, tag; Segment List[0] is the final destination */
+			uint8_t *r = d + off + 40;
+			r[0] = ext > srh ? IPPROTO_DSTOPTS : IPPROTO_TCP;
+			r[1] = 4;
+			r[2] = 4;
+			r[3] = 1;
+			r[4] = 1;
+			memset(r + 5, 0, 3);
+			memcpy(r + 8, s->dst->ip6, 16);
+			memcpy(r + 24, s->ip6_srh_via, 16);
+			memcpy(ip6->dst_addr, s->ip6_srh_via, 16);
+		}
+		if (ext > srh) {
 			/* next header TCP, length 0 (8 bytes), one PadN option of 4 data bytes */
 			static const uint8_t dstopt[8] = { IPPROTO_TCP, 0, 1, 4, 0, 0, 0, 0 };
-			memcpy(d + off + 40, dstopt, 8);
+			memcpy(d + off + 40 + srh, dstopt, 8);
 		}
 	} else {
 		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(d + off);
@@ -143,6 +158,7 @@ struct rte_mbuf *pktgen_build(struct rte_mempool *pool, const struct pktgen_seg_
 	if (s->ip_ver == 6) {
 		/* the pseudo-header names TCP and its length, whatever headers come between */
 		struct rte_ipv6_hdr ph = *(struct rte_ipv6_hdr *)(d + off);
+		memcpy(ph.dst_addr, s->dst->ip6, 16);     /* the final destination */
 		ph.proto = IPPROTO_TCP;
 		ph.payload_len = htons((uint16_t)tcp_len);
 		th->cksum = rte_ipv6_udptcp_cksum(&ph, th);

@@ -25,6 +25,10 @@ struct pktgen_seg_spec {
 	uint8_t  trailer;             /* bytes (zero) after the IP datagram, in the frame */
 	uint8_t  ip6_dstopt;          /* IPv6: put an 8-byte destination options header
 	                               * (PadN) between the IPv6 header and TCP */
+	const uint8_t *ip6_srh_via;   /* IPv6: reach <dst> through this waypoint: a segment
+	                               * routing header (RFC 8754) with the segments [dst,
+	                               * via] and one left, the IPv6 destination <via>, the
+	                               * TCP checksum over <dst> (RFC 8200 8.1) */
 	uint16_t vlan[2];             /* VLAN ids (0 = none) */
 	uint8_t  flags;               /* DP_TCP_* */
 	uint32_t seq;

@@ -284,6 +284,8 @@ struct rte_mbuf *tconv_build_sack(struct tconv *t, int dir, uint8_t flags, uint3
 	s.dst = &t->ep[!dir];
 	s.ip_ver = t->ip_ver;
 	s.ip6_dstopt = t->ip6_dstopt;
+	if (dir == 0)
+		s.ip6_srh_via = t->ip6_srh_via;
 	s.ts_odd = t->ts_odd;
 	s.trailer = t->trailer;
 	s.vlan[0] = t->vlan[0];

@@ -108,6 +108,8 @@ struct tconv {
 	uint16_t win;                     /* raw window field both send */
 	uint8_t  ip_ver;                  /* 4 or 6 */
 	uint8_t  ip6_dstopt;              /* IPv6 frames carry a destination options header */
+	const uint8_t *ip6_srh_via;       /* IPv6: the client's frames reach the server through
+	                                   * this waypoint (pktgen ip6_srh_via) */
 	uint8_t  ts_odd;                  /* timestamps at odd offsets (pktgen ts_odd) */
 	uint8_t  trailer;                 /* bytes after each datagram (pktgen trailer) */
 	uint16_t vlan[2];                 /* VLAN ids of both sides' frames (0: none) */

@@ -429,6 +429,102 @@ static void test_ipv6_ext_headers(void **state)
 	assert_int_equal(parse(f, len, &p), DP_PKT_ERR_HDR);
 }
 
+/* A routing header with segments left: the datagram's destination is its last
+ * address (RFC 8200 8.1), which the parser reports as p.dst and the checksums use.
+ * <f>/<len>: a frame to srv, summed over srv; <rh> is inserted and the IPv6
+ * destination becomes <via>. Returns what dp_pkt_parse says. */
+static int parse_routed(const uint8_t *f0, uint32_t len0, const uint8_t *rh, uint32_t n,
+			const uint8_t *via, struct dp_pkt *p, uint8_t *f)
+{
+	uint32_t len = len0;
+
+	memcpy(f, f0, len0);
+	ipv6_insert_ext(f, &len, 14, IPPROTO_ROUTING, rh, n, 0);
+	memcpy(f + 14 + 24, via, 16);
+	return parse(f, len, p);
+}
+
+/* The checksum of the TCP header at p->l4_off as dp_pkt_tcp_cksum_fill writes it. */
+static uint16_t refilled_cksum(uint8_t *f, const struct dp_pkt *p)
+{
+	uint16_t was = get16(f + p->l4_off + 16), now;
+
+	put16(f + p->l4_off + 16, 0x5555);
+	dp_pkt_tcp_cksum_fill(f, p->l3_off, p->l4_off, 6);
+	now = get16(f + p->l4_off + 16);
+	put16(f + p->l4_off + 16, was);
+	return now;
+}
+
+static void test_ipv6_routing_final_dst(void **state)
+{
+	static const uint8_t via[16] = { 0x20, 0x01, 0x02, [15] = 9 }; /* srv's /64 */
+	uint8_t f0[FRAME_MAX], f[FRAME_MAX], rh[40];
+	struct pktgen_seg_spec s = spec_data(6);
+	struct dp_pkt p;
+	uint32_t len0, len;
+	uint16_t ck;
+
+	(void)state;
+	/* segment routing (type 4), built by pktgen: [srv, via], one left */
+	s.ip6_srh_via = via;
+	len = build(&s, f);
+	assert_int_equal(parse(f, len, &p), DP_PKT_TCP);
+	assert_memory_equal(p.dst, srv.ip6, 16);
+	assert_memory_equal(f + 14 + 24, via, 16);
+	assert_true(dp_pkt_tcp_cksum_ok(f, &p));
+	ck = get16(f + p.l4_off + 16);
+	assert_int_equal(refilled_cksum(f, &p), ck);
+	/* Last Entry past the list, or more segments left than entries: refused */
+	f[14 + 40 + 4] = 2;
+	assert_int_equal(parse(f, len, &p), DP_PKT_ERR_HDR);
+	f[14 + 40 + 4] = 1;
+	f[14 + 40 + 3] = 2;
+	assert_int_equal(parse(f, len, &p), DP_PKT_ERR_HDR);
+
+	s.ip6_srh_via = NULL;
+	len0 = build(&s, f0);
+	/* Mobile IPv6 (type 2): the home address, one left; the care-of address in dst */
+	memset(rh, 0, sizeof(rh));
+	rh[1] = 2; rh[2] = 2; rh[3] = 1;
+	memcpy(rh + 8, srv.ip6, 16);
+	assert_int_equal(parse_routed(f0, len0, rh, 24, via, &p, f), DP_PKT_TCP);
+	assert_memory_equal(p.dst, srv.ip6, 16);
+	assert_true(dp_pkt_tcp_cksum_ok(f, &p));
+	assert_int_equal(refilled_cksum(f, &p), get16(f + p.l4_off + 16));
+	rh[3] = 2;
+	assert_int_equal(parse_routed(f0, len0, rh, 24, via, &p, f), DP_PKT_ERR_HDR);
+
+	/* RPL (type 3): CmprI = CmprE = 8, two addresses of 8 bytes each, the first 8
+	 * bytes of both from the IPv6 destination (via and srv share them) */
+	memset(rh, 0, sizeof(rh));
+	rh[1] = 2; rh[2] = 3; rh[3] = 2; rh[4] = 0x88;
+	memcpy(rh + 8, via + 8, 8);
+	memcpy(rh + 16, srv.ip6 + 8, 8);
+	assert_int_equal(parse_routed(f0, len0, rh, 24, via, &p, f), DP_PKT_TCP);
+	assert_memory_equal(p.dst, srv.ip6, 16);
+	assert_true(dp_pkt_tcp_cksum_ok(f, &p));
+	/* more segments left than addresses; a length the addresses do not fill */
+	rh[3] = 3;
+	assert_int_equal(parse_routed(f0, len0, rh, 24, via, &p, f), DP_PKT_ERR_HDR);
+	rh[3] = 2; rh[4] = 0x87;
+	assert_int_equal(parse_routed(f0, len0, rh, 24, via, &p, f), DP_PKT_ERR_HDR);
+
+	/* RH0 (deprecated, RFC 5095) and an unknown type with segments left: no host
+	 * processes them, nor does the appliance guess a destination */
+	memset(rh, 0, sizeof(rh));
+	rh[1] = 2; rh[2] = 0; rh[3] = 1;
+	memcpy(rh + 8, srv.ip6, 16);
+	assert_int_equal(parse_routed(f0, len0, rh, 24, via, &p, f), DP_PKT_ERR_HDR);
+	rh[2] = 253;
+	assert_int_equal(parse_routed(f0, len0, rh, 24, via, &p, f), DP_PKT_ERR_HDR);
+	/* with none left, any type is inert: the IPv6 destination is the final one */
+	rh[3] = 0;
+	memcpy(f0 + 14 + 24, via, 16);
+	assert_int_equal(parse_routed(f0, len0, rh, 24, via, &p, f), DP_PKT_TCP);
+	assert_memory_equal(p.dst, via, 16);
+}
+
 /* A payload length that ends inside an extension header, the frame ending there too. */
 static void test_ipv6_ext_short_payload(void **state)
 {
@@ -1035,6 +1131,7 @@ int main(void)
 		cmocka_unit_test(test_vlan_8021q),
 		cmocka_unit_test(test_vlan_qinq),
 		cmocka_unit_test(test_ipv6_ext_headers),
+		cmocka_unit_test(test_ipv6_routing_final_dst),
 		cmocka_unit_test(test_ipv6_ext_short_payload),
 		cmocka_unit_test(test_ipv6_ext_chain_cap),
 		cmocka_unit_test(test_ipv6_other_next_headers),

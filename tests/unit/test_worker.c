@@ -665,6 +665,57 @@ static void test_ipv6_ext_headers(void **state)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
+/* The client reaches the server through a segment routing header (RFC 8754) whose
+ * next waypoint is in the IPv6 destination: the connection is with the final
+ * destination, so the flow is the resource's, its rules apply, and every checksum the
+ * worker makes (edited, injected, the RST of a refused SYN) names the final
+ * destination. Before the fix the SYN, addressed to the waypoint, was bridged as
+ * unprotected traffic, and the BLOCK line reached the server. */
+static void test_ipv6_routing_header(void **state)
+{
+	static const uint8_t via[16] = { 0x20, 0x01, 0x02, [15] = 9 }; /* srv's /64 */
+	struct tconv *t = *state;
+	struct pktgen_ep c2 = t->ep[0];
+	struct pktgen_seg_spec sp;
+
+	t->ip_ver = 6;
+	t->ip6_srh_via = via;
+	t->ip6_dstopt = 1;
+	t->cfg.flow_capacity = 1;
+	assert_int_equal(tconv_start(t), 0);
+	tconv_handshake(t);
+	assert_int_equal(TCONV_CNT(t, flow_created), 1);
+	tconv_send(t, 0, "abc\n");
+	tconv_drain(t);
+	tconv_send(t, 0, "BLOCK\n");          /* removed, "ERR\n" injected to the client */
+	tconv_drain(t);
+	tconv_ack(t, 1);
+	tconv_ack(t, 0);
+	tconv_drain(t);
+	assert_true(tconv_rx_is(t, 0, "abc\n"));
+	assert_true(tconv_rx_is(t, 1, "ERR\n"));
+	/* a second client while the table is full: the RST comes from the server */
+	memset(&sp, 0, sizeof(sp));
+	c2.port = 40001;
+	sp.src = &c2;
+	sp.dst = &t->ep[1];
+	sp.ip_ver = 6;
+	sp.ip6_srh_via = via;
+	sp.flags = DP_TCP_SYN;
+	sp.seq = 4242;
+	sp.win = 1024;
+	sp.wscale = -1;
+	tconv_rx_frame(t, 0, pktgen_build(t->pool, &sp));
+	assert_int_equal(tconv_drain(t), 1);
+	assert_int_equal(t->fr[0].flags, DP_TCP_RST | DP_TCP_ACK);
+	assert_memory_equal(t->fr[0].p.src, t->ep[1].ip6, 16);
+	assert_memory_equal(t->fr[0].p.dst, c2.ip6, 16);
+	assert_int_equal(TCONV_CNT(t, flow_overload_rst), 1);
+	assert_int_equal(TCONV_CNT(t, drop_bad_cksum), 0);
+	assert_int_equal(TCONV_CNT(t, drop_malformed), 0);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
 /* The same with timestamps at odd offsets (NOP, TS, NOP): a header field that cannot
  * be updated incrementally makes the editor sum the whole segment again, and a
  * forwarded frame keeps its sender's extension header, which that sum must skip. */
@@ -970,6 +1021,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_table_full_fail_closed_ipv6, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_table_full_fail_open, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_ipv6_ext_headers, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_ipv6_routing_header, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_ipv6_ext_odd_timestamps, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_unkept_rtx_ext_trailer, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_tx_full, tconv_cm_setup, tconv_cm_teardown),
