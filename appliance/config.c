@@ -281,7 +281,7 @@ void cfg_defaults(struct cfg *c)
 	c->dp.record = DP_RECORD_BEST_EFFORT;
 	c->rec_map_size = 1ull << 30;
 	c->rec_ring_size = 16384;
-	c->rec_batch_ms = 10;
+	c->rec_batch_ms = 50;
 	c->rec_max_age_s = 30 * 86400;
 	c->mgmt_max_body = 1u << 20;
 }

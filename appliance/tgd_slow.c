@@ -174,7 +174,10 @@ static void slow_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	slow_drain(s);
+	/* a quiet tick flushes the last commit's meta page (rec_sync): while events flow,
+	 * each commit's own sync does it for the one before */
+	if (slow_drain(s) == 0 && d->rec)
+		rec_sync(d->rec);
 	if (__atomic_exchange_n(d->reload, false, __ATOMIC_RELAXED))
 		tgd_policy_reload(d);
 	if (now >= s->next_summary_ns) {

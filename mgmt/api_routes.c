@@ -301,6 +301,9 @@ static void h_metrics(struct api_call *c)
 		       "Write transactions that failed.", NULL, (double)s->write_errors);
 		metric(f, "tollgate_recorder_events_lost_total", "counter",
 		       "Events not recorded because a write failed.", NULL, (double)s->events_lost);
+		metric(f, "tollgate_recorder_sync_errors_total", "counter",
+		       "Flushes of the store's last commit that failed (disk errors).", NULL,
+		       (double)s->sync_errors);
 		metric(f, "tollgate_recorder_map_full_total", "counter",
 		       "Times the recording store was full.", NULL, (double)s->map_full);
 		metric(f, "tollgate_recorder_sessions_pruned_total", "counter",

@@ -161,6 +161,7 @@ struct rec {
 	EVP_MD *md;                   /* SHA-256, fetched once */
 	EVP_MD_CTX *mdctx;            /* reused for every event (no per-event allocation) */
 	struct rec_cache cache;
+	int meta_unsynced;            /* a commit's meta page not yet flushed (rec_sync) */
 };
 
 /* ---- keys (recorder.c) ---- */

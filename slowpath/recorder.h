@@ -43,6 +43,8 @@ struct rec_stats {
 	uint64_t last_batch_us;       /* duration of the last batch */
 	uint64_t max_batch_us;        /* longest batch */
 	uint64_t sessions_pruned;     /* sessions removed by retention */
+	uint64_t meta_syncs;          /* rec_sync() calls that flushed a commit's meta page */
+	uint64_t sync_errors;         /* rec_sync() flushes that failed */
 };
 
 /* Opens (creating if needed) the recording store in directory <dir> with a map of
@@ -62,6 +64,14 @@ void rec_set_resources(struct rec *r, const char *const *names, unsigned n);
 /* Writes <n> events in one transaction, extending each session's hash chain. Returns
  * the number written, or -1 on an LMDB error (the batch is lost and counted). */
 int rec_write(struct rec *r, const struct tg_event *ev, unsigned n);
+
+/* Flushes the meta page of the last commit, if one is not yet on disk. Commits sync
+ * their data pages but not their meta page (MDB_NOMETASYNC, one sync a commit
+ * instead of two); the next commit's sync flushes it, and so does this, which the
+ * slow path calls when a tick brings no events: after a machine crash the store is
+ * at most one commit behind what readers saw, and never inconsistent. Returns 0, or
+ * -1 when the flush failed (counted in sync_errors). */
+int rec_sync(struct rec *r);
 
 /* Appends an audit record: <who> (token name or user), <action> ("rules.put"), <detail>
  * (a JSON object, may be NULL). Returns 0 or -1. */

@@ -1089,6 +1089,7 @@ static void test_metrics(void **state)
 		"# HELP tollgate_recorder_batches_total ",
 		"tollgate_recorder_write_errors_total 0\n",
 		"tollgate_recorder_events_lost_total 0\n",
+		"tollgate_recorder_sync_errors_total 0\n",
 		"# TYPE tollgate_recorder_batch_seconds gauge\n",
 		"tollgate_recorder_batch_seconds{stat=\"max\"} ",
 		"tollgate_api_requests_total{code=\"2xx\"} ",

@@ -1135,6 +1135,36 @@ static void test_crash_safety(void **state)
 	assert_int_equal(verify_all(f->r, NULL), 0);
 }
 
+/* Commits sync their data but leave the meta page to the next sync (MDB_NOMETASYNC):
+ * rec_sync() flushes it once, only when a commit is waiting, and the slow path calls
+ * it on a quiet tick. A read-only store has nothing to flush. */
+static void test_sync_after_commit(void **state)
+{
+	struct fx *f = *state;
+	const struct rec_stats *st = rec_stats(f->r);
+	uint64_t base;
+	struct rec *ro;
+	char err[256];
+
+	assert_int_equal(rec_sync(f->r), 0);
+	base = st->meta_syncs;
+	/* nothing committed since: nothing to flush */
+	assert_int_equal(rec_sync(f->r), 0);
+	assert_int_equal(st->meta_syncs, base);
+	/* a session's batches: one flush for all of them, then nothing again */
+	write_session(f->r, sid_of(f->r, 0, 1), T0, T0 + 1, 0, "SELECT 1", 1, RULE_ALLOW);
+	assert_true(st->batches > 0);
+	assert_int_equal(rec_sync(f->r), 0);
+	assert_int_equal(st->meta_syncs, base + 1);
+	assert_int_equal(rec_sync(f->r), 0);
+	assert_int_equal(st->meta_syncs, base + 1);
+	assert_int_equal(st->sync_errors, 0);
+	assert_int_equal(rec_open(f->dir, 0, 1, &ro, err, sizeof(err)), 0);
+	assert_int_equal(rec_sync(ro), 0);
+	assert_int_equal(rec_stats(ro)->meta_syncs, 0);
+	rec_close(ro);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1152,6 +1182,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_thread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_safety, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_after_commit, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
