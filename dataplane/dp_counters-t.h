@@ -48,6 +48,8 @@
 	X(tcp_ooo_queued,       "out-of-order segments queued") \
 	X(tcp_ooo_drop_limit,   "out-of-order segments dropped: per-flow or memcap limit") \
 	X(tcp_dup_dropped,      "duplicate segments (data already seen) absorbed") \
+	X(tcp_syn_in_session,   "client SYNs with a new ISN on a synchronized connection, passed on\
+ without restarting the session (RFC 5961: the server answers a challenge ACK)") \
 	X(tcp_overlap_rewritten,"retransmissions with different bytes rewritten to the original") \
 	X(tcp_rtx_replayed,     "segments re-sent from the retransmit queue") \
 	X(tcp_inject_rtx,       "injected segments retransmitted on timeout") \

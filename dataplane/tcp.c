@@ -37,19 +37,23 @@ static void segq_free(struct dp_worker *w, struct tcp_segq *q)
 		tcp_mem_free(w, m);
 }
 
+/* Frees every segment and injection direction <d> holds, with their charges. */
+static void dir_release(struct dp_worker *w, struct tcp_dir *d)
+{
+	segq_free(w, &d->ooo);
+	segq_free(w, &d->hold);
+	segq_free(w, &d->rtx);
+	for (unsigned i = 0; i < d->n_inj; i++)
+		tseg_chain_free(d->inj[i].m);
+	d->n_inj = 0;
+}
+
 void tcp_conn_release(struct dp_worker *w, struct flow *f)
 {
 	struct tcp_conn *c = &f->tcp;
 
-	for (int dir = 0; dir < 2; dir++) {
-		struct tcp_dir *d = &c->dir[dir];
-		segq_free(w, &d->ooo);
-		segq_free(w, &d->hold);
-		segq_free(w, &d->rtx);
-		for (unsigned i = 0; i < d->n_inj; i++)
-			tseg_chain_free(d->inj[i].m);
-		d->n_inj = 0;
-	}
+	for (int dir = 0; dir < 2; dir++)
+		dir_release(w, &c->dir[dir]);
 	if (c->rtx_armed) {
 		TAILQ_REMOVE(&w->rtx_flows, f, rtx_link);
 		c->rtx_armed = 0;
@@ -337,6 +341,17 @@ static __rte_noinline void handle_syn(struct dp_worker *w, struct flow *f, int d
 			rte_pktmbuf_free(m);
 			return;
 		}
+		if (p->seq != c->dir[0].isn &&
+		    (c->state == TCP_ST_ESTABLISHED || c->state == TCP_ST_CLOSING) && !f->closed) {
+			/* RFC 5961 4: a SYN on a synchronized connection makes the server send
+			 * a challenge ACK, not start a new connection; a client that really
+			 * restarted answers that ACK with a RST (which closes this flow) and
+			 * tries again. Passed on, so the server can answer; restarting the
+			 * session here would let anyone who guesses the tuple cut it. */
+			DP_CNT_INC(&w->cnt, tcp_syn_in_session);
+			dp_worker_emit(w, tcp_out_port(f, dir), m);
+			return;
+		}
 		if (p->seq != c->dir[0].isn) {
 			/* a new session on the same tuple: it gets its own id and recording */
 			dp_worker_session_end(w, f, EV_CLOSE_FIN);
@@ -350,7 +365,28 @@ static __rte_noinline void handle_syn(struct dp_worker *w, struct flow *f, int d
 			return;
 		}
 		struct tcp_dir *d = &c->dir[1];
+		if (d->syn_seen && p->seq == d->isn && c->state > TCP_ST_SYN_RCVD) {
+			/* the SYN-ACK again, after the handshake (the client's ACK was lost
+			 * beyond the appliance): the client answers it; nothing to learn */
+			dp_worker_emit(w, tcp_out_port(f, dir), m);
+			return;
+		}
+		if (d->syn_seen && p->seq != d->isn) {
+			/* A SYN-ACK with another ISN. Before any byte has flowed it replaces the
+			 * first one (the server restarted its side of the handshake). After,
+			 * the connection is synchronized and both directions' streams and
+			 * edits stand on the first ISN: a host answers such a segment with a
+			 * challenge ACK (RFC 5961 4), the appliance drops it. Wiping the
+			 * direction there had leaked its held segments (found by fuzz_tcp). */
+			if (c->state > TCP_ST_SYN_RCVD || d->nxt != d->isn + 1 ||
+			    c->dir[0].nxt != c->dir[0].isn + 1) {
+				DP_CNT_INC(&w->cnt, drop_bad_flags);
+				rte_pktmbuf_free(m);
+				return;
+			}
+		}
 		if (!d->syn_seen || p->seq != d->isn) {
+			dir_release(w, d);   /* empty, unless that rule above is ever relaxed */
 			memset(d, 0, sizeof(*d));
 			dir_syn(d, p);
 		}
@@ -394,8 +430,11 @@ void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *
 		handle_syn(w, f, dir, m, p);
 		return;
 	}
-	if (!d->syn_seen || !(fl & DP_TCP_ACK) || c->state == TCP_ST_CLOSED) {
-		/* data before the handshake, a segment without ACK, or after a reset */
+	if (!d->syn_seen || !c->dir[dir ^ 1].syn_seen || !(fl & DP_TCP_ACK) ||
+	    c->state == TCP_ST_CLOSED) {
+		/* data before the handshake (either side's SYN unseen: a client's bytes
+		 * before the SYN-ACK would be decoded, and answered, into a direction that
+		 * does not exist yet), a segment without ACK, or after a reset */
 		DP_CNT_INC(&w->cnt, drop_bad_flags);
 		rte_pktmbuf_free(m);
 		return;

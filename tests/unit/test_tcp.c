@@ -104,6 +104,61 @@ static void test_handshake_unchanged(void **state)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
+/* A SYN-ACK with another ISN once bytes have flowed is dropped and counted, and the
+ * streams go on; the same SYN-ACK again after the handshake is passed to the client
+ * and changes nothing. Before the fix the new ISN wiped the server's direction: the
+ * segment the decoder held (an mbuf and its memcap charge) leaked for good, and the
+ * session broke (found by fuzz_tcp). */
+static void test_synack_new_isn_after_data(void **state)
+{
+	struct tconv *t = *state;
+	struct flow *f;
+
+	start(t);
+	f = tconv_flow(t);
+	tconv_send(t, 1, "par");              /* held: the line is not whole yet */
+	tconv_drain(t);
+	assert_true(t->w->stream_mem > 0);
+	tconv_seg(t, 1, DP_TCP_SYN | DP_TCP_ACK, t->isn[1] + 77, t->isn[0] + 1, NULL, 0);
+	assert_int_equal(tconv_drain(t), 0);
+	assert_int_equal(TCONV_CNT(t, drop_bad_flags), 1);
+	assert_int_equal(f->tcp.dir[1].isn, t->isn[1]);
+	tconv_send(t, 1, "tial\n");
+	tconv_drain(t);
+	assert_true(tconv_rx_is(t, 1, "partial\n"));
+	tconv_seg(t, 1, DP_TCP_SYN | DP_TCP_ACK, t->isn[1], t->isn[0] + 1, NULL, 0);
+	assert_int_equal(tconv_drain(t), 1);
+	assert_int_equal(f->tcp.state, TCP_ST_ESTABLISHED);
+	assert_int_equal(TCONV_CNT(t, drop_bad_flags), 1);
+	tconv_send(t, 0, "abc\n");
+	tconv_drain(t);
+	assert_true(tconv_rx_is(t, 0, "abc\n"));
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* Bytes from the client before the server's SYN-ACK are dropped and counted: they
+ * would be decoded, and answered, into a direction that has no sequence space yet.
+ * Before the fix the answer to "BLOCK" was queued there and leaked when the SYN-ACK
+ * came (found by fuzz_tcp). */
+static void test_data_before_synack(void **state)
+{
+	struct tconv *t = *state;
+
+	assert_int_equal(tconv_start(t), 0);
+	t->rx[0].isn = t->isn[0];
+	t->rx[1].isn = t->isn[1];
+	tconv_seg(t, 0, DP_TCP_SYN, t->isn[0], 0, NULL, 0);
+	assert_int_equal(tconv_drain(t), 1);
+	tconv_seg(t, 0, DP_TCP_ACK | DP_TCP_PSH, t->isn[0] + 1, t->isn[1] + 1, "BLOCK\n", 6);
+	assert_int_equal(tconv_drain(t), 0);
+	assert_int_equal(TCONV_CNT(t, drop_bad_flags), 1);
+	assert_int_equal(t->w->stream_mem, 0);
+	assert_int_equal(tdec_log.n[0], 0);
+	tconv_seg(t, 1, DP_TCP_SYN | DP_TCP_ACK, t->isn[1], t->isn[0] + 1, NULL, 0);
+	assert_int_equal(tconv_drain(t), 1);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
 static void test_handshake_no_wscale(void **state)
 {
 	struct tconv *t = *state;
@@ -620,6 +675,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_handshake_unchanged, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_handshake_no_wscale, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_synack_new_isn_after_data, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_data_before_synack, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_in_order, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_out_of_order, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate, tconv_cm_setup, tconv_cm_teardown),

@@ -958,6 +958,42 @@ static void test_conversation_no_leak(void **state)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
+/* A SYN with a new ISN on an open connection (RFC 5961: the server answers it with a
+ * challenge ACK) is passed on and counted; the session, its id and its edits go on.
+ * Before, it ended the session and began another in SYN_SENT, so the server's next
+ * segments were dropped: a guessed tuple was enough to cut a session. */
+static void test_syn_in_session(void **state)
+{
+	struct tconv *t = *state;
+	uint64_t id;
+	unsigned inits0 = tdec_log.inits;
+
+	assert_int_equal(tconv_start(t), 0);
+	tconv_handshake(t);
+	id = tconv_flow(t)->id;
+	tconv_send(t, 0, "abc\n");
+	tconv_send(t, 0, "BLOCK\n");
+	tconv_drain(t);
+	tconv_seg(t, 0, DP_TCP_SYN, t->isn[0] + 99999, 0, NULL, 0);
+	assert_int_equal(tconv_drain(t), 1);
+	assert_int_equal(t->fr[0].port, 1);
+	assert_int_equal(t->fr[0].flags, DP_TCP_SYN);
+	assert_int_equal(TCONV_CNT(t, tcp_syn_in_session), 1);
+	assert_int_equal(tconv_flow(t)->tcp.state, TCP_ST_ESTABLISHED);
+	assert_int_equal(tconv_flow(t)->id, id);
+	assert_int_equal(tdec_log.inits, inits0 + 1);
+	/* the server's challenge ACK, then both ends go on */
+	tconv_ack(t, 1);
+	tconv_ack(t, 0);
+	tconv_send(t, 1, "reply\n");
+	tconv_send(t, 0, "def\n");
+	tconv_drain(t);
+	assert_true(tconv_rx_is(t, 0, "abc\ndef\n"));
+	assert_true(tconv_rx_is(t, 1, "ERR\nreply\n"));
+	assert_int_equal(TCONV_CNT(t, drop_bad_flags), 0);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
 /* A client reuses the tuple of a closed flow (new ISN) before the closed flow expired:
  * the new connection is a live flow, on the idle timeout, not the closed one. */
 static void test_port_reuse_after_close(void **state)
@@ -1033,6 +1069,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_conversation_no_leak, tconv_cm_setup, tconv_cm_teardown),
 		/* last: the bug it finds corrupts the flow table's lists */
 		cmocka_unit_test_setup_teardown(test_port_reuse_after_close, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_syn_in_session, tconv_cm_setup, tconv_cm_teardown),
 	};
 
 	if (test_eal_init() < 0 || test_pool() == NULL)
