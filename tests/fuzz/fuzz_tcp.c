@@ -3,8 +3,13 @@
  * removals, injections and rewrites (the line decoder of test_linedec.h), SACK, FIN,
  * RST and timers get segments no real stack would send.
  *
- * Each input starts with a proper handshake (so that the fuzzer spends its time on an
- * established flow), then reads operations of 6 bytes:
+ * The first byte chooses the setting: bit 0 IPv6, bit 1 a destination options header,
+ * bit 2 a segment routing header on the client's frames (IPv6), bit 3 timestamps at
+ * odd offsets, bit 4 a stream memcap of 16 KiB (segments sent unkept, memcap resets),
+ * bit 5 six bytes after each datagram, bit 6 no window scaling, bit 7 a hold of 64
+ * bytes with the reset policy (else 4 KiB, streamed through).
+ * Each conversation starts with a proper handshake (so that the fuzzer spends its time
+ * on an established flow), then reads operations of 6 bytes:
  *   b0  bit 0: direction (0 client, 1 server); bits 1-3: kind (below); bit 4: the
  *       payload is one of the decoder's commands rather than input bytes; bit 5: the
  *       ACK is perturbed by b3; bits 6-7: TCP options (timestamps, a SACK block)
@@ -15,6 +20,13 @@
  *   b5  payload length (times 6, up to 1530) or, for a timer, milliseconds / 10
  * Kinds: 0-2 data, 3 pure ACK, 4 FIN, 5 RST, 6 clock and timers, 7 SYN (a new or
  * retransmitted connection on the same tuple).
+ *
+ * Built as fuzz_tcp_pg (tests/fuzz/fuzz_tcp_pg.c defines FUZZ_TCP_PG), the resource
+ * speaks PostgreSQL with the four default rule packs in force (rules/packs/, read from
+ * the working directory: run it from the repository's root, as run_smoke.sh does), the
+ * handshake is followed by a startup exchange, and the commands are PostgreSQL messages
+ * (queries that are blocked, extended-protocol batches, rows with card numbers and
+ * SSNs to mask, COPY out, messages cut in two).
  *
  * What must hold, or the target traps: every frame the worker emits parses as TCP and
  * carries good IP and TCP checksums; once the clock has run past every timeout, no
@@ -28,12 +40,18 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include "dataplane/dp_counters.h"
 #include "dataplane/dp_pkt.h"
 #include "dataplane/flow.h"
 #include "dataplane/worker.h"
 #include "tests/common/pktgen.h"
 #include "tests/common/test_eal.h"
 #include "tests/common/test_linedec.h"
+#ifdef FUZZ_TCP_PG
+#include "dataplane/policy-t.h"
+#include "dataplane/proto/proto.h"
+#include "slowpath/policy_build.h"
+#endif
 
 #define CHECK(c) do { if (!(c)) __builtin_trap(); } while (0)
 
@@ -41,12 +59,108 @@
 #define MAX_OPS     256
 #define PAYLOAD_MAX 1530
 
-static const char *const cmds[] = {
-	"BLOCK\n", "DROP\n", "PING\n", "SECRET x\n", "RESET\n", "BAD\n", "abc\n", "BLO", "CK\n",
+struct cmd {
+	const uint8_t *b;
+	uint16_t n;
 };
+
+#ifndef FUZZ_TCP_PG
+#define C(s) { (const uint8_t *)(s), sizeof(s) - 1 }
+/* the line decoder's commands, the same both ways; "BLO" + "CK\n" is a line in two */
+static const struct cmd cmds[2][9] = {
+	{ C("BLOCK\n"), C("DROP\n"), C("PING\n"), C("SECRET x\n"), C("RESET\n"), C("BAD\n"),
+	  C("abc\n"), C("BLO"), C("CK\n") },
+	{ C("BLOCK\n"), C("DROP\n"), C("PING\n"), C("SECRET x\n"), C("RESET\n"), C("BAD\n"),
+	  C("abc\n"), C("BLO"), C("CK\n") },
+};
+#undef C
+#define FUZZ_PROTO DP_PROTO_TEST
+#else
+/* PostgreSQL messages, built once (pg_msgs): [0] the client's, [1] the server's */
+static struct cmd cmds[2][10];
+static uint8_t pg_buf[2048];
+static struct cmd startup, auth_ok, ready;
+static struct dp_policy *policy;
+#define FUZZ_PROTO DP_PROTO_PG
+
+/* Appends message <type> (0: none, the startup message) with <body> to pg_buf. */
+static struct cmd pg_msg(size_t *at, char type, const void *body, uint32_t n)
+{
+	uint8_t *b = pg_buf + *at;
+	uint32_t len = n + 4, k = 0;
+
+	CHECK(*at + n + 5 <= sizeof(pg_buf));
+	if (type)
+		b[k++] = (uint8_t)type;
+	b[k++] = (uint8_t)(len >> 24);
+	b[k++] = (uint8_t)(len >> 16);
+	b[k++] = (uint8_t)(len >> 8);
+	b[k++] = (uint8_t)len;
+	memcpy(b + k, body, n);
+	*at += k + n;
+	return (struct cmd){ b, (uint16_t)(k + n) };
+}
+
+/* Joins the consecutive messages <a>..<b> (built one after the other) into one. */
+static struct cmd pg_join(struct cmd a, struct cmd b)
+{
+	return (struct cmd){ a.b, (uint16_t)(b.b + b.n - a.b) };
+}
+
+#define B(s) s, sizeof(s) - 1
+static void pg_msgs(void)
+{
+	size_t at = 0;
+	struct cmd a, b;
+
+	startup = pg_msg(&at, 0, B("\x00\x03\x00\x00user\0u\0database\0d\0\0"));
+	auth_ok = pg_msg(&at, 'R', B("\0\0\0\0"));
+	ready = pg_msg(&at, 'Z', B("I"));
+	cmds[0][0] = pg_msg(&at, 'Q', B("SELECT 1;\0"));
+	cmds[0][1] = pg_msg(&at, 'Q', B("DROP TABLE t;\0"));
+	cmds[0][2] = pg_msg(&at, 'Q', B("SELECT 1; dRoP /* x */ TaBlE t;\0"));
+	a = pg_msg(&at, 'P', B("\0DROP TABLE t\0\0\0"));
+	pg_msg(&at, 'B', B("\0\0\0\0\0\0\0\0"));
+	pg_msg(&at, 'E', B("\0\0\0\0\0"));
+	b = pg_msg(&at, 'S', "", 0);
+	cmds[0][3] = pg_join(a, b);
+	a = pg_msg(&at, 'P', B("s1\0SELECT card, ssn FROM c\0\0\0"));
+	pg_msg(&at, 'B', B("\0s1\0\0\0\0\0\0\0"));
+	pg_msg(&at, 'D', B("P\0"));
+	pg_msg(&at, 'E', B("\0\0\0\0\0"));
+	b = pg_msg(&at, 'S', "", 0);
+	cmds[0][4] = pg_join(a, b);
+	cmds[0][5] = pg_msg(&at, 'd', B("x\n"));
+	cmds[0][6] = pg_msg(&at, 'X', "", 0);
+	cmds[0][7] = pg_msg(&at, 'Q', B("SELECT 'DROP TABLE t' -- DROP TABLE t\0"));
+	/* a query cut in two */
+	cmds[0][8] = (struct cmd){ cmds[0][1].b, 7 };
+	cmds[0][9] = (struct cmd){ cmds[0][1].b + 7, (uint16_t)(cmds[0][1].n - 7) };
+
+	cmds[1][0] = pg_msg(&at, 'T', B("\0\x02" "card\0\0\0\0\0\0\x01\0\0\0\x19\xff\xff\xff\xff\xff\xff\0\0"
+					 "ssn\0\0\0\0\0\0\x02\0\0\0\x19\xff\xff\xff\xff\xff\xff\0\0"));
+	cmds[1][1] = pg_msg(&at, 'D', B("\0\x02\0\0\0\x13" "4111 1111 1111 1111\0\0\0\x0b" "123-45-6789"));
+	cmds[1][2] = pg_msg(&at, 'C', B("SELECT 1\0"));
+	cmds[1][3] = pg_msg(&at, 'Z', B("I"));
+	cmds[1][4] = pg_msg(&at, 'E', B("SERROR\0C42000\0Mx\0\0"));
+	a = pg_msg(&at, 'H', B("\0\0\x02\0\0\0\0"));
+	pg_msg(&at, 'd', B("4111111111111111\t123-45-6789\n"));
+	b = pg_msg(&at, 'c', "", 0);
+	cmds[1][5] = pg_join(a, b);
+	cmds[1][6] = pg_msg(&at, 'D', B("\0\x02\xff\xff\xff\xff\0\0\0\x03" "abc"));
+	a = pg_msg(&at, '1', "", 0);
+	b = pg_msg(&at, '2', "", 0);
+	cmds[1][7] = pg_join(a, b);
+	/* a row cut in two */
+	cmds[1][8] = (struct cmd){ cmds[1][1].b, 11 };
+	cmds[1][9] = (struct cmd){ cmds[1][1].b + 11, (uint16_t)(cmds[1][1].n - 11) };
+}
+#undef B
+#endif
 
 struct fz {
 	struct dp_worker *w;
+	uint8_t setting;               /* the input's first byte (see the top) */
 	struct dp_config cfg;
 	struct pktgen_ep ep[2];        /* 0: client (port 0), 1: server (port 1) */
 	uint32_t nxt[2];               /* next sequence number each endpoint sends */
@@ -56,6 +170,7 @@ struct fz {
 };
 
 static struct rte_mempool *pool;
+static const uint8_t via[16] = { 0x20, 0x01, 0x02, [15] = 9 }; /* a waypoint in srv's /64 */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -65,6 +180,24 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	pool = test_pool();
 	CHECK(pool != NULL);
 	tdec_register();
+#ifdef FUZZ_TCP_PG
+	{
+		static const char *const packs[] = {
+			"rules/packs/destructive.conf", "rules/packs/privilege.conf",
+			"rules/packs/exfiltration.conf", "rules/packs/pii.conf",
+		};
+		struct dp_config dp;
+		char err[512];
+
+		memset(&dp, 0, sizeof(dp));
+		proto_register_builtin();
+		pg_msgs();
+		policy = policy_build(packs, 4, &dp, NULL, 1, err, sizeof(err));
+		if (policy == NULL)
+			fprintf(stderr, "fuzz_tcp_pg: %s (run from the repository's root)\n", err);
+		CHECK(policy != NULL);
+	}
+#endif
 	return 0;
 }
 
@@ -104,12 +237,17 @@ static void send_seg(struct fz *z, int dir, uint8_t flags, uint32_t seq, uint32_
 	memset(&s, 0, sizeof(s));
 	s.src = &z->ep[dir];
 	s.dst = &z->ep[!dir];
-	s.ip_ver = 4;
+	s.ip_ver = (z->setting & 1) ? 6 : 4;
+	s.ip6_dstopt = !!(z->setting & 2);
+	if ((z->setting & 4) && dir == 0)
+		s.ip6_srh_via = via;
+	s.ts_odd = !!(z->setting & 8);
+	s.trailer = (z->setting & 32) ? 6 : 0;
 	s.flags = flags;
 	s.seq = seq;
 	s.ack = ack;
 	s.win = win;
-	s.wscale = (flags & DP_TCP_SYN) ? 7 : -1;
+	s.wscale = (flags & DP_TCP_SYN) && !(z->setting & 64) ? 7 : -1;
 	s.mss = (flags & DP_TCP_SYN) ? 1460 : 0;
 	s.sack_perm = !!(flags & DP_TCP_SYN);
 	s.ts = (opts & 1) || (flags & DP_TCP_SYN);
@@ -133,6 +271,16 @@ static void handshake(struct fz *z)
 	send_seg(z, 0, DP_TCP_SYN, z->nxt[0]++, 0, 64240, NULL, 0, 1);
 	send_seg(z, 1, DP_TCP_SYN | DP_TCP_ACK, z->nxt[1]++, z->nxt[0], 65160, NULL, 0, 1);
 	send_seg(z, 0, DP_TCP_ACK, z->nxt[0], z->rcv[0], 502, NULL, 0, 1);
+#ifdef FUZZ_TCP_PG
+	/* the startup exchange: the decoder judges queries only after it */
+	send_seg(z, 0, DP_TCP_ACK | DP_TCP_PSH, z->nxt[0], z->rcv[0], 502, startup.b, startup.n, 1);
+	z->nxt[0] += startup.n;
+	memcpy(z->payload, auth_ok.b, auth_ok.n);
+	memcpy(z->payload + auth_ok.n, ready.b, ready.n);
+	send_seg(z, 1, DP_TCP_ACK | DP_TCP_PSH, z->nxt[1], z->rcv[1], 502, z->payload,
+		 (uint16_t)(auth_ok.n + ready.n), 1);
+	z->nxt[1] += auth_ok.n + ready.n;
+#endif
 }
 
 static void run_timers(struct fz *z, uint64_t ns)
@@ -153,9 +301,9 @@ static void op(struct fz *z, const uint8_t *b, const uint8_t **in, size_t *left)
 
 	if (kind <= 2 || kind == 4) {
 		if (b[0] & 0x10) {
-			const char *c = cmds[b[5] % (sizeof(cmds) / sizeof(cmds[0]))];
-			len = (uint16_t)strlen(c);
-			memcpy(z->payload, c, len);
+			const struct cmd *c = &cmds[dir][b[5] % (sizeof(cmds[0]) / sizeof(cmds[0][0]))];
+			len = c->n;
+			memcpy(z->payload, c->b, len);
 		} else {
 			len = (uint16_t)(b[5] * 6u);
 			if (len > PAYLOAD_MAX)
@@ -199,20 +347,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned avail0, ops = 0;
 
 	CHECK(z != NULL);
+	if (size > 0) {
+		z->setting = data[0];
+		data++;
+		size--;
+	}
 	z->cfg.flow_capacity = 16;
 	z->cfg.idle_timeout_s = 60;
 	z->cfg.closed_timeout_s = 5;
-	z->cfg.max_hold_bytes = 4096;
+	z->cfg.max_hold_bytes = (z->setting & 128) ? 64 : 4096;
+	z->cfg.hold = (z->setting & 128) ? DP_HOLD_RESET : DP_HOLD_STREAM;
 	z->cfg.ooo_max_segs = 8;
-	z->cfg.stream_memcap = 256u << 10;
+	z->cfg.stream_memcap = (z->setting & 16) ? 16u << 10 : 256u << 10;
 	z->cfg.rto_ms = 200;
 	z->cfg.verify_cksum = 1;
 	z->cfg.n_resources = 1;
 	z->cfg.resources[0].port = 5432;
-	z->cfg.resources[0].proto = DP_PROTO_TEST;
-	z->cfg.resources[0].ip_ver = 4;
+	z->cfg.resources[0].proto = FUZZ_PROTO;
 	pktgen_default_eps(&z->ep[0], &z->ep[1], 40000, 5432);
-	z->cfg.resources[0].addr[0] = z->ep[1].ip4;
+	if (z->setting & 1) {
+		z->cfg.resources[0].ip_ver = 6;
+		memcpy(z->cfg.resources[0].addr, z->ep[1].ip6, 16);
+	} else {
+		z->cfg.resources[0].ip_ver = 4;
+		z->cfg.resources[0].addr[0] = z->ep[1].ip4;
+	}
 	z->nxt[0] = 1000;
 	z->nxt[1] = 0xfffff000u;      /* the server's numbers wrap past 2^32 */
 	avail0 = rte_mempool_avail_count(pool);
@@ -220,6 +379,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(z->w != NULL);
 	CHECK(dp_worker_init(z->w, 0, 2, peer, server_side, &z->cfg, pool) == 0);
 	z->w->now_ns = 1000000000ull;
+#ifdef FUZZ_TCP_PG
+	dp_worker_set_policy(z->w, policy);
+#endif
 
 	handshake(z);
 	while (size >= OP_LEN && ops++ < MAX_OPS) {
@@ -232,6 +394,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((ops & 15) == 0)
 			run_timers(z, 0);
 	}
+	/* FUZZ_TCP_VERBOSE=1: what the input did, to check a seed does what it says */
+	if (getenv("FUZZ_TCP_VERBOSE"))
+		fprintf(stderr, "fuzz_tcp: %u ops, %llu flows, %llu commands: blocked %llu; %llu rows, "
+			"masked %llu; removed %llu, injected %llu, rewritten %llu bytes; decoder "
+			"errors %llu\n", ops,
+			(unsigned long long)DP_CNT_GET(&z->w->cnt, flow_created),
+			(unsigned long long)DP_CNT_GET(&z->w->cnt, cmd_seen),
+			(unsigned long long)DP_CNT_GET(&z->w->cnt, cmd_blocked),
+			(unsigned long long)DP_CNT_GET(&z->w->cnt, rows_scanned),
+			(unsigned long long)DP_CNT_GET(&z->w->cnt, fields_masked),
+			(unsigned long long)DP_CNT_GET(&z->w->cnt, edit_removed_bytes),
+			(unsigned long long)DP_CNT_GET(&z->w->cnt, edit_injected_bytes),
+			(unsigned long long)DP_CNT_GET(&z->w->cnt, edit_rewritten_bytes),
+			(unsigned long long)DP_CNT_GET(&z->w->cnt, proto_error));
 	/* past every timeout: nothing may stay behind */
 	for (int i = 0; i < 4; i++)
 		run_timers(z, 3600ull * 1000000000ull);
