@@ -29,8 +29,12 @@
  * SSNs to mask, COPY out, messages cut in two).
  *
  * What must hold, or the target traps: every frame the worker emits parses as TCP and
- * carries good IP and TCP checksums; once the clock has run past every timeout, no
- * flow, no held stream byte and no mbuf is left (what the worker took, it gave back).
+ * carries good IP and TCP checksums; the appliance never sends an endpoint two
+ * different bytes for one sequence number (what the receiver's stack would keep is
+ * then what the decoder judged - unless the memcap made it send bytes unkept, or a
+ * message outgrew the hold, which the counters say); once the clock has run past
+ * every timeout, no flow, no held stream byte and no mbuf is left (what the worker
+ * took, it gave back).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -58,6 +62,7 @@
 #define OP_LEN      6
 #define MAX_OPS     256
 #define PAYLOAD_MAX 1530
+#define SEEN_MAX    (1u << 19)     /* stream bytes remembered per endpoint */
 
 struct cmd {
 	const uint8_t *b;
@@ -158,6 +163,17 @@ static void pg_msgs(void)
 #undef B
 #endif
 
+/* What the appliance sent one endpoint, by offset from that connection's first byte. */
+struct seen {
+	uint32_t base;                 /* sequence number of offset 0 (the SYN's + 1) */
+	uint32_t hi;                   /* offsets below this may be marked known */
+	uint8_t have_base;
+	uint8_t known[SEEN_MAX];
+	uint8_t byte[SEEN_MAX];
+};
+
+static struct seen seen[2];        /* [port]: the endpoint behind it */
+
 struct fz {
 	struct dp_worker *w;
 	uint8_t setting;               /* the input's first byte (see the top) */
@@ -201,6 +217,41 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* Records the payload of frame <d> sent to the endpoint behind <port>, and traps if
+ * a byte differs from one sent before at the same sequence number. A SYN starts the
+ * endpoint's record afresh (a new connection, or one the appliance passed on). */
+static void seen_check(struct fz *z, uint16_t port, const uint8_t *d, const struct dp_pkt *p)
+{
+	struct seen *s = &seen[port];
+	const uint8_t *pl = d + p->payload_off;
+
+	if (p->tcp_flags & DP_TCP_SYN) {
+		memset(s->known, 0, s->hi);
+		s->hi = 0;
+		s->base = p->seq + 1;
+		s->have_base = 1;
+		return;
+	}
+	if (!s->have_base)
+		return;
+	for (uint32_t i = 0; i < p->payload_len; i++) {
+		uint32_t o = p->seq + i - s->base;
+
+		if (o >= SEEN_MAX)
+			continue;
+		if (s->known[o] && s->byte[o] != pl[i] &&
+		    DP_CNT_GET(&z->w->cnt, rtx_not_kept) == 0 && DP_CNT_GET(&z->w->cnt, hold_overflow) == 0) {
+			fprintf(stderr, "fuzz_tcp: endpoint %u got byte 0x%02x at offset %u, 0x%02x before\n",
+				port, pl[i], o, s->byte[o]);
+			__builtin_trap();
+		}
+		s->known[o] = 1;
+		s->byte[o] = pl[i];
+		if (o >= s->hi)
+			s->hi = o + 1;
+	}
+}
+
 /* Takes what the worker queued: every frame must be TCP with good checksums; the
  * highest sequence end sent toward each endpoint is what that endpoint may ACK. */
 static void drain(struct fz *z)
@@ -217,6 +268,7 @@ static void drain(struct fz *z)
 			CHECK(dp_pkt_parse(d, rte_pktmbuf_data_len(m), &p) == DP_PKT_TCP);
 			CHECK(dp_pkt_ip_cksum_ok(d, &p));
 			CHECK(dp_pkt_tcp_cksum_ok(d, &p));
+			seen_check(z, port, d, &p);
 			uint32_t end = p.seq + p.payload_len +
 				       !!(p.tcp_flags & (DP_TCP_SYN | DP_TCP_FIN));
 			/* port 0 faces the client: frames there are for endpoint 0 */
@@ -374,6 +426,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	z->nxt[0] = 1000;
 	z->nxt[1] = 0xfffff000u;      /* the server's numbers wrap past 2^32 */
+	for (int i = 0; i < 2; i++) {
+		memset(seen[i].known, 0, seen[i].hi);
+		seen[i].hi = 0;
+		seen[i].have_base = 0;
+	}
+	z->cfg.midstream = DP_MIDSTREAM_DROP; /* segments of no flow are not the appliance's */
 	avail0 = rte_mempool_avail_count(pool);
 	z->w = rte_zmalloc("fuzz_worker", sizeof(*z->w), 64);
 	CHECK(z->w != NULL);
