@@ -534,38 +534,50 @@ static void tgd_shutdown(struct tgd *d)
 	rte_eal_cleanup();
 }
 
-/* Several workers and fragments = "reassemble": NICs leave fragments to queue 0, so
- * worker 0 reassembles every datagram and passes each to the worker RSS gives its flow
- * (dataplane/handoff.h). That needs each port's RSS key and redirection table, read
- * from the started ports. Returns 0, or -1 (logged) when a port does not tell them. */
+/* Several workers: a frame whose flow RSS could not see goes to the worker RSS gives
+ * that flow (dataplane/handoff.h). NICs leave fragments to queue 0, so with fragments
+ * = "reassemble" worker 0 reassembles every datagram and passes each on; and an IPv6
+ * segment with a routing header in transit was hashed on its next waypoint, not on its
+ * final destination. That needs each port's RSS key and redirection table, read from
+ * the started ports. Returns 0, or -1 (logged) when a port does not tell them and
+ * fragments are to be reassembled (without, routed segments stay where they land). */
 static int tgd_handoff_init(struct tgd *d)
 {
 	const struct cfg *c = &d->cfg;
 	char err[256];
 
-	if (c->dp.frag != DP_FRAG_REASSEMBLE || d->n_workers_init < 2)
+	if (d->n_workers_init < 2)
 		return 0;
 	d->handoff = rte_zmalloc("tg_handoff", sizeof(*d->handoff), RTE_CACHE_LINE_SIZE);
 	if (d->handoff == NULL) {
-		TG_ERR("main", "fragment handoff: out of memory");
+		TG_ERR("main", "handoff between workers: out of memory");
 		return -1;
 	}
 	d->handoff->n_workers = d->n_workers_init;
 	for (uint16_t p = 0; p < c->n_ports; p++) {
 		if (dp_port_rss_get(d->port_id[p], &d->handoff->rss[p], err, sizeof(err)) < 0) {
+			rte_free(d->handoff);
+			d->handoff = NULL;
+			if (c->dp.frag != DP_FRAG_REASSEMBLE) {
+				TG_WARN("main", "%u workers, but %s: IPv6 segments with a routing "
+					"header are inspected by the worker they reach, which may not "
+					"see the rest of their flow", d->n_workers_init, err);
+				return 0;
+			}
 			TG_ERR("main", "dataplane.fragments = \"reassemble\" with %u workers: %s; "
 			       "use \"drop\" or one worker", d->n_workers_init, err);
 			return -1;
 		}
 	}
 	if (dp_handoff_rings_create(d->handoff, (int)rte_socket_id()) < 0) {
-		TG_ERR("main", "fragment handoff: cannot create %u rings", d->n_workers_init);
+		TG_ERR("main", "handoff between workers: cannot create %u rings", d->n_workers_init);
 		return -1;
 	}
 	for (uint16_t i = 0; i < d->n_workers_init; i++)
 		d->workers[i].handoff = d->handoff;
-	TG_INFO("main", "fragments: reassembled by the worker that receives them and passed "
-		"to the worker that owns their flow (%u workers)", d->n_workers_init);
+	TG_INFO("main", "%u workers: %sIPv6 segments with a routing header are passed to the "
+		"worker that owns their flow", d->n_workers_init,
+		c->dp.frag == DP_FRAG_REASSEMBLE ? "reassembled fragments and " : "");
 	return 0;
 }
 

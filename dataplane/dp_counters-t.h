@@ -38,6 +38,10 @@
 	X(frag_timeout,         "IP fragments freed: their datagram did not complete in time") \
 	X(frag_handoff,         "reassembled datagrams passed to the worker that owns their flow") \
 	X(frag_handoff_full,    "reassembled datagrams dropped: the owning worker's handoff ring was full") \
+	X(rh_handoff,           "IPv6 segments with a routing header passed to the worker that owns\
+ their final destination's flow") \
+	X(rh_handoff_full,      "IPv6 segments with a routing header dropped: the owning worker's\
+ handoff ring was full") \
 	X(flow_created,         "flows created") \
 	X(flow_expired_idle,    "flows expired after the idle timeout") \
 	X(flow_expired_closed,  "closed flows released") \
@@ -50,6 +54,8 @@
 	X(tcp_dup_dropped,      "duplicate segments (data already seen) absorbed") \
 	X(tcp_syn_in_session,   "client SYNs with a new ISN on a synchronized connection, passed on\
  without restarting the session (RFC 5961: the server answers a challenge ACK)") \
+	X(tcp_syn_restart,      "sessions restarted: the server answered such a SYN with a handshake\
+ (it had lost the connection)") \
 	X(tcp_overlap_rewritten,"retransmissions with different bytes rewritten to the original") \
 	X(tcp_rtx_replayed,     "segments re-sent from the retransmit queue") \
 	X(tcp_inject_rtx,       "injected segments retransmitted on timeout") \

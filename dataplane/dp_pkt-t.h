@@ -62,7 +62,8 @@ struct dp_pkt {
 	uint8_t  tcp_flags;      /* DP_TCP_* bits */
 	uint8_t  ttl;            /* IPv4 TTL / IPv6 hop limit */
 	uint8_t  tos;            /* IPv4 TOS / IPv6 traffic class */
-	uint8_t  pad;
+	uint8_t  ip6_routed;     /* 1: dst is a routing header's final destination, not
+	                          * the IPv6 destination (the NIC's RSS hashed the latter) */
 	uint32_t src[4];         /* source address, network order (IPv4 in src[0]) */
 	uint32_t dst[4];         /* destination address, network order */
 	uint16_t sport;          /* host order */

@@ -198,9 +198,10 @@ static int parse_ipv4(const uint8_t *d, uint32_t len, uint32_t off, struct dp_pk
  * the frame) still has segments left. RFC 8200 8.1: the TCP pseudo-header carries it,
  * and the connection is with it, not with the waypoint in the IPv6 destination <dst>;
  * so flows, resources and checksums all use it. Returns 0 and fills <final>, or -1 for
- * a header no host processes (RH0, deprecated by RFC 5095; unknown types; lengths that
- * disagree), which the destination would discard (RFC 8200 4.4): so does the parser,
- * as an appliance that guessed the destination could be steered past its rules. */
+ * a header whose final destination the appliance cannot tell (RH0, deprecated by RFC
+ * 5095; types it does not know; lengths that disagree). The parser then refuses the
+ * datagram if it carries TCP, since a guessed destination could steer a session past
+ * its rules; anything else is bridged as before, for the waypoint to judge. */
 static int ip6_rh_final(const uint8_t *rh, uint32_t elen, const uint8_t *dst, uint8_t final[16])
 {
 	uint32_t left = rh[3];
@@ -229,8 +230,10 @@ static int ip6_rh_final(const uint8_t *rh, uint32_t elen, const uint8_t *dst, ui
 	}
 	case 4:
 		/* Segment routing (RFC 8754 2): the list is in reverse, Segment List[0] is
-		 * the last segment; Last Entry indexes the list's end */
-		if ((uint32_t)rh[4] * 16 + 24 > elen || left > rh[4])
+		 * the last segment; Last Entry indexes the list's end. Segments Left may be
+		 * Last Entry + 1: a reduced SRH leaves the first segment out of the list
+		 * (4.3.1.1 rejects only more than that) */
+		if ((uint32_t)rh[4] * 16 + 24 > elen || left > (uint32_t)rh[4] + 1)
 			return -1;
 		memcpy(final, rh + 8, 16);
 		return 0;
@@ -243,6 +246,7 @@ static int parse_ipv6(const uint8_t *d, uint32_t len, uint32_t off, struct dp_pk
 {
 	const uint8_t *ip = d + off;
 	uint32_t pos, end, plen;
+	int rh_unknown = 0;           /* a routing header in transit, its end unknown */
 	uint8_t nh;
 
 	p->ip_ver = 6;
@@ -305,13 +309,18 @@ static int parse_ipv6(const uint8_t *d, uint32_t len, uint32_t off, struct dp_pk
 		}
 		if (elen > end - pos)
 			return DP_PKT_ERR_TRUNC;
-		if (nh == IPPROTO_ROUTING && d[pos + 3] != 0 &&
-		    ip6_rh_final(d + pos, elen, ip + 24, (uint8_t *)p->dst) < 0)
-			return DP_PKT_ERR_HDR;
+		if (nh == IPPROTO_ROUTING && d[pos + 3] != 0) {
+			if (ip6_rh_final(d + pos, elen, ip + 24, (uint8_t *)p->dst) < 0)
+				rh_unknown = 1;
+			else
+				p->ip6_routed = 1;
+		}
 		nh = d[pos];
 		pos += elen;
 	}
 	p->l4_proto = IPPROTO_TCP;
+	if (rh_unknown)
+		return DP_PKT_ERR_HDR;
 	return parse_tcp(d, pos, end - pos, p);
 }
 

@@ -1,4 +1,4 @@
-/* handoff.h - reassembled datagrams passed to the worker that owns their flow.
+/* handoff.h - reassembled datagrams (and routed segments) passed to the worker that owns their flow.
  *
  * With several workers each one owns the flows that the NIC's RSS sends to its queue.
  * A NIC hashes unfragmented TCP on addresses and ports, but fragments (which carry no
@@ -13,6 +13,10 @@
  * NIC does for the flow's unfragmented segments, and enqueues the datagram on that
  * worker's handoff ring (multi-producer, single-consumer). Each worker drains its
  * ring in its poll loop and runs the datagrams through its normal path.
+ *
+ * The same holds for an IPv6 segment with a routing header in transit: the NIC hashed
+ * its waypoint (the IPv6 destination), while its flow is that of its final destination
+ * (dp_pkt.c); the worker that gets it passes it on the same way (rh_handoff).
  *
  * The key and the table are read from the port once it is started (dp_port_rss_get()),
  * so they are the NIC's, not assumptions. Counters: frag_handoff (datagrams passed

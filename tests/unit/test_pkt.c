@@ -471,16 +471,23 @@ static void test_ipv6_routing_final_dst(void **state)
 	len = build(&s, f);
 	assert_int_equal(parse(f, len, &p), DP_PKT_TCP);
 	assert_memory_equal(p.dst, srv.ip6, 16);
+	assert_int_equal(p.ip6_routed, 1);
 	assert_memory_equal(f + 14 + 24, via, 16);
 	assert_true(dp_pkt_tcp_cksum_ok(f, &p));
 	ck = get16(f + p.l4_off + 16);
 	assert_int_equal(refilled_cksum(f, &p), ck);
-	/* Last Entry past the list, or more segments left than entries: refused */
+	/* a reduced SRH (RFC 8754 4.3.1.1): one more segment left than the list holds */
+	f[14 + 40 + 3] = 2;
+	assert_int_equal(parse(f, len, &p), DP_PKT_TCP);
+	assert_memory_equal(p.dst, srv.ip6, 16);
+	assert_int_equal(p.ip6_routed, 1);
+	/* Last Entry past the list, or more segments left than that: refused (TCP) */
+	f[14 + 40 + 3] = 3;
+	assert_int_equal(parse(f, len, &p), DP_PKT_ERR_HDR);
+	f[14 + 40 + 3] = 1;
 	f[14 + 40 + 4] = 2;
 	assert_int_equal(parse(f, len, &p), DP_PKT_ERR_HDR);
 	f[14 + 40 + 4] = 1;
-	f[14 + 40 + 3] = 2;
-	assert_int_equal(parse(f, len, &p), DP_PKT_ERR_HDR);
 
 	s.ip6_srh_via = NULL;
 	len0 = build(&s, f0);
@@ -518,6 +525,10 @@ static void test_ipv6_routing_final_dst(void **state)
 	assert_int_equal(parse_routed(f0, len0, rh, 24, via, &p, f), DP_PKT_ERR_HDR);
 	rh[2] = 253;
 	assert_int_equal(parse_routed(f0, len0, rh, 24, via, &p, f), DP_PKT_ERR_HDR);
+	/* not TCP behind it: bridged as before, for the waypoint to judge */
+	f[14 + 40] = IPPROTO_UDP;
+	assert_int_equal(parse(f, len0 + 24, &p), DP_PKT_OTHER_L4);
+	assert_memory_equal(p.dst, via, 16);
 	/* with none left, any type is inert: the IPv6 destination is the final one */
 	rh[3] = 0;
 	memcpy(f0 + 14 + 24, via, 16);

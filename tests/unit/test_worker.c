@@ -467,6 +467,66 @@ static void test_fragments_handed_off(void **state)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
+/* Two workers: an IPv6 segment whose routing header names the server as its final
+ * destination was hashed by the NIC on its waypoint, so it may reach a worker that does
+ * not own its flow (worker 1 here); that worker passes it to the owner (worker 0).
+ * Before, worker 1 took it for a flow it had never seen. */
+static void test_routed_handed_off(void **state)
+{
+	static const uint8_t via[16] = { 0x20, 0x01, 0x02, [15] = 9 }; /* srv's /64 */
+	static const uint16_t peer[2] = { 1, 0 };
+	static const uint8_t server_side[2] = { 0, 1 };
+	struct tconv *t = *state;
+	struct dp_worker *w1;
+	struct dp_handoff *h;
+	struct rte_mbuf *m;
+
+	t->ip_ver = 6;
+	t->ip6_srh_via = via;
+	assert_int_equal(tconv_start(t), 0);
+	w1 = rte_zmalloc("w1", sizeof(*w1), 64);
+	h = rte_zmalloc("h", sizeof(*h), 64);
+	assert_non_null(w1);
+	assert_non_null(h);
+	assert_int_equal(dp_worker_init(w1, 1, 2, peer, server_side, &t->cfg, t->pool), 0);
+	w1->now_ns = t->w->now_ns;
+	h->n_workers = 2;
+	for (int p = 0; p < 2; p++) {
+		for (unsigned i = 0; i < 40; i++)
+			h->rss[p].key[i] = (i & 1) ? 0x5a : 0x6d;
+		h->rss[p].key_len = 40;
+		h->rss[p].reta_size = 128;            /* every flow: queue 0 */
+		h->rss[p].tcp4 = h->rss[p].tcp6 = 1;
+	}
+	assert_int_equal(dp_handoff_rings_create(h, SOCKET_ID_ANY), 0);
+	t->w->handoff = h;
+	w1->handoff = h;
+
+	tconv_handshake(t);
+	m = tconv_build(t, 0, DP_TCP_ACK | DP_TCP_PSH, t->nxt[0], tconv_rcv_nxt(t, 0), "abc\n", 4);
+	dp_worker_process_burst(w1, 0, &m, 1);
+	assert_int_equal(w1->tx[0].n + w1->tx[1].n, 0);
+	assert_int_equal(DP_CNT_GET(&w1->cnt, rh_handoff), 1);
+	assert_int_equal(DP_CNT_GET(&w1->cnt, flow_created), 0);
+	assert_int_equal(dp_worker_handoff_poll(w1), 0);
+	assert_int_equal(dp_worker_handoff_poll(t->w), 1);
+	t->nxt[0] += 4;
+	tconv_drain(t);
+	assert_true(tconv_rx_is(t, 0, "abc\n"));
+	/* the owner keeps its own: no handoff to itself */
+	tconv_send(t, 0, "def\n");
+	tconv_drain(t);
+	assert_true(tconv_rx_is(t, 0, "abc\ndef\n"));
+	assert_int_equal(TCONV_CNT(t, rh_handoff), 0);
+
+	t->w->handoff = NULL;
+	dp_handoff_rings_free(h);
+	dp_worker_fini(w1);
+	rte_free(w1);
+	rte_free(h);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
 static void test_fragment_of_protected_dropped(void **state)
 {
 	struct tconv *t = *state;
@@ -994,6 +1054,45 @@ static void test_syn_in_session(void **state)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
+/* The same SYN, but the server had lost the connection (a restart): it answers with a
+ * SYN-ACK for the new ISN, and the session starts anew from that SYN. Before, that
+ * SYN-ACK was dropped as a new ISN on an open connection, and the tuple stayed dead
+ * until the client gave up (found in review). */
+static void test_syn_in_session_server_restarted(void **state)
+{
+	struct tconv *t = *state;
+	uint64_t id;
+	unsigned finis0 = tdec_log.finis;
+
+	assert_int_equal(tconv_start(t), 0);
+	tconv_handshake(t);
+	id = tconv_flow(t)->id;
+	tconv_send(t, 0, "abc\n");
+	tconv_drain(t);
+	t->isn[0] += 99999;
+	t->isn[1] += 77777;
+	tconv_seg(t, 0, DP_TCP_SYN, t->isn[0], 0, NULL, 0);
+	assert_int_equal(tconv_drain(t), 1);
+	assert_int_equal(TCONV_CNT(t, tcp_syn_in_session), 1);
+	tconv_seg(t, 1, DP_TCP_SYN | DP_TCP_ACK, t->isn[1], t->isn[0] + 1, NULL, 0);
+	assert_int_equal(tconv_drain(t), 1);
+	assert_int_equal(t->fr[0].port, 0);
+	assert_int_equal(t->fr[0].flags, DP_TCP_SYN | DP_TCP_ACK);
+	assert_int_equal(TCONV_CNT(t, tcp_syn_restart), 1);
+	assert_int_equal(TCONV_CNT(t, drop_bad_flags), 0);
+	assert_true(tconv_flow(t)->id != id);
+	assert_int_equal(tdec_log.finis, finis0 + 1);
+	/* the client's SYN and the SYN-ACK again (retransmissions), its ACK, then data */
+	tconv_handshake(t);
+	tconv_send(t, 0, "BLOCK\n");
+	tconv_send(t, 0, "def\n");
+	tconv_drain(t);
+	assert_true(tconv_rx_is(t, 0, "def\n"));
+	assert_true(tconv_rx_is(t, 1, "ERR\n"));
+	assert_int_equal(TCONV_CNT(t, drop_bad_flags), 0);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
 /* A client reuses the tuple of a closed flow (new ISN) before the closed flow expired:
  * the new connection is a live flow, on the idle timeout, not the closed one. */
 static void test_port_reuse_after_close(void **state)
@@ -1051,6 +1150,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fragments_reassembled, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test(test_handoff_owner),
 		cmocka_unit_test_setup_teardown(test_fragments_handed_off, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_routed_handed_off, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_fragment_of_protected_dropped, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_flow_created_on_syn, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_table_full_fail_closed, tconv_cm_setup, tconv_cm_teardown),
@@ -1070,6 +1170,7 @@ int main(void)
 		/* last: the bug it finds corrupts the flow table's lists */
 		cmocka_unit_test_setup_teardown(test_port_reuse_after_close, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_syn_in_session, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_syn_in_session_server_restarted, tconv_cm_setup, tconv_cm_teardown),
 	};
 
 	if (test_eal_init() < 0 || test_pool() == NULL)
