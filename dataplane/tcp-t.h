@@ -140,6 +140,9 @@ struct tcp_conn {
 	uint8_t pad;
 	uint64_t rto_ns;              /* current RTO for injected bytes */
 	uint64_t rto_deadline_ns;     /* next retransmission check, 0 if none */
+	struct rte_mbuf *syn_pending; /* the client's latest SYN with a new ISN on this open
+	                               * connection (a reference), in case the server had
+	                               * lost the connection and answers with a handshake */
 };
 
 #endif

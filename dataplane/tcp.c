@@ -14,6 +14,7 @@
 #include "dataplane/worker.h"
 #include "dataplane/flow.h"
 #include "dataplane/dp_counters.h"
+#include "dataplane/dp_pkt.h"
 #include "dataplane/proto/proto.h"
 #include "slowpath/event-t.h"
 
@@ -54,6 +55,10 @@ void tcp_conn_release(struct dp_worker *w, struct flow *f)
 
 	for (int dir = 0; dir < 2; dir++)
 		dir_release(w, &c->dir[dir]);
+	if (c->syn_pending) {
+		rte_pktmbuf_free(c->syn_pending);
+		c->syn_pending = NULL;
+	}
 	if (c->rtx_armed) {
 		TAILQ_REMOVE(&w->rtx_flows, f, rtx_link);
 		c->rtx_armed = 0;
@@ -329,6 +334,28 @@ static __rte_noinline void handle_rst(struct dp_worker *w, struct flow *f, int d
 	flow_mark_closed(w->ft, f, w->now_ns);
 }
 
+/* A SYN-ACK <p> on an open connection that answers the client's pending SYN (one with
+ * a new ISN, passed on by handle_syn): the server had lost the connection (a restart,
+ * a fail-over) and accepted the new one. The old session ends and a new one starts
+ * from that SYN, so the SYN-ACK completes its handshake. Without this the tuple stayed
+ * dead until the client gave up (every such SYN-ACK dropped as a new ISN). Returns 1
+ * when the session was restarted. */
+static int syn_restart(struct dp_worker *w, struct flow *f, const struct dp_pkt *p)
+{
+	struct rte_mbuf *sm = f->tcp.syn_pending;
+	const uint8_t *sd = rte_pktmbuf_mtod(sm, const uint8_t *);
+	struct dp_pkt sp;
+
+	if (dp_pkt_parse(sd, rte_pktmbuf_data_len(sm), &sp) != DP_PKT_TCP || p->ack != sp.seq + 1)
+		return 0;
+	f->tcp.syn_pending = NULL;
+	DP_CNT_INC(&w->cnt, tcp_syn_restart);
+	dp_worker_session_end(w, f, EV_CLOSE_RST);
+	dp_worker_session_begin(w, f, &sp, sd);
+	rte_pktmbuf_free(sm);
+	return 1;
+}
+
 static __rte_noinline void handle_syn(struct dp_worker *w, struct flow *f, int dir,
 				       struct rte_mbuf *m, const struct dp_pkt *p)
 {
@@ -349,6 +376,12 @@ static __rte_noinline void handle_syn(struct dp_worker *w, struct flow *f, int d
 			 * tries again. Passed on, so the server can answer; restarting the
 			 * session here would let anyone who guesses the tuple cut it. */
 			DP_CNT_INC(&w->cnt, tcp_syn_in_session);
+			/* kept (one a flow): a server that had lost the connection answers with
+			 * a SYN-ACK for it, and the session then starts anew from this SYN */
+			if (c->syn_pending)
+				rte_pktmbuf_free(c->syn_pending);
+			rte_mbuf_refcnt_update(m, 1);
+			c->syn_pending = m;
 			dp_worker_emit(w, tcp_out_port(f, dir), m);
 			return;
 		}
@@ -364,6 +397,10 @@ static __rte_noinline void handle_syn(struct dp_worker *w, struct flow *f, int d
 			rte_pktmbuf_free(m);
 			return;
 		}
+		/* a server that had lost the connection answering the client's new SYN:
+		 * the session restarts from that SYN, and this SYN-ACK is its own */
+		if (c->state > TCP_ST_SYN_RCVD && c->syn_pending)
+			syn_restart(w, f, p);
 		struct tcp_dir *d = &c->dir[1];
 		if (d->syn_seen && p->seq == d->isn && c->state > TCP_ST_SYN_RCVD) {
 			/* the SYN-ACK again, after the handshake (the client's ACK was lost
