@@ -383,6 +383,8 @@ static void op(struct fz *z, const uint8_t *b, const uint8_t **in, size_t *left)
 		return;
 	default:
 		send_seg(z, dir, dir ? DP_TCP_SYN | DP_TCP_ACK : DP_TCP_SYN, seq, ack, 64240, NULL, 0, 1);
+		/* a new connection's numbers (or the same again): later data follows them */
+		z->nxt[dir] = seq + 1;
 		return;
 	}
 	/* a segment sent at the sender's next byte moves it on: retransmissions and
@@ -442,6 +444,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #endif
 
 	handshake(z);
+	/* the handshake made a flow, or every check below would pass on nothing */
+	CHECK(DP_CNT_GET(&z->w->cnt, flow_created) == 1);
 	while (size >= OP_LEN && ops++ < MAX_OPS) {
 		const uint8_t *b = data;
 
