@@ -403,27 +403,20 @@ static void test_handoff_owner(void **state)
 	free(h);
 }
 
-/* Two workers: fragments land on worker 1 (a NIC leaves them to queue 0, whoever owns
- * the flow), which reassembles the datagram and passes it to worker 0, the owner of
- * the flow by RSS; worker 0 runs it through the flow's stream. */
-static void test_fragments_handed_off(void **state)
+/* A second worker (queue 1) beside the conversation's (queue 0), both with handoff
+ * rings whose RSS sends every flow to queue 0: what is received by the second must be
+ * passed to the first. Returns the handoff state; <*w1> is the second worker. */
+static struct dp_handoff *two_workers(struct tconv *t, struct dp_worker **w1)
 {
-	struct tconv *t = *state;
-	static const char msg[] = "0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ\n";
 	static const uint16_t peer[2] = { 1, 0 };
 	static const uint8_t server_side[2] = { 0, 1 };
-	struct dp_worker *w1;
-	struct dp_handoff *h;
-	struct rte_mbuf *f[2], *m;
+	struct dp_handoff *h = rte_zmalloc("h", sizeof(*h), 64);
 
-	t->cfg.frag = DP_FRAG_REASSEMBLE;
-	assert_int_equal(tconv_start(t), 0);
-	w1 = rte_zmalloc("w1", sizeof(*w1), 64);
-	h = rte_zmalloc("h", sizeof(*h), 64);
-	assert_non_null(w1);
+	*w1 = rte_zmalloc("w1", sizeof(**w1), 64);
+	assert_non_null(*w1);
 	assert_non_null(h);
-	assert_int_equal(dp_worker_init(w1, 1, 2, peer, server_side, &t->cfg, t->pool), 0);
-	w1->now_ns = t->w->now_ns;
+	assert_int_equal(dp_worker_init(*w1, 1, 2, peer, server_side, &t->cfg, t->pool), 0);
+	(*w1)->now_ns = t->w->now_ns;
 	h->n_workers = 2;
 	for (int p = 0; p < 2; p++) {
 		for (unsigned i = 0; i < 40; i++)
@@ -434,7 +427,33 @@ static void test_fragments_handed_off(void **state)
 	}
 	assert_int_equal(dp_handoff_rings_create(h, SOCKET_ID_ANY), 0);
 	t->w->handoff = h;
-	w1->handoff = h;
+	(*w1)->handoff = h;
+	return h;
+}
+
+static void two_workers_free(struct tconv *t, struct dp_worker *w1, struct dp_handoff *h)
+{
+	t->w->handoff = NULL;
+	dp_handoff_rings_free(h);
+	dp_worker_fini(w1);
+	rte_free(w1);
+	rte_free(h);
+}
+
+/* Two workers: fragments land on worker 1 (a NIC leaves them to queue 0, whoever owns
+ * the flow), which reassembles the datagram and passes it to worker 0, the owner of
+ * the flow by RSS; worker 0 runs it through the flow's stream. */
+static void test_fragments_handed_off(void **state)
+{
+	struct tconv *t = *state;
+	static const char msg[] = "0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ\n";
+	struct dp_worker *w1;
+	struct dp_handoff *h;
+	struct rte_mbuf *f[2], *m;
+
+	t->cfg.frag = DP_FRAG_REASSEMBLE;
+	assert_int_equal(tconv_start(t), 0);
+	h = two_workers(t, &w1);
 
 	tconv_handshake(t);
 	m = tconv_build(t, 0, DP_TCP_ACK | DP_TCP_PSH, t->nxt[0], tconv_rcv_nxt(t, 0), msg,
@@ -459,11 +478,7 @@ static void test_fragments_handed_off(void **state)
 	tconv_drain(t);
 	assert_true(tconv_rx_is(t, 1, "ok\n"));
 
-	t->w->handoff = NULL;
-	dp_handoff_rings_free(h);
-	dp_worker_fini(w1);
-	rte_free(w1);
-	rte_free(h);
+	two_workers_free(t, w1, h);
 	assert_int_equal(tconv_stop(t), 0);
 }
 
@@ -474,8 +489,6 @@ static void test_fragments_handed_off(void **state)
 static void test_routed_handed_off(void **state)
 {
 	static const uint8_t via[16] = { 0x20, 0x01, 0x02, [15] = 9 }; /* srv's /64 */
-	static const uint16_t peer[2] = { 1, 0 };
-	static const uint8_t server_side[2] = { 0, 1 };
 	struct tconv *t = *state;
 	struct dp_worker *w1;
 	struct dp_handoff *h;
@@ -484,23 +497,7 @@ static void test_routed_handed_off(void **state)
 	t->ip_ver = 6;
 	t->ip6_srh_via = via;
 	assert_int_equal(tconv_start(t), 0);
-	w1 = rte_zmalloc("w1", sizeof(*w1), 64);
-	h = rte_zmalloc("h", sizeof(*h), 64);
-	assert_non_null(w1);
-	assert_non_null(h);
-	assert_int_equal(dp_worker_init(w1, 1, 2, peer, server_side, &t->cfg, t->pool), 0);
-	w1->now_ns = t->w->now_ns;
-	h->n_workers = 2;
-	for (int p = 0; p < 2; p++) {
-		for (unsigned i = 0; i < 40; i++)
-			h->rss[p].key[i] = (i & 1) ? 0x5a : 0x6d;
-		h->rss[p].key_len = 40;
-		h->rss[p].reta_size = 128;            /* every flow: queue 0 */
-		h->rss[p].tcp4 = h->rss[p].tcp6 = 1;
-	}
-	assert_int_equal(dp_handoff_rings_create(h, SOCKET_ID_ANY), 0);
-	t->w->handoff = h;
-	w1->handoff = h;
+	h = two_workers(t, &w1);
 
 	tconv_handshake(t);
 	m = tconv_build(t, 0, DP_TCP_ACK | DP_TCP_PSH, t->nxt[0], tconv_rcv_nxt(t, 0), "abc\n", 4);
@@ -519,11 +516,7 @@ static void test_routed_handed_off(void **state)
 	assert_true(tconv_rx_is(t, 0, "abc\ndef\n"));
 	assert_int_equal(TCONV_CNT(t, rh_handoff), 0);
 
-	t->w->handoff = NULL;
-	dp_handoff_rings_free(h);
-	dp_worker_fini(w1);
-	rte_free(w1);
-	rte_free(h);
+	two_workers_free(t, w1, h);
 	assert_int_equal(tconv_stop(t), 0);
 }
 
