@@ -16,7 +16,9 @@
  *   b1  signed sequence offset from the sender's next byte, times (b2 & 15)
  *   b2  bits 4-7: FIN/PSH/URG extras
  *   b3  signed ACK perturbation
- *   b4  window
+ *   b4  bits 0-5: window; bits 6-7: which of four conversations (client ports 40000
+ *       to 40003; each starts with its handshake when first used; three fit in the
+ *       flow table, so the fourth is refused with RST while the others live)
  *   b5  payload length (times 6, up to 1530) or, for a timer, milliseconds / 10
  * Kinds: 0-2 data, 3 pure ACK, 4 FIN, 5 RST, 6 clock and timers, 7 SYN (a new or
  * retransmitted connection on the same tuple).
@@ -62,7 +64,9 @@
 #define OP_LEN      6
 #define MAX_OPS     256
 #define PAYLOAD_MAX 1530
-#define SEEN_MAX    (1u << 19)     /* stream bytes remembered per endpoint */
+#define SEEN_MAX    (1u << 18)     /* stream bytes remembered per endpoint */
+#define N_CONV      4
+#define CPORT0      40000
 
 struct cmd {
 	const uint8_t *b;
@@ -172,16 +176,23 @@ struct seen {
 	uint8_t byte[SEEN_MAX];
 };
 
-static struct seen seen[2];        /* [port]: the endpoint behind it */
+static struct seen seen[N_CONV][2]; /* [conversation][port]: the endpoint behind it */
+
+/* One client's connection to the server, as its two ends see it. */
+struct conv {
+	struct pktgen_ep ep[2];        /* 0: client (port 0), 1: server (port 1) */
+	uint32_t nxt[2];               /* next sequence number each endpoint sends */
+	uint32_t rcv[2];               /* highest sequence end each endpoint was sent */
+	uint32_t tsval[2];
+	uint8_t started;               /* its handshake was sent */
+};
 
 struct fz {
 	struct dp_worker *w;
 	uint8_t setting;               /* the input's first byte (see the top) */
 	struct dp_config cfg;
-	struct pktgen_ep ep[2];        /* 0: client (port 0), 1: server (port 1) */
-	uint32_t nxt[2];               /* next sequence number each endpoint sends */
-	uint32_t rcv[2];               /* highest sequence end each endpoint was sent */
-	uint32_t tsval[2];
+	struct conv cv[N_CONV];
+	struct conv *c;                /* the conversation of the current operation */
 	uint8_t payload[PAYLOAD_MAX];
 };
 
@@ -220,9 +231,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 /* Records the payload of frame <d> sent to the endpoint behind <port>, and traps if
  * a byte differs from one sent before at the same sequence number. A SYN starts the
  * endpoint's record afresh (a new connection, or one the appliance passed on). */
-static void seen_check(struct fz *z, uint16_t port, const uint8_t *d, const struct dp_pkt *p)
+static void seen_check(struct fz *z, struct seen *s, const uint8_t *d, const struct dp_pkt *p)
 {
-	struct seen *s = &seen[port];
 	const uint8_t *pl = d + p->payload_off;
 
 	if (p->tcp_flags & DP_TCP_SYN) {
@@ -241,8 +251,8 @@ static void seen_check(struct fz *z, uint16_t port, const uint8_t *d, const stru
 			continue;
 		if (s->known[o] && s->byte[o] != pl[i] &&
 		    DP_CNT_GET(&z->w->cnt, rtx_not_kept) == 0 && DP_CNT_GET(&z->w->cnt, hold_overflow) == 0) {
-			fprintf(stderr, "fuzz_tcp: endpoint %u got byte 0x%02x at offset %u, 0x%02x before\n",
-				port, pl[i], o, s->byte[o]);
+			fprintf(stderr, "fuzz_tcp: an endpoint got byte 0x%02x at offset %u, 0x%02x before\n",
+				pl[i], o, s->byte[o]);
 			__builtin_trap();
 		}
 		s->known[o] = 1;
@@ -268,12 +278,16 @@ static void drain(struct fz *z)
 			CHECK(dp_pkt_parse(d, rte_pktmbuf_data_len(m), &p) == DP_PKT_TCP);
 			CHECK(dp_pkt_ip_cksum_ok(d, &p));
 			CHECK(dp_pkt_tcp_cksum_ok(d, &p));
-			seen_check(z, port, d, &p);
+			/* the client's port names the conversation: its destination port on
+			 * port 0 (toward the clients), its source port on port 1 */
+			unsigned k = (unsigned)(port ? p.sport : p.dport) - CPORT0;
+			CHECK(k < N_CONV);
+			seen_check(z, &seen[k][port], d, &p);
 			uint32_t end = p.seq + p.payload_len +
 				       !!(p.tcp_flags & (DP_TCP_SYN | DP_TCP_FIN));
 			/* port 0 faces the client: frames there are for endpoint 0 */
-			if ((int32_t)(end - z->rcv[port]) > 0)
-				z->rcv[port] = end;
+			if ((int32_t)(end - z->cv[k].rcv[port]) > 0)
+				z->cv[k].rcv[port] = end;
 			rte_pktmbuf_free(m);
 		}
 		t->n = 0;
@@ -287,8 +301,8 @@ static void send_seg(struct fz *z, int dir, uint8_t flags, uint32_t seq, uint32_
 	struct rte_mbuf *m;
 
 	memset(&s, 0, sizeof(s));
-	s.src = &z->ep[dir];
-	s.dst = &z->ep[!dir];
+	s.src = &z->c->ep[dir];
+	s.dst = &z->c->ep[!dir];
 	s.ip_ver = (z->setting & 1) ? 6 : 4;
 	s.ip6_dstopt = !!(z->setting & 2);
 	if ((z->setting & 4) && dir == 0)
@@ -303,7 +317,7 @@ static void send_seg(struct fz *z, int dir, uint8_t flags, uint32_t seq, uint32_
 	s.mss = (flags & DP_TCP_SYN) ? 1460 : 0;
 	s.sack_perm = !!(flags & DP_TCP_SYN);
 	s.ts = (opts & 1) || (flags & DP_TCP_SYN);
-	s.tsval = z->tsval[dir]++;
+	s.tsval = z->c->tsval[dir]++;
 	if (opts & 2) {
 		s.n_sack = 1;
 		s.sack[0][0] = ack + 100;
@@ -318,20 +332,24 @@ static void send_seg(struct fz *z, int dir, uint8_t flags, uint32_t seq, uint32_
 	drain(z);
 }
 
+/* The current conversation's handshake (and, for PostgreSQL, its startup exchange). */
 static void handshake(struct fz *z)
 {
-	send_seg(z, 0, DP_TCP_SYN, z->nxt[0]++, 0, 64240, NULL, 0, 1);
-	send_seg(z, 1, DP_TCP_SYN | DP_TCP_ACK, z->nxt[1]++, z->nxt[0], 65160, NULL, 0, 1);
-	send_seg(z, 0, DP_TCP_ACK, z->nxt[0], z->rcv[0], 502, NULL, 0, 1);
+	struct conv *c = z->c;
+
+	c->started = 1;
+	send_seg(z, 0, DP_TCP_SYN, c->nxt[0]++, 0, 64240, NULL, 0, 1);
+	send_seg(z, 1, DP_TCP_SYN | DP_TCP_ACK, c->nxt[1]++, c->nxt[0], 65160, NULL, 0, 1);
+	send_seg(z, 0, DP_TCP_ACK, c->nxt[0], c->rcv[0], 502, NULL, 0, 1);
 #ifdef FUZZ_TCP_PG
 	/* the startup exchange: the decoder judges queries only after it */
-	send_seg(z, 0, DP_TCP_ACK | DP_TCP_PSH, z->nxt[0], z->rcv[0], 502, startup.b, startup.n, 1);
-	z->nxt[0] += startup.n;
+	send_seg(z, 0, DP_TCP_ACK | DP_TCP_PSH, c->nxt[0], c->rcv[0], 502, startup.b, startup.n, 1);
+	c->nxt[0] += startup.n;
 	memcpy(z->payload, auth_ok.b, auth_ok.n);
 	memcpy(z->payload + auth_ok.n, ready.b, ready.n);
-	send_seg(z, 1, DP_TCP_ACK | DP_TCP_PSH, z->nxt[1], z->rcv[1], 502, z->payload,
+	send_seg(z, 1, DP_TCP_ACK | DP_TCP_PSH, c->nxt[1], c->rcv[1], 502, z->payload,
 		 (uint16_t)(auth_ok.n + ready.n), 1);
-	z->nxt[1] += auth_ok.n + ready.n;
+	c->nxt[1] += auth_ok.n + ready.n;
 #endif
 }
 
@@ -346,16 +364,23 @@ static void op(struct fz *z, const uint8_t *b, const uint8_t **in, size_t *left)
 {
 	int dir = b[0] & 1, kind = (b[0] >> 1) & 7;
 	uint8_t opts = (uint8_t)(b[0] >> 6);
-	uint32_t seq = z->nxt[dir] + (uint32_t)((int32_t)(int8_t)b[1] * (b[2] & 15));
-	uint32_t ack = z->rcv[dir] + ((b[0] & 0x20) ? (uint32_t)(int32_t)(int8_t)b[3] : 0);
+	uint16_t win = b[4] & 0x3f;
+
+	z->c = &z->cv[b[4] >> 6];
+	if (!z->c->started)
+		handshake(z);
+
+	struct conv *c = z->c;
+	uint32_t seq = c->nxt[dir] + (uint32_t)((int32_t)(int8_t)b[1] * (b[2] & 15));
+	uint32_t ack = c->rcv[dir] + ((b[0] & 0x20) ? (uint32_t)(int32_t)(int8_t)b[3] : 0);
 	uint8_t extra = (uint8_t)((b[2] >> 4) & (DP_TCP_FIN | DP_TCP_PSH)) | ((b[2] & 0x80) ? DP_TCP_URG : 0);
 	uint16_t len = 0;
 
 	if (kind <= 2 || kind == 4) {
 		if (b[0] & 0x10) {
-			const struct cmd *c = &cmds[dir][b[5] % (sizeof(cmds[0]) / sizeof(cmds[0][0]))];
-			len = c->n;
-			memcpy(z->payload, c->b, len);
+			const struct cmd *cm = &cmds[dir][b[5] % (sizeof(cmds[0]) / sizeof(cmds[0][0]))];
+			len = cm->n;
+			memcpy(z->payload, cm->b, len);
 		} else {
 			len = (uint16_t)(b[5] * 6u);
 			if (len > PAYLOAD_MAX)
@@ -366,10 +391,10 @@ static void op(struct fz *z, const uint8_t *b, const uint8_t **in, size_t *left)
 	}
 	switch (kind) {
 	case 0: case 1: case 2:
-		send_seg(z, dir, DP_TCP_ACK | extra, seq, ack, b[4] ? b[4] : 1, z->payload, len, opts);
+		send_seg(z, dir, DP_TCP_ACK | extra, seq, ack, win ? win : 1, z->payload, len, opts);
 		break;
 	case 3:
-		send_seg(z, dir, DP_TCP_ACK, seq, ack, b[4], NULL, 0, opts);
+		send_seg(z, dir, DP_TCP_ACK, seq, ack, win, NULL, 0, opts);
 		return;
 	case 4:
 		send_seg(z, dir, DP_TCP_ACK | DP_TCP_FIN, seq, ack, 512, z->payload, len, opts);
@@ -384,13 +409,13 @@ static void op(struct fz *z, const uint8_t *b, const uint8_t **in, size_t *left)
 	default:
 		send_seg(z, dir, dir ? DP_TCP_SYN | DP_TCP_ACK : DP_TCP_SYN, seq, ack, 64240, NULL, 0, 1);
 		/* a new connection's numbers (or the same again): later data follows them */
-		z->nxt[dir] = seq + 1;
+		c->nxt[dir] = seq + 1;
 		return;
 	}
 	/* a segment sent at the sender's next byte moves it on: retransmissions and
 	 * overlaps come from the offsets, new data from here */
-	if (seq == z->nxt[dir])
-		z->nxt[dir] += len;
+	if (seq == c->nxt[dir])
+		c->nxt[dir] += len;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -406,7 +431,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		data++;
 		size--;
 	}
-	z->cfg.flow_capacity = 16;
+	z->cfg.flow_capacity = N_CONV - 1;    /* the last conversation finds it full */
+	z->cfg.overload = DP_OVERLOAD_FAIL_CLOSED;
 	z->cfg.idle_timeout_s = 60;
 	z->cfg.closed_timeout_s = 5;
 	z->cfg.max_hold_bytes = (z->setting & 128) ? 64 : 4096;
@@ -418,20 +444,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	z->cfg.n_resources = 1;
 	z->cfg.resources[0].port = 5432;
 	z->cfg.resources[0].proto = FUZZ_PROTO;
-	pktgen_default_eps(&z->ep[0], &z->ep[1], 40000, 5432);
+	for (unsigned k = 0; k < N_CONV; k++) {
+		struct conv *c = &z->cv[k];
+
+		pktgen_default_eps(&c->ep[0], &c->ep[1], (uint16_t)(CPORT0 + k), 5432);
+		c->nxt[0] = 1000 + k * 100000;
+		c->nxt[1] = 0xfffff000u - k * 100000; /* the server's numbers wrap past 2^32 */
+		for (int i = 0; i < 2; i++) {
+			memset(seen[k][i].known, 0, seen[k][i].hi);
+			seen[k][i].hi = 0;
+			seen[k][i].have_base = 0;
+		}
+	}
 	if (z->setting & 1) {
 		z->cfg.resources[0].ip_ver = 6;
-		memcpy(z->cfg.resources[0].addr, z->ep[1].ip6, 16);
+		memcpy(z->cfg.resources[0].addr, z->cv[0].ep[1].ip6, 16);
 	} else {
 		z->cfg.resources[0].ip_ver = 4;
-		z->cfg.resources[0].addr[0] = z->ep[1].ip4;
-	}
-	z->nxt[0] = 1000;
-	z->nxt[1] = 0xfffff000u;      /* the server's numbers wrap past 2^32 */
-	for (int i = 0; i < 2; i++) {
-		memset(seen[i].known, 0, seen[i].hi);
-		seen[i].hi = 0;
-		seen[i].have_base = 0;
+		z->cfg.resources[0].addr[0] = z->cv[0].ep[1].ip4;
 	}
 	z->cfg.midstream = DP_MIDSTREAM_DROP; /* segments of no flow are not the appliance's */
 	avail0 = rte_mempool_avail_count(pool);
@@ -443,6 +473,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dp_worker_set_policy(z->w, policy);
 #endif
 
+	z->c = &z->cv[0];
 	handshake(z);
 	/* the handshake made a flow, or every check below would pass on nothing */
 	CHECK(DP_CNT_GET(&z->w->cnt, flow_created) == 1);
