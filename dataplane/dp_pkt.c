@@ -194,6 +194,18 @@ static int parse_ipv4(const uint8_t *d, uint32_t len, uint32_t off, struct dp_pk
 	return parse_tcp(d, off + ihl, tot - ihl, p);
 }
 
+/* Bytes of the IPv6 extension header <e> of type <nh> (at least IP6_EXT_MIN readable):
+ * AH counts 4-byte units less 2, the fragment header is fixed, the others count 8-byte
+ * units less 1. */
+static inline uint32_t ip6_ext_len(uint8_t nh, const uint8_t *e)
+{
+	if (nh == IPPROTO_FRAGMENT)
+		return IP6_EXT_MIN;
+	if (nh == IPPROTO_AH)
+		return ((uint32_t)e[1] + 2) * 4;
+	return ((uint32_t)e[1] + 1) * 8;
+}
+
 /* The final destination of a datagram whose routing header <rh> (<elen> bytes, within
  * the frame) still has segments left. RFC 8200 8.1: the TCP pseudo-header carries it,
  * and the connection is with it, not with the waypoint in the IPv6 destination <dst>;
@@ -293,20 +305,14 @@ static int parse_ipv6(const uint8_t *d, uint32_t len, uint32_t off, struct dp_pk
 			return DP_PKT_ERR_HDR;
 		if (end - pos < IP6_EXT_MIN)
 			return DP_PKT_ERR_TRUNC;
-		if (nh == IPPROTO_FRAGMENT) {
-			/* Offset (13 bits) << 3 | M. Offset 0 and M=0 is an atomic fragment
-			 * (RFC 6946): a whole datagram, parsed through. */
-			if (rd16(d + pos + 2) & 0xfff9) {
-				p->l4_proto = d[pos];
-				p->l4_off = (uint16_t)(pos + IP6_EXT_MIN);
-				return DP_PKT_FRAGMENT;
-			}
-			elen = IP6_EXT_MIN;
-		} else if (nh == IPPROTO_AH) {
-			elen = ((uint32_t)d[pos + 1] + 2) * 4;
-		} else {
-			elen = ((uint32_t)d[pos + 1] + 1) * 8;
+		/* Offset (13 bits) << 3 | M. Offset 0 and M=0 is an atomic fragment (RFC
+		 * 6946): a whole datagram, parsed through. */
+		if (nh == IPPROTO_FRAGMENT && (rd16(d + pos + 2) & 0xfff9)) {
+			p->l4_proto = d[pos];
+			p->l4_off = (uint16_t)(pos + IP6_EXT_MIN);
+			return DP_PKT_FRAGMENT;
 		}
+		elen = ip6_ext_len(nh, d + pos);
 		if (elen > end - pos)
 			return DP_PKT_ERR_TRUNC;
 		if (nh == IPPROTO_ROUTING && d[pos + 3] != 0) {
@@ -377,16 +383,12 @@ static void ip6_pseudo_dst(const uint8_t *data, unsigned l3_off, unsigned l4_off
 	while (nh != IPPROTO_TCP && pos + IP6_EXT_MIN <= l4_off) {
 		const uint8_t *e = data + pos;
 
-		if (nh == IPPROTO_FRAGMENT)
-			elen = IP6_EXT_MIN;
-		else if (nh == IPPROTO_AH)
-			elen = ((unsigned)e[1] + 2) * 4;
-		else
-			elen = ((unsigned)e[1] + 1) * 8;
+		elen = ip6_ext_len(nh, e);
 		if (pos + elen > l4_off)
 			return;
-		if (nh == IPPROTO_ROUTING && e[3] != 0 && ip6_rh_final(e, elen, ip + 24, dst) < 0)
-			memcpy(dst, ip + 24, 16);
+		/* ip6_rh_final writes <dst> only when it knows the final destination */
+		if (nh == IPPROTO_ROUTING && e[3] != 0)
+			(void)ip6_rh_final(e, elen, ip + 24, dst);
 		nh = e[0];
 		pos += elen;
 	}

@@ -477,11 +477,12 @@ static inline int pre_parse(struct dp_worker *w, uint16_t port, struct rte_mbuf 
 
 /* Several workers: datagram <m> (parsed into <p>) of worker port <port> goes to the
  * worker RSS gives its flow to (handoff.h), unless that is this one: a datagram
- * reassembled here from fragments (<frag>), or an IPv6 segment whose routing header
- * names a final destination, which the NIC did not hash on. Returns 1 when <m> was
- * consumed (passed on, or dropped and counted), 0 when this worker owns it. */
+ * reassembled here from fragments, or an IPv6 segment whose routing header names a
+ * final destination, which the NIC did not hash on. Counted in <sent>, or in <full>
+ * when the owner's ring is. Returns 1 when <m> was consumed (passed on, or dropped
+ * and counted), 0 when this worker owns it. */
 static int handoff_send(struct dp_worker *w, uint16_t port, struct rte_mbuf *m,
-			const struct dp_pkt *p, int frag)
+			const struct dp_pkt *p, enum dp_counter_id sent, enum dp_counter_id full)
 {
 	uint16_t q = dp_handoff_owner(w->handoff, port, p);
 
@@ -489,17 +490,11 @@ static int handoff_send(struct dp_worker *w, uint16_t port, struct rte_mbuf *m,
 		return 0;
 	m->port = port;               /* the owner's port index, as frag_input set it */
 	if (rte_ring_mp_enqueue(w->handoff->ring[q], m) != 0) {
-		if (frag)
-			DP_CNT_INC(&w->cnt, frag_handoff_full);
-		else
-			DP_CNT_INC(&w->cnt, rh_handoff_full);
+		w->cnt.v[full]++;
 		rte_pktmbuf_free(m);
 		return 1;
 	}
-	if (frag)
-		DP_CNT_INC(&w->cnt, frag_handoff);
-	else
-		DP_CNT_INC(&w->cnt, rh_handoff);
+	w->cnt.v[sent]++;
 	return 1;
 }
 
@@ -543,10 +538,11 @@ static void process_one(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, 
 			rte_pktmbuf_free(m);
 			return;
 		}
-		if (pr->res >= 0 && w->handoff && handoff_send(w, port, m, pp, 1))
+		if (pr->res >= 0 && w->handoff &&
+		    handoff_send(w, port, m, pp, DP_CNT_frag_handoff, DP_CNT_frag_handoff_full))
 			return;
 	} else if (pp->ip6_routed && pr->res >= 0 && w->handoff &&
-		   handoff_send(w, port, m, pp, 0)) {
+		   handoff_send(w, port, m, pp, DP_CNT_rh_handoff, DP_CNT_rh_handoff_full)) {
 		return;
 	}
 	process_parsed(w, port, m, pr);
