@@ -1140,12 +1140,36 @@ static int cfg_check_mtu(struct cfg_ctx *x)
 	return 0;
 }
 
+/* Errors if an af_packet port's queue pairs are not one a worker: each worker reads
+ * and sends on its own queue, and the kernel spreads frames over every queue of the
+ * port, so a queue more than workers would receive frames that nobody reads, and one
+ * less would leave a worker without a queue. */
+static int cfg_check_queues(struct cfg_ctx *x)
+{
+	const struct cfg *c = x->c;
+
+	for (int p = 0; p < c->n_ports; p++) {
+		const struct cfg_port *cp = &c->ports[p];
+		uint32_t q = dp_port_af_packet_qpairs(cp->dev);
+
+		if (!dp_port_is_af_packet(cp->dev) || q == c->n_workers)
+			continue;
+		return cfg_err(x, config_setting_get_member(x->ports_set[p], "dev"),
+			       "af_packet port with %u queue pair%s for %u worker%s: each worker "
+			       "needs one, and frames spread to a queue without one are lost; set "
+			       "qpairs=%u in the device string", q, q == 1 ? "" : "s", c->n_workers,
+			       c->n_workers == 1 ? "" : "s", c->n_workers);
+	}
+	return 0;
+}
+
 static int cfg_check(struct cfg_ctx *x)
 {
 	const struct cfg *c = x->c;
 	uint64_t desc = 0, need;
 
-	if (cfg_resolve_pairs(x) < 0 || cfg_check_pci(x) < 0 || cfg_check_mtu(x) < 0)
+	if (cfg_resolve_pairs(x) < 0 || cfg_check_pci(x) < 0 || cfg_check_mtu(x) < 0 ||
+	    cfg_check_queues(x) < 0)
 		return -1;
 	/* every RX ring is filled at start and TX rings hold mbufs until sent */
 	for (int p = 0; p < c->n_ports; p++)

@@ -25,6 +25,7 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mempool.h>
+#include <rte_random.h>
 #include <rte_spinlock.h>
 #include <rte_telemetry.h>
 #include "appliance/config.h"
@@ -171,7 +172,9 @@ static int tgd_lcore_list(unsigned n_workers, char *out, size_t outlen)
 	}
 	if (have < want) {
 		TG_ERR("main", "%u workers need %u CPUs (one more for the main lcore), the process "
-		       "may use %u: lower workers or give EAL an lcore list", n_workers, want, have);
+		       "may use %u: lower workers or give EAL an lcore list that shares CPUs, "
+		       "e.g. \"--lcores\", \"0@0,1@0,2@1\" (main and worker 1 on CPU 0, worker 2 "
+		       "on CPU 1; with adaptive polling)", n_workers, want, have);
 		return -1;
 	}
 	return 0;
@@ -535,7 +538,8 @@ static void tgd_shutdown(struct tgd *d)
 }
 
 /* Several workers: a frame whose flow RSS could not see goes to the worker RSS gives
- * that flow (dataplane/handoff.h). NICs leave fragments to queue 0, so with fragments
+ * that flow (dataplane/handoff.h); with a port that has no RSS at all, every worker
+ * finds the owner of every protected segment itself. NICs leave fragments to queue 0, so with fragments
  * = "reassemble" worker 0 reassembles every datagram and passes each on; and an IPv6
  * segment with a routing header in transit was hashed on its next waypoint, not on its
  * final destination. That needs each port's RSS key and redirection table, read from
@@ -554,6 +558,25 @@ static int tgd_handoff_init(struct tgd *d)
 		return -1;
 	}
 	d->handoff->n_workers = d->n_workers_init;
+	/* A port whose PMD has no RSS (af_packet): nothing steers a flow to one worker, so
+	 * the workers decide the owner themselves, for every port's segments (both
+	 * directions of a flow must agree). The seed keeps the owners unpredictable. */
+	for (uint16_t p = 0; p < c->n_ports; p++)
+		if (!dp_port_rss_capable(d->port_id[p]))
+			d->handoff->soft = 1;
+	if (d->handoff->soft) {
+		d->handoff->seed = (uint32_t)rte_rand();
+		if (dp_handoff_rings_create(d->handoff, (int)rte_socket_id()) < 0) {
+			TG_ERR("main", "handoff between workers: cannot create %u rings",
+			       d->n_workers_init);
+			return -1;
+		}
+		for (uint16_t i = 0; i < d->n_workers_init; i++)
+			d->workers[i].handoff = d->handoff;
+		TG_INFO("main", "%u workers, a port without RSS: flows are spread in software (each "
+			"worker passes other workers' segments to them)", d->n_workers_init);
+		return 0;
+	}
 	for (uint16_t p = 0; p < c->n_ports; p++) {
 		if (dp_port_rss_get(d->port_id[p], &d->handoff->rss[p], err, sizeof(err)) < 0) {
 			rte_free(d->handoff);

@@ -42,6 +42,10 @@
  their final destination's flow") \
 	X(rh_handoff_full,      "IPv6 segments with a routing header dropped: the owning worker's\
  handoff ring was full") \
+	X(soft_handoff,         "TCP segments of another worker's flow passed to it (software flow\
+ spreading, ports without RSS)") \
+	X(soft_handoff_full,    "TCP segments of another worker's flow dropped: its handoff ring\
+ was full (software flow spreading)") \
 	X(flow_created,         "flows created") \
 	X(flow_expired_idle,    "flows expired after the idle timeout") \
 	X(flow_expired_closed,  "closed flows released") \

@@ -3,10 +3,25 @@
 #include <stdio.h>
 #include <string.h>
 #include <rte_byteorder.h>
+#include <rte_hash_crc.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 #include <rte_thash.h>
 #include "dataplane/handoff.h"
+
+uint16_t dp_handoff_soft(uint32_t seed, uint16_t n_workers, const struct dp_pkt *p)
+{
+	/* XOR makes (a, b) and (b, a) one input; CRC32 (one instruction a word) then
+	 * spreads it. IPv4 addresses are in word 0 only. */
+	unsigned words = p->ip_ver == 4 ? 1 : 4;
+	uint32_t x = seed;
+
+	for (unsigned i = 0; i < words; i++)
+		x = rte_hash_crc_4byte(p->src[i] ^ p->dst[i], x);
+	x = rte_hash_crc_4byte((uint32_t)(p->sport ^ p->dport), x);
+	/* the high bits of x * n: no division, and even for any n */
+	return (uint16_t)(((uint64_t)x * n_workers) >> 32);
+}
 
 uint16_t dp_handoff_owner(const struct dp_handoff *h, uint16_t port, const struct dp_pkt *p)
 {
@@ -16,6 +31,8 @@ uint16_t dp_handoff_owner(const struct dp_handoff *h, uint16_t port, const struc
 
 	if (h == NULL || port >= DP_MAX_PORTS)
 		return UINT16_MAX;
+	if (h->soft)
+		return dp_handoff_soft(h->seed, h->n_workers, p);
 	r = &h->rss[port];
 	if (r->key_len == 0 || r->reta_size == 0)
 		return UINT16_MAX;

@@ -23,6 +23,18 @@
  * on), frag_handoff_full (dropped: the owner's ring was full; the sender
  * retransmits).
  *
+ * Software flow spreading (h->soft): when a port's PMD cannot spread flows by RSS
+ * (af_packet, whose queues are fed by the kernel's PACKET_FANOUT hash; a NIC without
+ * RSS that leaves everything to queue 0), no NIC decides who owns a flow. Then the
+ * owner is a hash of the flow that this process computes itself, the same for both
+ * directions (addresses and ports folded by XOR before they are hashed) and keyed with
+ * a seed drawn at start-up (so that no client can aim its flows at one worker), and
+ * every worker checks every protected TCP segment it receives: a segment of another
+ * worker's flow is passed on through that worker's ring (soft_handoff). Correct
+ * whatever queue the frames arrive on; what the kernel's or NIC's spreading still
+ * does is share the receiving. The ownership is global then: with one such port,
+ * every port's segments are checked, so that both directions of a flow agree.
+ *
  * Threading: a struct dp_handoff is built before the workers start and only read
  * afterwards; each ring has many producers (any worker) and one consumer (its owner).
  */
@@ -39,7 +51,8 @@ struct dp_worker;
 
 #define DP_RSS_KEY_MAX      64        /* bytes of RSS key (40 on most NICs, 52 on i40e) */
 #define DP_RSS_RETA_MAX     512       /* redirection table entries (up to 512 on i40e) */
-#define DP_HANDOFF_RING     1024      /* datagrams each ring holds */
+#define DP_HANDOFF_RING     4096      /* frames each ring holds (with software spreading
+                                       * about half of all traffic crosses them) */
 
 /* How one port spreads TCP over its queues. */
 struct dp_rss {
@@ -55,14 +68,22 @@ struct dp_rss {
 /* What every worker shares: each port's RSS and each worker's ring (index = queue). */
 struct dp_handoff {
 	uint16_t n_workers;
+	uint8_t  soft;                /* software flow spreading: owner by dp_handoff_soft() */
+	uint32_t seed;                /* its hash seed (drawn at start-up) */
 	struct dp_rss rss[DP_MAX_PORTS];          /* by the workers' port index */
 	struct rte_ring *ring[DP_MAX_WORKERS]; /* ring[q]: datagrams for worker q */
 };
 
-/* The queue (= worker) RSS sends the TCP segment parsed into <p> to on worker port
- * <port>. Both directions of a flow give the same answer with a symmetric key, as
- * port.c configures. Returns UINT16_MAX when the port's RSS is not known. */
+/* The queue (= worker) that owns the flow of the TCP segment parsed into <p> on worker
+ * port <port>: the one RSS sends it to, as the NIC computes it (both directions of a
+ * flow give the same answer with a symmetric key, as port.c configures), or with
+ * h->soft the software owner, whatever the port. Returns UINT16_MAX when the port's
+ * RSS is not known. */
 uint16_t dp_handoff_owner(const struct dp_handoff *h, uint16_t port, const struct dp_pkt *p);
+
+/* The software owner of <p>'s flow among <n_workers>, with hash <seed>: the same for
+ * both directions of a flow. */
+uint16_t dp_handoff_soft(uint32_t seed, uint16_t n_workers, const struct dp_pkt *p);
 
 /* Creates one ring per worker in <h> (h->n_workers set, rings NULL). Returns 0, or -1
  * with the rings made so far freed. */

@@ -133,6 +133,15 @@ static int port_rss_conf(uint16_t port_id, const struct rte_eth_dev_info *info,
 	return 0;
 }
 
+int dp_port_rss_capable(uint16_t port_id)
+{
+	struct rte_eth_dev_info info;
+
+	if (rte_eth_dev_info_get(port_id, &info) != 0)
+		return 0;
+	return (info.flow_type_rss_offloads & PORT_RSS_HF) != 0 && info.reta_size > 0;
+}
+
 int dp_port_rss_get(uint16_t port_id, struct dp_rss *out, char *err, size_t errlen)
 {
 	struct rte_eth_rss_reta_entry64 reta[DP_RSS_RETA_MAX / RTE_ETH_RETA_GROUP_SIZE];
@@ -275,19 +284,20 @@ int dp_port_setup(uint16_t port_id, uint16_t n_queues, uint16_t rx_desc, uint16_
 		return rc;
 	}
 	if (n_queues > 1) {
-		rc = port_rss_conf(port_id, &info, &conf.rx_adv_conf.rss_conf, key);
-		if (rc < 0) {
-			snprintf(err, errlen, "port %u (%s): the PMD cannot spread flows with RSS, so it "
-				 "cannot serve %u workers: set workers.count = 1 (software flow spreading is not there yet)",
-				 port_id, port_driver(&info), n_queues);
-			return rc;
-		}
-		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		/* without RSS the workers spread flows in software (handoff.h): each still
+		 * needs a queue of its own, to send on and to take what the device gives it */
+		if (port_rss_conf(port_id, &info, &conf.rx_adv_conf.rss_conf, key) == 0)
+			conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		else
+			TG_INFO("port", "port %u (%s): no RSS; the %u workers spread flows in software",
+				port_id, port_driver(&info), n_queues);
 	}
 	if (n_queues > info.max_rx_queues || n_queues > info.max_tx_queues) {
 		snprintf(err, errlen, "port %u (%s): %u workers need %u RX and TX queues, the device "
-			 "has %u RX and %u TX: use fewer workers", port_id, port_driver(&info),
-			 n_queues, n_queues, info.max_rx_queues, info.max_tx_queues);
+			 "has %u RX and %u TX: use fewer workers%s", port_id, port_driver(&info),
+			 n_queues, n_queues, info.max_rx_queues, info.max_tx_queues,
+			 strcmp(port_driver(&info), "net_af_packet") == 0 ?
+			 ", or give the port that many queues (qpairs=N in its dev string)" : "");
 		return -EINVAL;
 	}
 	/* RX checksum verification where the PMD offers it: the worker then trusts the

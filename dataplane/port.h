@@ -80,6 +80,15 @@ static inline uint32_t dp_port_af_packet_framesz(const char *dev)
 	return p ? (uint32_t)strtoul(p + 9, NULL, 10) : 2048;
 }
 
+/* An af_packet port's queue pairs (qpairs=N, else 1): its sockets in one PACKET_FANOUT
+ * group, which the kernel spreads frames over, flow by flow. */
+static inline uint32_t dp_port_af_packet_qpairs(const char *dev)
+{
+	const char *p = strstr(dev, ",qpairs=");
+
+	return p ? (uint32_t)strtoul(p + 8, NULL, 10) : 1;
+}
+
 /* Bytes of an af_packet ring frame before the packet (TPACKET2 header, sockaddr_ll,
  * aligned): a frame of framesz holds a packet of framesz - this. */
 #define DP_PORT_AF_PACKET_HDR 64
@@ -89,6 +98,11 @@ static inline uint32_t dp_port_af_packet_framesz(const char *dev)
  * line in <err> when the PMD does not say (no RSS, no redirection table query, a
  * table or key larger than struct dp_rss holds). */
 int dp_port_rss_get(uint16_t port_id, struct dp_rss *out, char *err, size_t errlen);
+
+/* Whether port <port_id>'s PMD spreads TCP flows over its queues by RSS with a
+ * redirection table (dp_port_setup() then configures it): if not, several workers
+ * spread flows in software (handoff.h). */
+int dp_port_rss_capable(uint16_t port_id);
 
 /* Logs the port's ethdev statistics (ipackets, opackets, imissed, ierrors, oerrors,
  * rx_nombuf) as one line. Safe on a stopped port. */

@@ -460,6 +460,7 @@ struct pre {
 	int res;                      /* resource index; -1: not protected (st TCP only) */
 	uint8_t side;
 	uint8_t keyed;                /* k, side and f are set */
+	uint8_t foreign;              /* another worker owns its flow (software spreading) */
 };
 
 static void process_parsed(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, struct pre *pr);
@@ -471,8 +472,19 @@ static inline int pre_parse(struct dp_worker *w, uint16_t port, struct rte_mbuf 
 	pr->st = dp_pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m), &pr->p);
 	pr->res = pr->st == DP_PKT_TCP ? resource_lookup(w, port, &pr->p) : -1;
 	pr->keyed = 0;
+	pr->foreign = 0;
 	pr->f = NULL;
 	return pr->st;
+}
+
+/* Software flow spreading (handoff.h): whether protected segment <p> belongs to a flow
+ * of another worker. With RSS the NIC already chose the owner. */
+static inline int soft_foreign(const struct dp_worker *w, const struct dp_pkt *p)
+{
+	const struct dp_handoff *h = w->handoff;
+
+	return h != NULL && h->soft && h->n_workers > 1 &&
+	       dp_handoff_soft(h->seed, h->n_workers, p) != w->queue;
 }
 
 /* Several workers: datagram <m> (parsed into <p>) of worker port <port> goes to the
@@ -517,6 +529,9 @@ static void process_one(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, 
 		bridge(w, port, m);
 		return;
 	}
+	if (pr->foreign &&
+	    handoff_send(w, port, m, pp, DP_CNT_soft_handoff, DP_CNT_soft_handoff_full))
+		return;
 	if (st == DP_PKT_FRAGMENT) {
 		/* IPv4 non-TCP fragments are not TCP to a resource: rte_ip_frag keys datagrams
 		 * without the protocol, so they must never join a TCP datagram */
@@ -621,7 +636,10 @@ static void process_chunk(struct dp_worker *w, uint16_t port, struct rte_mbuf **
 		struct pre *q = &pr[i];
 
 		pre_parse(w, port, m, q);
-		if (q->res >= 0 && m->nb_segs == 1) {
+		/* a segment of another worker's flow is passed on as it is: no lookup here */
+		if (q->res >= 0 && soft_foreign(w, &q->p))
+			q->foreign = 1;
+		else if (q->res >= 0 && m->nb_segs == 1) {
 			flow_key_from_pkt(&q->p, &q->k, &q->side);
 			q->keyed = 1;
 			keys[nk] = &q->k;

@@ -183,7 +183,7 @@ for t in tests/integration/test_*.sh; do
 done
 if [[ $asan -eq 1 ]]; then
 	note "integration tests with tollgated under ASan+UBSan"
-	for name in psql copy jumbo; do
+	for name in psql copy jumbo multiworker; do
 		t=tests/integration/test_$name.sh
 		[[ -x $t ]] || continue
 		script_run "integration-$name-asan" 300 "$t" \

@@ -32,7 +32,7 @@ static const char *const bad_files[] = {
 	"bad_protocol.conf", "bad_resource_missing.conf", "bad_dup_resource.conf",
 	"bad_dup_endpoint.conf", "bad_int32.conf", "bad_syntax.conf",
 	"bad_duplicate_setting.conf", "bad_include.conf", "bad_mbufs.conf", "bad_memcap.conf",
-	"bad_pci_no_pci.conf",
+	"bad_pci_no_pci.conf", "bad_af_packet_qpairs.conf",
 };
 
 /* Writes "$TG_SRCDIR/<rel>" into <buf>. */

@@ -520,6 +520,135 @@ static void test_routed_handed_off(void **state)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
+/* Software flow spreading: the owner of a flow is the same for both of its directions
+ * (the segment and its reply, addresses and ports swapped), whatever the seed and the
+ * number of workers; every worker owns some flows; another seed gives other owners. */
+static void test_soft_owner_symmetric(void **state)
+{
+	(void)state;
+	for (uint16_t n = 2; n <= 5; n++) {
+		unsigned seen[5] = { 0 }, moved = 0;
+
+		for (unsigned i = 0; i < 2000; i++) {
+			struct dp_pkt p, r;
+
+			memset(&p, 0, sizeof(p));
+			p.ip_ver = (i & 1) ? 6 : 4;
+			for (int k = 0; k < 4; k++) {
+				p.src[k] = (uint32_t)rand();
+				p.dst[k] = (uint32_t)rand();
+			}
+			if (p.ip_ver == 4)
+				p.src[1] = p.src[2] = p.src[3] = p.dst[1] = p.dst[2] = p.dst[3] = 0;
+			p.sport = (uint16_t)rand();
+			p.dport = (uint16_t)(i % 3 == 0 ? 5432 : rand());
+			r = p;
+			memcpy(r.src, p.dst, sizeof(r.src));
+			memcpy(r.dst, p.src, sizeof(r.dst));
+			r.sport = p.dport;
+			r.dport = p.sport;
+
+			uint16_t o = dp_handoff_soft(0x1234u * n, n, &p);
+			assert_true(o < n);
+			assert_int_equal(dp_handoff_soft(0x1234u * n, n, &r), o);
+			seen[o]++;
+			moved += dp_handoff_soft(0x9876u, n, &p) != o;
+		}
+		for (uint16_t q = 0; q < n; q++)
+			assert_true(seen[q] > 2000 / n / 2);   /* no worker left out */
+		assert_true(moved > 2000 / 4);
+	}
+}
+
+/* Two workers, a port without RSS (software spreading): segments of worker 0's flow
+ * reach worker 1 (as af_packet's fanout may put them on its queue), in both
+ * directions; worker 1 passes them on without looking them up (soft_handoff) and
+ * worker 0 runs them through the flow. What is not protected stays with the worker
+ * that received it (bridged there), and the owner keeps its own segments. Before, a
+ * port without RSS could not serve two workers at all. */
+static void test_soft_spread(void **state)
+{
+	struct tconv *t = *state;
+	struct dp_worker *w1;
+	struct dp_handoff *h;
+	struct pktgen_ep other;
+	struct rte_mbuf *m;
+	struct dp_pkt p;
+	uint32_t seed = 0;
+
+	assert_int_equal(tconv_start(t), 0);
+	h = two_workers(t, &w1);
+	/* a seed that gives this conversation to worker 0 */
+	m = tconv_build(t, 0, DP_TCP_ACK, 1, 1, "x", 1);
+	assert_int_equal(dp_pkt_parse(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m), &p),
+			 DP_PKT_TCP);
+	rte_pktmbuf_free(m);
+	while (dp_handoff_soft(seed, 2, &p) != 0)
+		seed++;
+	h->soft = 1;
+	h->seed = seed;
+
+	/* the client's SYN reaches worker 1: the flow is created by worker 0 only */
+	memset(t->rx, 0, sizeof(t->rx));
+	t->rx[0].isn = t->isn[0];
+	t->rx[1].isn = t->isn[1];
+	m = tconv_build(t, 0, DP_TCP_SYN, t->isn[0], 0, NULL, 0);
+	dp_worker_process_burst(w1, 0, &m, 1);
+	assert_int_equal(w1->tx[0].n + w1->tx[1].n, 0);
+	assert_int_equal(DP_CNT_GET(&w1->cnt, soft_handoff), 1);
+	assert_int_equal(DP_CNT_GET(&w1->cnt, flow_created), 0);
+	assert_int_equal(dp_worker_handoff_poll(w1), 0);
+	assert_int_equal(dp_worker_handoff_poll(t->w), 1);
+	assert_int_equal(TCONV_CNT(t, flow_created), 1);
+	assert_int_equal(tconv_drain(t), 1);
+	tconv_seg(t, 1, DP_TCP_SYN | DP_TCP_ACK, t->isn[1], t->isn[0] + 1, NULL, 0);
+	assert_int_equal(tconv_drain(t), 1);
+	t->nxt[0] = t->isn[0] + 1;
+	t->nxt[1] = t->isn[1] + 1;
+	tconv_ack(t, 0);
+	assert_int_equal(tconv_drain(t), 1);
+
+	/* data both ways through worker 1 */
+	m = tconv_build(t, 0, DP_TCP_ACK | DP_TCP_PSH, t->nxt[0], tconv_rcv_nxt(t, 0), "abc\n", 4);
+	dp_worker_process_burst(w1, 0, &m, 1);
+	assert_int_equal(dp_worker_handoff_poll(t->w), 1);
+	t->nxt[0] += 4;
+	tconv_drain(t);
+	assert_true(tconv_rx_is(t, 0, "abc\n"));
+	m = tconv_build(t, 1, DP_TCP_ACK | DP_TCP_PSH, t->nxt[1], tconv_rcv_nxt(t, 1), "ok\n", 3);
+	dp_worker_process_burst(w1, 1, &m, 1);
+	assert_int_equal(dp_worker_handoff_poll(t->w), 1);
+	t->nxt[1] += 3;
+	tconv_drain(t);
+	assert_true(tconv_rx_is(t, 1, "ok\n"));
+	assert_int_equal(DP_CNT_GET(&w1->cnt, soft_handoff), 3);
+	assert_int_equal(DP_CNT_GET(&w1->cnt, soft_handoff_full), 0);
+	assert_int_equal(DP_CNT_GET(&w1->cnt, flow_created), 0);
+	assert_int_equal(DP_CNT_GET(&w1->cnt, drop_no_flow), 0);
+	assert_int_equal(DP_CNT_GET(&w1->cnt, rx_pkts), 3);   /* counted where received */
+
+	/* the owner keeps its own */
+	tconv_send(t, 0, "def\n");
+	tconv_drain(t);
+	assert_true(tconv_rx_is(t, 0, "abc\ndef\n"));
+	assert_int_equal(TCONV_CNT(t, soft_handoff), 0);
+	assert_int_equal(TCONV_CNT(t, drop_no_flow), 0);
+
+	/* not protected: bridged by the worker that received it */
+	other = t->ep[1];
+	other.ip4 = htonl(0xC6120063);
+	m = seg(t, &t->ep[0], &other, DP_TCP_ACK, 1, 1, "by");
+	dp_worker_process_burst(w1, 0, &m, 1);
+	assert_int_equal(w1->tx[1].n, 1);
+	assert_int_equal(DP_CNT_GET(&w1->cnt, bridged_pkts), 1);
+	assert_int_equal(DP_CNT_GET(&w1->cnt, soft_handoff), 3);
+	rte_pktmbuf_free(w1->tx[1].pkts[0]);
+	w1->tx[1].n = 0;
+
+	two_workers_free(t, w1, h);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
 static void test_fragment_of_protected_dropped(void **state)
 {
 	struct tconv *t = *state;
@@ -1144,6 +1273,8 @@ int main(void)
 		cmocka_unit_test(test_handoff_owner),
 		cmocka_unit_test_setup_teardown(test_fragments_handed_off, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_routed_handed_off, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test(test_soft_owner_symmetric),
+		cmocka_unit_test_setup_teardown(test_soft_spread, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_fragment_of_protected_dropped, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_flow_created_on_syn, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_table_full_fail_closed, tconv_cm_setup, tconv_cm_teardown),
