@@ -15,6 +15,12 @@
 #define CFG_ERR_MAX       512
 #define CFG_MAX_RULE_FILES TG_RULE_FILES_MAX
 
+/* How several workers share flows (dataplane/handoff.h). */
+enum cfg_spread_mode {
+	CFG_SPREAD_AUTO = 0,          /* the NIC's RSS where it is followed, else software */
+	CFG_SPREAD_SOFTWARE = 1,      /* software always (a NIC whose RSS is not symmetric) */
+};
+
 enum cfg_poll_mode {
 	CFG_POLL_BUSY     = 0,        /* spin on rx_burst: dedicated cores */
 	CFG_POLL_ADAPTIVE = 1,        /* back off with short sleeps after empty polls */
@@ -48,6 +54,7 @@ struct cfg {
 	/* workers */
 	uint16_t n_workers;           /* worker lcores (each gets one RX/TX queue per port) */
 	uint8_t  poll;                /* enum cfg_poll_mode */
+	uint8_t  spread;              /* enum cfg_spread_mode */
 	uint32_t poll_idle_us;        /* adaptive: longest sleep after empty polls */
 	uint32_t poll_deep_idle_us;   /* adaptive: longest sleep once the ports are quiet */
 	uint32_t poll_deep_after_ms;  /* adaptive: quiet = no packet for this long (0: never) */

@@ -116,6 +116,8 @@ static int cfg_set_mgmt_key(struct cfg_ctx *x, const config_setting_t *s, void *
 
 static const char *const cfg_poll_names[] = {
 	[CFG_POLL_BUSY] = "busy", [CFG_POLL_ADAPTIVE] = "adaptive", NULL };
+static const char *const cfg_spread_names[] = {
+	[CFG_SPREAD_AUTO] = "auto", [CFG_SPREAD_SOFTWARE] = "software", NULL };
 static const char *const cfg_overload_names[] = {
 	[DP_OVERLOAD_FAIL_CLOSED] = "fail_closed", [DP_OVERLOAD_FAIL_OPEN] = "fail_open", NULL };
 static const char *const cfg_frag_names[] = {
@@ -161,6 +163,7 @@ static const struct cfg_directive cfg_root_dirs[] = {
 	CFG_CUSTOM("pairs", 0, cfg_set_pairs),
 	CFG_NUM("workers.count", CFG_T_INT, struct cfg, n_workers, 1, DP_MAX_WORKERS, NULL),
 	CFG_NAMES("workers.poll", CFG_T_ENUM, struct cfg, poll, cfg_poll_names),
+	CFG_NAMES("workers.spread", CFG_T_ENUM, struct cfg, spread, cfg_spread_names),
 	CFG_NUM("workers.poll_idle_us", CFG_T_INT, struct cfg, poll_idle_us, 1, 100000, "microseconds"),
 	CFG_NUM("workers.poll_deep_idle_us", CFG_T_INT, struct cfg, poll_deep_idle_us, 1, 100000,
 		"microseconds"),
@@ -259,6 +262,7 @@ void cfg_defaults(struct cfg *c)
 	memset(c, 0, sizeof(*c));
 	c->n_workers = 1;
 	c->poll = CFG_POLL_BUSY;
+	c->spread = CFG_SPREAD_AUTO;
 	c->poll_idle_us = 200;
 	c->poll_deep_idle_us = 1000;
 	c->poll_deep_after_ms = 1000;

@@ -304,6 +304,8 @@ static int tgd_pool_create(struct tgd *d)
 		need += (uint64_t)(rx + tx) * c->n_workers;
 	}
 	need += (uint64_t)c->n_workers * (256 + DP_BURST);    /* per-lcore caches, a burst */
+	if (c->n_workers > 1)                                  /* frames between workers */
+		need += (uint64_t)c->n_workers * DP_HANDOFF_RING;
 	if (c->mbufs < need)
 		TG_WARN("main", "mbufs = %u is below the %" PRIu64 " the rings alone can hold: "
 			"expect rx_nombuf drops", c->mbufs, need);
@@ -538,13 +540,13 @@ static void tgd_shutdown(struct tgd *d)
 }
 
 /* Several workers: a frame whose flow RSS could not see goes to the worker RSS gives
- * that flow (dataplane/handoff.h); with a port that has no RSS at all, every worker
- * finds the owner of every protected segment itself. NICs leave fragments to queue 0, so with fragments
- * = "reassemble" worker 0 reassembles every datagram and passes each on; and an IPv6
+ * that flow (dataplane/handoff.h). NICs leave fragments to queue 0, so with fragments =
+ * "reassemble" worker 0 reassembles every datagram and passes each on; and an IPv6
  * segment with a routing header in transit was hashed on its next waypoint, not on its
  * final destination. That needs each port's RSS key and redirection table, read from
- * the started ports. Returns 0, or -1 (logged) when a port does not tell them and
- * fragments are to be reassembled (without, routed segments stay where they land). */
+ * the started ports; where a port has no RSS or does not tell them, every worker finds
+ * the owner of every protected segment itself (software flow spreading). Returns 0, or
+ * -1 (logged). */
 static int tgd_handoff_init(struct tgd *d)
 {
 	const struct cfg *c = &d->cfg;
@@ -558,49 +560,38 @@ static int tgd_handoff_init(struct tgd *d)
 		return -1;
 	}
 	d->handoff->n_workers = d->n_workers_init;
-	/* A port whose PMD has no RSS (af_packet): nothing steers a flow to one worker, so
-	 * the workers decide the owner themselves, for every port's segments (both
-	 * directions of a flow must agree). The seed keeps the owners unpredictable. */
-	for (uint16_t p = 0; p < c->n_ports; p++)
-		if (!dp_port_rss_capable(d->port_id[p]))
+	/* A port whose PMD has no RSS (af_packet), or whose RSS key and table cannot be
+	 * read: nothing this process can follow steers a flow to one worker, so the workers
+	 * decide the owner themselves, for every port's segments (both directions of a flow
+	 * must agree). That is correct whatever the device does; with RSS followed, only
+	 * the frames the NIC cannot hash right (fragments, routed IPv6) change worker. */
+	if (c->spread == CFG_SPREAD_SOFTWARE) {
+		snprintf(err, sizeof(err), "workers.spread = \"software\"");
+		d->handoff->soft = 1;
+	}
+	for (uint16_t p = 0; p < c->n_ports && !d->handoff->soft; p++) {
+		if (!dp_port_rss_capable(d->port_id[p])) {
+			snprintf(err, sizeof(err), "port %u has no RSS", d->port_id[p]);
 			d->handoff->soft = 1;
-	if (d->handoff->soft) {
+		} else if (dp_port_rss_get(d->port_id[p], &d->handoff->rss[p], err, sizeof(err)) < 0) {
+			d->handoff->soft = 1;
+		}
+	}
+	if (d->handoff->soft)
 		d->handoff->seed = (uint32_t)rte_rand();
-		if (dp_handoff_rings_create(d->handoff, (int)rte_socket_id()) < 0) {
-			TG_ERR("main", "handoff between workers: cannot create %u rings",
-			       d->n_workers_init);
-			return -1;
-		}
-		for (uint16_t i = 0; i < d->n_workers_init; i++)
-			d->workers[i].handoff = d->handoff;
-		TG_INFO("main", "%u workers, a port without RSS: flows are spread in software (each "
-			"worker passes other workers' segments to them)", d->n_workers_init);
-		return 0;
-	}
-	for (uint16_t p = 0; p < c->n_ports; p++) {
-		if (dp_port_rss_get(d->port_id[p], &d->handoff->rss[p], err, sizeof(err)) < 0) {
-			rte_free(d->handoff);
-			d->handoff = NULL;
-			if (c->dp.frag != DP_FRAG_REASSEMBLE) {
-				TG_WARN("main", "%u workers, but %s: IPv6 segments with a routing "
-					"header are inspected by the worker they reach, which may not "
-					"see the rest of their flow", d->n_workers_init, err);
-				return 0;
-			}
-			TG_ERR("main", "dataplane.fragments = \"reassemble\" with %u workers: %s; "
-			       "use \"drop\" or one worker", d->n_workers_init, err);
-			return -1;
-		}
-	}
 	if (dp_handoff_rings_create(d->handoff, (int)rte_socket_id()) < 0) {
 		TG_ERR("main", "handoff between workers: cannot create %u rings", d->n_workers_init);
 		return -1;
 	}
 	for (uint16_t i = 0; i < d->n_workers_init; i++)
 		d->workers[i].handoff = d->handoff;
-	TG_INFO("main", "%u workers: %sIPv6 segments with a routing header are passed to the "
-		"worker that owns their flow", d->n_workers_init,
-		c->dp.frag == DP_FRAG_REASSEMBLE ? "reassembled fragments and " : "");
+	if (d->handoff->soft)
+		TG_INFO("main", "%u workers and %s: flows are spread in software (each worker "
+			"passes other workers' segments to them)", d->n_workers_init, err);
+	else
+		TG_INFO("main", "%u workers: %sIPv6 segments with a routing header are passed to "
+			"the worker that owns their flow", d->n_workers_init,
+			c->dp.frag == DP_FRAG_REASSEMBLE ? "reassembled fragments and " : "");
 	return 0;
 }
 

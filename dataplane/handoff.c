@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <rte_byteorder.h>
-#include <rte_hash_crc.h>
+#include <rte_jhash.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 #include <rte_thash.h>
@@ -11,16 +11,19 @@
 
 uint16_t dp_handoff_soft(uint32_t seed, uint16_t n_workers, const struct dp_pkt *p)
 {
-	/* XOR makes (a, b) and (b, a) one input; CRC32 (one instruction a word) then
-	 * spreads it. IPv4 addresses are in word 0 only. */
-	unsigned words = p->ip_ver == 4 ? 1 : 4;
-	uint32_t x = seed;
+	/* XOR makes (a, b) and (b, a) one input. The hash must mix the seed in non-linearly:
+	 * with a linear one (CRC32) the seed only XORs a constant into the result, so the
+	 * flows that share a worker would be the same for every seed, and a client could
+	 * choose ports that all land on one worker (found in review). jhash is keyed by
+	 * its initial value. IPv4 addresses are in word 0 only. */
+	uint32_t k[5];
+	unsigned n = 0;
 
-	for (unsigned i = 0; i < words; i++)
-		x = rte_hash_crc_4byte(p->src[i] ^ p->dst[i], x);
-	x = rte_hash_crc_4byte((uint32_t)(p->sport ^ p->dport), x);
-	/* the high bits of x * n: no division, and even for any n */
-	return (uint16_t)(((uint64_t)x * n_workers) >> 32);
+	for (unsigned i = 0; i < (p->ip_ver == 4 ? 1u : 4u); i++)
+		k[n++] = p->src[i] ^ p->dst[i];
+	k[n++] = (uint32_t)(p->sport ^ p->dport);
+	/* the high bits of h * n: no division, and even for any n */
+	return (uint16_t)(((uint64_t)rte_jhash_32b(k, n, seed) * n_workers) >> 32);
 }
 
 uint16_t dp_handoff_owner(const struct dp_handoff *h, uint16_t port, const struct dp_pkt *p)

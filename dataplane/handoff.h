@@ -28,7 +28,9 @@
  * RSS that leaves everything to queue 0), no NIC decides who owns a flow. Then the
  * owner is a hash of the flow that this process computes itself, the same for both
  * directions (addresses and ports folded by XOR before they are hashed) and keyed with
- * a seed drawn at start-up (so that no client can aim its flows at one worker), and
+ * a seed drawn at start-up (jhash, whose initial value mixes in non-linearly: flows
+ * that share a worker under one seed are split under another, so no client can pick
+ * ports that all land on one worker), and
  * every worker checks every protected TCP segment it receives: a segment of another
  * worker's flow is passed on through that worker's ring (soft_handoff). Correct
  * whatever queue the frames arrive on; what the kernel's or NIC's spreading still

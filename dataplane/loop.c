@@ -82,10 +82,19 @@ static inline uint32_t loop_poll_ports(struct dp_loop *lp)
 	struct rte_mbuf *pkts[DP_BURST];
 	uint32_t got = 0;
 
-	/* datagrams other workers reassembled for this one's flows (several workers) */
-	if (w->handoff && dp_worker_handoff_poll(w)) {
-		got++;
+	/* frames other workers passed on for this one's flows (several workers): up to
+	 * four bursts a pass, since with software spreading the other N-1 workers each
+	 * receive up to a burst a port per pass for it, and a ring drained slower than it
+	 * fills would drop (soft_handoff_full) before any core is busy */
+	for (unsigned k = 0; w->handoff && k < 4; k++) {
+		unsigned n = dp_worker_handoff_poll(w);
+
+		if (n == 0)
+			break;
+		got += n;
 		loop_tx_drain(lp);
+		if (n < DP_BURST)
+			break;
 	}
 	for (uint16_t p = 0; p < w->n_ports; p++) {
 		uint16_t n = rte_eth_rx_burst(lp->port_id[p], w->queue, pkts, DP_BURST);

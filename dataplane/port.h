@@ -70,7 +70,8 @@ uint32_t dp_port_frame_max(const char *dev, uint16_t mtu);
  * (framesz=N, else the PMD's default 2048). Inline: the config checker uses them too. */
 static inline bool dp_port_is_af_packet(const char *dev)
 {
-	return strncmp(dev, "net_af_packet", 13) == 0;
+	/* eth_af_packet is the PMD's alias name */
+	return strncmp(dev, "net_af_packet", 13) == 0 || strncmp(dev, "eth_af_packet", 13) == 0;
 }
 
 static inline uint32_t dp_port_af_packet_framesz(const char *dev)

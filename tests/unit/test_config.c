@@ -77,6 +77,7 @@ static void test_tollgate_conf_loads_and_documents_the_defaults(void **state)
 	assert_int_equal(c->n_eal_args, d.n_eal_args);
 	assert_int_equal(c->n_workers, d.n_workers);
 	assert_int_equal(c->poll, d.poll);
+	assert_int_equal(c->spread, d.spread);
 	assert_int_equal(c->poll_idle_us, d.poll_idle_us);
 	assert_int_equal(c->poll_deep_idle_us, d.poll_deep_idle_us);
 	assert_int_equal(c->poll_deep_after_ms, d.poll_deep_after_ms);
@@ -205,6 +206,7 @@ static void test_values_units_and_ipv6(void **state)
 	assert_int_equal(c->poll_idle_us, 50);
 	assert_int_equal(c->poll_deep_idle_us, 5000);
 	assert_int_equal(c->poll_deep_after_ms, 0);
+	assert_int_equal(c->spread, CFG_SPREAD_SOFTWARE);
 	assert_int_equal(c->dp.idle_timeout_s, 7200);
 	assert_int_equal(c->dp.closed_timeout_s, 90);
 	assert_int_equal(c->dp.max_hold_bytes, 1u << 20);

@@ -522,12 +522,16 @@ static void test_routed_handed_off(void **state)
 
 /* Software flow spreading: the owner of a flow is the same for both of its directions
  * (the segment and its reply, addresses and ports swapped), whatever the seed and the
- * number of workers; every worker owns some flows; another seed gives other owners. */
+ * number of workers; every worker owns some flows; another seed groups the flows
+ * otherwise, not just under other worker numbers (with CRC32, which is linear, the
+ * seed only renamed the workers: flows that shared one always did, so a client could
+ * pick ports that all land on one worker whatever the seed; found in review). */
 static void test_soft_owner_symmetric(void **state)
 {
 	(void)state;
 	for (uint16_t n = 2; n <= 5; n++) {
-		unsigned seen[5] = { 0 }, moved = 0;
+		unsigned seen[5] = { 0 }, regrouped = 0;
+		uint16_t prev_a[2] = { 0 }, prev_b[2] = { 0 };
 
 		for (unsigned i = 0; i < 2000; i++) {
 			struct dp_pkt p, r;
@@ -549,14 +553,21 @@ static void test_soft_owner_symmetric(void **state)
 			r.dport = p.sport;
 
 			uint16_t o = dp_handoff_soft(0x1234u * n, n, &p);
+			uint16_t b = dp_handoff_soft(0x9876u, n, &p);
 			assert_true(o < n);
 			assert_int_equal(dp_handoff_soft(0x1234u * n, n, &r), o);
 			seen[o]++;
-			moved += dp_handoff_soft(0x9876u, n, &p) != o;
+			/* this flow and the one before of its IP version: together under one
+			 * seed, apart under the other (or the reverse) */
+			if (i > 1)
+				regrouped += (o == prev_a[i & 1]) != (b == prev_b[i & 1]);
+			prev_a[i & 1] = o;
+			prev_b[i & 1] = b;
 		}
 		for (uint16_t q = 0; q < n; q++)
 			assert_true(seen[q] > 2000 / n / 2);   /* no worker left out */
-		assert_true(moved > 2000 / 4);
+		/* independent groupings differ for 2(n-1)/n^2 of the pairs: 1/2 .. 8/25 */
+		assert_true(regrouped > 2000 / 5);
 	}
 }
 
@@ -644,6 +655,50 @@ static void test_soft_spread(void **state)
 	assert_int_equal(DP_CNT_GET(&w1->cnt, soft_handoff), 3);
 	rte_pktmbuf_free(w1->tx[1].pkts[0]);
 	w1->tx[1].n = 0;
+
+	two_workers_free(t, w1, h);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* Software spreading and an IPv6 routing header: the owner is that of the final
+ * destination (the flow's), not of the waypoint in the IPv6 header. The seed is picked
+ * so that the two differ: the segment reaches worker 1, which owns the waypoint's
+ * "flow" but not the real one, and must pass it to worker 0. */
+static void test_soft_routed(void **state)
+{
+	static const uint8_t via[16] = { 0x20, 0x01, 0x02, [15] = 9 }; /* srv's /64 */
+	struct tconv *t = *state;
+	struct dp_worker *w1;
+	struct dp_handoff *h;
+	struct rte_mbuf *m;
+	struct dp_pkt p, wp;
+	uint32_t seed = 0;
+
+	t->ip_ver = 6;
+	t->ip6_srh_via = via;
+	assert_int_equal(tconv_start(t), 0);
+	h = two_workers(t, &w1);
+	tconv_handshake(t);
+	m = tconv_build(t, 0, DP_TCP_ACK | DP_TCP_PSH, t->nxt[0], tconv_rcv_nxt(t, 0), "abc\n", 4);
+	assert_int_equal(dp_pkt_parse(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m), &p),
+			 DP_PKT_TCP);
+	assert_true(p.ip6_routed);
+	wp = p;
+	memcpy(wp.dst, via, 16);
+	while (dp_handoff_soft(seed, 2, &p) != 0 || dp_handoff_soft(seed, 2, &wp) != 1)
+		seed++;
+	h->soft = 1;
+	h->seed = seed;
+
+	dp_worker_process_burst(w1, 0, &m, 1);
+	assert_int_equal(w1->tx[0].n + w1->tx[1].n, 0);
+	assert_int_equal(DP_CNT_GET(&w1->cnt, soft_handoff), 1);
+	assert_int_equal(DP_CNT_GET(&w1->cnt, drop_no_flow), 0);
+	assert_int_equal(DP_CNT_GET(&w1->cnt, flow_created), 0);
+	assert_int_equal(dp_worker_handoff_poll(t->w), 1);
+	t->nxt[0] += 4;
+	tconv_drain(t);
+	assert_true(tconv_rx_is(t, 0, "abc\n"));
 
 	two_workers_free(t, w1, h);
 	assert_int_equal(tconv_stop(t), 0);
@@ -1275,6 +1330,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_routed_handed_off, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test(test_soft_owner_symmetric),
 		cmocka_unit_test_setup_teardown(test_soft_spread, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_soft_routed, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_fragment_of_protected_dropped, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_flow_created_on_syn, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_table_full_fail_closed, tconv_cm_setup, tconv_cm_teardown),
