@@ -30,6 +30,15 @@
  * (queries that are blocked, extended-protocol batches, rows with card numbers and
  * SSNs to mask, COPY out, messages cut in two).
  *
+ * Built as fuzz_tcp_mw (FUZZ_TCP_MW), two workers spread the flows in software
+ * (dataplane/handoff.h, as on ports without RSS): each segment reaches the worker that
+ * the parity of b1 ^ b3 picks (the kernel's fanout, including its rollover, which
+ * may move a flow's frames to another queue), a segment of the other worker's flow
+ * waits in that worker's handoff ring, and the rings are drained only every fourth
+ * operation and at timers, so that segments handed over and segments received
+ * directly overtake each other. The seed of the owner hash comes from the first byte.
+ * The same invariants hold over both workers together.
+ *
  * What must hold, or the target traps: every frame the worker emits parses as TCP and
  * carries good IP and TCP checksums; the appliance never sends an endpoint two
  * different bytes for one sequence number (what the receiver's stack would keep is
@@ -49,6 +58,7 @@
 #include "dataplane/dp_counters.h"
 #include "dataplane/dp_pkt.h"
 #include "dataplane/flow.h"
+#include "dataplane/handoff.h"
 #include "dataplane/worker.h"
 #include "tests/common/pktgen.h"
 #include "tests/common/test_eal.h"
@@ -67,6 +77,11 @@
 #define SEEN_MAX    (1u << 18)     /* stream bytes remembered per endpoint */
 #define N_CONV      4
 #define CPORT0      40000
+#ifdef FUZZ_TCP_MW
+#define N_WORKERS   2
+#else
+#define N_WORKERS   1
+#endif
 
 struct cmd {
 	const uint8_t *b;
@@ -188,7 +203,9 @@ struct conv {
 };
 
 struct fz {
-	struct dp_worker *w;
+	struct dp_worker *ws[N_WORKERS];
+	struct dp_handoff *h;          /* the workers' rings (fuzz_tcp_mw) */
+	unsigned rx;                   /* the worker the next segment reaches */
 	uint8_t setting;               /* the input's first byte (see the top) */
 	struct dp_config cfg;
 	struct conv cv[N_CONV];
@@ -228,6 +245,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* Counter <id> summed over the workers. */
+static uint64_t fz_cnt(const struct fz *z, enum dp_counter_id id)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < N_WORKERS; i++)
+		v += z->ws[i]->cnt.v[id];
+	return v;
+}
+
 /* Records the payload of frame <d> sent to the endpoint behind <port>, and traps if
  * a byte differs from one sent before at the same sequence number. A SYN starts the
  * endpoint's record afresh (a new connection, or one the appliance passed on). */
@@ -250,7 +277,7 @@ static void seen_check(struct fz *z, struct seen *s, const uint8_t *d, const str
 		if (o >= SEEN_MAX)
 			continue;
 		if (s->known[o] && s->byte[o] != pl[i] &&
-		    DP_CNT_GET(&z->w->cnt, rtx_not_kept) == 0 && DP_CNT_GET(&z->w->cnt, hold_overflow) == 0) {
+		    fz_cnt(z, DP_CNT_rtx_not_kept) == 0 && fz_cnt(z, DP_CNT_hold_overflow) == 0) {
 			fprintf(stderr, "fuzz_tcp: an endpoint got byte 0x%02x at offset %u, 0x%02x before\n",
 				pl[i], o, s->byte[o]);
 			__builtin_trap();
@@ -266,8 +293,9 @@ static void seen_check(struct fz *z, struct seen *s, const uint8_t *d, const str
  * highest sequence end sent toward each endpoint is what that endpoint may ACK. */
 static void drain(struct fz *z)
 {
+	for (unsigned wi = 0; wi < N_WORKERS; wi++)
 	for (uint16_t port = 0; port < 2; port++) {
-		struct dp_txbuf *t = &z->w->tx[port];
+		struct dp_txbuf *t = &z->ws[wi]->tx[port];
 
 		for (uint16_t i = 0; i < t->n; i++) {
 			struct rte_mbuf *m = t->pkts[i];
@@ -328,8 +356,16 @@ static void send_seg(struct fz *z, int dir, uint8_t flags, uint32_t seq, uint32_
 	m = pktgen_build(pool, &s);
 	if (m == NULL)
 		return; /* the pool is held by the worker: the op is lost, as on a wire */
-	dp_worker_process_burst(z->w, (uint16_t)dir, &m, 1);
+	dp_worker_process_burst(z->ws[z->rx % N_WORKERS], (uint16_t)dir, &m, 1);
 	drain(z);
+}
+
+/* Each worker takes what the others passed it (fuzz_tcp_mw). */
+static void poll_rings(struct fz *z)
+{
+	for (unsigned i = 0; z->h && i < N_WORKERS; i++)
+		while (dp_worker_handoff_poll(z->ws[i]) > 0)
+			drain(z);
 }
 
 /* The current conversation's handshake (and, for PostgreSQL, its startup exchange). */
@@ -338,25 +374,36 @@ static void handshake(struct fz *z)
 	struct conv *c = z->c;
 
 	c->started = 1;
+	/* the handshake in order (the conversation's own queue, rings drained at once):
+	 * what follows is the input's */
+	z->rx = (unsigned)(c - z->cv);
 	send_seg(z, 0, DP_TCP_SYN, c->nxt[0]++, 0, 64240, NULL, 0, 1);
+	poll_rings(z);
 	send_seg(z, 1, DP_TCP_SYN | DP_TCP_ACK, c->nxt[1]++, c->nxt[0], 65160, NULL, 0, 1);
+	poll_rings(z);
 	send_seg(z, 0, DP_TCP_ACK, c->nxt[0], c->rcv[0], 502, NULL, 0, 1);
+	poll_rings(z);
 #ifdef FUZZ_TCP_PG
 	/* the startup exchange: the decoder judges queries only after it */
 	send_seg(z, 0, DP_TCP_ACK | DP_TCP_PSH, c->nxt[0], c->rcv[0], 502, startup.b, startup.n, 1);
 	c->nxt[0] += startup.n;
 	memcpy(z->payload, auth_ok.b, auth_ok.n);
 	memcpy(z->payload + auth_ok.n, ready.b, ready.n);
+	poll_rings(z);
 	send_seg(z, 1, DP_TCP_ACK | DP_TCP_PSH, c->nxt[1], c->rcv[1], 502, z->payload,
 		 (uint16_t)(auth_ok.n + ready.n), 1);
+	poll_rings(z);
 	c->nxt[1] += auth_ok.n + ready.n;
 #endif
 }
 
 static void run_timers(struct fz *z, uint64_t ns)
 {
-	z->w->now_ns += ns;
-	dp_worker_timers(z->w);
+	poll_rings(z);
+	for (unsigned i = 0; i < N_WORKERS; i++) {
+		z->ws[i]->now_ns += ns;
+		dp_worker_timers(z->ws[i]);
+	}
 	drain(z);
 }
 
@@ -369,6 +416,7 @@ static void op(struct fz *z, const uint8_t *b, const uint8_t **in, size_t *left)
 	z->c = &z->cv[b[4] >> 6];
 	if (!z->c->started)
 		handshake(z);
+	z->rx = (unsigned)__builtin_parity((unsigned)(b[1] ^ b[3]));
 
 	struct conv *c = z->c;
 	uint32_t seq = c->nxt[dir] + (uint32_t)((int32_t)(int8_t)b[1] * (b[2] & 15));
@@ -465,25 +513,42 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	z->cfg.midstream = DP_MIDSTREAM_DROP; /* segments of no flow are not the appliance's */
 	avail0 = rte_mempool_avail_count(pool);
-	z->w = rte_zmalloc("fuzz_worker", sizeof(*z->w), 64);
-	CHECK(z->w != NULL);
-	CHECK(dp_worker_init(z->w, 0, 2, peer, server_side, &z->cfg, pool) == 0);
-	z->w->now_ns = 1000000000ull;
+	for (unsigned i = 0; i < N_WORKERS; i++) {
+		struct dp_worker *w = rte_zmalloc("fuzz_worker", sizeof(*w), 64);
+
+		CHECK(w != NULL);
+		CHECK(dp_worker_init(w, (uint16_t)i, 2, peer, server_side, &z->cfg, pool) == 0);
+		w->now_ns = 1000000000ull;
 #ifdef FUZZ_TCP_PG
-	dp_worker_set_policy(z->w, policy);
+		dp_worker_set_policy(w, policy);
+#endif
+		z->ws[i] = w;
+	}
+#ifdef FUZZ_TCP_MW
+	z->h = rte_zmalloc("fuzz_handoff", sizeof(*z->h), 64);
+	CHECK(z->h != NULL);
+	z->h->n_workers = N_WORKERS;
+	z->h->soft = 1;
+	z->h->seed = 0x9e3779b9u * z->setting;
+	CHECK(dp_handoff_rings_create(z->h, SOCKET_ID_ANY) == 0);
+	for (unsigned i = 0; i < N_WORKERS; i++)
+		z->ws[i]->handoff = z->h;
 #endif
 
 	z->c = &z->cv[0];
 	handshake(z);
 	/* the handshake made a flow, or every check below would pass on nothing */
-	CHECK(DP_CNT_GET(&z->w->cnt, flow_created) == 1);
+	CHECK(fz_cnt(z, DP_CNT_flow_created) == 1);
 	while (size >= OP_LEN && ops++ < MAX_OPS) {
 		const uint8_t *b = data;
 
 		data += OP_LEN;
 		size -= OP_LEN;
 		op(z, b, &data, &size);
-		z->w->now_ns += 1000000;   /* 1 ms a segment: timers see time pass */
+		for (unsigned i = 0; i < N_WORKERS; i++)
+			z->ws[i]->now_ns += 1000000;   /* 1 ms a segment: timers see time pass */
+		if ((ops & 3) == 0)
+			poll_rings(z);
 		if ((ops & 15) == 0)
 			run_timers(z, 0);
 	}
@@ -492,25 +557,42 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fprintf(stderr, "fuzz_tcp: %u ops, %llu flows, %llu commands: blocked %llu; %llu rows, "
 			"masked %llu; removed %llu, injected %llu, rewritten %llu bytes; decoder "
 			"errors %llu\n", ops,
-			(unsigned long long)DP_CNT_GET(&z->w->cnt, flow_created),
-			(unsigned long long)DP_CNT_GET(&z->w->cnt, cmd_seen),
-			(unsigned long long)DP_CNT_GET(&z->w->cnt, cmd_blocked),
-			(unsigned long long)DP_CNT_GET(&z->w->cnt, rows_scanned),
-			(unsigned long long)DP_CNT_GET(&z->w->cnt, fields_masked),
-			(unsigned long long)DP_CNT_GET(&z->w->cnt, edit_removed_bytes),
-			(unsigned long long)DP_CNT_GET(&z->w->cnt, edit_injected_bytes),
-			(unsigned long long)DP_CNT_GET(&z->w->cnt, edit_rewritten_bytes),
-			(unsigned long long)DP_CNT_GET(&z->w->cnt, proto_error));
+			(unsigned long long)fz_cnt(z, DP_CNT_flow_created),
+			(unsigned long long)fz_cnt(z, DP_CNT_cmd_seen),
+			(unsigned long long)fz_cnt(z, DP_CNT_cmd_blocked),
+			(unsigned long long)fz_cnt(z, DP_CNT_rows_scanned),
+			(unsigned long long)fz_cnt(z, DP_CNT_fields_masked),
+			(unsigned long long)fz_cnt(z, DP_CNT_edit_removed_bytes),
+			(unsigned long long)fz_cnt(z, DP_CNT_edit_injected_bytes),
+			(unsigned long long)fz_cnt(z, DP_CNT_edit_rewritten_bytes),
+			(unsigned long long)fz_cnt(z, DP_CNT_proto_error));
+	if (getenv("FUZZ_TCP_VERBOSE") && N_WORKERS > 1)
+		fprintf(stderr, "fuzz_tcp: handed over %llu segments (%llu for a full ring); "
+			"flows: worker 0 %llu, worker 1 %llu\n",
+			(unsigned long long)fz_cnt(z, DP_CNT_soft_handoff),
+			(unsigned long long)fz_cnt(z, DP_CNT_soft_handoff_full),
+			(unsigned long long)z->ws[0]->cnt.v[DP_CNT_flow_created],
+			(unsigned long long)z->ws[N_WORKERS - 1]->cnt.v[DP_CNT_flow_created]);
 	/* past every timeout: nothing may stay behind */
 	for (int i = 0; i < 4; i++)
 		run_timers(z, 3600ull * 1000000000ull);
-	if (flow_count(z->w->ft) != 0 || z->w->stream_mem != 0)
-		fprintf(stderr, "fuzz_tcp: %u flows, %llu stream bytes left after every timeout\n",
-			flow_count(z->w->ft), (unsigned long long)z->w->stream_mem);
-	CHECK(flow_count(z->w->ft) == 0);
-	CHECK(z->w->stream_mem == 0);
-	dp_worker_fini(z->w);
-	rte_free(z->w);
+	for (unsigned i = 0; i < N_WORKERS; i++) {
+		struct dp_worker *w = z->ws[i];
+
+		if (flow_count(w->ft) != 0 || w->stream_mem != 0)
+			fprintf(stderr, "fuzz_tcp: worker %u: %u flows, %llu stream bytes left after "
+				"every timeout\n", i, flow_count(w->ft), (unsigned long long)w->stream_mem);
+		CHECK(flow_count(w->ft) == 0);
+		CHECK(w->stream_mem == 0);
+	}
+	if (z->h) {
+		dp_handoff_rings_free(z->h);   /* empty: run_timers drained them */
+		rte_free(z->h);
+	}
+	for (unsigned i = 0; i < N_WORKERS; i++) {
+		dp_worker_fini(z->ws[i]);
+		rte_free(z->ws[i]);
+	}
 	CHECK(rte_mempool_avail_count(pool) == avail0);
 	free(z);
 	return 0;
