@@ -406,6 +406,9 @@ static void test_handoff_owner(void **state)
 /* A second worker (queue 1) beside the conversation's (queue 0), both with handoff
  * rings whose RSS sends every flow to queue 0: what is received by the second must be
  * passed to the first. Returns the handoff state; <*w1> is the second worker. */
+/* A waypoint in the server's /64, for segment routing headers on the client's frames. */
+static const uint8_t via[16] = { 0x20, 0x01, 0x02, [15] = 9 };
+
 static struct dp_handoff *two_workers(struct tconv *t, struct dp_worker **w1)
 {
 	static const uint16_t peer[2] = { 1, 0 };
@@ -429,6 +432,16 @@ static struct dp_handoff *two_workers(struct tconv *t, struct dp_worker **w1)
 	t->w->handoff = h;
 	(*w1)->handoff = h;
 	return h;
+}
+
+/* An IPv6 conversation whose client frames carry a segment routing header through
+ * <via>, started, and a second worker (two_workers). */
+static struct dp_handoff *routed_two_workers(struct tconv *t, struct dp_worker **w1)
+{
+	t->ip_ver = 6;
+	t->ip6_srh_via = via;
+	assert_int_equal(tconv_start(t), 0);
+	return two_workers(t, w1);
 }
 
 static void two_workers_free(struct tconv *t, struct dp_worker *w1, struct dp_handoff *h)
@@ -488,16 +501,12 @@ static void test_fragments_handed_off(void **state)
  * Before, worker 1 took it for a flow it had never seen. */
 static void test_routed_handed_off(void **state)
 {
-	static const uint8_t via[16] = { 0x20, 0x01, 0x02, [15] = 9 }; /* srv's /64 */
 	struct tconv *t = *state;
 	struct dp_worker *w1;
 	struct dp_handoff *h;
 	struct rte_mbuf *m;
 
-	t->ip_ver = 6;
-	t->ip6_srh_via = via;
-	assert_int_equal(tconv_start(t), 0);
-	h = two_workers(t, &w1);
+	h = routed_two_workers(t, &w1);
 
 	tconv_handshake(t);
 	m = tconv_build(t, 0, DP_TCP_ACK | DP_TCP_PSH, t->nxt[0], tconv_rcv_nxt(t, 0), "abc\n", 4);
@@ -666,7 +675,6 @@ static void test_soft_spread(void **state)
  * "flow" but not the real one, and must pass it to worker 0. */
 static void test_soft_routed(void **state)
 {
-	static const uint8_t via[16] = { 0x20, 0x01, 0x02, [15] = 9 }; /* srv's /64 */
 	struct tconv *t = *state;
 	struct dp_worker *w1;
 	struct dp_handoff *h;
@@ -674,10 +682,7 @@ static void test_soft_routed(void **state)
 	struct dp_pkt p, wp;
 	uint32_t seed = 0;
 
-	t->ip_ver = 6;
-	t->ip6_srh_via = via;
-	assert_int_equal(tconv_start(t), 0);
-	h = two_workers(t, &w1);
+	h = routed_two_workers(t, &w1);
 	tconv_handshake(t);
 	m = tconv_build(t, 0, DP_TCP_ACK | DP_TCP_PSH, t->nxt[0], tconv_rcv_nxt(t, 0), "abc\n", 4);
 	assert_int_equal(dp_pkt_parse(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m), &p),
@@ -910,7 +915,6 @@ static void test_ipv6_ext_headers(void **state)
  * unprotected traffic, and the BLOCK line reached the server. */
 static void test_ipv6_routing_header(void **state)
 {
-	static const uint8_t via[16] = { 0x20, 0x01, 0x02, [15] = 9 }; /* srv's /64 */
 	struct tconv *t = *state;
 	struct pktgen_ep c2 = t->ep[0];
 	struct pktgen_seg_spec sp;
