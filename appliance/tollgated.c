@@ -351,6 +351,26 @@ static int tgd_ports_setup(struct tgd *d)
 	return 0;
 }
 
+/* Adaptive polling on af_packet ports: the loop sleeps in poll() on the PMD's sockets,
+ * so that a frame ends the sleep (dataplane/loop.h). Every socket of the worker's ports
+ * (all queues: a frame for another worker's queue only wakes this one for nothing). */
+static void tgd_wake_fds(struct tgd *d, struct dp_loop *lp)
+{
+	const struct cfg *c = &d->cfg;
+
+	lp->n_wake = 0;
+	for (uint16_t p = 0; p < c->n_ports; p++) {
+		int fds[DP_LOOP_WAKE_MAX];
+		int n = dp_port_af_packet_fds(c->ports[p].dev, fds, DP_LOOP_WAKE_MAX);
+
+		if (dp_port_is_af_packet(c->ports[p].dev) && n == 0)
+			TG_WARN("main", "port %s: its af_packet sockets were not found; a sleeping "
+				"worker waits out its sleeps", c->ports[p].name);
+		for (int k = 0; k < n && lp->n_wake < DP_LOOP_WAKE_MAX; k++)
+			lp->wake_fd[lp->n_wake++] = fds[k];
+	}
+}
+
 /* Allocates and initialises the workers and their loops. Returns 0 or -1 (logged). */
 static int tgd_workers_init(struct tgd *d)
 {
@@ -398,6 +418,8 @@ static int tgd_workers_init(struct tgd *d)
 		d->loops[i].deep_us_max = c->poll_deep_idle_us;
 		d->loops[i].deep_after_ms = c->poll_deep_after_ms;
 		d->loops[i].quit = &tgd_quit;
+		if (c->poll == CFG_POLL_ADAPTIVE)
+			tgd_wake_fds(d, &d->loops[i]);
 		i++;
 	}
 	return 0;

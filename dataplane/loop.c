@@ -2,6 +2,8 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <string.h>
+#include <poll.h>
+#include <time.h>
 #include <sys/prctl.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -135,13 +137,14 @@ int dp_loop_run(void *arg)
 		prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 		if (bo.deep_after_ns && bo.deep_us_max > bo.idle_us_max)
 			TG_INFO("loop", "worker %u on lcore %u: queue %u, %u ports, adaptive polling "
-				"(sleeps up to %u us, up to %u us after %u ms without packets)",
+				"(sleeps up to %u us, up to %u us after %u ms without packets; "
+				"a frame on %u sockets ends a sleep)",
 				w->id, rte_lcore_id(), w->queue, w->n_ports, bo.idle_us_max,
-				bo.deep_us_max, lp->deep_after_ms);
+				bo.deep_us_max, lp->deep_after_ms, lp->n_wake);
 		else
 			TG_INFO("loop", "worker %u on lcore %u: queue %u, %u ports, adaptive polling "
-				"(sleeps up to %u us)", w->id, rte_lcore_id(), w->queue, w->n_ports,
-				bo.idle_us_max);
+				"(sleeps up to %u us; a frame on %u sockets ends a sleep)", w->id,
+				rte_lcore_id(), w->queue, w->n_ports, bo.idle_us_max, lp->n_wake);
 	} else {
 		TG_INFO("loop", "worker %u on lcore %u: queue %u, %u ports, busy polling",
 			w->id, rte_lcore_id(), w->queue, w->n_ports);
@@ -171,7 +174,7 @@ int dp_loop_run(void *arg)
 		 * bursts, then sleep while the ports stay empty. */
 		if (!adaptive || (us = dp_loop_backoff(&bo, w->now_ns, got)) == 0)
 			continue;
-		rte_delay_us_sleep(us);
+		lp->woken += (uint64_t)dp_loop_sleep(lp, us);
 		lp->sleeps++;
 		lp->sleep_us += us;
 		if (us > bo.idle_us_max)
@@ -180,9 +183,35 @@ int dp_loop_run(void *arg)
 	loop_tx_drain(lp);
 	dp_worker_offline(w);
 	TG_INFO("loop", "worker %u stopped: %" PRIu64 " polls, %" PRIu64 " sleeps (%" PRIu64
-		" us asked, %" PRIu64 " deep)", w->id, lp->polls, lp->sleeps, lp->sleep_us,
-		lp->deep_sleeps);
+		" us asked, %" PRIu64 " deep, %" PRIu64 " ended by a frame)", w->id, lp->polls,
+		lp->sleeps, lp->sleep_us, lp->deep_sleeps, lp->woken);
 	return 0;
+}
+
+int dp_loop_sleep(struct dp_loop *lp, uint32_t us)
+{
+	struct pollfd pfd[DP_LOOP_WAKE_MAX];
+	struct timespec ts = { .tv_sec = us / 1000000u, .tv_nsec = (long)(us % 1000000u) * 1000 };
+	unsigned n = lp->n_wake < DP_LOOP_WAKE_MAX ? lp->n_wake : DP_LOOP_WAKE_MAX;
+	int rc;
+
+	if (n == 0) {
+		rte_delay_us_sleep(us);
+		return 0;
+	}
+	for (unsigned i = 0; i < n; i++)
+		pfd[i] = (struct pollfd){ .fd = lp->wake_fd[i], .events = POLLIN };
+	rc = ppoll(pfd, n, &ts, NULL);
+	if (rc <= 0)
+		return 0;             /* the full sleep (or a signal: the loop checks quit) */
+	for (unsigned i = n; i-- > 0;)
+		if (pfd[i].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+			TG_WARN("loop", "wake descriptor %d: %s; no longer watched", lp->wake_fd[i],
+				(pfd[i].revents & POLLNVAL) ? "not open" : "error");
+			lp->wake_fd[i] = lp->wake_fd[--n];
+			lp->n_wake = (uint8_t)n;
+		}
+	return 1;
 }
 
 uint64_t dp_loop_clock_ns(void)

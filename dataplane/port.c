@@ -1,5 +1,9 @@
 /* port.c - DPDK ports: device strings to EAL arguments and port ids, set-up, stop, close. */
+#include <dirent.h>
 #include <errno.h>
+#include <net/if.h>
+#include <linux/if_packet.h>
+#include <sys/socket.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -410,4 +414,48 @@ int dp_port_close(uint16_t port_id)
 	if (rc != 0)
 		TG_WARN("port", "port %u: rte_eth_dev_close: %s", port_id, rte_strerror(-rc));
 	return rc;
+}
+
+int dp_port_af_packet_fds(const char *dev, int *fds, int max)
+{
+	const char *p = dev ? strstr(dev, ",iface=") : NULL;
+	char name[IF_NAMESIZE];
+	struct dirent *e;
+	unsigned ifindex;
+	size_t len;
+	DIR *d;
+	int n = 0;
+
+	if (p == NULL || !dp_port_is_af_packet(dev))
+		return 0;
+	p += 7;
+	len = strcspn(p, ",");
+	if (len == 0 || len >= sizeof(name))
+		return 0;
+	memcpy(name, p, len);
+	name[len] = '\0';
+	if ((ifindex = if_nametoindex(name)) == 0 || (d = opendir("/proc/self/fd")) == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		struct sockaddr_ll sll;
+		socklen_t sl = sizeof(sll), dl;
+		int fd, dom;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		fd = atoi(e->d_name);
+		dl = sizeof(dom);
+		if (fd == dirfd(d) ||
+		    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &dl) != 0 || dom != AF_PACKET)
+			continue;
+		memset(&sll, 0, sizeof(sll));
+		if (getsockname(fd, (struct sockaddr *)&sll, &sl) != 0 ||
+		    sll.sll_family != AF_PACKET || (unsigned)sll.sll_ifindex != ifindex)
+			continue;
+		if (n < max)
+			fds[n] = fd;
+		n++;
+	}
+	closedir(d);
+	return n;
 }

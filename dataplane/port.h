@@ -90,6 +90,13 @@ static inline uint32_t dp_port_af_packet_qpairs(const char *dev)
 	return p ? (uint32_t)strtoul(p + 8, NULL, 10) : 1;
 }
 
+/* The af_packet PMD's sockets of interface iface= in port string <dev> (one a queue
+ * pair), found among this process's descriptors: AF_PACKET sockets bound to that
+ * interface. DPDK gives no way to reach them, and a worker that sleeps in poll() on
+ * them wakes as soon as a frame arrives (loop.h). Writes at most <max> into <fds>;
+ * returns how many there are (0 for another PMD, or when none is found). */
+int dp_port_af_packet_fds(const char *dev, int *fds, int max);
+
 /* Bytes of an af_packet ring frame before the packet (TPACKET2 header, sockaddr_ll,
  * aligned): a frame of framesz holds a packet of framesz - this. */
 #define DP_PORT_AF_PACKET_HDR 64

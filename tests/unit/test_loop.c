@@ -1,15 +1,28 @@
-/* test_loop.c - the adaptive poll loop's back-off (dataplane/loop.h: dp_loop_backoff).
+/* test_loop.c - the adaptive poll loop's back-off (dataplane/loop.h: dp_loop_backoff),
+ * its sleep that a frame ends (dp_loop_sleep), and the af_packet sockets it waits on
+ * (dataplane/port.h: dp_port_af_packet_fds).
  *
  * The back-off is a pure function of the poll results and of the times it is given,
- * so these tests feed it made-up nanoseconds: nothing here sleeps or reads a clock.
+ * so these tests feed it made-up nanoseconds: nothing there sleeps or reads a clock.
+ * The sleep tests give a readable descriptor and a sleep of minutes: a sleep that is not
+ * ended by it would make the test run for minutes and fail on its result (no clock is
+ * read either).
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <cmocka.h>
 #include "dataplane/loop.h"
+#include "dataplane/port.h"
 
 #define US 1000ull
 #define MS 1000000ull
@@ -105,11 +118,89 @@ static void test_deep_idle(void **state)
 	assert_int_equal(us, 200);
 }
 
+/* A readable descriptor ends the sleep at once (a sleep of 10 minutes otherwise); with
+ * nothing to read the sleep runs its course. */
+static void test_sleep_ended_by_descriptor(void **state)
+{
+	struct dp_loop lp;
+	int p[2];
+
+	(void)state;
+	memset(&lp, 0, sizeof(lp));
+	assert_int_equal(pipe(p), 0);
+	lp.wake_fd[0] = p[0];
+	lp.n_wake = 1;
+	assert_int_equal(dp_loop_sleep(&lp, 1000), 0);       /* 1 ms, nothing came */
+	assert_int_equal(write(p[1], "x", 1), 1);
+	assert_int_equal(dp_loop_sleep(&lp, 600000000u), 1); /* ends at once */
+	assert_int_equal(lp.n_wake, 1);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* A descriptor that is closed (or in error) is dropped from the list, so that sleeps do
+ * not end at once forever; the others stay watched. */
+static void test_sleep_drops_bad_descriptor(void **state)
+{
+	struct dp_loop lp;
+	int p[2], ev = eventfd(1, 0);
+
+	(void)state;
+	assert_true(ev >= 0);
+	memset(&lp, 0, sizeof(lp));
+	assert_int_equal(pipe(p), 0);
+	close(p[0]);
+	close(p[1]);
+	lp.wake_fd[0] = p[0];                 /* not open any more */
+	lp.wake_fd[1] = ev;
+	lp.n_wake = 2;
+	assert_int_equal(dp_loop_sleep(&lp, 600000000u), 1);
+	assert_int_equal(lp.n_wake, 1);
+	assert_int_equal(lp.wake_fd[0], ev);
+	assert_int_equal(dp_loop_sleep(&lp, 600000000u), 1); /* the eventfd is still readable */
+	close(ev);
+	lp.n_wake = 0;
+	assert_int_equal(dp_loop_sleep(&lp, 1), 0);          /* a plain timed sleep */
+}
+
+/* The af_packet sockets of a port are found among the process's descriptors by the
+ * interface they are bound to (here a socket on "lo", standing in for the PMD's). Needs
+ * CAP_NET_RAW; skipped without it. */
+static void test_af_packet_fds(void **state)
+{
+	struct sockaddr_ll sll;
+	int fds[4], other[4];
+	int s = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+
+	(void)state;
+	if (s < 0)
+		skip();
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(ETH_P_ALL);
+	sll.sll_ifindex = (int)if_nametoindex("lo");
+	assert_true(sll.sll_ifindex > 0);
+	assert_int_equal(bind(s, (struct sockaddr *)&sll, sizeof(sll)), 0);
+	assert_int_equal(dp_port_af_packet_fds("net_af_packet0,iface=lo", fds, 4), 1);
+	assert_int_equal(fds[0], s);
+	assert_int_equal(dp_port_af_packet_fds("net_af_packet0,iface=lo,qpairs=2", other, 4), 1);
+	assert_int_equal(dp_port_af_packet_fds("eth_af_packet3,iface=lo", other, 4), 1);
+	/* another interface, another PMD, a malformed string: none */
+	assert_int_equal(dp_port_af_packet_fds("net_af_packet0,iface=tg-nonexistent", other, 4), 0);
+	assert_int_equal(dp_port_af_packet_fds("net_tap0,iface=lo", other, 4), 0);
+	assert_int_equal(dp_port_af_packet_fds("net_af_packet0", other, 4), 0);
+	close(s);
+	assert_int_equal(dp_port_af_packet_fds("net_af_packet0,iface=lo", fds, 4), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_spin_then_doubling),
 		cmocka_unit_test(test_deep_idle),
+		cmocka_unit_test(test_sleep_ended_by_descriptor),
+		cmocka_unit_test(test_sleep_drops_bad_descriptor),
+		cmocka_unit_test(test_af_packet_fds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
