@@ -351,23 +351,26 @@ static int tgd_ports_setup(struct tgd *d)
 	return 0;
 }
 
-/* Adaptive polling on af_packet ports: the loop sleeps in poll() on the PMD's sockets,
- * so that a frame ends the sleep (dataplane/loop.h). Every socket of the worker's ports
- * (all queues: a frame for another worker's queue only wakes this one for nothing). */
-static void tgd_wake_fds(struct tgd *d, struct dp_loop *lp)
+/* Adaptive polling on af_packet ports: the loop sleeps in poll() on the PMD's socket of
+ * its own queue on each port, so that a frame ends the sleep (dataplane/loop.h). Only
+ * its own: another worker's socket stays readable while that worker is busy, and would
+ * keep this one from sleeping. */
+static void tgd_wake_fds(struct tgd *d, struct dp_loop *lp, uint16_t queue)
 {
 	const struct cfg *c = &d->cfg;
 
 	lp->n_wake = 0;
-	for (uint16_t p = 0; p < c->n_ports; p++) {
-		int fds[DP_LOOP_WAKE_MAX];
-		int n = dp_port_af_packet_fds(c->ports[p].dev, fds, DP_LOOP_WAKE_MAX);
+	for (uint16_t p = 0; p < c->n_ports && lp->n_wake < DP_LOOP_WAKE_MAX; p++) {
+		int fd;
 
-		if (dp_port_is_af_packet(c->ports[p].dev) && n == 0)
-			TG_WARN("main", "port %s: its af_packet sockets were not found; a sleeping "
-				"worker waits out its sleeps", c->ports[p].name);
-		for (int k = 0; k < n && lp->n_wake < DP_LOOP_WAKE_MAX; k++)
-			lp->wake_fd[lp->n_wake++] = fds[k];
+		if (!dp_port_is_af_packet(c->ports[p].dev))
+			continue;
+		fd = dp_port_af_packet_queue_fd(d->port_id[p], queue, c->ports[p].dev);
+		if (fd < 0)
+			TG_WARN("main", "port %s, queue %u: its af_packet socket was not found; a "
+				"sleeping worker waits out its sleeps there", c->ports[p].name, queue);
+		else
+			lp->wake_fd[lp->n_wake++] = fd;
 	}
 }
 
@@ -419,7 +422,7 @@ static int tgd_workers_init(struct tgd *d)
 		d->loops[i].deep_after_ms = c->poll_deep_after_ms;
 		d->loops[i].quit = &tgd_quit;
 		if (c->poll == CFG_POLL_ADAPTIVE)
-			tgd_wake_fds(d, &d->loops[i]);
+			tgd_wake_fds(d, &d->loops[i], (uint16_t)i);
 		i++;
 	}
 	return 0;
@@ -604,6 +607,16 @@ static int tgd_handoff_init(struct tgd *d)
 	if (dp_handoff_rings_create(d->handoff, (int)rte_socket_id()) < 0) {
 		TG_ERR("main", "handoff between workers: cannot create %u rings", d->n_workers_init);
 		return -1;
+	}
+	/* adaptive polling: a worker that hands frames to a sleeping one wakes it */
+	if (c->poll == CFG_POLL_ADAPTIVE) {
+		if (dp_handoff_wake_init(d->handoff) < 0) {
+			TG_ERR("main", "handoff between workers: eventfd: %s", strerror(errno));
+			return -1;
+		}
+		for (uint16_t i = 0; i < d->n_workers_init; i++)
+			if (d->loops[i].n_wake < DP_LOOP_WAKE_MAX)
+				d->loops[i].wake_fd[d->loops[i].n_wake++] = d->handoff->wake[i].efd;
 	}
 	for (uint16_t i = 0; i < d->n_workers_init; i++)
 		d->workers[i].handoff = d->handoff;

@@ -1,7 +1,10 @@
 /* handoff.c - which worker owns a reassembled datagram, and the rings that carry it
  * there (see handoff.h). */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
 #include <rte_byteorder.h>
 #include <rte_jhash.h>
 #include <rte_mbuf.h>
@@ -82,9 +85,65 @@ int dp_handoff_rings_create(struct dp_handoff *h, int socket)
 	return 0;
 }
 
+int dp_handoff_wake_init(struct dp_handoff *h)
+{
+	if (h->n_workers > DP_MAX_WORKERS)
+		return -1;
+	for (uint16_t q = 0; q < h->n_workers; q++) {
+		h->wake[q].efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (h->wake[q].efd < 0) {
+			int e = errno;
+
+			for (uint16_t k = 0; k < q; k++)
+				close(h->wake[k].efd);
+			errno = e;
+			return -1;
+		}
+	}
+	h->wake_on = 1;
+	return 0;
+}
+
+void dp_handoff_kick(struct dp_handoff *h, uint16_t q)
+{
+	/* pairs with the fence in dp_handoff_sleep_begin: the enqueue is visible before
+	 * the flag is read */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (h->wake_on && __atomic_load_n(&h->wake[q].asleep, __ATOMIC_RELAXED)) {
+		uint64_t one = 1;
+		ssize_t rc = write(h->wake[q].efd, &one, sizeof(one));
+
+		(void)rc;                 /* EAGAIN: the counter is full, it is readable anyway */
+	}
+}
+
+int dp_handoff_sleep_begin(struct dp_handoff *h, uint16_t q)
+{
+	__atomic_store_n(&h->wake[q].asleep, 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (h->ring[q] != NULL && rte_ring_count(h->ring[q]) > 0) {
+		__atomic_store_n(&h->wake[q].asleep, 0, __ATOMIC_RELAXED);
+		return 0;
+	}
+	return 1;
+}
+
+void dp_handoff_sleep_end(struct dp_handoff *h, uint16_t q)
+{
+	uint64_t v;
+
+	__atomic_store_n(&h->wake[q].asleep, 0, __ATOMIC_RELAXED);
+	if (h->wake_on && read(h->wake[q].efd, &v, sizeof(v)) < 0)
+		(void)v;                  /* EAGAIN: nobody kicked */
+}
+
 void dp_handoff_rings_free(struct dp_handoff *h)
 {
 	void *m;
+
+	for (uint16_t q = 0; h->wake_on && q < h->n_workers; q++)
+		close(h->wake[q].efd);
+	h->wake_on = 0;
 
 	for (uint16_t q = 0; q < DP_MAX_WORKERS; q++) {
 		if (h->ring[q] == NULL)

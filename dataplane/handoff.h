@@ -37,8 +37,17 @@
  * does is share the receiving. The ownership is global then: with one such port,
  * every port's segments are checked, so that both directions of a flow agree.
  *
+ * Waking a sleeping owner (adaptive polling): a worker about to sleep says so
+ * (dp_handoff_sleep_begin: its asleep flag, then a last look at its ring), and a worker
+ * that has just put frames on a sleeping worker's ring writes to that worker's eventfd
+ * (dp_handoff_kick), which the sleeper waits on with its ports (loop.h). The flag is set
+ * before the look and read after the enqueue, both with full fences, so either the
+ * sleeper sees the frame or the sender sees the flag: a handed-over frame never waits
+ * out a whole sleep.
+ *
  * Threading: a struct dp_handoff is built before the workers start and only read
- * afterwards; each ring has many producers (any worker) and one consumer (its owner).
+ * afterwards, except wake[q].asleep (written by worker q, read by the others); each
+ * ring has many producers (any worker) and one consumer (its owner).
  */
 #ifndef TG_DP_HANDOFF_H
 #define TG_DP_HANDOFF_H
@@ -67,13 +76,21 @@ struct dp_rss {
 	uint16_t reta[DP_RSS_RETA_MAX]; /* hash % reta_size -> queue */
 };
 
+/* A worker's sleep, as the others see it. */
+struct dp_handoff_wake {
+	uint32_t asleep;              /* 1 while worker q may be sleeping (atomic) */
+	int      efd;                 /* its eventfd (non-blocking), when wake_on */
+} __attribute__((aligned(64)));
+
 /* What every worker shares: each port's RSS and each worker's ring (index = queue). */
 struct dp_handoff {
 	uint16_t n_workers;
 	uint8_t  soft;                /* software flow spreading: owner by dp_handoff_soft() */
+	uint8_t  wake_on;             /* wake[].efd are open (dp_handoff_wake_init) */
 	uint32_t seed;                /* its hash seed (drawn at start-up) */
 	struct dp_rss rss[DP_MAX_PORTS];          /* by the workers' port index */
 	struct rte_ring *ring[DP_MAX_WORKERS]; /* ring[q]: datagrams for worker q */
+	struct dp_handoff_wake wake[DP_MAX_WORKERS];
 };
 
 /* The queue (= worker) that owns the flow of the TCP segment parsed into <p> on worker
@@ -91,7 +108,21 @@ uint16_t dp_handoff_soft(uint32_t seed, uint16_t n_workers, const struct dp_pkt 
  * with the rings made so far freed. */
 int dp_handoff_rings_create(struct dp_handoff *h, int socket);
 
-/* Frees the rings and the datagrams still in them. */
+/* Frees the rings and the datagrams still in them, and closes the eventfds. */
 void dp_handoff_rings_free(struct dp_handoff *h);
+
+/* Creates each worker's eventfd (wake[q].efd). Returns 0, or -1 (errno set) with none
+ * left open. */
+int dp_handoff_wake_init(struct dp_handoff *h);
+
+/* After frames were put on worker <q>'s ring: wakes it if it sleeps. */
+void dp_handoff_kick(struct dp_handoff *h, uint16_t q);
+
+/* Worker <q> is about to sleep: returns 1 (flag set) when its ring is empty, else 0
+ * (flag cleared: poll again instead). */
+int dp_handoff_sleep_begin(struct dp_handoff *h, uint16_t q);
+
+/* Worker <q> is awake again: clears its flag and empties its eventfd. */
+void dp_handoff_sleep_end(struct dp_handoff *h, uint16_t q);
 
 #endif

@@ -2,7 +2,9 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <string.h>
+#include <errno.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <sys/prctl.h>
 #include <rte_cycles.h>
@@ -10,6 +12,7 @@
 #include <rte_mbuf.h>
 #include "common/tg_log.h"
 #include "dataplane/dp_counters.h"
+#include "dataplane/handoff.h"
 #include "dataplane/loop.h"
 #include "dataplane/worker.h"
 
@@ -174,7 +177,18 @@ int dp_loop_run(void *arg)
 		 * bursts, then sleep while the ports stay empty. */
 		if (!adaptive || (us = dp_loop_backoff(&bo, w->now_ns, got)) == 0)
 			continue;
-		lp->woken += (uint64_t)dp_loop_sleep(lp, us);
+		/* frames another worker handed over since the poll: poll, not sleep; else
+		 * the others now kick this worker's eventfd (handoff.h) */
+		if (w->handoff && !dp_handoff_sleep_begin(w->handoff, w->queue))
+			continue;
+		/* a wake-up that brought nothing (a frame the PMD could not take, no mbuf):
+		 * the next sleep is a timed one, or a descriptor that stays readable would
+		 * keep the worker spinning through poll() */
+		lp->wake_skip = lp->last_woken && got == 0;
+		lp->last_woken = (uint8_t)dp_loop_sleep(lp, us);
+		lp->woken += lp->last_woken;
+		if (w->handoff)
+			dp_handoff_sleep_end(w->handoff, w->queue);
 		lp->sleeps++;
 		lp->sleep_us += us;
 		if (us > bo.idle_us_max)
@@ -195,22 +209,36 @@ int dp_loop_sleep(struct dp_loop *lp, uint32_t us)
 	unsigned n = lp->n_wake < DP_LOOP_WAKE_MAX ? lp->n_wake : DP_LOOP_WAKE_MAX;
 	int rc;
 
-	if (n == 0) {
+	if (n == 0 || lp->wake_skip) {
 		rte_delay_us_sleep(us);
 		return 0;
 	}
 	for (unsigned i = 0; i < n; i++)
 		pfd[i] = (struct pollfd){ .fd = lp->wake_fd[i], .events = POLLIN };
 	rc = ppoll(pfd, n, &ts, NULL);
+	if (rc < 0 && errno != EINTR) {
+		rte_delay_us_sleep(us);   /* poll() itself failed: sleep all the same */
+		return 0;
+	}
 	if (rc <= 0)
 		return 0;             /* the full sleep (or a signal: the loop checks quit) */
-	for (unsigned i = n; i-- > 0;)
-		if (pfd[i].revents & (POLLERR | POLLHUP | POLLNVAL)) {
-			TG_WARN("loop", "wake descriptor %d: %s; no longer watched", lp->wake_fd[i],
-				(pfd[i].revents & POLLNVAL) ? "not open" : "error");
+	for (unsigned i = n; i-- > 0;) {
+		if (pfd[i].revents & POLLERR) {
+			/* a socket error (the interface went down: ENETDOWN) is reported once;
+			 * reading it clears it, and the socket wakes the worker again once the
+			 * interface is back */
+			int err = 0;
+			socklen_t len = sizeof(err);
+
+			(void)getsockopt(lp->wake_fd[i], SOL_SOCKET, SO_ERROR, &err, &len);
+		}
+		if (pfd[i].revents & POLLNVAL) {
+			TG_WARN("loop", "wake descriptor %d is not open; no longer watched",
+				lp->wake_fd[i]);
 			lp->wake_fd[i] = lp->wake_fd[--n];
 			lp->n_wake = (uint8_t)n;
 		}
+	}
 	return 1;
 }
 

@@ -24,11 +24,15 @@
  * progress never sees the deep sleeps. The back-off itself is dp_loop_backoff(), a
  * pure function, so that tests can drive it with made-up times.
  *
- * Waking on a frame: a loop given wake descriptors (wake_fd[], the af_packet PMD's own
- * sockets of its ports, dp_port_af_packet_fds()) sleeps in ppoll() on them instead of
+ * Waking on a frame: a loop given wake descriptors (wake_fd[]: the af_packet PMD's
+ * socket of the worker's own queue on each port, dp_port_af_packet_queue_fd(); with
+ * several workers, its handoff eventfd, handoff.h) sleeps in ppoll() on them instead of
  * a plain timed sleep, so that a frame arriving during a sleep ends it at once (the
  * kernel marks a PACKET_MMAP socket readable while its ring holds a frame the PMD has
- * not taken); the sleep's length stays the bound. Without them a frame that arrives
+ * not taken); the sleep's length stays the bound. Only its own queue's socket: another
+ * worker's stays readable while that worker is busy, and would keep this one awake
+ * (found in review). A wake-up that brings nothing makes the next sleep a timed one
+ * (wake_skip), so that a descriptor that stays readable cannot make the worker spin. Without them a frame that arrives
  * during a sleep waits for its end. Measured through the demo (docs/performance.md):
  * under load the worker hardly sleeps and nothing changes; with sparse traffic (one
  * client, 50 transactions a second) the average transaction took 0.58 ms instead of
@@ -114,6 +118,8 @@ struct dp_loop {
 	int      wake_fd[DP_LOOP_WAKE_MAX]; /* adaptive: descriptors that end a sleep when
 	                               * readable (see above); n_wake of them */
 	uint8_t  n_wake;
+	uint8_t  wake_skip;           /* the next sleep is a timed one (set by the loop) */
+	uint8_t  last_woken;          /* the last sleep ended by a descriptor */
 	/* statistics of the loop itself, written by the loop (read them after it returned) */
 	uint64_t polls;               /* iterations over all ports */
 	uint64_t sleeps;              /* adaptive sleeps taken */
@@ -122,9 +128,10 @@ struct dp_loop {
 	uint64_t woken;               /* sleeps ended early by a wake descriptor */
 } __rte_cache_aligned;
 
-/* Sleeps up to <us> microseconds, or until one of lp->wake_fd[] is readable. A
- * descriptor that reports an error or was closed is dropped from the list (else every
- * sleep would end at once). Returns 1 when woken early, 0 after the full sleep. */
+/* Sleeps up to <us> microseconds, or until one of lp->wake_fd[] is readable (a plain
+ * timed sleep with lp->wake_skip). A socket error is read, which clears it; a
+ * descriptor that is not open is dropped from the list (else every sleep would end at
+ * once). Returns 1 when woken early, 0 after the full sleep. */
 int dp_loop_sleep(struct dp_loop *lp, uint32_t us);
 
 /* The lcore function: runs <arg> (a struct dp_loop *) until *quit becomes true, then

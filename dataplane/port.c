@@ -459,3 +459,24 @@ int dp_port_af_packet_fds(const char *dev, int *fds, int max)
 	closedir(d);
 	return n;
 }
+
+int dp_port_af_packet_queue_fd(uint16_t port_id, uint16_t queue, const char *dev)
+{
+	int fds[64];
+	int n = dp_port_af_packet_fds(dev, fds, 64);
+	const struct rte_eth_fp_ops *ops;
+
+	if (n <= 0)
+		return -1;
+	if (port_id < RTE_MAX_ETHPORTS && queue < RTE_MAX_QUEUES_PER_PORT) {
+		ops = &rte_eth_fp_ops[port_id];
+		if (ops->rxq.data != NULL && ops->rxq.data[queue] != NULL) {
+			int fd = *(const int *)ops->rxq.data[queue];
+
+			for (int i = 0; i < n && i < 64; i++)
+				if (fds[i] == fd)
+					return fd;
+		}
+	}
+	return n == 1 ? fds[0] : -1;
+}

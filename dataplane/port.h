@@ -97,6 +97,12 @@ static inline uint32_t dp_port_af_packet_qpairs(const char *dev)
  * returns how many there are (0 for another PMD, or when none is found). */
 int dp_port_af_packet_fds(const char *dev, int *fds, int max);
 
+/* The af_packet PMD's socket of RX queue <queue> of started port <port_id> (configuration
+ * string <dev>), or -1. Read from the PMD's queue structure, whose first member is the
+ * socket (DPDK 22.11 drivers/net/af_packet: struct pkt_rx_queue), and trusted only if
+ * it is one of dp_port_af_packet_fds(); a port with one socket needs no such read. */
+int dp_port_af_packet_queue_fd(uint16_t port_id, uint16_t queue, const char *dev);
+
 /* Bytes of an af_packet ring frame before the packet (TPACKET2 header, sockaddr_ll,
  * aligned): a frame of framesz holds a packet of framesz - this. */
 #define DP_PORT_AF_PACKET_HDR 64

@@ -50,8 +50,10 @@ struct dp_worker {
 	struct dp_policy *own_pol;    /* the empty policy used until one is set */
 	struct proto_env env;         /* what decoders get: policy, scratch buffers, counters */
 	struct dp_frag *frag;         /* IP reassembly table (NULL: fragments dropped) */
-	const struct dp_handoff *handoff; /* several workers: where reassembled datagrams of
-	                               * other workers' flows go (NULL: one worker) */
+	struct dp_handoff *handoff;   /* several workers: where frames of other workers'
+	                               * flows go (NULL: one worker); the worker writes only
+	                               * its own wake[queue].asleep there */
+	uint64_t kick;                /* workers whose rings got frames in this burst */
 	struct rte_ring *ev_ring;     /* events to the slow path (NULL: not recorded) */
 	struct rte_ring *ctl_ring;    /* commands from the slow path (kill), or NULL */
 	int64_t realtime_off_ns;      /* wall clock = now_ns + this (set by the slow path) */

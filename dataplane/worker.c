@@ -507,6 +507,7 @@ static int handoff_send(struct dp_worker *w, uint16_t port, struct rte_mbuf *m,
 		return 1;
 	}
 	w->cnt.v[sent]++;
+	w->kick |= 1ull << q;         /* woken once, at the end of the burst */
 	return 1;
 }
 
@@ -700,6 +701,14 @@ void dp_worker_process_burst(struct dp_worker *w, uint16_t port, struct rte_mbuf
 	burst_begin(w);
 	for (uint16_t i = 0; i < n; i += FLOW_BULK_MAX)
 		process_chunk(w, port, pkts + i, n - i < FLOW_BULK_MAX ? (uint16_t)(n - i) : FLOW_BULK_MAX);
+	/* the workers that got frames wake up if they sleep: once a burst, not a frame
+	 * (each kick costs a full fence) */
+	while (w->kick != 0) {
+		unsigned q = (unsigned)__builtin_ctzll(w->kick);
+
+		w->kick &= w->kick - 1;
+		dp_handoff_kick(w->handoff, (uint16_t)q);
+	}
 }
 
 void dp_worker_timers(struct dp_worker *w)

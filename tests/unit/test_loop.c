@@ -18,11 +18,20 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <poll.h>
 #include <cmocka.h>
+#include <rte_dev.h>
+#include <rte_ethdev.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+#include "dataplane/handoff.h"
 #include "dataplane/loop.h"
 #include "dataplane/port.h"
+#include "tests/common/test_eal.h"
 
 #define US 1000ull
 #define MS 1000000ull
@@ -118,6 +127,12 @@ static void test_deep_idle(void **state)
 	assert_int_equal(us, 200);
 }
 
+/* The af_packet tests run in a network namespace of their own (made in main(), before
+ * EAL starts its threads), so that the "lo" they bind to is theirs: nothing else sends
+ * there, and nothing the PMD does touches the machine's interfaces. 0 without
+ * CAP_SYS_ADMIN: they are skipped. */
+static int own_netns;
+
 /* A readable descriptor ends the sleep at once (a sleep of 10 minutes otherwise); with
  * nothing to read the sleep runs its course. */
 static void test_sleep_ended_by_descriptor(void **state)
@@ -165,12 +180,12 @@ static void test_sleep_drops_bad_descriptor(void **state)
 
 /* The af_packet sockets of a port are found among the process's descriptors by the
  * interface they are bound to (here a socket on "lo", standing in for the PMD's). Needs
- * CAP_NET_RAW; skipped without it. */
+ * a namespace of its own (root); skipped without. */
 static void test_af_packet_fds(void **state)
 {
 	struct sockaddr_ll sll;
 	int fds[4], other[4];
-	int s = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+	int s = own_netns ? socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL)) : -1;
 
 	(void)state;
 	if (s < 0)
@@ -193,14 +208,109 @@ static void test_af_packet_fds(void **state)
 	assert_int_equal(dp_port_af_packet_fds("net_af_packet0,iface=lo", fds, 4), 0);
 }
 
+/* Whether <fd> is readable now (no waiting). */
+static int readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+/* A worker that hands frames to a sleeping one wakes it through its eventfd; not one
+ * that is awake; and a worker with frames already in its ring does not go to sleep. */
+static void test_handoff_wakes_sleeper(void **state)
+{
+	struct rte_mempool *pool = test_pool();
+	struct dp_handoff *h = rte_zmalloc("h", sizeof(*h), 64);
+	struct dp_loop lp;
+	struct rte_mbuf *m;
+	void *got;
+
+	(void)state;
+	assert_non_null(pool);
+	assert_non_null(h);
+	h->n_workers = 2;
+	assert_int_equal(dp_handoff_rings_create(h, SOCKET_ID_ANY), 0);
+	assert_int_equal(dp_handoff_wake_init(h), 0);
+	/* awake: no kick reaches it */
+	dp_handoff_kick(h, 1);
+	assert_false(readable(h->wake[1].efd));
+	/* asleep with an empty ring: a frame for it, then the kick */
+	assert_int_equal(dp_handoff_sleep_begin(h, 1), 1);
+	m = rte_pktmbuf_alloc(pool);
+	assert_non_null(m);
+	assert_int_equal(rte_ring_mp_enqueue(h->ring[1], m), 0);
+	dp_handoff_kick(h, 1);
+	assert_true(readable(h->wake[1].efd));
+	assert_false(readable(h->wake[0].efd));
+	memset(&lp, 0, sizeof(lp));
+	lp.wake_fd[0] = h->wake[1].efd;
+	lp.n_wake = 1;
+	assert_int_equal(dp_loop_sleep(&lp, 600000000u), 1); /* ends at once */
+	dp_handoff_sleep_end(h, 1);
+	assert_false(readable(h->wake[1].efd));
+	assert_int_equal(h->wake[1].asleep, 0);
+	/* a frame waits in the ring: no sleep */
+	assert_int_equal(dp_handoff_sleep_begin(h, 1), 0);
+	assert_int_equal(h->wake[1].asleep, 0);
+	assert_int_equal(rte_ring_sc_dequeue(h->ring[1], &got), 0);
+	assert_ptr_equal(got, m);
+	rte_pktmbuf_free(m);
+	dp_handoff_rings_free(h);
+	assert_int_equal(h->wake_on, 0);
+	rte_free(h);
+}
+
+/* A worker waits on its own queue's socket only: the socket of each RX queue of an
+ * af_packet port (two queue pairs on the test's own "lo", nothing sent) is read from
+ * the PMD and is one of the port's sockets, and the two differ.
+ * Needs a namespace of its own (root); skipped without. */
+static void test_af_packet_queue_fd(void **state)
+{
+	static const char dev[] = "net_af_packet_tq,iface=lo,qpairs=2";
+	struct rte_mempool *pool = test_pool();
+	struct rte_eth_conf conf;
+	uint16_t port;
+	int all[8], q0, q1, n;
+
+	(void)state;
+	if (!own_netns)
+		skip();
+	assert_non_null(pool);
+	assert_int_equal(rte_eal_hotplug_add("vdev", "net_af_packet_tq", "iface=lo,qpairs=2"), 0);
+	assert_int_equal(rte_eth_dev_get_port_by_name("net_af_packet_tq", &port), 0);
+	memset(&conf, 0, sizeof(conf));
+	assert_int_equal(rte_eth_dev_configure(port, 2, 2, &conf), 0);
+	for (uint16_t q = 0; q < 2; q++) {
+		assert_int_equal(rte_eth_rx_queue_setup(port, q, 128, SOCKET_ID_ANY, NULL, pool), 0);
+		assert_int_equal(rte_eth_tx_queue_setup(port, q, 128, SOCKET_ID_ANY, NULL), 0);
+	}
+	assert_int_equal(rte_eth_dev_start(port), 0);
+	n = dp_port_af_packet_fds(dev, all, 8);
+	assert_int_equal(n, 2);
+	q0 = dp_port_af_packet_queue_fd(port, 0, dev);
+	q1 = dp_port_af_packet_queue_fd(port, 1, dev);
+	assert_true(q0 >= 0 && q1 >= 0);
+	assert_int_not_equal(q0, q1);
+	assert_true(q0 == all[0] || q0 == all[1]);
+	assert_true(q1 == all[0] || q1 == all[1]);
+	assert_int_equal(dp_port_af_packet_queue_fd(port, 0, "net_af_packet_tq,iface=tg-nonexistent"), -1);
+	assert_int_equal(rte_eth_dev_stop(port), 0);
+	assert_int_equal(rte_eth_dev_close(port), 0);
+	assert_int_equal(rte_eal_hotplug_remove("vdev", "net_af_packet_tq"), 0);
+}
+
 int main(void)
 {
+	own_netns = unshare(CLONE_NEWNET) == 0;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_spin_then_doubling),
 		cmocka_unit_test(test_deep_idle),
 		cmocka_unit_test(test_sleep_ended_by_descriptor),
 		cmocka_unit_test(test_sleep_drops_bad_descriptor),
 		cmocka_unit_test(test_af_packet_fds),
+		cmocka_unit_test(test_handoff_wakes_sleeper),
+		cmocka_unit_test(test_af_packet_queue_fd),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
