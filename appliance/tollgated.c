@@ -368,7 +368,8 @@ static void tgd_wake_fds(struct tgd *d, struct dp_loop *lp, uint16_t queue)
 		fd = dp_port_af_packet_queue_fd(d->port_id[p], queue, c->ports[p].dev);
 		if (fd < 0)
 			TG_WARN("main", "port %s, queue %u: its af_packet socket was not found; a "
-				"sleeping worker waits out its sleeps there", c->ports[p].name, queue);
+				"sleeping worker waits out its sleeps there", c->ports[p].name,
+				queue);
 		else
 			lp->wake_fd[lp->n_wake++] = fd;
 	}
@@ -598,7 +599,8 @@ static int tgd_handoff_init(struct tgd *d)
 		if (!dp_port_rss_capable(d->port_id[p])) {
 			snprintf(err, sizeof(err), "port %u has no RSS", d->port_id[p]);
 			d->handoff->soft = 1;
-		} else if (dp_port_rss_get(d->port_id[p], &d->handoff->rss[p], err, sizeof(err)) < 0) {
+		} else if (dp_port_rss_get(d->port_id[p], &d->handoff->rss[p], err,
+					   sizeof(err)) < 0) {
 			d->handoff->soft = 1;
 		}
 	}
@@ -614,9 +616,10 @@ static int tgd_handoff_init(struct tgd *d)
 			TG_ERR("main", "handoff between workers: eventfd: %s", strerror(errno));
 			return -1;
 		}
-		for (uint16_t i = 0; i < d->n_workers_init; i++)
-			if (d->loops[i].n_wake < DP_LOOP_WAKE_MAX)
-				d->loops[i].wake_fd[d->loops[i].n_wake++] = d->handoff->wake[i].efd;
+		for (uint16_t i = 0; i < d->n_workers_init; i++) {
+			d->loops[i].kick_fd = d->handoff->wake[i].efd;
+			d->loops[i].kick_on = 1;
+		}
 	}
 	for (uint16_t i = 0; i < d->n_workers_init; i++)
 		d->workers[i].handoff = d->handoff;

@@ -141,13 +141,15 @@ int dp_loop_run(void *arg)
 		if (bo.deep_after_ns && bo.deep_us_max > bo.idle_us_max)
 			TG_INFO("loop", "worker %u on lcore %u: queue %u, %u ports, adaptive polling "
 				"(sleeps up to %u us, up to %u us after %u ms without packets; "
-				"a frame on %u sockets ends a sleep)",
+				"a frame on %u sockets ends a sleep%s)",
 				w->id, rte_lcore_id(), w->queue, w->n_ports, bo.idle_us_max,
-				bo.deep_us_max, lp->deep_after_ms, lp->n_wake);
+				bo.deep_us_max, lp->deep_after_ms, lp->n_wake,
+				lp->kick_on ? ", and so does a frame handed over" : "");
 		else
 			TG_INFO("loop", "worker %u on lcore %u: queue %u, %u ports, adaptive polling "
-				"(sleeps up to %u us; a frame on %u sockets ends a sleep)", w->id,
-				rte_lcore_id(), w->queue, w->n_ports, bo.idle_us_max, lp->n_wake);
+				"(sleeps up to %u us; a frame on %u sockets ends a sleep%s)", w->id,
+				rte_lcore_id(), w->queue, w->n_ports, bo.idle_us_max, lp->n_wake,
+				lp->kick_on ? ", and so does a frame handed over" : "");
 	} else {
 		TG_INFO("loop", "worker %u on lcore %u: queue %u, %u ports, busy polling",
 			w->id, rte_lcore_id(), w->queue, w->n_ports);
@@ -164,6 +166,8 @@ int dp_loop_run(void *arg)
 
 		w->now_ns = loop_now_ns(&clk);
 		got = loop_poll_ports(lp);
+		if (got)
+			lp->woke_idle = 0;
 		if (w->now_ns >= next_timer_ns) {
 			dp_worker_timers(w);
 			loop_tx_drain(lp);     /* timers may retransmit */
@@ -181,12 +185,14 @@ int dp_loop_run(void *arg)
 		 * the others now kick this worker's eventfd (handoff.h) */
 		if (w->handoff && !dp_handoff_sleep_begin(w->handoff, w->queue))
 			continue;
-		/* a wake-up that brought nothing (a frame the PMD could not take, no mbuf):
-		 * the next sleep is a timed one, or a descriptor that stays readable would
-		 * keep the worker spinning through poll() */
-		lp->wake_skip = lp->last_woken && got == 0;
-		lp->last_woken = (uint8_t)dp_loop_sleep(lp, us);
-		lp->woken += lp->last_woken;
+		/* a wake-up that has brought nothing yet (a frame the PMD could not take, no
+		 * mbuf): this sleep ignores the sockets, or one that stays readable would keep
+		 * the worker spinning through poll(); handed-over frames still wake it */
+		lp->wake_skip = lp->woke_idle;
+		if (dp_loop_sleep(lp, us)) {
+			lp->woken++;
+			lp->woke_idle = 1;
+		}
 		if (w->handoff)
 			dp_handoff_sleep_end(w->handoff, w->queue);
 		lp->sleeps++;
@@ -204,18 +210,25 @@ int dp_loop_run(void *arg)
 
 int dp_loop_sleep(struct dp_loop *lp, uint32_t us)
 {
-	struct pollfd pfd[DP_LOOP_WAKE_MAX];
+	struct pollfd pfd[DP_LOOP_WAKE_MAX + 1];
 	struct timespec ts = { .tv_sec = us / 1000000u, .tv_nsec = (long)(us % 1000000u) * 1000 };
 	unsigned n = lp->n_wake < DP_LOOP_WAKE_MAX ? lp->n_wake : DP_LOOP_WAKE_MAX;
+	unsigned total;
 	int rc;
 
-	if (n == 0 || lp->wake_skip) {
+	if (lp->wake_skip)
+		n = 0;
+	total = n;
+
+	if (n == 0 && !lp->kick_on) {
 		rte_delay_us_sleep(us);
 		return 0;
 	}
 	for (unsigned i = 0; i < n; i++)
 		pfd[i] = (struct pollfd){ .fd = lp->wake_fd[i], .events = POLLIN };
-	rc = ppoll(pfd, n, &ts, NULL);
+	if (lp->kick_on)
+		pfd[total++] = (struct pollfd){ .fd = lp->kick_fd, .events = POLLIN };
+	rc = ppoll(pfd, total, &ts, NULL);
 	if (rc < 0 && errno != EINTR) {
 		rte_delay_us_sleep(us);   /* poll() itself failed: sleep all the same */
 		return 0;
@@ -238,6 +251,10 @@ int dp_loop_sleep(struct dp_loop *lp, uint32_t us)
 			lp->wake_fd[i] = lp->wake_fd[--n];
 			lp->n_wake = (uint8_t)n;
 		}
+	}
+	if (lp->kick_on && (pfd[total - 1].revents & POLLNVAL)) {
+		TG_WARN("loop", "kick descriptor %d is not open; no longer watched", lp->kick_fd);
+		lp->kick_on = 0;
 	}
 	return 1;
 }

@@ -31,8 +31,10 @@
  * kernel marks a PACKET_MMAP socket readable while its ring holds a frame the PMD has
  * not taken); the sleep's length stays the bound. Only its own queue's socket: another
  * worker's stays readable while that worker is busy, and would keep this one awake
- * (found in review). A wake-up that brings nothing makes the next sleep a timed one
- * (wake_skip), so that a descriptor that stays readable cannot make the worker spin. Without them a frame that arrives
+ * (found in review). While a wake-up has brought nothing (woke_idle: a frame the PMD
+ * cannot take for want of mbufs stays readable), sleeps ignore the sockets and wait on
+ * the eventfd only (wake_skip), so that a descriptor that stays readable cannot make
+ * the worker spin, and a handed-over frame still ends the sleep. Without them a frame that arrives
  * during a sleep waits for its end. Measured through the demo (docs/performance.md):
  * under load the worker hardly sleeps and nothing changes; with sparse traffic (one
  * client, 50 transactions a second) the average transaction took 0.58 ms instead of
@@ -118,8 +120,11 @@ struct dp_loop {
 	int      wake_fd[DP_LOOP_WAKE_MAX]; /* adaptive: descriptors that end a sleep when
 	                               * readable (see above); n_wake of them */
 	uint8_t  n_wake;
-	uint8_t  wake_skip;           /* the next sleep is a timed one (set by the loop) */
-	uint8_t  last_woken;          /* the last sleep ended by a descriptor */
+	uint8_t  kick_on;             /* kick_fd is set */
+	int      kick_fd;             /* several workers: the eventfd other workers write to
+	                               * after handing this one frames (handoff.h) */
+	uint8_t  wake_skip;           /* the next sleep ignores wake_fd[] (not kick_fd) */
+	uint8_t  woke_idle;           /* a sleep ended early and no packet came since */
 	/* statistics of the loop itself, written by the loop (read them after it returned) */
 	uint64_t polls;               /* iterations over all ports */
 	uint64_t sleeps;              /* adaptive sleeps taken */
@@ -128,10 +133,11 @@ struct dp_loop {
 	uint64_t woken;               /* sleeps ended early by a wake descriptor */
 } __rte_cache_aligned;
 
-/* Sleeps up to <us> microseconds, or until one of lp->wake_fd[] is readable (a plain
- * timed sleep with lp->wake_skip). A socket error is read, which clears it; a
- * descriptor that is not open is dropped from the list (else every sleep would end at
- * once). Returns 1 when woken early, 0 after the full sleep. */
+/* Sleeps up to <us> microseconds, or until one of lp->wake_fd[] (not with
+ * lp->wake_skip) or lp->kick_fd (with lp->kick_on) is readable; with neither, a plain
+ * timed sleep. A socket error is read, which clears it; a descriptor that is not open
+ * is dropped (else every sleep would end at once). Returns 1 when woken early, 0 after
+ * the full sleep. */
 int dp_loop_sleep(struct dp_loop *lp, uint32_t us);
 
 /* The lcore function: runs <arg> (a struct dp_loop *) until *quit becomes true, then

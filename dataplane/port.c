@@ -293,8 +293,8 @@ int dp_port_setup(uint16_t port_id, uint16_t n_queues, uint16_t rx_desc, uint16_
 		if (port_rss_conf(port_id, &info, &conf.rx_adv_conf.rss_conf, key) == 0)
 			conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		else
-			TG_INFO("port", "port %u (%s): no RSS; the %u workers spread flows in software",
-				port_id, port_driver(&info), n_queues);
+			TG_INFO("port", "port %u (%s): no RSS; the %u workers spread flows in "
+				"software", port_id, port_driver(&info), n_queues);
 	}
 	if (n_queues > info.max_rx_queues || n_queues > info.max_tx_queues) {
 		snprintf(err, errlen, "port %u (%s): %u workers need %u RX and TX queues, the device "

@@ -703,12 +703,13 @@ void dp_worker_process_burst(struct dp_worker *w, uint16_t port, struct rte_mbuf
 		process_chunk(w, port, pkts + i, n - i < FLOW_BULK_MAX ? (uint16_t)(n - i) : FLOW_BULK_MAX);
 	/* the workers that got frames wake up if they sleep: once a burst, not a frame
 	 * (each kick costs a full fence) */
-	while (w->kick != 0) {
+	while (w->kick != 0 && w->handoff->wake_on) {
 		unsigned q = (unsigned)__builtin_ctzll(w->kick);
 
 		w->kick &= w->kick - 1;
 		dp_handoff_kick(w->handoff, (uint16_t)q);
 	}
+	w->kick = 0;                  /* busy polling: nobody sleeps, no fence needed */
 }
 
 void dp_worker_timers(struct dp_worker *w)

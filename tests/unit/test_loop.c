@@ -4,9 +4,9 @@
  *
  * The back-off is a pure function of the poll results and of the times it is given,
  * so these tests feed it made-up nanoseconds: nothing there sleeps or reads a clock.
- * The sleep tests give a readable descriptor and a sleep of minutes: a sleep that is not
- * ended by it would make the test run for minutes and fail on its result (no clock is
- * read either).
+ * The sleep tests give a readable descriptor and a sleep of two seconds: a sleep that
+ * is not ended by it returns 0 after them and fails the test on its result (no clock is
+ * read).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -127,6 +127,36 @@ static void test_deep_idle(void **state)
 	assert_int_equal(us, 200);
 }
 
+/* While a wake-up has brought nothing (wake_skip), a sleep ignores the sockets, which
+ * may stay readable (a frame the PMD cannot take), but not the kick eventfd: a frame
+ * handed over still ends it. Before, such a sleep was a plain timed one (review). */
+static void test_sleep_skip_keeps_kick(void **state)
+{
+	struct dp_loop lp;
+	int p[2], ev = eventfd(0, EFD_NONBLOCK);
+	uint64_t one = 1;
+
+	(void)state;
+	assert_true(ev >= 0);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], "x", 1), 1);   /* a socket that stays readable */
+	memset(&lp, 0, sizeof(lp));
+	lp.wake_fd[0] = p[0];
+	lp.n_wake = 1;
+	lp.kick_fd = ev;
+	lp.kick_on = 1;
+	assert_int_equal(dp_loop_sleep(&lp, 2000000u), 1);  /* the socket ends it */
+	lp.wake_skip = 1;
+	assert_int_equal(dp_loop_sleep(&lp, 1000), 0);      /* ignored: 1 ms, then 0 */
+	assert_int_equal(write(ev, &one, sizeof(one)), (ssize_t)sizeof(one));
+	assert_int_equal(dp_loop_sleep(&lp, 2000000u), 1);  /* the kick ends it */
+	lp.kick_on = 0;
+	assert_int_equal(dp_loop_sleep(&lp, 1000), 0);      /* nothing left: timed */
+	close(p[0]);
+	close(p[1]);
+	close(ev);
+}
+
 /* The af_packet tests run in a network namespace of their own (made in main(), before
  * EAL starts its threads), so that the "lo" they bind to is theirs: nothing else sends
  * there, and nothing the PMD does touches the machine's interfaces. 0 without
@@ -147,7 +177,7 @@ static void test_sleep_ended_by_descriptor(void **state)
 	lp.n_wake = 1;
 	assert_int_equal(dp_loop_sleep(&lp, 1000), 0);       /* 1 ms, nothing came */
 	assert_int_equal(write(p[1], "x", 1), 1);
-	assert_int_equal(dp_loop_sleep(&lp, 600000000u), 1); /* ends at once */
+	assert_int_equal(dp_loop_sleep(&lp, 2000000u), 1); /* ended by it */
 	assert_int_equal(lp.n_wake, 1);
 	close(p[0]);
 	close(p[1]);
@@ -169,10 +199,10 @@ static void test_sleep_drops_bad_descriptor(void **state)
 	lp.wake_fd[0] = p[0];                 /* not open any more */
 	lp.wake_fd[1] = ev;
 	lp.n_wake = 2;
-	assert_int_equal(dp_loop_sleep(&lp, 600000000u), 1);
+	assert_int_equal(dp_loop_sleep(&lp, 2000000u), 1);
 	assert_int_equal(lp.n_wake, 1);
 	assert_int_equal(lp.wake_fd[0], ev);
-	assert_int_equal(dp_loop_sleep(&lp, 600000000u), 1); /* the eventfd is still readable */
+	assert_int_equal(dp_loop_sleep(&lp, 2000000u), 1); /* the eventfd is still readable */
 	close(ev);
 	lp.n_wake = 0;
 	assert_int_equal(dp_loop_sleep(&lp, 1), 0);          /* a plain timed sleep */
@@ -244,9 +274,9 @@ static void test_handoff_wakes_sleeper(void **state)
 	assert_true(readable(h->wake[1].efd));
 	assert_false(readable(h->wake[0].efd));
 	memset(&lp, 0, sizeof(lp));
-	lp.wake_fd[0] = h->wake[1].efd;
-	lp.n_wake = 1;
-	assert_int_equal(dp_loop_sleep(&lp, 600000000u), 1); /* ends at once */
+	lp.kick_fd = h->wake[1].efd;
+	lp.kick_on = 1;
+	assert_int_equal(dp_loop_sleep(&lp, 2000000u), 1); /* ended by it */
 	dp_handoff_sleep_end(h, 1);
 	assert_false(readable(h->wake[1].efd));
 	assert_int_equal(h->wake[1].asleep, 0);
@@ -309,6 +339,7 @@ int main(void)
 		cmocka_unit_test(test_sleep_ended_by_descriptor),
 		cmocka_unit_test(test_sleep_drops_bad_descriptor),
 		cmocka_unit_test(test_af_packet_fds),
+		cmocka_unit_test(test_sleep_skip_keeps_kick),
 		cmocka_unit_test(test_handoff_wakes_sleeper),
 		cmocka_unit_test(test_af_packet_queue_fd),
 	};
