@@ -312,6 +312,21 @@ static void drain(struct fz *z)
 			 * port 0 (toward the clients), its source port on port 1 */
 			unsigned k = (unsigned)(port ? p.sport : p.dport) - CPORT0;
 			CHECK(k < N_CONV);
+			/* A SYN-ACK on its way to the client commits the appliance to the
+			 * connection it answers: the server's record starts there. Until then a
+			 * client SYN passed on inside a live session (RFC 5961) leaves two
+			 * connections sharing the server's sequence numbers, the old one's bytes
+			 * still flowing: which of them the server keeps is its choice, not the
+			 * appliance's (found by fuzz_tcp_mw, whose handoffs delay SYN-ACKs). */
+			if (port == 0 && (p.tcp_flags & (DP_TCP_SYN | DP_TCP_ACK)) ==
+					 (DP_TCP_SYN | DP_TCP_ACK)) {
+				struct seen *srv = &seen[k][1];
+
+				memset(srv->known, 0, srv->hi);
+				srv->hi = 0;
+				srv->base = p.ack;
+				srv->have_base = 1;
+			}
 			seen_check(z, &seen[k][port], d, &p);
 			uint32_t end = p.seq + p.payload_len +
 				       !!(p.tcp_flags & (DP_TCP_SYN | DP_TCP_FIN));
