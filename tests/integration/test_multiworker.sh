@@ -16,7 +16,8 @@
 #   - then, from tollgated's exit report: both workers created flows, segments were
 #     handed between them (soft_handoff > 0), at most 1 % dropped for a full ring
 #     (soft_handoff_full), none dropped for want of a flow (drop_no_flow = 0), and
-#     cmd_blocked equals the statements blocked.
+#     cmd_blocked equals the statements blocked, and each worker had sleeps that a
+#     frame ended (adaptive polling waking on its af_packet socket or handoff eventfd).
 # The table still exists, with all its rows, seen directly on the server.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -129,6 +130,12 @@ v=$(it_counter_sum "$log" drop_no_flow)
 it_check "drop_no_flow is 0 ($v)" [ "$v" -eq 0 ]
 v=$(it_counter_sum "$log" cmd_blocked)
 it_check "cmd_blocked $v equals the $sessions statements blocked" [ "$v" -eq "$sessions" ]
+# adaptive polling: each worker slept between the sessions above and was woken by a
+# frame (its own queue's socket, or a frame handed over), not by the end of a sleep
+for w in 0 1; do
+	v=$(sed -n "s/.*worker $w stopped: .* \([0-9]*\) ended by a frame.*/\1/p" "$log")
+	it_check "worker $w: sleeps ended by a frame (${v:-none})" [ "${v:-0}" -gt 0 ]
+done
 rows=$(srv "$IT_PGBIN/psql" -X -At "$IT_URI" -c 'SELECT count(*) FROM cards' 2>&1) || true
 it_check "table cards still holds its 2 rows on the server ($rows)" [ "$rows" == 2 ]
 

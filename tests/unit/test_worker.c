@@ -669,6 +669,49 @@ static void test_soft_spread(void **state)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
+/* Software spreading and fragments: the worker that receives the fragments (the kernel
+ * puts a datagram's pieces on one queue, by addresses) reassembles the datagram and
+ * passes it to the owner of its flow by the software hash (frag_handoff), where the
+ * flow's stream takes it. */
+static void test_soft_fragments(void **state)
+{
+	static const char msg[] = "0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ\n";
+	struct tconv *t = *state;
+	struct dp_worker *w1;
+	struct dp_handoff *h;
+	struct rte_mbuf *f[2], *m;
+	struct dp_pkt p;
+	uint32_t seed = 0;
+
+	t->cfg.frag = DP_FRAG_REASSEMBLE;
+	assert_int_equal(tconv_start(t), 0);
+	h = two_workers(t, &w1);
+	tconv_handshake(t);
+	m = tconv_build(t, 0, DP_TCP_ACK | DP_TCP_PSH, t->nxt[0], tconv_rcv_nxt(t, 0), msg,
+			(uint16_t)strlen(msg));
+	assert_int_equal(dp_pkt_parse(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m), &p),
+			 DP_PKT_TCP);
+	while (dp_handoff_soft(seed, 2, &p) != 0)
+		seed++;
+	h->soft = 1;
+	h->seed = seed;
+	memset(h->rss, 0, sizeof(h->rss));   /* no RSS to follow: only the software owner */
+	ip4_split(t, m, 48, f);
+	dp_worker_process_burst(w1, 0, f, 2);
+	assert_int_equal(w1->tx[0].n + w1->tx[1].n, 0);
+	assert_int_equal(DP_CNT_GET(&w1->cnt, frag_reassembled), 1);
+	assert_int_equal(DP_CNT_GET(&w1->cnt, frag_handoff), 1);
+	assert_int_equal(DP_CNT_GET(&w1->cnt, flow_created), 0);
+	assert_int_equal(dp_worker_handoff_poll(t->w), 1);
+	t->nxt[0] += (uint32_t)strlen(msg);
+	tconv_drain(t);
+	assert_true(tconv_rx_is(t, 0, msg));
+	assert_int_equal(TCONV_CNT(t, drop_no_flow), 0);
+
+	two_workers_free(t, w1, h);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
 /* Software spreading and an IPv6 routing header: the owner is that of the final
  * destination (the flow's), not of the waypoint in the IPv6 header. The seed is picked
  * so that the two differ: the segment reaches worker 1, which owns the waypoint's
@@ -1335,6 +1378,7 @@ int main(void)
 		cmocka_unit_test(test_soft_owner_symmetric),
 		cmocka_unit_test_setup_teardown(test_soft_spread, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_soft_routed, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_soft_fragments, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_fragment_of_protected_dropped, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_flow_created_on_syn, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_table_full_fail_closed, tconv_cm_setup, tconv_cm_teardown),
