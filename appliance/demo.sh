@@ -10,6 +10,10 @@
 # small `shop` database. State lives in ./run/: pid files, logs, the cluster.
 # TG_BUILD_DIR chooses the build directory (default: build). TG_DEMO_MODE=bridge puts
 # a Linux bridge where tollgated would be (to compare, or before tollgated is built).
+# TG_DEMO_WORKERS=N (1 to 8, default 1) runs N workers, spreading the flows in software
+# (af_packet has no RSS): the configuration is written to run/demo-workers.conf, with
+# qpairs=N on both ports and, when the machine has fewer than N+1 CPUs, an lcore list
+# that shares them.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -26,6 +30,8 @@ mode=${TG_DEMO_MODE:-appliance}
 tollgated=$TG_ROOT/$build_dir/appliance/tollgated
 conf=$TG_ROOT/appliance/demo.conf
 run=$TG_ROOT/run
+workers=${TG_DEMO_WORKERS:-1}
+[[ $workers =~ ^[1-8]$ ]] || { echo "demo: TG_DEMO_WORKERS must be 1 to 8" >&2; exit 1; }
 tg_pidfile=$run/tollgated.pid     # written by tollgated itself
 tg_bgpid=$run/tollgated.bg.pid    # the pid this script started, in case tollgated could not
 tg_log=$run/tollgated.log
@@ -171,11 +177,42 @@ ANALYZE orders;
 SQL
 }
 
+# Writes run/demo-workers.conf: demo.conf with <workers> workers (see the top). Paths in
+# demo.conf are relative to appliance/; run/ sits beside it, so they stay right.
+workers_conf() {
+	local out=$run/demo-workers.conf cpus n i lc
+	# the CPUs this process may use, in order
+	mapfile -t cpus < <(awk '/^Cpus_allowed_list:/ { print $2 }' /proc/self/status |
+		tr ',' '\n' | awk -F- '{ for (c = $1; c <= ($2 == "" ? $1 : $2); c++) print c }')
+	n=${#cpus[@]}
+	((n > 0)) || die "cannot read this process's CPUs"
+	lc=""
+	if ((n < workers + 1)); then
+		# the main lcore on the first CPU, the workers round the CPUs from there
+		lc="0@${cpus[0]}"
+		for ((i = 1; i <= workers; i++)); do
+			lc+=",$i@${cpus[(i - 1) % n]}"
+		done
+		lc=", \"--lcores\", \"$lc\""
+	fi
+	sed -e "s/\(iface=[A-Za-z0-9_-]*\)\"/\1,qpairs=$workers\"/" \
+		-e "s/^\([[:space:]]*count[[:space:]]*=[[:space:]]*\)1;.*/\1$workers;/" \
+		-e "s/\(\"--file-prefix=tollgate\"\) *\]/\1$lc ]/" \
+		"$TG_ROOT/appliance/demo.conf" >"$out" || return 1
+	grep -q "qpairs=$workers\"" "$out" && grep -q "count = $workers;" "$out" || return 1
+	echo "$out"
+}
+
 start_all() {
 	[[ $(id -u) -eq 0 ]] || die "run me as root: sudo $0"
 	if [[ $mode == appliance ]]; then
 		"$TG_ROOT/appliance/setup.sh"
 		[[ -x $tollgated ]] || die "$tollgated was not built (see run/setup-build.log)"
+		if ((workers > 1)); then
+			mkdir -p "$run"
+			conf=$(workers_conf) || die "could not write the $workers-worker configuration"
+			say "$workers workers, flows spread in software: $conf"
+		fi
 		[[ -r $conf ]] || die "no $conf"
 		"$tollgated" --check "$conf" >"$run/tollgated-check.log" 2>&1 ||
 			die "$conf does not validate: $(tail -n 5 "$run/tollgated-check.log")"
