@@ -31,6 +31,7 @@
 #include "dataplane/dp_pkt.h"
 #include "dataplane/flow.h"
 #include "dataplane/loop.h"
+#include "dataplane/handoff.h"
 #include "dataplane/worker.h"
 #include "dataplane/proto/proto.h"
 #include "tests/common/test_eal.h"
@@ -40,6 +41,7 @@
 #endif
 
 #define BENCH_MAX_REPS   1000
+#define BENCH_MAX_WORKERS 4            /* --workers: software flow spreading */
 #define BENCH_MAX_RULES  16
 #define BENCH_TIMER_NS   DP_LOOP_TIMER_NS     /* as the worker loop: timers every 1 ms */
 
@@ -57,6 +59,7 @@ struct bench_opts {
 	int proto;                    /* the resource's decoder: DP_PROTO_PG or DP_PROTO_NONE */
 	unsigned resources;           /* resources configured: the trace's server is the last */
 	int nic_cksum;                /* the emulated NIC verifies checksums (RX offload) */
+	unsigned workers;             /* workers spreading flows in software, on this core */
 };
 
 /* One timed run of one phase. */
@@ -85,7 +88,9 @@ struct bench {
 	struct sg_trace t;
 	struct rte_mempool *pool;
 	struct dp_config cfg;
-	struct dp_worker *w;
+	struct dp_worker *w;          /* ws[0] */
+	struct dp_worker *ws[BENCH_MAX_WORKERS]; /* o.workers of them */
+	struct dp_handoff *h;         /* their rings (o.workers > 1) */
 	struct dp_txbuf *fwd;         /* the ceiling's TX arrays, [2] */
 	uint64_t mult;                /* TSC to ns, 32.32 fixed point */
 	uint64_t clock_off_ns;        /* added to the clock: skips idle time between runs */
@@ -210,13 +215,74 @@ static void check_finish(struct bench *b)
 
 static void sample_peaks(struct bench *b)
 {
-	uint32_t fl = flow_count(b->w->ft);
+	uint32_t fl = 0;
+
+	for (unsigned k = 0; k < b->o.workers; k++)
+		fl += flow_count(b->ws[k]->ft);
 	unsigned mb = rte_mempool_in_use_count(b->pool);
 
 	if (fl > b->peak_flows)
 		b->peak_flows = fl;
 	if (mb > b->peak_mbufs)
 		b->peak_mbufs = mb;
+}
+
+/* --workers N: the trace through N workers on this core, spreading the flows in
+ * software (dataplane/handoff.h). Burst i reaches worker i % N, as a kernel spreading
+ * frames over N queues might, flow or not (the harder case: about (N-1)/N of the
+ * segments go to another worker); every ring is drained after each burst, so a flow's
+ * frames keep their order. It measures what the spreading costs a core (the owner's
+ * hash, the ring, the single-frame path of handed-over segments), not the scaling over
+ * cores. Never inlined (see run_tracked). */
+static __attribute__((noinline)) int run_tracked_soft(struct bench *b, struct phase_run *r,
+						      int check)
+{
+	struct rte_mbuf *pkts[DP_BURST];
+	unsigned nw = b->o.workers;
+	uint64_t t0;
+
+	memset(r, 0, sizeof(*r));
+	b->next_timer_ns = bench_now_ns(b) + BENCH_TIMER_NS;
+	t0 = rte_rdtsc();
+	for (uint32_t i = 0; i < b->t.n_bursts; i++) {
+		const struct sg_burst *bu = &b->t.bursts[i];
+		uint64_t now, mem = 0;
+		unsigned moved;
+
+		if (rx_copy(b, bu, pkts) < 0)
+			return -1;
+		now = bench_now_ns(b);
+		for (unsigned k = 0; k < nw; k++)
+			b->ws[k]->now_ns = now;
+		dp_worker_process_burst(b->ws[i % nw], bu->port, pkts, bu->n);
+		do {
+			moved = 0;
+			for (unsigned k = 0; k < nw; k++)
+				moved += dp_worker_handoff_poll(b->ws[k]);
+		} while (moved);
+		if (now >= b->next_timer_ns) {
+			for (unsigned k = 0; k < nw; k++)
+				dp_worker_timers(b->ws[k]);
+			b->next_timer_ns = now + BENCH_TIMER_NS;
+		}
+		for (unsigned k = 0; k < nw; k++) {
+			struct dp_worker *w = b->ws[k];
+
+			if (check)
+				for (uint16_t p = 0; p < 2; p++)
+					for (uint16_t j = 0; j < w->tx[p].n; j++)
+						check_frame(b, p, w->tx[p].pkts[j]);
+			tx_done(&w->tx[0], r);
+			tx_done(&w->tx[1], r);
+			mem += w->stream_mem;
+		}
+		if (mem > b->peak_stream_mem)
+			b->peak_stream_mem = mem;
+		if ((i & 63) == 63)
+			sample_peaks(b);
+	}
+	r->cycles = rte_rdtsc() - t0;
+	return 0;
 }
 
 /* The tracked path over the whole trace. With <check>, every emitted frame is
@@ -228,6 +294,8 @@ static __attribute__((noinline)) int run_tracked(struct bench *b, struct phase_r
 	struct rte_mbuf *pkts[DP_BURST];
 	uint64_t t0;
 
+	if (b->o.workers > 1)
+		return run_tracked_soft(b, r, check);
 	memset(r, 0, sizeof(*r));
 	b->next_timer_ns = bench_now_ns(b) + BENCH_TIMER_NS;
 	t0 = rte_rdtsc();
@@ -315,17 +383,29 @@ static __attribute__((noinline)) int run_rules(struct bench *b, struct phase_run
  * afterwards (0 unless something leaked). */
 static unsigned drain_flows(struct bench *b)
 {
-	struct dp_worker *w = b->w;
 	struct phase_run junk = { 0 };
 
 	b->clock_off_ns += ((uint64_t)b->cfg.idle_timeout_s + b->cfg.closed_timeout_s + 1) * 1000000000ull;
-	for (unsigned i = 0; i < 100000 && flow_count(w->ft) > 0; i++) {
-		w->now_ns = bench_now_ns(b);
-		dp_worker_timers(w);
-		tx_done(&w->tx[0], &junk);
-		tx_done(&w->tx[1], &junk);
+	for (unsigned k = 0; k < b->o.workers; k++) {
+		struct dp_worker *w = b->ws[k];
+
+		for (unsigned i = 0; i < 100000 && flow_count(w->ft) > 0; i++) {
+			w->now_ns = bench_now_ns(b);
+			dp_worker_timers(w);
+			tx_done(&w->tx[0], &junk);
+			tx_done(&w->tx[1], &junk);
+		}
 	}
 	return rte_mempool_in_use_count(b->pool);
+}
+
+/* The workers' counters, summed into <out>. */
+static void bench_counters(const struct bench *b, struct dp_counters *out)
+{
+	*out = b->ws[0]->cnt;
+	for (unsigned k = 1; k < b->o.workers; k++)
+		for (int i = 0; i < DP_CNT__MAX; i++)
+			out->v[i] += b->ws[k]->cnt.v[i];
 }
 
 /* ---- statistics ---- */
@@ -438,6 +518,8 @@ static void usage(const char *prog)
 	       "  --proto pg|none   the resource's decoder (pg); none: tracking and reassembly only\n"
 	       "  --mix customers|standard  the queries: customer lists, PII in nearly every row\n"
 	       "                    (customers); or an OLTP mix with 15 %% of them (standard)\n"
+	       "  --workers N       N workers (1..4) on this core, spreading flows in software\n"
+	       "                    (what the spreading costs; burst i reaches worker i %% N)\n"
 	       "  --resources N     resources configured (1): N-1 other databases listed before\n"
 	       "                    the trace's server, as in front of a fleet\n"
 	       "  --no-check        skip the untimed checking pass\n", prog);
@@ -453,6 +535,7 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 		{ "only", 1, 0, 'O' }, { "no-check", 0, 0, 'N' }, { "help", 0, 0, 'h' },
 		{ "rules", 1, 0, 'R' }, { "proto", 1, 0, 'P' },
 		{ "nic-cksum", 1, 0, 'C' }, { "mix", 1, 0, 'M' }, { "resources", 1, 0, 'X' },
+		{ "workers", 1, 0, 'W' },
 		{ 0, 0, 0, 0 },
 	};
 	int c;
@@ -465,6 +548,7 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 	o->proto = DP_PROTO_PG;
 	o->resources = 1;
 	o->nic_cksum = 1;
+	o->workers = 1;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'f': o->sg.flows = (uint32_t)strtoul(optarg, NULL, 0); break;
@@ -478,6 +562,13 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 		case 'j': o->json = optarg; break;
 		case 'v': o->verify_cksum = atoi(optarg) != 0; break;
 		case 'C': o->nic_cksum = atoi(optarg) != 0; break;
+		case 'W':
+			o->workers = (unsigned)strtoul(optarg, NULL, 0);
+			if (o->workers < 1 || o->workers > BENCH_MAX_WORKERS) {
+				fprintf(stderr, "--workers: 1 to %d\n", BENCH_MAX_WORKERS);
+				return -1;
+			}
+			break;
 		case 'X':
 			o->resources = (unsigned)strtoul(optarg, NULL, 0);
 			if (o->resources < 1 || o->resources > DP_MAX_RESOURCES) {
@@ -792,13 +883,15 @@ static int load_rules(struct bench *b)
 {
 #ifdef TG_BENCH_RULES
 	char err[256];
-	struct dp_policy *p = policy_build(b->o.rules, b->o.n_rules, &b->cfg, NULL, 1, err, sizeof(err));
+	struct dp_policy *p = policy_build(b->o.rules, b->o.n_rules, &b->cfg, NULL, b->o.workers,
+					   err, sizeof(err));
 
 	if (p == NULL) {
 		fprintf(stderr, "engine_bench: rules: %s\n", err);
 		return -1;
 	}
-	dp_worker_set_policy(b->w, p);
+	for (unsigned k = 0; k < b->o.workers; k++)
+		dp_worker_set_policy(b->ws[k], p);
 	b->policy = p;
 	printf("rules: %u in force (%u file%s)\n", p->n_rules, b->o.n_rules, b->o.n_rules == 1 ? "" : "s");
 	return 0;
@@ -811,8 +904,13 @@ static int load_rules(struct bench *b)
 /* Frees what main set up (any part of it may be missing). */
 static void bench_teardown(struct bench *b)
 {
-	if (b->w && b->w->ft)
-		dp_worker_fini(b->w);
+	for (unsigned k = 0; k < BENCH_MAX_WORKERS; k++)
+		if (b->ws[k] && b->ws[k]->ft)
+			dp_worker_fini(b->ws[k]);
+	if (b->h) {
+		dp_handoff_rings_free(b->h);
+		rte_free(b->h);
+	}
 #ifdef TG_BENCH_RULES
 	if (b->policy) {
 		struct dp_policy *p = b->policy;
@@ -823,7 +921,8 @@ static void bench_teardown(struct bench *b)
 	sg_free(&b->t);
 	free(b->cs);
 	rte_free(b->fwd);
-	rte_free(b->w);
+	for (unsigned k = 0; k < BENCH_MAX_WORKERS; k++)
+		rte_free(b->ws[k]);
 }
 
 /* EAL, pool, worker, rules, trace. Returns 0, or -1 after saying why. */
@@ -832,15 +931,18 @@ static int bench_setup(struct bench *b)
 	uint16_t peer[2] = { 1, 0 };
 	uint8_t server_side[2] = { 0, 1 };
 	char err[128];
+	int nomem = 0;
 
 	if (test_eal_init() < 0)
 		return -1;
 	proto_register_builtin();
 	b->pool = dp_worker_pool_create("bench_pool", b->o.mbufs, 1500 + DP_FRAME_OVERHEAD, SOCKET_ID_ANY);
-	b->w = rte_zmalloc("bench_worker", sizeof(*b->w), 64);
+	for (unsigned k = 0; k < b->o.workers; k++)
+		nomem |= (b->ws[k] = rte_zmalloc("bench_worker", sizeof(*b->ws[k]), 64)) == NULL;
+	b->w = b->ws[0];
 	b->fwd = rte_zmalloc("bench_fwd", 2 * sizeof(*b->fwd), 64);
 	b->cs = calloc(b->o.sg.flows ? b->o.sg.flows : 1, sizeof(*b->cs));
-	if (b->pool == NULL || b->w == NULL || b->fwd == NULL || b->cs == NULL) {
+	if (nomem || b->pool == NULL || b->fwd == NULL || b->cs == NULL) {
 		fprintf(stderr, "engine_bench: out of memory (pool of %u mbufs, worker)\n", b->o.mbufs);
 		return -1;
 	}
@@ -848,10 +950,29 @@ static int bench_setup(struct bench *b)
 		b->cs[s].hash[0] = b->cs[s].hash[1] = SG_FNV_INIT;
 	b->mult = (uint64_t)(((unsigned __int128)1000000000ull << 32) / rte_get_tsc_hz());
 	bench_config(&b->cfg, &b->o);
-	if (dp_worker_init(b->w, 0, 2, peer, server_side, &b->cfg, b->pool) < 0) {
-		fprintf(stderr, "engine_bench: dp_worker_init failed (flow capacity %u)\n",
-			b->cfg.flow_capacity);
-		return -1;
+	for (unsigned k = 0; k < b->o.workers; k++) {
+		if (dp_worker_init(b->ws[k], (uint16_t)k, 2, peer, server_side, &b->cfg, b->pool) < 0) {
+			fprintf(stderr, "engine_bench: dp_worker_init failed (flow capacity %u)\n",
+				b->cfg.flow_capacity);
+			return -1;
+		}
+		b->ws[k]->queue = (uint16_t)k;
+	}
+	if (b->o.workers > 1) {
+		b->h = rte_zmalloc("bench_handoff", sizeof(*b->h), 64);
+		if (b->h == NULL)
+			return -1;
+		b->h->n_workers = (uint16_t)b->o.workers;
+		b->h->soft = 1;
+		b->h->seed = 0x5eed;
+		if (dp_handoff_rings_create(b->h, SOCKET_ID_ANY) < 0) {
+			fprintf(stderr, "engine_bench: handoff rings\n");
+			return -1;
+		}
+		for (unsigned k = 0; k < b->o.workers; k++)
+			b->ws[k]->handoff = b->h;
+		printf("workers: %u on this core, flows spread in software (burst i to worker i %% %u)\n",
+		       b->o.workers, b->o.workers);
 	}
 	if (b->o.n_rules && load_rules(b) < 0)
 		return -1;
@@ -874,7 +995,7 @@ int main(int argc, char **argv)
 	static struct bench b;
 	static struct phase_run tr[BENCH_MAX_REPS], ce[BENCH_MAX_REPS], ru[BENCH_MAX_REPS];
 	struct phase_run chk_run;
-	struct dp_counters before, delta, chk_delta;
+	struct dp_counters before, delta, chk_delta, now;
 	unsigned reps = 0, leaked;
 	double tracked_s = 0;
 	int rc = 1;
@@ -887,11 +1008,12 @@ int main(int argc, char **argv)
 		goto out;
 
 	/* Untimed checking pass; it also warms the flow table and the pool. */
-	before = b.w->cnt;
+	bench_counters(&b, &before);
 	if (run_tracked(&b, &chk_run, b.o.check) < 0)
 		goto dry;
 	leaked = drain_flows(&b);
-	counters_delta(&chk_delta, &b.w->cnt, &before);
+	bench_counters(&b, &now);
+	counters_delta(&chk_delta, &now, &before);
 	if (b.o.check)
 		check_finish(&b);
 
@@ -899,12 +1021,13 @@ int main(int argc, char **argv)
 	memset(&delta, 0, sizeof(delta));
 	while (reps < BENCH_MAX_REPS) {
 		if (b.o.only != 2) {
-			before = b.w->cnt;
+			bench_counters(&b, &before);
 			if (run_tracked(&b, &tr[reps], 0) < 0)
 				goto dry;
 			tracked_s += (double)tr[reps].cycles / (double)rte_get_tsc_hz();
 			unsigned l = drain_flows(&b);
-			counters_delta(&delta, &b.w->cnt, &before);
+			bench_counters(&b, &now);
+			counters_delta(&delta, &now, &before);
 			leaked = l > leaked ? l : leaked;
 		}
 		if (b.o.only != 1 && run_ceiling(&b, &ce[reps]) < 0)
