@@ -381,12 +381,26 @@ static void send_seg(struct fz *z, int dir, uint8_t flags, uint32_t seq, uint32_
 	drain(z);
 }
 
-/* Each worker takes what the others passed it (fuzz_tcp_mw). */
+/* Each worker takes what the others passed it (fuzz_tcp_mw), one frame at a time: the
+ * frames a worker queues on its two ports lose their order between drains, and the
+ * byte records must follow the order the appliance sent in (a SYN-ACK that restarts
+ * a session and the new session's first bytes, handed over together, were checked in
+ * the wrong order; found by the smoke run). Each frame goes back alone into the ring
+ * it came from and through dp_worker_handoff_poll(), the path tollgated runs. */
 static void poll_rings(struct fz *z)
 {
-	for (unsigned i = 0; z->h && i < N_WORKERS; i++)
-		while (dp_worker_handoff_poll(z->ws[i]) > 0)
+	static void *held[DP_HANDOFF_RING];
+
+	for (unsigned i = 0; z->h && i < N_WORKERS; i++) {
+		struct rte_ring *r = z->h->ring[i];
+		unsigned n = rte_ring_sc_dequeue_burst(r, held, DP_HANDOFF_RING, NULL);
+
+		for (unsigned k = 0; k < n; k++) {
+			CHECK(rte_ring_sp_enqueue(r, held[k]) == 0);
+			CHECK(dp_worker_handoff_poll(z->ws[i]) == 1);
 			drain(z);
+		}
+	}
 }
 
 /* The current conversation's handshake (and, for PostgreSQL, its startup exchange). */
