@@ -669,6 +669,52 @@ static inline void burst_begin(struct dp_worker *w)
 	w->env.scratch = w->id < DP_MAX_WORKERS ? w->pol->scratch[w->id] : NULL;
 }
 
+/* Frames other workers passed to this one (each with its worker port in m->port), the
+ * way process_chunk() takes a burst: parsed, their flows looked up together, then each
+ * given to its flow. Not counted as received again (the worker that received them
+ * did), and never passed on again: this worker owns them. */
+static void handoff_chunk(struct dp_worker *w, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct pre pr[FLOW_BULK_MAX];
+	const struct flow_key *keys[FLOW_BULK_MAX];
+	struct flow *found[FLOW_BULK_MAX];
+	uint8_t idx[FLOW_BULK_MAX];
+	unsigned nk = 0;
+
+	for (uint16_t i = 0; i < n; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		struct pre *q = &pr[i];
+
+		if (m->port >= w->n_ports)
+			continue;
+		pre_parse(w, m->port, m, q);
+		if (q->res >= 0 && m->nb_segs == 1) {
+			flow_key_from_pkt(&q->p, &q->k, &q->side);
+			q->keyed = 1;
+			keys[nk] = &q->k;
+			idx[nk++] = (uint8_t)i;
+		}
+	}
+	flow_lookup_bulk(w->ft, keys, nk, found);
+	for (unsigned j = 0; j < nk; j++) {
+		pr[idx[j]].f = found[j];
+		if (found[j])
+			rte_prefetch0(&found[j]->tcp);
+	}
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+
+		if (m->port >= w->n_ports) {
+			DP_CNT_INC(&w->cnt, drop_malformed);
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		process_parsed(w, m->port, m, &pr[i]);
+	}
+}
+
 unsigned dp_worker_handoff_poll(struct dp_worker *w)
 {
 	struct rte_mbuf *pkts[DP_BURST];
@@ -680,19 +726,8 @@ unsigned dp_worker_handoff_poll(struct dp_worker *w)
 	if (n == 0)
 		return 0;
 	burst_begin(w);
-	for (unsigned i = 0; i < n; i++) {
-		struct rte_mbuf *m = pkts[i];
-		struct pre pr;
-
-		if (m->port >= w->n_ports) {
-			DP_CNT_INC(&w->cnt, drop_malformed);
-			rte_pktmbuf_free(m);
-			continue;
-		}
-		/* counted as received by the worker that took its fragments: not again */
-		pre_parse(w, m->port, m, &pr);
-		process_parsed(w, m->port, m, &pr);
-	}
+	for (unsigned i = 0; i < n; i += FLOW_BULK_MAX)
+		handoff_chunk(w, pkts + i, n - i < FLOW_BULK_MAX ? (uint16_t)(n - i) : FLOW_BULK_MAX);
 	return n;
 }
 
