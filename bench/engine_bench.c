@@ -227,6 +227,18 @@ static void sample_peaks(struct bench *b)
 		b->peak_mbufs = mb;
 }
 
+/* What worker <w> queued for TX after a burst: inspected (with <check>), then sent
+ * and freed (tx_done). */
+static inline void burst_out(struct bench *b, struct dp_worker *w, struct phase_run *r, int check)
+{
+	if (check)
+		for (uint16_t p = 0; p < 2; p++)
+			for (uint16_t k = 0; k < w->tx[p].n; k++)
+				check_frame(b, p, w->tx[p].pkts[k]);
+	tx_done(&w->tx[0], r);
+	tx_done(&w->tx[1], r);
+}
+
 /* --workers N: the trace through N workers on this core, spreading the flows in
  * software (dataplane/handoff.h). Burst i reaches worker i % N, as a kernel spreading
  * frames over N queues might, flow or not (the harder case: about (N-1)/N of the
@@ -268,12 +280,7 @@ static __attribute__((noinline)) int run_tracked_soft(struct bench *b, struct ph
 		for (unsigned k = 0; k < nw; k++) {
 			struct dp_worker *w = b->ws[k];
 
-			if (check)
-				for (uint16_t p = 0; p < 2; p++)
-					for (uint16_t j = 0; j < w->tx[p].n; j++)
-						check_frame(b, p, w->tx[p].pkts[j]);
-			tx_done(&w->tx[0], r);
-			tx_done(&w->tx[1], r);
+			burst_out(b, w, r, check);
 			mem += w->stream_mem;
 		}
 		if (mem > b->peak_stream_mem)
@@ -309,12 +316,7 @@ static __attribute__((noinline)) int run_tracked(struct bench *b, struct phase_r
 			dp_worker_timers(w);
 			b->next_timer_ns = w->now_ns + BENCH_TIMER_NS;
 		}
-		if (check)
-			for (uint16_t p = 0; p < 2; p++)
-				for (uint16_t k = 0; k < w->tx[p].n; k++)
-					check_frame(b, p, w->tx[p].pkts[k]);
-		tx_done(&w->tx[0], r);
-		tx_done(&w->tx[1], r);
+		burst_out(b, w, r, check);
 		if (w->stream_mem > b->peak_stream_mem)
 			b->peak_stream_mem = w->stream_mem;
 		if ((i & 63) == 63)

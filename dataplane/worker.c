@@ -618,42 +618,57 @@ static void process_parsed(struct dp_worker *w, uint16_t port, struct rte_mbuf *
 	tcp_segment(w, f, pr->side == f->client_side ? 0 : 1, m, pp);
 }
 
-/* Two passes over a burst: first every frame is parsed and the flows of the protected
- * ones looked up together (their cache misses overlap, and each found flow is
- * prefetched), then each frame is processed in order. */
-static void process_chunk(struct dp_worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n)
+/* Keys pre-parsed frame <m> for the chunk's bulk lookup, if it is a protected segment
+ * in one mbuf (others are bridged or dropped without a flow). */
+static inline void pre_key(const struct rte_mbuf *m, struct pre *q)
 {
-	struct pre pr[FLOW_BULK_MAX];
+	if (q->res >= 0 && m->nb_segs == 1) {
+		flow_key_from_pkt(&q->p, &q->k, &q->side);
+		q->keyed = 1;
+	}
+}
+
+/* Looks up the flows of the keyed frames among <pr>[0..n) together (their cache misses
+ * overlap) and prefetches each flow found. */
+static void chunk_lookup(struct dp_worker *w, struct pre *pr, uint16_t n)
+{
 	const struct flow_key *keys[FLOW_BULK_MAX];
 	struct flow *found[FLOW_BULK_MAX];
 	uint8_t idx[FLOW_BULK_MAX];
 	unsigned nk = 0;
-	uint16_t i;
 
-	for (i = 0; i < n; i++)
-		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
-	for (i = 0; i < n; i++) {
-		struct rte_mbuf *m = pkts[i];
-		struct pre *q = &pr[i];
-
-		pre_parse(w, port, m, q);
-		/* a segment of another worker's flow is passed on as it is: no lookup here */
-		if (q->res >= 0 && soft_foreign(w, &q->p))
-			q->foreign = 1;
-		else if (q->res >= 0 && m->nb_segs == 1) {
-			flow_key_from_pkt(&q->p, &q->k, &q->side);
-			q->keyed = 1;
-			keys[nk] = &q->k;
+	for (uint16_t i = 0; i < n; i++)
+		if (pr[i].keyed) {
+			keys[nk] = &pr[i].k;
 			idx[nk++] = (uint8_t)i;
 		}
-	}
 	flow_lookup_bulk(w->ft, keys, nk, found);
 	for (unsigned j = 0; j < nk; j++) {
 		pr[idx[j]].f = found[j];
 		if (found[j])
 			rte_prefetch0(&found[j]->tcp);
 	}
-	for (i = 0; i < n; i++)
+}
+
+/* Two passes over a burst: first every frame is parsed and the flows of the protected
+ * ones looked up together (their cache misses overlap, and each found flow is
+ * prefetched), then each frame is processed in order. */
+static void process_chunk(struct dp_worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct pre pr[FLOW_BULK_MAX];
+
+	for (uint16_t i = 0; i < n; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+	for (uint16_t i = 0; i < n; i++) {
+		pre_parse(w, port, pkts[i], &pr[i]);
+		/* a segment of another worker's flow is passed on as it is: no lookup here */
+		if (pr[i].res >= 0 && soft_foreign(w, &pr[i].p))
+			pr[i].foreign = 1;
+		else
+			pre_key(pkts[i], &pr[i]);
+	}
+	chunk_lookup(w, pr, n);
+	for (uint16_t i = 0; i < n; i++)
 		process_one(w, port, pkts[i], &pr[i]);
 }
 
@@ -676,33 +691,17 @@ static inline void burst_begin(struct dp_worker *w)
 static void handoff_chunk(struct dp_worker *w, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct pre pr[FLOW_BULK_MAX];
-	const struct flow_key *keys[FLOW_BULK_MAX];
-	struct flow *found[FLOW_BULK_MAX];
-	uint8_t idx[FLOW_BULK_MAX];
-	unsigned nk = 0;
 
 	for (uint16_t i = 0; i < n; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 	for (uint16_t i = 0; i < n; i++) {
-		struct rte_mbuf *m = pkts[i];
-		struct pre *q = &pr[i];
-
-		if (m->port >= w->n_ports)
-			continue;
-		pre_parse(w, m->port, m, q);
-		if (q->res >= 0 && m->nb_segs == 1) {
-			flow_key_from_pkt(&q->p, &q->k, &q->side);
-			q->keyed = 1;
-			keys[nk] = &q->k;
-			idx[nk++] = (uint8_t)i;
+		pr[i].keyed = 0;
+		if (pkts[i]->port < w->n_ports) {
+			pre_parse(w, pkts[i]->port, pkts[i], &pr[i]);
+			pre_key(pkts[i], &pr[i]);
 		}
 	}
-	flow_lookup_bulk(w->ft, keys, nk, found);
-	for (unsigned j = 0; j < nk; j++) {
-		pr[idx[j]].f = found[j];
-		if (found[j])
-			rte_prefetch0(&found[j]->tcp);
-	}
+	chunk_lookup(w, pr, n);
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 

@@ -257,6 +257,15 @@ static uint64_t fz_cnt(const struct fz *z, enum dp_counter_id id)
 	return v;
 }
 
+/* Starts endpoint record <s> afresh: a connection whose first byte is <base>. */
+static void seen_restart(struct seen *s, uint32_t base)
+{
+	memset(s->known, 0, s->hi);
+	s->hi = 0;
+	s->base = base;
+	s->have_base = 1;
+}
+
 /* Records the payload of frame <d> sent to the endpoint behind <port>, and traps if
  * a byte differs from one sent before at the same sequence number. A SYN starts the
  * endpoint's record afresh (a new connection, or one the appliance passed on). */
@@ -265,10 +274,7 @@ static void seen_check(struct fz *z, struct seen *s, const uint8_t *d, const str
 	const uint8_t *pl = d + p->payload_off;
 
 	if (p->tcp_flags & DP_TCP_SYN) {
-		memset(s->known, 0, s->hi);
-		s->hi = 0;
-		s->base = p->seq + 1;
-		s->have_base = 1;
+		seen_restart(s, p->seq + 1);
 		return;
 	}
 	if (!s->have_base)
@@ -323,14 +329,8 @@ static void drain(struct fz *z)
 			 * still flowing: which of them the server keeps is its choice, not the
 			 * appliance's (found by fuzz_tcp_mw, whose handoffs delay SYN-ACKs). */
 			if (port == 0 && (p.tcp_flags & (DP_TCP_SYN | DP_TCP_ACK)) ==
-					 (DP_TCP_SYN | DP_TCP_ACK)) {
-				struct seen *srv = &seen[k][1];
-
-				memset(srv->known, 0, srv->hi);
-				srv->hi = 0;
-				srv->base = p.ack;
-				srv->have_base = 1;
-			}
+					 (DP_TCP_SYN | DP_TCP_ACK))
+				seen_restart(&seen[k][1], p.ack);
 			seen_check(z, &seen[k][port], d, &p);
 			uint32_t end = p.seq + p.payload_len +
 				       !!(p.tcp_flags & (DP_TCP_SYN | DP_TCP_FIN));
