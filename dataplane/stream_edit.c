@@ -85,9 +85,9 @@ static inline void put32(uint8_t *th, uint16_t *ck, unsigned off, uint32_t v)
 	memcpy(&cur, th + off, 4);
 	if (cur == be)
 		return; /* the common case of a segment forwarded unedited: nothing to sum */
-	memcpy(old, th + off, 4);
+	memcpy(old, &cur, 4);
+	memcpy(new, &be, 4);       /* from registers: no load of the bytes just stored */
 	memcpy(th + off, &be, 4);
-	memcpy(new, th + off, 4);
 	ck_upd16(ck, old[0], new[0]);
 	ck_upd16(ck, old[1], new[1]);
 }
@@ -261,15 +261,21 @@ static inline void rewrite_hdr(const struct flow *f, int dir, struct rte_mbuf *m
 	struct rte_tcp_hdr *t = (struct rte_tcp_hdr *)th;
 	uint16_t ck = t->cksum;
 	uint16_t fw_old, fw_new;
+	uint8_t fl[2];
 
 	put32(th, &ck, 4, seq);
 	if (d->ack_seen)
 		put32(th, &ck, 8, ack);
-	memcpy(&fw_old, th + 12, 2);
-	th[13] = (uint8_t)(flags | (d->ack_seen ? DP_TCP_ACK : 0));
-	memcpy(&fw_new, th + 12, 2);
-	if (fw_new != fw_old)
+	/* the new flags word is built in registers: reading it back after the byte store
+	 * would stall on a failed store-to-load forward (a narrow store, a wide load) */
+	fl[0] = th[12];
+	fl[1] = (uint8_t)(flags | (d->ack_seen ? DP_TCP_ACK : 0));
+	if (fl[1] != th[13]) {
+		memcpy(&fw_old, th + 12, 2);
+		memcpy(&fw_new, fl, 2);
+		th[13] = fl[1];
 		ck_upd16(&ck, fw_old, fw_new);
+	}
 	put16(th, &ck, 14, d->last_win_raw);
 	if (s->ts_off && d->ts_seen &&
 	    put32_pair(th, &ck, s->ts_off, d->last_tsval, d->last_tsecr))

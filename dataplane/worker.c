@@ -628,6 +628,44 @@ static inline void pre_key(const struct rte_mbuf *m, struct pre *q)
 	}
 }
 
+/* Prefetches the lines of flow <f> that a segment touches: the header (mode, sides,
+ * times), each direction's sequence state and queues, and the connection's state.
+ * With a thousand flows open they are out of L1 and L2 (1.5 KB a flow), and a
+ * segment touches both directions (its data, and the ACK it carries for the other). */
+static inline void prefetch_flow(const struct flow *f)
+{
+	const struct tcp_conn *c = &f->tcp;
+
+	for (int d = 0; d < 2; d++) {
+		const char *p = (const char *)&c->dir[d];
+		const char *end = (const char *)(&c->dir[d].rtx + 1);
+
+		for (p = RTE_PTR_ALIGN_FLOOR(p, RTE_CACHE_LINE_SIZE); p < end; p += RTE_CACHE_LINE_SIZE)
+			rte_prefetch0(p);
+	}
+	rte_prefetch0(&f->mode);
+	rte_prefetch0(&c->state);
+}
+
+/* The second prefetch stage, before the chunk's frames are processed (the flow's
+ * lines are on their way): the private areas of the retransmit queue's head
+ * that this segment's ACK frees (the other direction's, sent a round trip ago) and of
+ * the tail its data is appended behind. */
+static inline void prefetch_queues(const struct pre *q)
+{
+	const struct flow *f = q->f;
+	const struct rte_mbuf *h;
+	int d;
+
+	if (f == NULL || f->mode != FLOW_INSPECT)
+		return;
+	d = q->side == f->client_side ? 0 : 1;
+	if ((h = f->tcp.dir[!d].rtx.head) != NULL)
+		rte_prefetch0(RTE_PTR_ADD(h, sizeof(struct rte_mbuf)));
+	if ((h = f->tcp.dir[d].rtx.tail) != NULL)
+		rte_prefetch0(RTE_PTR_ADD(h, sizeof(struct rte_mbuf)));
+}
+
 /* Looks up the flows of the keyed frames among <pr>[0..n) together (their cache misses
  * overlap) and prefetches each flow found. */
 static void chunk_lookup(struct dp_worker *w, struct pre *pr, uint16_t n)
@@ -646,8 +684,12 @@ static void chunk_lookup(struct dp_worker *w, struct pre *pr, uint16_t n)
 	for (unsigned j = 0; j < nk; j++) {
 		pr[idx[j]].f = found[j];
 		if (found[j])
-			rte_prefetch0(&found[j]->tcp);
+			prefetch_flow(found[j]);
 	}
+	/* the second stage, once every flow's lines are on their way (a distance of a few
+	 * frames instead of the whole chunk measured 3 % slower) */
+	for (unsigned j = 0; j < nk; j++)
+		prefetch_queues(&pr[idx[j]]);
 }
 
 /* Two passes over a burst: first every frame is parsed and the flows of the protected
@@ -657,8 +699,12 @@ static void process_chunk(struct dp_worker *w, uint16_t port, struct rte_mbuf **
 {
 	struct pre pr[FLOW_BULK_MAX];
 
-	for (uint16_t i = 0; i < n; i++)
+	for (uint16_t i = 0; i < n; i++) {
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+		/* the private area (struct tcp_seg), written first thing in tcp_segment():
+		 * a NIC's receive touches the mbuf's first line and the data, not it */
+		rte_prefetch0(rte_mbuf_to_priv(pkts[i]));
+	}
 	for (uint16_t i = 0; i < n; i++) {
 		pre_parse(w, port, pkts[i], &pr[i]);
 		/* a segment of another worker's flow is passed on as it is: no lookup here */
@@ -692,8 +738,10 @@ static void handoff_chunk(struct dp_worker *w, struct rte_mbuf **pkts, uint16_t 
 {
 	struct pre pr[FLOW_BULK_MAX];
 
-	for (uint16_t i = 0; i < n; i++)
+	for (uint16_t i = 0; i < n; i++) {
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+		rte_prefetch0(rte_mbuf_to_priv(pkts[i]));
+	}
 	for (uint16_t i = 0; i < n; i++) {
 		pr[i].keyed = 0;
 		if (pkts[i]->port < w->n_ports) {
