@@ -11,7 +11,11 @@ static struct rte_mempool *pool;
 int test_eal_init(void)
 {
 	char *argv[] = { "tg-test", "--no-huge", "--no-pci", "--no-shconf", "-m", "1024",
-			 "--log-level=lib.*:error", "-l", "0", NULL };
+			 "--log-level=lib.*:error", "-l", "0",
+			 /* no telemetry socket: its start-up connects to the socket of any other
+			  * DPDK process here, and hangs while that one is stopped (a debugger,
+			  * SIGSTOP) */
+			 "--no-telemetry", NULL };
 	int argc = (int)(sizeof(argv) / sizeof(argv[0])) - 1;
 
 	if (eal_done)
