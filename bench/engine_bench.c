@@ -38,6 +38,7 @@
 #ifdef TG_BENCH_RULES
 #include "dataplane/policy-t.h"
 #include "slowpath/policy_build.h"
+#include "rules/rule_int.h"
 #endif
 
 #define BENCH_MAX_REPS   1000
@@ -96,6 +97,7 @@ struct bench {
 	uint64_t clock_off_ns;        /* added to the clock: skips idle time between runs */
 	uint64_t next_timer_ns;
 	uint64_t peak_stream_mem;     /* bytes (w->stream_mem), highest seen after a burst */
+	uint64_t hs_hits;             /* matches Hyperscan alone reported (last run) */
 	uint32_t peak_flows;          /* flows in the table, sampled */
 	unsigned peak_mbufs;          /* mbufs out of the pool, sampled */
 	struct check_sess *cs;        /* checking pass, per session */
@@ -378,6 +380,69 @@ static __attribute__((noinline)) int run_rules(struct bench *b, struct phase_run
 	}
 	r->cycles = rte_rdtsc() - t0;
 	return 0;
+}
+
+#ifdef TG_BENCH_RULES
+static int hs_nop(unsigned int id, unsigned long long from, unsigned long long to,
+		  unsigned int flags, void *ctx)
+{
+	(void)id; (void)from; (void)to; (void)flags;
+	(*(uint64_t *)ctx)++;
+	return 0;
+}
+#endif
+
+/* Hyperscan alone (with --rules): the same copy-in, then every payload scanned by the
+ * rule set's databases for its direction, with a callback that only counts: a server
+ * payload by the field database (every field rule, no start of match: the engine's
+ * prefilter), a client payload by the statement, fingerprint and raw databases in
+ * force. No lexing, no field splitting, no validators, no masking: the bare cost of the
+ * patterns over the very same bytes (DESIGN §10's "Hyperscan alone"). */
+static __attribute__((noinline)) int run_hs(struct bench *b, struct phase_run *r)
+{
+#ifdef TG_BENCH_RULES
+	struct dp_policy *pol = b->policy;
+	const struct rule_set *rs = pol->ops.rules;
+	struct rule_scratch *sc = pol->scratch[0];
+	const hs_database_t *fdb = rs->db[DP_PROTO_PG][RULE_DB_FIELD];
+	const hs_database_t *cdb[3] = { rs->db[DP_PROTO_PG][RULE_DB_STATEMENT],
+					rs->db[DP_PROTO_PG][RULE_DB_FINGERPRINT],
+					rs->db[DP_PROTO_PG][RULE_DB_RAW] };
+	struct rte_mbuf *pkts[DP_BURST];
+	uint64_t t0, hits = 0;
+
+	memset(r, 0, sizeof(*r));
+	t0 = rte_rdtsc();
+	for (uint32_t i = 0; i < b->t.n_bursts; i++) {
+		const struct sg_burst *bu = &b->t.bursts[i];
+		if (rx_copy(b, bu, pkts) < 0)
+			return -1;
+		for (uint16_t k = 0; k < bu->n; k++) {
+			const char *d = rte_pktmbuf_mtod(pkts[k], const char *);
+			struct dp_pkt p;
+			if (dp_pkt_parse((const uint8_t *)d, rte_pktmbuf_data_len(pkts[k]), &p) ==
+			    DP_PKT_TCP && p.payload_len) {
+				if (p.sport == SG_SERVER_PORT) {
+					if (fdb)
+						hs_scan(fdb, d + p.payload_off, p.payload_len, 0, sc->hs,
+							hs_nop, &hits);
+				} else {
+					for (int j = 0; j < 3; j++)
+						if (cdb[j])
+							hs_scan(cdb[j], d + p.payload_off, p.payload_len, 0,
+								sc->hs, hs_nop, &hits);
+				}
+			}
+			rte_pktmbuf_free(pkts[k]);
+		}
+	}
+	r->cycles = rte_rdtsc() - t0;
+	b->hs_hits = hits;
+	return 0;
+#else
+	(void)b; (void)r;
+	return -1;
+#endif
 }
 
 /* Lets every flow of the last pass expire (the clock jumps past both timeouts), so that
@@ -728,7 +793,7 @@ static void report_phase(const struct bench *b, const char *name, const struct p
 
 /* Prints and writes everything; returns the number of failed checks. */
 static int report_results(struct bench *b, const struct phase_run *tr, const struct phase_run *ce,
-			  const struct phase_run *ru,
+			  const struct phase_run *ru, const struct phase_run *hsr,
 			  unsigned n, const struct dp_counters *chk_cnt, const struct dp_counters *last_cnt,
 			  unsigned leaked)
 {
@@ -766,6 +831,20 @@ static int report_results(struct bench *b, const struct phase_run *tr, const str
 		json_t *jr = summary_json(s);
 		json_object_set_new(jr, "target", json_real(0.5));
 		json_object_set_new(root, "ratio_tracked_to_rules_alone", jr);
+
+		double hm[BENCH_MAX_REPS], hr[BENCH_MAX_REPS];
+		json_t *jh = json_object();
+		report_phase(b, "hs-alone", hsr, n, hm, jh);
+		json_object_set_new(phases, "hyperscan_alone", jh);
+		for (unsigned i = 0; i < n; i++)
+			hr[i] = tm[i] / hm[i];
+		s = summarize(hr, n);
+		printf("  ratio tracked/hyperscan-alone: %.3f [%.3f .. %.3f] (run by run); "
+		       "target >= 0.5\n", s.med, s.min, s.max);
+		jr = summary_json(s);
+		json_object_set_new(jr, "target", json_real(0.5));
+		json_object_set_new(root, "ratio_tracked_to_hyperscan_alone", jr);
+		json_object_set_new(jh, "matches_per_run", json_integer((json_int_t)b->hs_hits));
 	}
 	json_object_set_new(root, "phases", phases);
 	if (o->only == 0) {
@@ -996,6 +1075,7 @@ int main(int argc, char **argv)
 {
 	static struct bench b;
 	static struct phase_run tr[BENCH_MAX_REPS], ce[BENCH_MAX_REPS], ru[BENCH_MAX_REPS];
+	static struct phase_run hsr[BENCH_MAX_REPS];
 	struct phase_run chk_run;
 	struct dp_counters before, delta, chk_delta, now;
 	unsigned reps = 0, leaked;
@@ -1036,12 +1116,14 @@ int main(int argc, char **argv)
 			goto dry;
 		if (b.o.only == 0 && b.policy && run_rules(&b, &ru[reps]) < 0)
 			goto dry;
+		if (b.o.only == 0 && b.policy && run_hs(&b, &hsr[reps]) < 0)
+			goto dry;
 		reps++;
 		if (b.o.seconds > 0 && b.o.only != 2 ? tracked_s >= b.o.seconds && reps >= 3
 						      : reps >= b.o.reps)
 			break;
 	}
-	rc = report_results(&b, tr, ce, ru, reps, &chk_delta, &delta, leaked) ? 1 : 0;
+	rc = report_results(&b, tr, ce, ru, hsr, reps, &chk_delta, &delta, leaked) ? 1 : 0;
 	goto out;
 dry:
 	fprintf(stderr, "engine_bench: the mbuf pool ran dry (raise --mbufs)\n");
