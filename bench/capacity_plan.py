@@ -35,23 +35,58 @@ class PlanError(Exception):
     """A bad input: the message names the file and the setting."""
 
 
+def _finite(v):
+    """<v> as a finite float, or None (not a number, NaN, infinite, too large)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:
+        return None
+    return f if math.isfinite(f) else None
+
+
 def _num(obj, key, where, minimum=0.0, required=True, default=None, integer=False,
          above=False):
-    """obj[key] as a number >= minimum (> minimum with <above>), or <default>."""
+    """obj[key] as a finite number >= minimum (> minimum with <above>), or <default>."""
     if key not in obj:
         if required:
             raise PlanError(f"{where}: '{key}' is missing")
         return default
     v = obj[key]
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v) \
-            or math.isinf(v):
-        raise PlanError(f"{where}: '{key}' must be a number, not {json.dumps(v)}")
-    if integer and v != int(v):
-        raise PlanError(f"{where}: '{key}' must be a whole number, not {v}")
-    if v < minimum or (above and v == minimum):
+    f = _finite(v)
+    if f is None:
+        raise PlanError(f"{where}: '{key}' must be a number, not {_show(v)}")
+    if integer and f != int(f):
+        raise PlanError(f"{where}: '{key}' must be a whole number, not {f:g}")
+    if f < minimum or (above and f == minimum):
         rel = ">" if above else ">="
-        raise PlanError(f"{where}: '{key}' must be {rel} {minimum:g}, not {v:g}")
-    return int(v) if integer else float(v)
+        raise PlanError(f"{where}: '{key}' must be {rel} {minimum:g}, not {f:g}")
+    return int(f) if integer else f
+
+
+def _show(v):
+    """<v> for a message: JSON, shortened."""
+    t = json.dumps(v)
+    return t if len(t) <= 40 else t[:37] + "..."
+
+
+def _fig(d, dotted, path, minimum=0.0, above=True):
+    """The number at <dotted> ("a.b.c") of document <d>, each step an object."""
+    cur = d
+    keys = dotted.split(".")
+    for i, k in enumerate(keys):
+        if not isinstance(cur, dict) or k not in cur:
+            where = ".".join(keys[:i]) or "the file"
+            raise PlanError(f"{path}: engine_bench figure '{dotted}' is missing "
+                            f"(no '{k}' in {where}; a file from another bench?)")
+        cur = cur[k]
+    f = _finite(cur)
+    if f is None or f < minimum or (above and f == minimum):
+        rel = ">" if above else ">="
+        raise PlanError(f"{path}: '{dotted}' must be a number {rel} {minimum:g}, "
+                        f"not {_show(cur)}")
+    return f
 
 
 def _load_json(path, what):
@@ -60,6 +95,8 @@ def _load_json(path, what):
             return json.load(f)
     except OSError as e:
         raise PlanError(f"{path}: cannot read the {what}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise PlanError(f"{path}: the {what} is not UTF-8 text") from None
     except json.JSONDecodeError as e:
         raise PlanError(f"{path}:{e.lineno}: not JSON ({e.msg})") from None
 
@@ -72,35 +109,42 @@ def load_profile(path):
     if d.get("ok") is not True:
         raise PlanError(f"{path}: the bench's checks failed in this run "
                         "('ok' is not true): its figures cannot be planned on")
-    try:
-        tr = d["phases"]["tracked"]
-        gbps = tr["gbps"]["median"]
-        nfps = tr["new_flows_per_s"]["median"]
-        mem = d["memory"]["total_bytes_per_flow"]
-        trace = d["trace"]
-        sessions, wire, frames = trace["sessions"], trace["wire_bytes"], trace["frames"]
-        queries = trace["queries"]
-    except (KeyError, TypeError) as e:
-        raise PlanError(f"{path}: engine_bench figure {e} is missing "
-                        "(a file from an older bench?)") from None
-    for name, v in (("phases.tracked.gbps.median", gbps),
-                    ("phases.tracked.new_flows_per_s.median", nfps),
-                    ("memory.total_bytes_per_flow", mem), ("trace.sessions", sessions),
-                    ("trace.wire_bytes", wire), ("trace.frames", frames)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-            raise PlanError(f"{path}: '{name}' must be a number above 0, not {v!r}")
+    gbps = _fig(d, "phases.tracked.gbps.median", path)
+    nfps = _fig(d, "phases.tracked.new_flows_per_s.median", path)
+    mem = _fig(d, "memory.total_bytes_per_flow", path)
+    sessions = _fig(d, "trace.sessions", path)
+    wire = _fig(d, "trace.wire_bytes", path)
+    frames = _fig(d, "trace.frames", path)
+    queries = _fig(d, "trace.queries", path, above=False)
+    # each port receives one direction: the busier one's share of the wire bytes, from
+    # the streams and a 66-byte header a frame (Ethernet, IPv4, TCP with timestamps)
+    share = 1.0
+    tr = d["trace"]
+    if all(_finite(tr.get(k)) is not None for k in ("stream_bytes_c2s", "stream_bytes_s2c",
+                                                    "frames_from_clients",
+                                                    "frames_from_server")):
+        c2s = tr["stream_bytes_c2s"] + 66 * tr["frames_from_clients"]
+        s2c = tr["stream_bytes_s2c"] + 66 * tr["frames_from_server"]
+        if c2s >= 0 and s2c >= 0 and c2s + s2c > 0:
+            share = max(c2s, s2c) / (c2s + s2c)
     params = d.get("params", {})
+    rules = d.get("rules", [])
+    if not isinstance(params, dict):
+        raise PlanError(f"{path}: 'params' must be an object, not {_show(params)}")
+    if not isinstance(rules, list):
+        raise PlanError(f"{path}: 'rules' must be a list, not {_show(rules)}")
     return {
         "path": path,
-        "gbps": float(gbps),
-        "new_flows_per_s": float(nfps),
-        "bytes_per_flow": float(mem),
+        "gbps": gbps,
+        "new_flows_per_s": nfps,
+        "bytes_per_flow": mem,
         "bytes_per_session": wire / sessions,
         "statements_per_byte": queries / wire,
         "frame_bytes": wire / frames,
-        "mix": params.get("mix", "?"),
-        "proto": params.get("proto", "?"),
-        "rules": len(d.get("rules", [])),
+        "busier_share": share,
+        "mix": str(params.get("mix", "?")),
+        "proto": str(params.get("proto", "?")),
+        "rules": len(rules),
     }
 
 
@@ -108,13 +152,17 @@ def load_recorder(path):
     """The recorder's best sustained events a second from a rec_bench -j file."""
     d = _load_json(path, "rec_bench result")
     runs = d.get("runs") if isinstance(d, dict) else None
-    if d.get("bench") != "rec_bench" or not isinstance(runs, list) or not runs:
+    if not isinstance(d, dict) or d.get("bench") != "rec_bench" or \
+            not isinstance(runs, list) or not runs:
         raise PlanError(f"{path}: not a rec_bench -j file (no 'runs')")
     best = 0.0
     for i, r in enumerate(runs):
-        v = _num(r, "events_per_s", f"{path}: runs[{i}]")
-        if r.get("events_lost", 0):
-            raise PlanError(f"{path}: runs[{i}] lost events: not a sustainable rate")
+        w = f"{path}: runs[{i}]"
+        if not isinstance(r, dict):
+            raise PlanError(f"{w}: must be an object, not {_show(r)}")
+        v = _num(r, "events_per_s", w)
+        if _num(r, "events_lost", w, required=False, default=0) > 0:
+            raise PlanError(f"{w} lost events: not a sustainable rate")
         best = max(best, v)
     if best <= 0:
         raise PlanError(f"{path}: no run wrote any event")
@@ -163,7 +211,7 @@ def load_fleet(path):
         if not isinstance(g, dict):
             raise PlanError(f"{w}: must be an object")
         name = g.get("name", f"group {i}")
-        if g.get("profile") not in profiles:
+        if not isinstance(g.get("profile"), str) or g["profile"] not in profiles:
             raise PlanError(f"{w}: 'profile' {json.dumps(g.get('profile'))} is not one of "
                             f"'profiles' ({', '.join(sorted(profiles))})")
         gl.append({
@@ -194,6 +242,7 @@ def plan_group(g, p, scale=1.0):
     return {
         "name": g["name"],
         "gbps": gbps,
+        "port_gbps": gbps * p["busier_share"],      # what the busier port receives
         "mpps": gbps * 1e9 / 8 / p["frame_bytes"] / 1e6,
         "sessions_per_s": sps,
         "open_sessions": dbs * g["open_sessions_per_db"],
@@ -215,14 +264,18 @@ def plan(fleet, scale=1.0):
     groups = [plan_group(g, fleet["profiles"][g["profile"]], scale) for g in fleet["groups"]]
     tot = {k: sum(g[k] for g in groups)
            for k in ("gbps", "mpps", "sessions_per_s", "open_sessions", "cores",
-                     "memory_bytes", "events_per_s")}
+                     "memory_bytes", "events_per_s", "port_gbps")}
     need = {
         "worker cores": tot["cores"] / (a["worker_cores"] * u),
         "memory": tot["memory_bytes"] / (a["memory_gib"] * GIB * u),
-        "NIC": tot["gbps"] / (a["nic_gbps"] * u),
+        "NIC": tot["port_gbps"] / (a["nic_gbps"] * u),
     }
     if fleet["recorder"]:
         need["recorder"] = tot["events_per_s"] / (fleet["recorder"]["events_per_s"] * u)
+    for k, v in list(need.items()) + list(tot.items()):
+        if not math.isfinite(v):
+            raise PlanError(f"{fleet['path']}: the plan's {k} is out of range "
+                            "(figures too large)")
     bound = max(need, key=lambda k: need[k])
     working = max(1, math.ceil(need[bound] - 1e-9))
     # what the recording costs: the count without the slow path's write rate
@@ -315,7 +368,10 @@ def render_svg(fleet, pl, scaling):
     """Two panels: worker cores a group needs (by traffic and by sessions), and the
     appliances the fleet needs as it grows."""
     W, H, pad = 760, 300 + 26 * len(pl["groups"]), 16
-    esc = (lambda s: s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+    def esc(t):
+        # XML 1.0 forbids most control characters even escaped: they are left out
+        t = "".join(c for c in t if c in "\t\n" or (" " <= c and c not in "\ufffe\uffff"))
+        return t.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     el = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" '
           f'font-family="sans-serif" font-size="12">',
           f'<rect width="{W}" height="{H}" fill="white"/>',
@@ -376,11 +432,11 @@ def main(argv=None):
     args = ap.parse_args(argv)
     try:
         fleet = load_fleet(args.fleet)
+        pl = plan(fleet)
+        scaling = [(s, plan(fleet, s)) for s in SCALES]
     except PlanError as e:
         print(f"capacity_plan: {e}", file=sys.stderr)
         return 2
-    pl = plan(fleet)
-    scaling = [(s, plan(fleet, s)) for s in SCALES]
     print(render_text(fleet, pl, scaling))
     try:
         if args.svg:

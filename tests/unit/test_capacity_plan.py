@@ -157,9 +157,21 @@ class PlanTest(unittest.TestCase):
         self.assertEqual([x["scale"] for x in j["scaling"]], list(cp.SCALES))
 
     def test_session_size_note(self):
-        # the pooler's sessions carry 12.5 bytes each against the profile's 100 kB
-        r = cp.render_text(self.load(), cp.plan(self.load()), [])
-        self.assertIn("measure a closer profile", r)
+        # the profile's sessions carry 100 kB; a note for a group over 4x larger or
+        # under 4x smaller, none within, none for a group without traffic (pooler)
+        self.fleet["groups"] = [
+            {"name": "big", "profile": "oltp", "databases": 1, "gbps_per_db": 0.008,
+             "sessions_per_s_per_db": 1, "open_sessions_per_db": 1},     # 1 MB
+            {"name": "small", "profile": "oltp", "databases": 1, "gbps_per_db": 0.008,
+             "sessions_per_s_per_db": 100, "open_sessions_per_db": 1},   # 10 kB
+            {"name": "alike", "profile": "oltp", "databases": 1, "gbps_per_db": 0.008,
+             "sessions_per_s_per_db": 10, "open_sessions_per_db": 1},    # 100 kB
+            {"name": "pooler", "profile": "oltp", "databases": 1, "gbps_per_db": 0,
+             "sessions_per_s_per_db": 10, "open_sessions_per_db": 1}]
+        lines = cp.render_text(self.load(), cp.plan(self.load()), []).split("\n")
+        noted = [lines[i - 1].split()[0] for i, l in enumerate(lines)
+                 if "measure a closer profile" in l]
+        self.assertEqual(noted, ["big", "small", "pooler"])
 
     def bad(self, fragment):
         with self.assertRaises(cp.PlanError) as c:
@@ -198,11 +210,11 @@ class PlanTest(unittest.TestCase):
         p = profile()
         del p["memory"]
         self.write("p.json", p)
-        self.bad("'memory' is missing")
+        self.bad("'memory.total_bytes_per_flow' is missing (no 'memory' in the file")
         self.write("p.json", profile(gbps=0))
-        self.bad("'phases.tracked.gbps.median' must be a number above 0")
+        self.bad("'phases.tracked.gbps.median' must be a number > 0, not 0")
         self.write("p.json", "{ not json")
-        msg = self.bad("p.json:1: not JSON")
+        self.bad("p.json:1: not JSON")
         self.fleet["profiles"]["oltp"] = "missing.json"
         self.bad("missing.json: cannot read the engine_bench profile")
         self.fleet["profiles"]["oltp"] = "p.json"
@@ -211,7 +223,147 @@ class PlanTest(unittest.TestCase):
             {"events_per_s": 1000.0, "events_lost": 3}]})
         self.fleet["recorder"] = "rec.json"
         self.bad("runs[0] lost events")
-        del msg
+
+    def cli(self):
+        path = self.write("fleet.json", self.fleet)
+        return subprocess.run([sys.executable, os.path.join(SRC, "bench", "capacity_plan.py"),
+                               path, "--json", os.path.join(self.d, "out.json")],
+                              capture_output=True, text=True, timeout=60)
+
+    def test_bad_inputs_never_a_traceback(self):
+        """Every kind of bad input: exit 2 and a message naming file and setting."""
+        def prof(**kw):
+            def f(t):
+                p = profile()
+                for k, v in kw.items():
+                    cur = p
+                    keys = k.split("__")
+                    for x in keys[:-1]:
+                        cur = cur[x]
+                    cur[keys[-1]] = v
+                t.write("p.json", p)
+            return f
+
+        def fleet(fn):
+            def f(t):
+                fn(t.fleet)
+            return f
+
+        def rec(doc):
+            def f(t):
+                t.write("rec.json", doc)
+                t.fleet["recorder"] = "rec.json"
+            return f
+
+        def raw(name, data):
+            def f(t):
+                with open(os.path.join(t.d, name), "wb") as fh:
+                    fh.write(data)
+            return f
+
+        def grp(**kw):
+            return fleet(lambda fl: fl["groups"][0].update(kw))
+
+        cases = [
+            (rec([1]), "rec.json: not a rec_bench -j file"),
+            (rec({"bench": "rec_bench", "runs": [1]}), "runs[0]: must be an object, not 1"),
+            (rec({"bench": "rec_bench", "runs": [None]}), "runs[0]: must be an object"),
+            (rec({"bench": "rec_bench", "runs": [{"events_per_s": 5, "events_lost": "0"}]}),
+             "runs[0]: 'events_lost' must be a number"),
+            (grp(profile=["oltp"]), "groups[0]: 'profile' [\"oltp\"] is not one of"),
+            (grp(profile={}), "groups[0]: 'profile' {} is not one of"),
+            (raw("p.json", b"\xff\xfe{"), "p.json: the engine_bench profile is not UTF-8"),
+            (prof(trace__queries="many"), "'trace.queries' must be a number >= 0"),
+            (prof(trace__queries=None), "'trace.queries' must be a number >= 0"),
+            (prof(trace__queries=-5), "'trace.queries' must be a number >= 0, not -5"),
+            (raw("p.json", json.dumps(profile()).replace('"queries": 20000',
+                                                         '"queries": NaN').encode()),
+             "'trace.queries' must be a number >= 0, not NaN"),
+            (prof(params=[1]), "'params' must be an object"),
+            (prof(rules=None), "'rules' must be a list"),
+            (prof(rules=3), "'rules' must be a list"),
+            (raw("p.json", json.dumps(profile()).replace(
+                '"total_bytes_per_flow": 6000', '"total_bytes_per_flow": Infinity').encode()),
+             "'memory.total_bytes_per_flow' must be a number > 0, not Infinity"),
+            (raw("p.json", json.dumps(profile()).replace(
+                '"sessions": 1000', '"sessions": Infinity').encode()),
+             "'trace.sessions' must be a number > 0"),
+            (raw("p.json", json.dumps(profile()).replace(
+                '"gbps": {"median": 10.0}', '"gbps": {"median": Infinity}').encode()),
+             "'phases.tracked.gbps.median' must be a number > 0"),
+            (prof(phases__tracked__gbps="fast"),
+             "figure 'phases.tracked.gbps.median' is missing (no 'median' in phases.tracked.gbps"),
+            (fleet(lambda fl: fl["appliance"].update(worker_cores=10 ** 400)),
+             "appliance: 'worker_cores' must be a number"),
+            (grp(databases=10 ** 300, gbps_per_db=1e300), "is out of range"),
+            (fleet(lambda fl: fl["groups"].__setitem__(0, 7)), "groups[0]: must be an object"),
+            (fleet(lambda fl: fl.__setitem__("appliance", [])), "'appliance' is missing or not"),
+            (fleet(lambda fl: fl.__setitem__("profiles", ["p.json"])), "'profiles' must name"),
+            (fleet(lambda fl: fl["profiles"].__setitem__("oltp", 3)), "profiles.oltp must be"),
+        ]
+        for i, (setup, fragment) in enumerate(cases):
+            with self.subTest(case=i, expect=fragment):
+                self.tearDown()
+                self.setUp()
+                setup(self)
+                r = self.cli()
+                self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+                self.assertNotIn("Traceback", r.stderr)
+                self.assertIn(fragment, r.stderr)
+                self.assertIn(self.d, r.stderr)       # the file is named
+                self.assertEqual(r.stdout, "")
+
+    def test_rounds_up(self):
+        # 0.4 + 2 cores at 50 % of 4: 1.2 appliances' worth -> 2, not 1
+        self.fleet["groups"][0]["gbps_per_db"] = 0.04
+        pl = cp.plan(self.load())
+        self.assertAlmostEqual(pl["appliances_by"]["worker cores"], 1.2)
+        self.assertEqual(pl["appliances"], 2)
+
+    def test_recorder_best_run_and_spares(self):
+        self.write("rec.json", {"bench": "rec_bench", "runs": [
+            {"events_per_s": 4000.0, "events_lost": 0},
+            {"events_per_s": 1000.0, "events_lost": 0}]})
+        self.fleet["recorder"] = "rec.json"
+        self.fleet["appliance"]["spares"] = 1
+        fleet = self.load()
+        self.assertEqual(fleet["recorder"]["events_per_s"], 4000.0)
+        pl = cp.plan(fleet)
+        self.assertAlmostEqual(pl["appliances_by"]["recorder"],
+                               pl["total"]["events_per_s"] / 2000.0)
+        self.assertEqual(pl["appliances_without_recorder"], 3)   # 2 for the cores + 1
+
+    def test_memory_and_open_sessions(self):
+        pl = cp.plan(self.load())
+        self.assertEqual(pl["total"]["open_sessions"], 100 * 50 + 10 * 10)
+        # 2 working appliances at 50 %: each plans for its half of the sessions, doubled
+        self.assertAlmostEqual(pl["memory_gib_per_appliance"],
+                               (5000 + 100) * 6000 / 0.5 / 2 / (1 << 30))
+
+    def test_busier_port(self):
+        # 9 MB of server stream against 1 MB of client stream, 100 frames each way
+        p = profile()
+        p["trace"].update(stream_bytes_c2s=1_000_000, stream_bytes_s2c=9_000_000,
+                          frames_from_clients=100, frames_from_server=100)
+        self.write("p.json", p)
+        self.fleet["appliance"]["nic_gbps"] = 1
+        pl = cp.plan(self.load())
+        share = (9_000_000 + 6600) / (10_000_000 + 13200)
+        self.assertAlmostEqual(pl["appliances_by"]["NIC"], 10 * share / 0.5)
+
+    def test_svg_escapes_and_scales(self):
+        self.fleet["groups"][0]["name"] = "a<b&c\x01d"
+        fleet = self.load()
+        pl = cp.plan(fleet)
+        root = ET.fromstring(cp.render_svg(fleet, pl, [(1, pl), (2, cp.plan(fleet, 2))]))
+        texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
+        self.assertIn("a<b&cd", texts)
+        # bars on one scale: orders 1 core (traffic), pooler 2 cores (sessions)
+        w = [float(r.get("width")) for r in root.iter("{http://www.w3.org/2000/svg}rect")
+             if r.get("fill") in ("#4477aa", "#ee7733")]
+        orders_traffic, pooler_sessions = w[0], w[3]
+        self.assertAlmostEqual(orders_traffic * 2, pooler_sessions, places=0)
+        self.assertAlmostEqual(max(w), 760 - 150 - 80, places=0)   # the longest fills it
 
     def test_cli_error_exit(self):
         self.fleet["appliance"]["worker_cores"] = 0
