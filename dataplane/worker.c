@@ -643,6 +643,7 @@ static inline void prefetch_flow(const struct flow *f)
 		for (p = RTE_PTR_ALIGN_FLOOR(p, RTE_CACHE_LINE_SIZE); p < end; p += RTE_CACHE_LINE_SIZE)
 			rte_prefetch0(p);
 	}
+	rte_prefetch0(&f->lru);        /* flow_touch() reads the expiry list link */
 	rte_prefetch0(&f->mode);
 	rte_prefetch0(&c->state);
 }
