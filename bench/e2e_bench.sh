@@ -8,7 +8,8 @@
 # fresh PostgreSQL cluster in tgbn-server. `pgbench -i -s SCALE` runs once inside the
 # server namespace; then, for each device under test (DUT) in turn, the two veths are
 # joined by it and `pgbench -n -S -M prepared -c CLIENTS -j THREADS -T SECONDS` runs from
-# the client namespace:
+# the client namespace (`--mix tpcb`: pgbench's read-write TPC-B-like script instead of
+# -S):
 #
 #   appliance       build/appliance/tollgated, appliance/demo.conf with this run's
 #                   interface names (two net_af_packet ports, one worker, adaptive polling)
@@ -32,6 +33,9 @@
 #   --rounds N        run the whole DUT list N times; the table shows medians (1)
 #   --json FILE       also write the results here (default: run/e2e_bench.json)
 #   --no-latency-log  skip pgbench -l (no percentiles; a little less client work)
+#   --mix select|tpcb select: point selects (-S, default); tpcb: pgbench's built-in
+#                     read-write script (three UPDATEs, a SELECT and an INSERT in a
+#                     transaction), which exercises the decoder on writes and COMMIT
 #
 # Environment: TG_BUILD_DIR (default build), TG_TOLLGATED (default
 # $TG_BUILD_DIR/appliance/tollgated), TG_E2E_CONF (default appliance/demo.conf),
@@ -52,6 +56,7 @@ duts=appliance,appliance-busy,testpmd,bridge
 rounds=1
 json_out=$TG_ROOT/run/e2e_bench.json
 latlog=1
+mix=select
 build_dir=${TG_BUILD_DIR:-build}
 tollgated=${TG_TOLLGATED:-$TG_ROOT/$build_dir/appliance/tollgated}
 conf_src=${TG_E2E_CONF:-$TG_ROOT/appliance/demo.conf}
@@ -75,10 +80,16 @@ while [[ $# -gt 0 ]]; do
 	--rounds) rounds=$2; shift 2 ;;
 	--json) json_out=$2; shift 2 ;;
 	--no-latency-log) latlog=0; shift ;;
-	-h | --help) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--mix) mix=$2; shift 2 ;;
+	-h | --help) sed -n '2,43p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown option $1 (see --help)" ;;
 	esac
 done
+case $mix in
+select) pgb_script=(-S) ;;
+tpcb) pgb_script=(-b tpcb-like) ;;
+*) die "--mix must be select or tpcb" ;;
+esac
 for v in seconds scale clients threads rounds; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "--$v must be a positive integer"
 done
@@ -346,13 +357,13 @@ for ((round = 1; round <= rounds; round++)); do
 		dut_start "$dut" "$log"
 		# -n: no VACUUM / TRUNCATE before the run (done once after -i), so that every
 		# DUT sees the same statements (tollgated's rule packs block TRUNCATE)
-		pgbench_ns "$TG_NS_CLIENT" 60 -n -S -M prepared -c "$clients" -j "$threads" -T 3 >"$TMP/$key.warm.out" 2>&1 ||
+		pgbench_ns "$TG_NS_CLIENT" 60 -n "${pgb_script[@]}" -M prepared -c "$clients" -j "$threads" -T 3 >"$TMP/$key.warm.out" 2>&1 ||
 			{ tail -n 10 "$TMP/$key.warm.out" >&2; die "warm-up through $dut failed"; }
 		out=$TMP/$key.out
 		lat=()
 		[[ $latlog -eq 1 ]] && lat=(-l --log-prefix="$TMP/lat.$key")
 		rc=0
-		pgbench_ns "$TG_NS_CLIENT" "$limit" -n -S -M prepared -c "$clients" -j "$threads" -T "$seconds" -P 5 \
+		pgbench_ns "$TG_NS_CLIENT" "$limit" -n "${pgb_script[@]}" -M prepared -c "$clients" -j "$threads" -T "$seconds" -P 5 \
 			"${lat[@]}" >"$out" 2>&1 || rc=$?
 		R_TPS[$key]=$(sed -n 's/^tps = \([0-9.]*\) (without.*/\1/p' "$out")
 		R_LAT[$key]=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' "$out")
@@ -419,8 +430,8 @@ ratio() {
 }
 
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)
-printf '\npgbench -n -S -M prepared -c %s -j %s -T %s, scale %s; %s round(s), medians; %s cores (%s)\n' \
-	"$clients" "$threads" "$seconds" "$scale" "$rounds" "$(nproc)" "$cpu"
+printf '\npgbench -n %s -M prepared -c %s -j %s -T %s, scale %s; %s round(s), medians; %s cores (%s)\n' \
+	"${pgb_script[*]}" "$clients" "$threads" "$seconds" "$scale" "$rounds" "$(nproc)" "$cpu"
 printf '%-15s %10s %10s %10s %9s %9s %9s %12s\n' DUT tps "lat ms" "stddev" p50 p95 p99 "tps/testpmd"
 for dut in "${dut_list[@]}"; do
 	printf '%-15s %10.0f %10s %10s %9s %9s %9s %12s\n' "$dut" "${M_TPS[$dut]}" "${M_LAT[$dut]}" \
@@ -447,7 +458,7 @@ mkdir -p "$(dirname "$json_out")"
 } | jq -s --arg cpu "$cpu" --argjson nproc "$(nproc)" --argjson seconds "$seconds" \
 	--argjson scale "$scale" --argjson clients "$clients" --argjson threads "$threads" \
 	--argjson rounds "$rounds" --argjson r_app "$r_app" --argjson r_busy "$r_busy" \
-	--arg cmd "pgbench -n -S -M prepared -c $clients -j $threads -T $seconds (scale $scale)" \
+	--arg cmd "pgbench -n ${pgb_script[*]} -M prepared -c $clients -j $threads -T $seconds (scale $scale)" \
 	'{machine: {nproc: $nproc, cpu: $cpu}, command: $cmd, rounds: $rounds,
 	  params: {seconds: $seconds, scale: $scale, clients: $clients, threads: $threads},
 	  runs: ., ratio_appliance_to_testpmd: {adaptive: $r_app, busy: $r_busy, target: 0.95}}' \
