@@ -349,14 +349,15 @@ static __attribute__((noinline)) int run_ceiling(struct bench *b, struct phase_r
 	return 0;
 }
 
-/* Rules alone (with --rules): the same copy-in, then the rule engine's result scan
- * (rule_mask_fields through the policy, the frame's payload as one field) over every
- * payload byte, then free: what Hyperscan and the validators cost over the very same
- * bytes, without TCP, decoding or editing. The tracked phase scans only result fields,
- * so this ceiling scans more bytes than the tracked path does. Never inlined. */
-static __attribute__((noinline)) int run_rules(struct bench *b, struct phase_run *r)
+/* The loop of the two rule ceilings below: the same copy-in as the other phases, then
+ * <fn> on each TCP payload (<d> the frame, <p> its parse), then free. Always inlined,
+ * so that <fn>, a constant at each call, is inlined too. */
+typedef void (*payload_fn)(struct bench *b, const struct dp_pkt *p, uint8_t *d, void *ctx);
+
+static inline __attribute__((always_inline)) int each_payload(struct bench *b,
+							      struct phase_run *r,
+							      payload_fn fn, void *ctx)
 {
-	struct dp_policy *pol = b->policy;
 	struct rte_mbuf *pkts[DP_BURST];
 	uint64_t t0;
 
@@ -370,16 +371,33 @@ static __attribute__((noinline)) int run_rules(struct bench *b, struct phase_run
 			uint8_t *d = rte_pktmbuf_mtod(pkts[k], uint8_t *);
 			struct dp_pkt p;
 			if (dp_pkt_parse(d, rte_pktmbuf_data_len(pkts[k]), &p) == DP_PKT_TCP &&
-			    p.payload_len) {
-				struct rule_field fld = { .off = 0, .len = p.payload_len, .col_rule = -1 };
-				pol->ops.mask_fields(pol->ops.rules, pol->scratch[0], DP_PROTO_PG, 0,
-						     d + p.payload_off, p.payload_len, &fld, 1, NULL);
-			}
+			    p.payload_len)
+				fn(b, &p, d, ctx);
 			rte_pktmbuf_free(pkts[k]);
 		}
 	}
 	r->cycles = rte_rdtsc() - t0;
 	return 0;
+}
+
+/* Rules alone (with --rules): the rule engine's result scan (rule_mask_fields through
+ * the policy, the frame's payload as one field) over every payload byte: what
+ * Hyperscan and the validators cost over the very same bytes, without TCP, decoding
+ * or editing. The tracked phase scans only result fields, so this ceiling scans more
+ * bytes than the tracked path does. Never inlined. */
+static inline void rules_payload(struct bench *b, const struct dp_pkt *p, uint8_t *d, void *ctx)
+{
+	struct dp_policy *pol = b->policy;
+	struct rule_field fld = { .off = 0, .len = p->payload_len, .col_rule = -1 };
+
+	(void)ctx;
+	pol->ops.mask_fields(pol->ops.rules, pol->scratch[0], DP_PROTO_PG, 0,
+			     d + p->payload_off, p->payload_len, &fld, 1, NULL);
+}
+
+static __attribute__((noinline)) int run_rules(struct bench *b, struct phase_run *r)
+{
+	return each_payload(b, r, rules_payload, NULL);
 }
 
 #ifdef TG_BENCH_RULES
@@ -390,55 +408,40 @@ static int hs_nop(unsigned int id, unsigned long long from, unsigned long long t
 	(*(uint64_t *)ctx)++;
 	return 0;
 }
+
+/* Hyperscan alone (with --rules): every payload scanned by the rule set's databases for
+ * its direction, with a callback that only counts: a server payload by the field
+ * database (every field rule, no start of match: the engine's prefilter), a client
+ * payload by the statement, fingerprint and raw databases in force. No lexing, no
+ * field splitting, no validators, no masking: the bare cost of the patterns over the
+ * very same bytes (DESIGN §10's "Hyperscan alone"). */
+static inline void hs_payload(struct bench *b, const struct dp_pkt *p, uint8_t *d, void *ctx)
+{
+	const struct dp_policy *pol = b->policy;
+	const struct rule_set *rs = pol->ops.rules;
+	hs_scratch_t *hs = ((struct rule_scratch *)pol->scratch[0])->hs;
+	const char *pl = (const char *)d + p->payload_off;
+
+	if (p->sport == SG_SERVER_PORT) {
+		if (rs->db[DP_PROTO_PG][RULE_DB_FIELD])
+			hs_scan(rs->db[DP_PROTO_PG][RULE_DB_FIELD], pl, p->payload_len, 0, hs,
+				hs_nop, ctx);
+		return;
+	}
+	for (int j = RULE_DB_STATEMENT; j <= RULE_DB_RAW; j++)
+		if (rs->db[DP_PROTO_PG][j])
+			hs_scan(rs->db[DP_PROTO_PG][j], pl, p->payload_len, 0, hs, hs_nop, ctx);
+}
 #endif
 
-/* Hyperscan alone (with --rules): the same copy-in, then every payload scanned by the
- * rule set's databases for its direction, with a callback that only counts: a server
- * payload by the field database (every field rule, no start of match: the engine's
- * prefilter), a client payload by the statement, fingerprint and raw databases in
- * force. No lexing, no field splitting, no validators, no masking: the bare cost of the
- * patterns over the very same bytes (DESIGN §10's "Hyperscan alone"). */
 static __attribute__((noinline)) int run_hs(struct bench *b, struct phase_run *r)
 {
 #ifdef TG_BENCH_RULES
-	struct dp_policy *pol = b->policy;
-	const struct rule_set *rs = pol->ops.rules;
-	struct rule_scratch *sc = pol->scratch[0];
-	const hs_database_t *fdb = rs->db[DP_PROTO_PG][RULE_DB_FIELD];
-	const hs_database_t *cdb[3] = { rs->db[DP_PROTO_PG][RULE_DB_STATEMENT],
-					rs->db[DP_PROTO_PG][RULE_DB_FINGERPRINT],
-					rs->db[DP_PROTO_PG][RULE_DB_RAW] };
-	struct rte_mbuf *pkts[DP_BURST];
-	uint64_t t0, hits = 0;
+	uint64_t hits = 0;
+	int rc = each_payload(b, r, hs_payload, &hits);
 
-	memset(r, 0, sizeof(*r));
-	t0 = rte_rdtsc();
-	for (uint32_t i = 0; i < b->t.n_bursts; i++) {
-		const struct sg_burst *bu = &b->t.bursts[i];
-		if (rx_copy(b, bu, pkts) < 0)
-			return -1;
-		for (uint16_t k = 0; k < bu->n; k++) {
-			const char *d = rte_pktmbuf_mtod(pkts[k], const char *);
-			struct dp_pkt p;
-			if (dp_pkt_parse((const uint8_t *)d, rte_pktmbuf_data_len(pkts[k]), &p) ==
-			    DP_PKT_TCP && p.payload_len) {
-				if (p.sport == SG_SERVER_PORT) {
-					if (fdb)
-						hs_scan(fdb, d + p.payload_off, p.payload_len, 0, sc->hs,
-							hs_nop, &hits);
-				} else {
-					for (int j = 0; j < 3; j++)
-						if (cdb[j])
-							hs_scan(cdb[j], d + p.payload_off, p.payload_len, 0,
-								sc->hs, hs_nop, &hits);
-				}
-			}
-			rte_pktmbuf_free(pkts[k]);
-		}
-	}
-	r->cycles = rte_rdtsc() - t0;
 	b->hs_hits = hits;
-	return 0;
+	return rc;
 #else
 	(void)b; (void)r;
 	return -1;
