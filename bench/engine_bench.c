@@ -794,6 +794,33 @@ static void report_phase(const struct bench *b, const char *name, const struct p
 	json_object_set_new(jp, "runs", runs);
 }
 
+/* Reports ceiling phase <r> (<name>, JSON phases.<key>) and the ratio of the tracked
+ * runs <tm> to it, run by run (JSON ratio_tracked_to_<key>). Returns its JSON phase. */
+static json_t *report_ceiling(const struct bench *b, const char *name, const char *key,
+			      const struct phase_run *r, unsigned n, const double *tm,
+			      json_t *phases, json_t *root)
+{
+	double m[BENCH_MAX_REPS], q[BENCH_MAX_REPS];
+	json_t *jp = json_object(), *jr;
+	char rkey[64];
+
+	report_phase(b, name, r, n, m, jp);
+	json_object_set_new(phases, key, jp);
+	for (unsigned i = 0; i < n; i++)
+		q[i] = tm[i] / m[i];
+	struct summary s = summarize(q, n);
+	snprintf(rkey, sizeof(rkey), "%s", key);
+	for (char *c = rkey; *c; c++)
+		*c = *c == '_' ? '-' : *c;    /* rules_alone -> rules-alone */
+	printf("  ratio tracked/%s: %.3f [%.3f .. %.3f] (run by run); target >= 0.5\n",
+	       rkey, s.med, s.min, s.max);
+	jr = summary_json(s);
+	json_object_set_new(jr, "target", json_real(0.5));
+	snprintf(rkey, sizeof(rkey), "ratio_tracked_to_%s", key);
+	json_object_set_new(root, rkey, jr);
+	return jp;
+}
+
 /* Prints and writes everything; returns the number of failed checks. */
 static int report_results(struct bench *b, const struct phase_run *tr, const struct phase_run *ce,
 			  const struct phase_run *ru, const struct phase_run *hsr,
@@ -822,31 +849,9 @@ static int report_results(struct bench *b, const struct phase_run *tr, const str
 		json_object_set_new(phases, "tracked", jp);
 	}
 	if (o->only == 0 && b->policy && ((struct dp_policy *)b->policy)->ops.mask_fields) {
-		double rm[BENCH_MAX_REPS], rr[BENCH_MAX_REPS];
-		json_t *jp = json_object();
-		report_phase(b, "rules", ru, n, rm, jp);
-		json_object_set_new(phases, "rules_alone", jp);
-		for (unsigned i = 0; i < n; i++)
-			rr[i] = tm[i] / rm[i];
-		struct summary s = summarize(rr, n);
-		printf("  ratio tracked/rules-alone: %.3f [%.3f .. %.3f] (run by run); target >= 0.5\n",
-		       s.med, s.min, s.max);
-		json_t *jr = summary_json(s);
-		json_object_set_new(jr, "target", json_real(0.5));
-		json_object_set_new(root, "ratio_tracked_to_rules_alone", jr);
-
-		double hm[BENCH_MAX_REPS], hr[BENCH_MAX_REPS];
-		json_t *jh = json_object();
-		report_phase(b, "hs-alone", hsr, n, hm, jh);
-		json_object_set_new(phases, "hyperscan_alone", jh);
-		for (unsigned i = 0; i < n; i++)
-			hr[i] = tm[i] / hm[i];
-		s = summarize(hr, n);
-		printf("  ratio tracked/hyperscan-alone: %.3f [%.3f .. %.3f] (run by run); "
-		       "target >= 0.5\n", s.med, s.min, s.max);
-		jr = summary_json(s);
-		json_object_set_new(jr, "target", json_real(0.5));
-		json_object_set_new(root, "ratio_tracked_to_hyperscan_alone", jr);
+		report_ceiling(b, "rules", "rules_alone", ru, n, tm, phases, root);
+		json_t *jh = report_ceiling(b, "hs-alone", "hyperscan_alone", hsr, n, tm, phases,
+					    root);
 		json_object_set_new(jh, "matches_per_run", json_integer((json_int_t)b->hs_hits));
 	}
 	json_object_set_new(root, "phases", phases);
