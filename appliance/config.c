@@ -124,6 +124,9 @@ static const char *const cfg_frag_names[] = {
 	[DP_FRAG_DROP] = "drop", [DP_FRAG_REASSEMBLE] = "reassemble", NULL };
 static const char *const cfg_hold_names[] = {
 	[DP_HOLD_STREAM] = "stream", [DP_HOLD_RESET] = "reset", NULL };
+static const char *const cfg_unjudged_names[] = {
+	[DP_UNJUDGED_BLOCK] = "block", [DP_UNJUDGED_RESET] = "reset",
+	[DP_UNJUDGED_FORWARD] = "forward", NULL };
 static const char *const cfg_overlap_names[] = {
 	[DP_OVERLAP_REWRITE] = "rewrite", [DP_OVERLAP_RESET] = "reset", NULL };
 static const char *const cfg_midstream_names[] = {
@@ -185,6 +188,7 @@ static const struct cfg_directive cfg_root_dirs[] = {
 	CFG_NAMES("dataplane.overload", CFG_T_ENUM, struct cfg, dp.overload, cfg_overload_names),
 	CFG_NAMES("dataplane.fragments", CFG_T_ENUM, struct cfg, dp.frag, cfg_frag_names),
 	CFG_NAMES("dataplane.hold_overflow", CFG_T_ENUM, struct cfg, dp.hold, cfg_hold_names),
+	CFG_NAMES("dataplane.unjudged", CFG_T_ENUM, struct cfg, dp.unjudged, cfg_unjudged_names),
 	CFG_NAMES("dataplane.overlap", CFG_T_ENUM, struct cfg, dp.overlap, cfg_overlap_names),
 	CFG_NAMES("dataplane.midstream", CFG_T_ENUM, struct cfg, dp.midstream, cfg_midstream_names),
 	CFG_BOOL("dataplane.verify_checksums", struct cfg, dp.verify_cksum),
@@ -278,6 +282,7 @@ void cfg_defaults(struct cfg *c)
 	c->dp.overload = DP_OVERLOAD_FAIL_CLOSED;
 	c->dp.frag = DP_FRAG_DROP;
 	c->dp.hold = DP_HOLD_STREAM;
+	c->dp.unjudged = DP_UNJUDGED_BLOCK;
 	c->dp.overlap = DP_OVERLAP_REWRITE;
 	c->dp.midstream = DP_MIDSTREAM_BYPASS;
 	c->dp.verify_cksum = 1;

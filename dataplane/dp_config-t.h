@@ -32,6 +32,18 @@ enum dp_hold_policy {
 	DP_HOLD_RESET  = 1,           /* reset the flow */
 };
 
+/* What happens to a statement the decoder cannot judge: larger than max_hold_bytes (it
+ * never lies whole in the hold), or with more statements or text than the lexer's
+ * buffers take. Forwarding it would let any statement through behind enough padding, so
+ * by default it is refused like a blocked statement, before its last byte reaches the
+ * server. */
+enum dp_unjudged_policy {
+	DP_UNJUDGED_BLOCK   = 0,      /* refuse it with an error, the session goes on
+	                               * (counted cmd_unjudged_blocked) */
+	DP_UNJUDGED_RESET   = 1,      /* reset the session (counted cmd_unjudged_reset) */
+	DP_UNJUDGED_FORWARD = 2,      /* forward it unjudged (counted cmd_unjudged) */
+};
+
 /* What happens to a retransmission that carries different bytes for data already seen. */
 enum dp_overlap_policy {
 	DP_OVERLAP_REWRITE = 0,       /* rewrite it to the original bytes (counted) */
@@ -89,6 +101,7 @@ struct dp_config {
 	uint8_t  overload;            /* enum dp_overload_policy */
 	uint8_t  frag;                /* enum dp_frag_policy */
 	uint8_t  hold;                /* enum dp_hold_policy */
+	uint8_t  unjudged;            /* enum dp_unjudged_policy */
 	uint8_t  overlap;             /* enum dp_overlap_policy */
 	uint8_t  midstream;           /* enum dp_midstream_policy */
 	uint8_t  verify_cksum;        /* verify TCP/IP checksums of protected flows */

@@ -491,8 +491,8 @@ static void ev_rows(struct pg_state *s, struct proto_sink *sink, const uint8_t *
 /* ---- judging commands (client to server) ---- */
 
 /* Judges the SQL text <sql> (<len> bytes). Returns the deciding verdict in <v>. */
-static void judge_sql(struct pg_state *s, struct proto_sink *sink, const char *sql, uint32_t len,
-		      struct rule_verdict *v)
+static int judge_sql(struct pg_state *s, struct proto_sink *sink, const char *sql, uint32_t len,
+		     struct rule_verdict *v)
 {
 	const struct proto_env *env = sink->env;
 	const struct proto_policy *pol = env->pol;
@@ -519,11 +519,9 @@ static void judge_sql(struct pg_state *s, struct proto_sink *sink, const char *s
 			copy_text(ev.u.cmd.text, sizeof(ev.u.cmd.text), sql, len, &ev.flags);
 			sink->event(sink->ctx, &ev);
 		}
-		return;
+		return 0;
 	}
 	sql_lex(sql, len, 0, &out);
-	if (out.flags & SQL_LEX_TRUNCATED)
-		DP_CNT_INC(env->cnt, cmd_unjudged);
 	for (uint32_t i = 0; i < out.n_stmts; i++) {
 		const struct sql_stmt *st = &out.stmts[i];
 		struct rule_verdict sv;
@@ -550,6 +548,9 @@ static void judge_sql(struct pg_state *s, struct proto_sink *sink, const char *s
 	}
 	if (v->n_alerts)
 		DP_CNT_ADD(env->cnt, cmd_alert, v->n_alerts);
+	/* statements past the lexer's buffers were not judged: the caller applies
+	 * dataplane.unjudged (the ones before were, and their verdict stands) */
+	return (out.flags & SQL_LEX_TRUNCATED) ? -1 : 0;
 }
 
 static void verdict_text(const struct rule_verdict *v, char *out, size_t cap)
@@ -605,6 +606,103 @@ static void on_startup(struct pg_state *s, const uint8_t *m, uint32_t len)
 	}
 }
 
+/* Refuses client message <fr> (a Query or Parse ending at <end>) in the server's place
+ * with error <text>: the message is removed (unless <removed>: its bytes went as they
+ * came), a Query is answered at once with ErrorResponse + ReadyForQuery, a Parse puts
+ * the rest of its batch aside and its error goes before the ReadyForQuery that answers
+ * the batch's Sync. Returns 0, or -1 after resetting the session (the editor could not
+ * do it, or a third batch was refused before the server answered the first). */
+static int refuse_msg(struct pg_state *s, struct pg_framer *fr, struct proto_sink *sink,
+		      const char *text, uint64_t end, int removed)
+{
+	if (!removed && sink->remove(sink->ctx, PROTO_DIR_C2S, fr->msg_start, end) < 0) {
+		sink->reset(sink->ctx);
+		return -1;
+	}
+	if (fr->type == 'Q') {
+		uint8_t reply[256];
+		uint32_t n = pg_build_error(reply, sizeof(reply), "42501", text, s->txn, 1);
+		if (n == 0 || sink->inject(sink->ctx, PROTO_DIR_S2C, reply, n) < 0) {
+			sink->reset(sink->ctx);
+			return -1;
+		}
+	} else {
+		/* the error goes out before the server's answer to the next Sync */
+		if (s->n_err >= 2) {
+			sink->reset(sink->ctx);
+			return -1;
+		}
+		s->discard = 1;
+		struct pg_pending_err *pe = &s->err[s->n_err++];
+		pe->sync = s->syncs_fwd + 1;
+		snprintf(pe->text, sizeof(pe->text), "%.*s", (int)sizeof(pe->text) - 1, text);
+	}
+	sink->release(sink->ctx, PROTO_DIR_C2S, end);
+	return 0;
+}
+
+/* A statement the decoder cannot judge (too large to hold whole, or more than the
+ * lexer's buffers take), by dataplane.unjudged: refused with an error (the session goes
+ * on), the session reset, or forwarded unjudged. Returns 1 when it was refused or the
+ * session reset (the caller is done with the message), 0 to forward it. */
+static int unjudged(struct pg_state *s, struct pg_framer *fr, struct proto_sink *sink,
+		    uint64_t end, int removed)
+{
+	const struct proto_env *env = sink->env;
+
+	switch (env->cfg->unjudged) {
+	case DP_UNJUDGED_FORWARD:
+		DP_CNT_INC(env->cnt, cmd_unjudged);
+		return 0;
+	case DP_UNJUDGED_RESET:
+		DP_CNT_INC(env->cnt, cmd_unjudged_reset);
+		sink->reset(sink->ctx);
+		return 1;
+	default:
+		if (refuse_msg(s, fr, sink, "statement not judged: larger than the appliance "
+			       "can inspect (refused by policy)", end, removed) == 0)
+			DP_CNT_INC(env->cnt, cmd_unjudged_blocked);
+		return 1;
+	}
+}
+
+/* Removes client bytes [from, to) of a statement too large to judge as they come, and
+ * releases them (the hold stays empty; the editor acknowledges them to the client).
+ * Returns 0, or -1 after resetting the session. */
+static int drop_bytes(struct proto_sink *sink, uint64_t from, uint64_t to)
+{
+	if (to > from && sink->remove(sink->ctx, PROTO_DIR_C2S, from, to) < 0) {
+		sink->reset(sink->ctx);
+		return -1;
+	}
+	sink->release(sink->ctx, PROTO_DIR_C2S, to);
+	return 0;
+}
+
+/* The header of a Query or Parse longer than max_hold_bytes has been read (<to> is the
+ * stream offset after it) while command rules are in force: it can never lie whole in
+ * the hold, so it cannot be judged.
+ * By dataplane.unjudged: "block" removes it as it comes (fr->drop; the error goes out
+ * at its end), "reset" resets the session before any of it reaches the server,
+ * "forward" leaves it to stream through (counted at its end). Returns 0, or -1 after a
+ * reset. */
+static int too_large(struct pg_framer *fr, struct proto_sink *sink, uint64_t to)
+{
+	const struct proto_env *env = sink->env;
+
+	switch (env->cfg->unjudged) {
+	case DP_UNJUDGED_FORWARD:
+		return 0;
+	case DP_UNJUDGED_RESET:
+		DP_CNT_INC(env->cnt, cmd_unjudged_reset);
+		sink->reset(sink->ctx);
+		return -1;
+	default:
+		fr->drop = 1;
+		return drop_bytes(sink, fr->msg_start, to);
+	}
+}
+
 /* A whole client message ended at <end>. Returns 0 or PROTO_ERR. */
 static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_sink *sink,
 			 uint64_t off, const uint8_t *data, uint32_t dlen, uint64_t end)
@@ -642,9 +740,10 @@ static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 		if (fr->type == 'S') {
 			s->discard = 0;
 			s->syncs_fwd++;
-		} else if (fr->type != 'X') {
+		} else if (fr->type != 'X' && !fr->drop) {
 			sink->remove(sink->ctx, PROTO_DIR_C2S, fr->msg_start, end);
 		}
+		fr->drop = 0;  /* a large one was removed as it came */
 		sink->release(sink->ctx, PROTO_DIR_C2S, end);
 		return 0;
 	}
@@ -652,8 +751,12 @@ static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 		const uint8_t *m = whole_msg(fr, PROTO_DIR_C2S, sink, off, data, dlen);
 		const char *sql;
 		uint32_t sql_len;
-		if (m == NULL) {
-			DP_CNT_INC(env->cnt, cmd_unjudged);
+		if (fr->drop || m == NULL) {
+			/* too large to judge: removed as it came (fr->drop), or streamed */
+			int removed = fr->drop;
+			fr->drop = 0;
+			if (env->pol->check_command && unjudged(s, fr, sink, end, removed))
+				return 0;
 			if (fr->type == 'Q')
 				s->syncs_fwd++;
 			sink->release(sink->ctx, PROTO_DIR_C2S, end);
@@ -668,7 +771,11 @@ static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 			sql = (const char *)m + (q < fr->len ? q : fr->len);
 			sql_len = q < fr->len ? cstr_len(m + q, fr->len - q) : 0;
 		}
-		judge_sql(s, sink, sql, sql_len, &v);
+		/* a statement past the lexer's buffers went unjudged: unless a judged one
+		 * already blocks or resets, the policy for unjudged statements decides */
+		if (judge_sql(s, sink, sql, sql_len, &v) < 0 && v.action < RULE_REVIEW &&
+		    unjudged(s, fr, sink, end, 0))
+			return 0;
 		if (v.action == RULE_RESET) {
 			DP_CNT_INC(env->cnt, cmd_reset);
 			sink->reset(sink->ctx);
@@ -676,28 +783,8 @@ static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 		}
 		if (v.action == RULE_BLOCK || v.action == RULE_REVIEW) {
 			verdict_text(&v, text, sizeof(text));
-			if (sink->remove(sink->ctx, PROTO_DIR_C2S, fr->msg_start, end) < 0) {
-				sink->reset(sink->ctx);
-				return 0;
-			}
-			DP_CNT_INC(env->cnt, cmd_blocked);
-			if (fr->type == 'Q') {
-				uint8_t reply[256];
-				uint32_t n = pg_build_error(reply, sizeof(reply), "42501", text, s->txn, 1);
-				if (n == 0 || sink->inject(sink->ctx, PROTO_DIR_S2C, reply, n) < 0)
-					sink->reset(sink->ctx);
-			} else {
-				/* the error goes out before the server's answer to the next Sync */
-				if (s->n_err >= 2) {
-					sink->reset(sink->ctx);
-					return 0;
-				}
-				s->discard = 1;
-				struct pg_pending_err *pe = &s->err[s->n_err++];
-				pe->sync = s->syncs_fwd + 1;
-				snprintf(pe->text, sizeof(pe->text), "%.*s", (int)sizeof(pe->text) - 1, text);
-			}
-			sink->release(sink->ctx, PROTO_DIR_C2S, end);
+			if (refuse_msg(s, fr, sink, text, end, 0) == 0)
+				DP_CNT_INC(env->cnt, cmd_blocked);
 			return 0;
 		}
 		if (fr->type == 'Q')
@@ -912,6 +999,8 @@ static int pg_feed(void *st, int dir, uint64_t off, const uint8_t *data, uint32_
 	while (i < len) {
 		if (fr->remain) {
 			uint32_t take = len - i < fr->remain ? len - i : fr->remain;
+			if (fr->drop && drop_bytes(sink, off + i, off + i + take) < 0)
+				break;
 			i += take;
 			fr->remain -= take;
 			if (fr->remain)
@@ -986,6 +1075,19 @@ static int pg_feed(void *st, int dir, uint64_t off, const uint8_t *data, uint32_
 				fr->type = fr->hdr[0];
 				fr->len = mlen + 1;
 				fr->remain = mlen - 4;
+				if (dir == PROTO_DIR_C2S && fr->len > sink->env->cfg->max_hold_bytes) {
+					/* a message that will never lie whole in the hold */
+					if (s->discard && fr->type != 'S' && fr->type != 'X') {
+						/* put aside after a refused Parse: it goes as it comes */
+						fr->drop = 1;
+						if (drop_bytes(sink, fr->msg_start, off + i) < 0)
+							break;
+					} else if (!s->discard && (fr->type == 'Q' || fr->type == 'P') &&
+						   sink->env->pol->check_command &&
+						   too_large(fr, sink, off + i) < 0) {
+						break;  /* the session is reset */
+					}
+				}
 			}
 			if (fr->remain)
 				continue;

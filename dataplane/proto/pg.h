@@ -46,7 +46,9 @@ struct pg_framer {
 	uint8_t  one_byte;            /* next message is the one-byte SSL/GSS answer */
 	uint8_t  type;                /* type of the current message (0: untyped) */
 	uint8_t  judge;               /* the current message is needed whole */
-	uint8_t  pad[3];
+	uint8_t  drop;                /* c2s: the current message is a statement too large to
+	                               * judge, removed as it comes (dataplane.unjudged) */
+	uint8_t  pad[2];
 	uint32_t len;                 /* length of the current message (whole, with header) */
 	uint32_t remain;              /* bytes of the current message still to come */
 	uint64_t msg_start;           /* stream offset of the current message */

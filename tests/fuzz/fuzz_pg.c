@@ -172,6 +172,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(&f, 0, sizeof(f));
 	cfg.tls = size && (data[0] & 8) ? DP_TLS_PASSTHROUGH : DP_TLS_REFUSE;
+	/* statements over the hold limit go by dataplane.unjudged: each policy in turn */
+	cfg.max_hold_bytes = size && (data[0] & 16) ? 64 : 4096;
+	cfg.unjudged = size ? (uint8_t)((data[0] >> 5) % 3) : DP_UNJUDGED_BLOCK;
 	pg_proto_ops.init(st_mem);
 	while (i + 2 <= size) {
 		uint8_t ctl = data[i], len = data[i + 1];

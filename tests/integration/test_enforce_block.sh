@@ -189,10 +189,57 @@ else
 	sed 's/^/    | /' "$IT_TMP/ext.out" | head -n 20
 fi
 
+# Statements the appliance cannot judge are refused (dataplane.unjudged = "block", the
+# default), so that no padding smuggles a statement past the rules. Before, both went
+# through unjudged and dropped the table.
+n_unjudged=0
+# (a) more statements than the lexer's buffers take, then DROP TABLE t, in one Query
+{
+	for ((i = 0; i < 8000; i++)); do printf 'SELECT 1;'; done
+	printf ' DROP TABLE t;'
+} >"$IT_TMP/many.sql"
+v=$(it_psql -v ON_ERROR_STOP=0 -Atc "$(cat "$IT_TMP/many.sql")" -c "SELECT 'after-many', count(*) FROM t" 2>&1) || true
+n_unjudged=$((n_unjudged + 1))
+it_check "8000 statements then DROP TABLE t in one Query: refused as not judged, the session goes on" \
+	grep -q "statement not judged" <<<"$v"
+it_check "... and the next statement in the session runs (t has its $((rows - 1)) rows)" \
+	grep -qx "after-many|$((rows - 1))" <<<"$v"
+# (b) DROP TABLE t behind 300 kB of comment (over max_hold_bytes, 256 KiB), then a SELECT
+{
+	printf '/* '
+	head -c 300000 /dev/zero | tr '\0' 'x'
+	printf ' */ DROP TABLE t;\nSELECT '"'"'after-big'"'"', count(*) FROM t;\n'
+} >"$IT_TMP/big.sql"
+v=$(it_psql -v ON_ERROR_STOP=0 -At -f "$IT_TMP/big.sql" 2>&1) || true
+n_unjudged=$((n_unjudged + 1))
+it_check "DROP TABLE t behind a 300 kB comment: refused as not judged, the session goes on" \
+	grep -q "statement not judged" <<<"$v"
+it_check "... and the next statement in the session runs (t has its $((rows - 1)) rows)" \
+	grep -qx "after-big|$((rows - 1))" <<<"$v"
+# (c) the same through the extended protocol (a 300 kB Parse)
+head -n 1 "$IT_TMP/big.sql" | sed 's/;$//' >"$IT_TMP/big-parse.sql"
+rc=0
+it_client "$extquery" "$TG_IP_SERVER" 5432 "$IT_USER" "$IT_DB" "$IT_PASSWORD" \
+	"@$IT_TMP/big-parse.sql" "SELECT 'after-ext-big', count(*) FROM t" >"$IT_TMP/ext-big.out" 2>&1 || rc=$?
+n_unjudged=$((n_unjudged + 1))
+want=$(printf '%s\n' 'READY I' 'ERROR 42501 statement not judged: larger than the appliance can inspect (refused by policy)' \
+	'READY I' 'COLUMNS ?column?|count' "ROW after-ext-big|$((rows - 1))" 'COMPLETE SELECT 1' 'READY I')
+if [[ $rc -eq 0 && $(cat "$IT_TMP/ext-big.out") == "$want" ]]; then
+	it_pass "pg_extquery: a 300 kB Parse of DROP TABLE t refused as not judged, the next statement runs"
+else
+	it_fail "pg_extquery: status $rc, want the not-judged error then the SELECT's row, got:"
+	sed 's/^/    | /' "$IT_TMP/ext-big.out" | cut -c1-200 | head -n 20
+fi
+
 it_dut_stop
 log=$IT_TMP/tollgated.$IT_TG_RUN.log
 v=$(it_counter_sum "$log" cmd_blocked) || v=none
 it_check "tollgated counted cmd_blocked $v, the $n_blocked blocked statements sent" [ "$v" == "$n_blocked" ]
+v=$(it_counter_sum "$log" cmd_unjudged_blocked) || v=none
+it_check "tollgated counted cmd_unjudged_blocked $v, the $n_unjudged statements too large to judge" \
+	[ "$v" == "$n_unjudged" ]
+v=$(it_counter_sum "$log" cmd_unjudged) || v=none
+it_check "tollgated forwarded no statement unjudged (cmd_unjudged $v)" [ "$v" == 0 ]
 
 # Directly on the server: the table is intact, and the role could have dropped it,
 # so that the checks above prove the appliance, not a missing privilege.

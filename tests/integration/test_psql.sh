@@ -62,7 +62,8 @@ SELECT 'end of session' AS done;
 SQL
 
 # Statements of many segments: 100 kB (held whole before it is judged) and 300 kB
-# (over the default max_hold_bytes of 256 KiB: streamed through, hold_overflow=stream).
+# (over the default max_hold_bytes of 256 KiB: it cannot be judged, and with the rule
+# packs in force the appliance refuses it, dataplane.unjudged = "block").
 for size in 100000 300000; do
 	{
 		printf "SELECT length(q), md5(q) FROM (SELECT '"
@@ -102,7 +103,12 @@ it_dut_stop
 it_check "bridge reference is a full session" grep -q 'end of session' "$IT_TMP/bridge.script.out"
 it_check "bridge reference has errors and notices" \
 	grep -q 'division by zero' "$IT_TMP/bridge.script.out"
-for name in script multi big huge ident short; do
+# The 300 kB statement: answered through the bridge, refused through the appliance (and
+# the session it ran in ended normally).
+it_check "bridge: the 300 kB statement ran (length 300000)" grep -q '^ *300000 |' "$IT_TMP/bridge.huge.out"
+it_check "appliance: the 300 kB statement was refused as not judged" \
+	grep -q 'ERROR:  statement not judged: larger than the appliance can inspect' "$IT_TMP/appliance.huge.out"
+for name in script multi big ident short; do
 	if cmp -s "$IT_TMP/bridge.$name.out" "$IT_TMP/appliance.$name.out"; then
 		it_pass "$name session identical through the appliance and the bridge ($(wc -c <"$IT_TMP/bridge.$name.out") bytes)"
 	else

@@ -1,6 +1,8 @@
 /* pg_extquery.c - a PostgreSQL client that runs each statement through the extended query protocol (Parse/Bind/Describe/Execute/Sync) and prints the rows, for tests that compare what the appliance does to both protocols.
  *
  * Usage: pg_extquery HOST PORT USER DATABASE PASSWORD SQL [SQL ...]
+ * An SQL argument "@FILE" is the contents of FILE (a statement longer than an
+ * argument may be, 128 KiB), without a final newline.
  * Authentication: trust, cleartext or md5 (no SCRAM: give the test role an md5
  * password). Each SQL is sent as one unnamed statement with no parameters and text
  * results, all five messages in one write; the answer is printed as text lines, in
@@ -49,6 +51,33 @@ static int pgw_send_query(int fd, const char *sql)
 	return rc;
 }
 
+/* The text of SQL argument <arg>: itself, or for "@FILE" FILE's contents (malloc'ed
+ * into *<own>, a final newline dropped). NULL if FILE cannot be read. */
+static const char *sql_arg(const char *arg, char **own)
+{
+	FILE *f;
+	long n;
+
+	*own = NULL;
+	if (arg[0] != '@')
+		return arg;
+	if ((f = fopen(arg + 1, "rb")) == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
+	    fseek(f, 0, SEEK_SET) != 0 || (*own = malloc((size_t)n + 1)) == NULL ||
+	    fread(*own, 1, (size_t)n, f) != (size_t)n) {
+		fprintf(stderr, "pg_extquery: cannot read %s\n", arg + 1);
+		if (f)
+			fclose(f);
+		free(*own);
+		*own = NULL;
+		return NULL;
+	}
+	fclose(f);
+	if (n > 0 && (*own)[n - 1] == '\n')
+		n--;
+	(*own)[n] = 0;
+	return *own;
+}
+
 int main(int argc, char **argv)
 {
 	static const uint8_t terminate[] = { 'X', 0, 0, 0, 4 };
@@ -61,9 +90,16 @@ int main(int argc, char **argv)
 	}
 	if ((fd = pgw_connect(argv[1], argv[2])) < 0 || pgw_startup(fd, argv[3], argv[4], argv[5]) < 0)
 		return 1;
-	for (int i = 6; i < argc; i++)
-		if (pgw_send_query(fd, argv[i]) < 0 || pgw_until_ready(fd, argv[3], argv[5]) < 0)
+	for (int i = 6; i < argc; i++) {
+		char *own;
+		const char *sql = sql_arg(argv[i], &own);
+		int bad = sql == NULL || pgw_send_query(fd, sql) < 0 ||
+			  pgw_until_ready(fd, argv[3], argv[5]) < 0;
+
+		free(own);
+		if (bad)
 			return 1;
+	}
 	pgw_send(fd, terminate, sizeof(terminate));
 	close(fd);
 	return 0;

@@ -712,6 +712,236 @@ static void test_copy_rows_every_field_scanned(void **state)
 	free(d);
 }
 
+/* ---- statements the decoder cannot judge (dataplane.unjudged) ---- */
+
+/* Command rules that judge nothing (every statement allowed): enough for the decoder
+ * to need each statement whole. */
+static int allow_all(void *rules, void *scratch, uint8_t proto, uint16_t res, const char *norm,
+		     uint32_t nlen, const char *fp, uint32_t fplen, const char *raw,
+		     uint32_t rawlen, struct rule_verdict *v)
+{
+	(void)rules; (void)scratch; (void)proto; (void)res; (void)norm; (void)nlen; (void)fp;
+	(void)fplen; (void)raw; (void)rawlen;
+	memset(v, 0, sizeof(*v));
+	v->rule = -1;
+	return 0;
+}
+
+static struct dp_policy command_policy = {
+	.ops = { .check_command = allow_all },
+};
+
+#define UNJ_TEXT "statement not judged: larger than the appliance can inspect (refused by policy)"
+
+/* A Query of <size> bytes in all: a comment padding it, then DROP TABLE t (an
+ * appliance that judged only a prefix would miss it). Returns the buffer (test_free). */
+static uint8_t *padded_query(uint32_t size)
+{
+	static const char tail[] = " */ DROP TABLE t";
+	uint8_t *q = test_malloc(size);
+
+	q[0] = 'Q';
+	q[1] = (uint8_t)((size - 1) >> 24);
+	q[2] = (uint8_t)((size - 1) >> 16);
+	q[3] = (uint8_t)((size - 1) >> 8);
+	q[4] = (uint8_t)(size - 1);
+	memcpy(q + 5, "/* ", 3);
+	memset(q + 8, 'x', size - 8 - sizeof(tail));
+	memcpy(q + size - sizeof(tail), tail, sizeof(tail)); /* its NUL ends the string */
+	return q;
+}
+
+/* Sends <n> bytes from side <dir> in segments of 1000, draining after each. */
+static void send_chunks(struct tconv *t, int dir, const uint8_t *p, uint32_t n)
+{
+	for (uint32_t off = 0; off < n; off += 1000) {
+		tconv_send_bytes(t, dir, p + off, (uint16_t)(n - off < 1000 ? n - off : 1000));
+		tconv_drain(t);
+	}
+}
+
+/* Logs in with command rules in force and max_hold_bytes 4096. */
+static void unj_start(struct tconv *t, uint8_t policy, struct msg *c, struct msg *s)
+{
+	t->cfg.max_hold_bytes = 4096;
+	t->cfg.unjudged = policy;
+	assert_int_equal(tconv_start(t), 0);
+	dp_worker_set_policy(t->w, &command_policy);
+	tconv_handshake(t);
+	login(t, c, s);
+}
+
+/* The next statement in the same session reaches the server whole. */
+static void next_statement_passes(struct tconv *t, struct msg *c)
+{
+	struct msg m = { .n = 0 };
+
+	query(&m, "SELECT 'after'");
+	tconv_send_bytes(t, 0, m.b, m.n);
+	putb(c, m.b, m.n);
+	tconv_drain(t);
+	assert_true(tconv_rx_eq(t, 0, c->b, c->n));
+}
+
+/* Default policy: a Query too large to judge is removed as it comes and answered with
+ * an error; the server sees none of it, and the session goes on. Before, it streamed
+ * through unjudged: "DROP TABLE t" behind 10 kB of comment reached the server. */
+static void test_oversize_query_refused(void **state)
+{
+	struct tconv *t = *state;
+	struct msg c = { .n = 0 }, s = { .n = 0 };
+	uint8_t err[256];
+	uint8_t *q = padded_query(10000);
+	uint32_t n;
+
+	unj_start(t, DP_UNJUDGED_BLOCK, &c, &s);
+	send_chunks(t, 0, q, 10000);
+	assert_true(tconv_rx_eq(t, 0, c.b, c.n));          /* nothing of it at the server */
+	n = pg_build_error(err, sizeof(err), "42501", UNJ_TEXT, 'I', 1);
+	assert_true(n > 0);
+	putb(&s, err, (uint16_t)n);
+	assert_true(tconv_rx_eq(t, 1, s.b, s.n));          /* the error, then ReadyForQuery */
+	assert_int_equal(TCONV_CNT(t, cmd_unjudged_blocked), 1);
+	assert_int_equal(TCONV_CNT(t, cmd_unjudged), 0);
+	assert_int_equal(TCONV_CNT(t, hold_overflow), 0);
+	assert_false(t->rx[0].rst || t->rx[1].rst);
+	next_statement_passes(t, &c);
+	test_free(q);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* unjudged = "reset": the session is reset at the Query's header, before any of it
+ * reaches the server. */
+static void test_oversize_query_reset(void **state)
+{
+	struct tconv *t = *state;
+	struct msg c = { .n = 0 }, s = { .n = 0 };
+	uint8_t *q = padded_query(10000);
+
+	unj_start(t, DP_UNJUDGED_RESET, &c, &s);
+	tconv_send_bytes(t, 0, q, 1000);
+	tconv_drain(t);
+	assert_true(t->rx[0].rst && t->rx[1].rst);
+	assert_int_equal(t->rx[0].contig, c.n);
+	assert_int_equal(TCONV_CNT(t, cmd_unjudged_reset), 1);
+	test_free(q);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* unjudged = "forward": the old behaviour, counted. */
+static void test_oversize_query_forward(void **state)
+{
+	struct tconv *t = *state;
+	struct msg c = { .n = 0 }, s = { .n = 0 };
+	uint8_t *q = padded_query(10000);
+
+	unj_start(t, DP_UNJUDGED_FORWARD, &c, &s);
+	send_chunks(t, 0, q, 10000);
+	assert_int_equal(t->rx[0].contig, c.n + 10000);
+	assert_memory_equal(t->rx[0].buf + c.n, q, 10000);
+	assert_int_equal(TCONV_CNT(t, cmd_unjudged), 1);
+	assert_int_equal(TCONV_CNT(t, cmd_unjudged_blocked), 0);
+	test_free(q);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* The extended protocol: a Parse too large to judge is removed as it comes, with the
+ * rest of its batch; the server gets only the Sync, and the error goes to the client
+ * before the server's ReadyForQuery. */
+static void test_oversize_parse_refused(void **state)
+{
+	struct tconv *t = *state;
+	struct msg c = { .n = 0 }, s = { .n = 0 }, m = { .n = 0 };
+	static const uint8_t bind[] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+	static const uint8_t exec[] = { 0, 0, 0, 0, 0 };
+	uint8_t err[256];
+	uint8_t *q = padded_query(10000);
+	uint32_t n;
+
+	unj_start(t, DP_UNJUDGED_BLOCK, &c, &s);
+	/* the padded Query's body becomes a Parse: 'P', length + 1 (the empty name) */
+	uint8_t *p = test_malloc(10001 + 2);
+	p[0] = 'P';
+	put_be32(p + 1, 10001 + 2 - 1);
+	p[5] = 0;                                   /* unnamed statement */
+	memcpy(p + 6, q + 5, 10000 - 5);            /* the text and its NUL */
+	p[10001] = 0;                               /* no parameter types */
+	p[10002] = 0;
+	send_chunks(t, 0, p, 10003);
+	typed(&m, 'B', bind, sizeof(bind));
+	typed(&m, 'E', exec, sizeof(exec));
+	typed(&m, 'S', NULL, 0);
+	tconv_send_bytes(t, 0, m.b, m.n);
+	tconv_drain(t);
+	putb(&c, m.b + m.n - 5, 5);                 /* only the Sync */
+	assert_true(tconv_rx_eq(t, 0, c.b, c.n));
+	/* the server answers the Sync */
+	m.n = 0;
+	typed(&m, 'Z', "I", 1);
+	tconv_send_bytes(t, 1, m.b, m.n);
+	tconv_drain(t);
+	n = pg_build_error(err, sizeof(err), "42501", UNJ_TEXT, 0, 0);
+	assert_true(n > 0);
+	putb(&s, err, (uint16_t)n);
+	putb(&s, m.b, m.n);
+	assert_true(tconv_rx_eq(t, 1, s.b, s.n));
+	assert_int_equal(TCONV_CNT(t, cmd_unjudged_blocked), 1);
+	next_statement_passes(t, &c);
+	test_free(p);
+	test_free(q);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* A Query that lies whole in the hold but holds more statements than the lexer's
+ * buffers take: the statements past them would go unjudged (before: a DROP TABLE after
+ * 3000 statements reached the server). Refused by default; forwarded and counted with
+ * unjudged = "forward". */
+static void many_statements(struct tconv *t, uint8_t policy)
+{
+	struct msg c = { .n = 0 }, s = { .n = 0 };
+	static const char one[] = "SELECT 1;";
+	static const char tail[] = "DROP TABLE t";
+	const uint32_t k = 3000, size = 5 + k * (sizeof(one) - 1) + sizeof(tail);
+	uint8_t *q = test_malloc(size);
+
+	t->cfg.unjudged = policy;
+	assert_int_equal(tconv_start(t), 0);
+	dp_worker_set_policy(t->w, &command_policy);
+	tconv_handshake(t);
+	login(t, &c, &s);
+	q[0] = 'Q';
+	put_be32(q + 1, size - 1);
+	for (uint32_t i = 0; i < k; i++)
+		memcpy(q + 5 + i * (sizeof(one) - 1), one, sizeof(one) - 1);
+	memcpy(q + size - sizeof(tail), tail, sizeof(tail));
+	assert_true(size < t->cfg.max_hold_bytes);
+	send_chunks(t, 0, q, size);
+	if (policy == DP_UNJUDGED_FORWARD) {
+		assert_int_equal(t->rx[0].contig, c.n + size);
+		assert_int_equal(TCONV_CNT(t, cmd_unjudged), 1);
+	} else {
+		uint8_t err[256];
+		uint32_t n = pg_build_error(err, sizeof(err), "42501", UNJ_TEXT, 'I', 1);
+		assert_true(tconv_rx_eq(t, 0, c.b, c.n));
+		putb(&s, err, (uint16_t)n);
+		assert_true(tconv_rx_eq(t, 1, s.b, s.n));
+		assert_int_equal(TCONV_CNT(t, cmd_unjudged_blocked), 1);
+		next_statement_passes(t, &c);
+	}
+	test_free(q);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+static void test_many_statements_refused(void **state)
+{
+	many_statements(*state, DP_UNJUDGED_BLOCK);
+}
+
+static void test_many_statements_forwarded(void **state)
+{
+	many_statements(*state, DP_UNJUDGED_FORWARD);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -729,6 +959,12 @@ int main(void)
 		cmocka_unit_test(test_datarow_more_fields_than_a_scan),
 		cmocka_unit_test(test_copy_row_more_fields_than_a_scan),
 		cmocka_unit_test(test_copy_rows_every_field_scanned),
+		cmocka_unit_test_setup_teardown(test_oversize_query_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oversize_query_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oversize_query_forward, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oversize_parse_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_statements_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_statements_forwarded, setup, teardown),
 	};
 
 	if (test_eal_init() < 0 || test_pool() == NULL)
