@@ -830,6 +830,22 @@ static int type_is_opaque(uint32_t oid)
 	}
 }
 
+/* Types whose binary format is their text (typsend sends the characters as they are):
+ * "char", name, text, json, xml, unknown, bpchar, varchar; and jsonb (a version byte,
+ * then the text). Binary results of these are masked like text ones: a driver that asks
+ * for binary results everywhere (Npgsql does, psycopg's binary cursors do) would
+ * otherwise get them unmasked. */
+static int type_binary_is_text(uint32_t oid)
+{
+	switch (oid) {
+	case 18: case 19: case 25: case 114: case 142: case 705: case 1042: case 1043:
+	case 3802:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 static void on_row_description(struct pg_state *s, struct proto_sink *sink, const uint8_t *m,
 			       uint32_t len)
 {
@@ -851,15 +867,20 @@ static void on_row_description(struct pg_state *s, struct proto_sink *sink, cons
 		p += 18;
 		if (c >= PG_MAX_COLS)
 			continue;
-		if (fmt == 0 && !type_is_opaque(type))
+		/* what field rules can scan: text-format values of types that can hold what
+		 * they look for, and binary values that are text */
+		int as_text = fmt == 0 || type_binary_is_text(type);
+		if (as_text && !type_is_opaque(type))
 			s->col_text |= 1ull << c;
+		else if (!as_text && !type_is_opaque(type))
+			DP_CNT_INC(sink->env->cnt, mask_binary_unscanned); /* int8, numeric, bytea... */
 		if (pol->column_mask) {
 			int32_t rule;
 			const struct rule_mask *cm = pol->column_mask(pol->rules, DP_PROTO_PG,
 								      sink->env->res_id, name, nl, &rule);
 			if (cm == NULL)
 				continue;
-			if (fmt != 0) {
+			if (!as_text) {
 				DP_CNT_INC(sink->env->cnt, mask_unmaskable);
 				continue;
 			}
@@ -935,6 +956,9 @@ static int on_server_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 	case 'H': {
 		const uint8_t *m = whole_msg(fr, PROTO_DIR_S2C, sink, off, data, dlen);
 		s->copy_out = (m && fr->len > 5 && m[5] == 0) ? 1 : 2;
+		/* binary COPY rows are not scanned (no types to tell text from numbers): said */
+		if (s->copy_out == 2 && s->results == 1)
+			DP_CNT_INC(env->cnt, mask_binary_unscanned);
 		break;
 	}
 	case 'c':

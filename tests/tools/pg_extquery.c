@@ -2,7 +2,8 @@
  *
  * Usage: pg_extquery HOST PORT USER DATABASE PASSWORD SQL [SQL ...]
  * An SQL argument "@FILE" is the contents of FILE (a statement longer than an
- * argument may be, 128 KiB), without a final newline.
+ * argument may be, 128 KiB), without a final newline; "binary:SQL" asks for the results
+ * in binary format (text-like columns then arrive as their characters).
  * Authentication: trust, cleartext or md5 (no SCRAM: give the test role an md5
  * password). Each SQL is sent as one unnamed statement with no parameters and text
  * results, all five messages in one write; the answer is printed as text lines, in
@@ -28,13 +29,14 @@
 #include <unistd.h>
 #include "tests/tools/pgwire.h"
 
-/* Sends Parse/Bind/Describe/Execute/Sync for <sql> in one write. Returns 0 or -1. */
-static int pgw_send_query(int fd, const char *sql)
+/* Sends Parse/Bind/Describe/Execute/Sync for <sql> in one write; results in binary
+ * format if <binary>. Returns 0 or -1. */
+static int pgw_send_query(int fd, const char *sql, int binary)
 {
 	struct pgw_buf b = { 0 }, body = { 0 };
 	/* Bind: unnamed portal and statement, no parameter formats, no parameters, one
-	 * result format code for all columns: 0 (text) */
-	static const uint8_t bind[] = { 0, 0, 0, 0, 0, 0, 0, 1, 0, 0 };
+	 * result format code for all columns: 0 (text) or 1 (binary) */
+	uint8_t bind[] = { 0, 0, 0, 0, 0, 0, 0, 1, 0, (uint8_t)(binary ? 1 : 0) };
 	static const uint8_t describe[] = { 'P', 0 };
 	static const uint8_t execute[] = { 0, 0, 0, 0, 0 }; /* unnamed portal, all rows */
 	static const uint8_t no_params[] = { 0, 0 };
@@ -92,8 +94,9 @@ int main(int argc, char **argv)
 		return 1;
 	for (int i = 6; i < argc; i++) {
 		char *own;
-		const char *sql = sql_arg(argv[i], &own);
-		int bad = sql == NULL || pgw_send_query(fd, sql) < 0 ||
+		int binary = strncmp(argv[i], "binary:", 7) == 0;
+		const char *sql = sql_arg(argv[i] + (binary ? 7 : 0), &own);
+		int bad = sql == NULL || pgw_send_query(fd, sql, binary) < 0 ||
 			  pgw_until_ready(fd, argv[3], argv[5]) < 0;
 
 		free(own);

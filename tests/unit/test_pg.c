@@ -712,6 +712,47 @@ static void test_copy_rows_every_field_scanned(void **state)
 	free(d);
 }
 
+/* Binary-format results: a varchar or text column's binary value is its text, and is
+ * scanned by field rules like text (before, every binary column went unscanned: a
+ * driver asking for binary results, as Npgsql does, got cards and e-mails unmasked);
+ * an int8 column in binary cannot be read by them and is counted. */
+static void binary_column(uint32_t type, uint64_t want_seen, uint64_t want_unscanned)
+{
+	struct dsink *d = ds_new();
+	struct msg m = { .n = 0 };
+	uint8_t desc[sizeof(rowdesc)], row[2 + 4 + 16];
+
+	ds_login(d);
+	memcpy(desc, rowdesc, sizeof(desc));
+	put_be32(desc + 10, type);              /* the column's type oid */
+	desc[sizeof(desc) - 1] = 1;             /* format: binary */
+	typed(&m, 'T', desc, sizeof(desc));
+	row[0] = 0;
+	row[1] = 1;
+	put_be32(row + 2, 16);
+	memcpy(row + 6, "4111111111111111", 16);
+	typed(&m, 'D', row, sizeof(row));
+	ds_feed(d, 1, m.b, m.n);
+	assert_int_equal(d->fields_seen, want_seen);
+	assert_int_equal(DP_CNT_GET(&d->cnt, mask_binary_unscanned), want_unscanned);
+	free(d);
+}
+
+static void test_binary_text_column_scanned(void **state)
+{
+	(void)state;
+	binary_column(1043, 1, 0);              /* varchar */
+	binary_column(25, 1, 0);                /* text */
+	binary_column(3802, 1, 0);              /* jsonb */
+}
+
+static void test_binary_int8_column_counted(void **state)
+{
+	(void)state;
+	binary_column(20, 0, 1);                /* int8: 8 bytes, not text */
+	binary_column(23, 0, 0);                /* int4: cannot hold a card; not counted */
+}
+
 /* ---- statements the decoder cannot judge (dataplane.unjudged) ---- */
 
 /* Command rules that judge nothing (every statement allowed): enough for the decoder
@@ -959,6 +1000,8 @@ int main(void)
 		cmocka_unit_test(test_datarow_more_fields_than_a_scan),
 		cmocka_unit_test(test_copy_row_more_fields_than_a_scan),
 		cmocka_unit_test(test_copy_rows_every_field_scanned),
+		cmocka_unit_test(test_binary_text_column_scanned),
+		cmocka_unit_test(test_binary_int8_column_counted),
 		cmocka_unit_test_setup_teardown(test_oversize_query_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversize_query_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversize_query_forward, setup, teardown),
