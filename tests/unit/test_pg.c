@@ -1,5 +1,7 @@
-/* test_pg.c - unit tests of the PostgreSQL message framing and TLS policy (dataplane/proto/pg.c),
- * driven through the worker: what the framer releases is exactly what reaches the other side. */
+/* test_pg.c - unit tests of the PostgreSQL decoder (dataplane/proto/pg.c): message framing,
+ * the TLS policy, verdicts (a block in a transaction, reset, pipelined blocked batches),
+ * statements too large to judge, binary-format results. Driven through the worker: what
+ * the framer releases is exactly what reaches the other side. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -983,6 +985,149 @@ static void test_many_statements_forwarded(void **state)
 	many_statements(*state, DP_UNJUDGED_FORWARD);
 }
 
+/* ---- verdicts on simple queries ---- */
+
+/* Command rules: a statement with DROP is blocked, one with TRUNCATE resets. */
+static int judge_drop(void *rules, void *scratch, uint8_t proto, uint16_t res, const char *norm,
+		      uint32_t nlen, const char *fp, uint32_t fplen, const char *raw,
+		      uint32_t rawlen, struct rule_verdict *v)
+{
+	(void)rules; (void)scratch; (void)proto; (void)res; (void)fp; (void)fplen; (void)raw;
+	(void)rawlen;
+	memset(v, 0, sizeof(*v));
+	v->rule = -1;
+	if (memmem(norm, nlen, "DROP", 4)) {
+		v->action = RULE_BLOCK;
+		v->rule = 0;
+		v->id = "t.drop";
+		v->message = "no drops";
+	} else if (memmem(norm, nlen, "TRUNCATE", 8)) {
+		v->action = RULE_RESET;
+		v->rule = 1;
+		v->id = "t.truncate";
+	}
+	return 0;
+}
+
+static struct dp_policy drop_policy = {
+	.ops = { .check_command = judge_drop },
+};
+
+static void verdict_start(struct tconv *t, struct msg *c, struct msg *s)
+{
+	assert_int_equal(tconv_start(t), 0);
+	dp_worker_set_policy(t->w, &drop_policy);
+	tconv_handshake(t);
+	login(t, c, s);
+}
+
+/* A blocked statement inside a transaction: the error's ReadyForQuery carries the
+ * server's real status ('T'), the server sees nothing of it, the next one runs. */
+static void test_block_in_transaction(void **state)
+{
+	struct tconv *t = *state;
+	struct msg c = { .n = 0 }, s = { .n = 0 }, m = { .n = 0 };
+	uint8_t err[256];
+	uint32_t n;
+
+	verdict_start(t, &c, &s);
+	query(&m, "BEGIN");
+	tconv_send_bytes(t, 0, m.b, m.n);
+	putb(&c, m.b, m.n);
+	m.n = 0;
+	typed(&m, 'C', "BEGIN", 6);
+	typed(&m, 'Z', "T", 1);
+	tconv_send_bytes(t, 1, m.b, m.n);
+	putb(&s, m.b, m.n);
+	tconv_drain(t);
+	m.n = 0;
+	query(&m, "DROP TABLE t");
+	tconv_send_bytes(t, 0, m.b, m.n);
+	tconv_drain(t);
+	assert_true(tconv_rx_eq(t, 0, c.b, c.n));
+	n = pg_build_error(err, sizeof(err), "42501", "blocked by policy rule t.drop: no drops",
+			   'T', 1);
+	putb(&s, err, (uint16_t)n);
+	assert_true(tconv_rx_eq(t, 1, s.b, s.n));
+	assert_int_equal(TCONV_CNT(t, cmd_blocked), 1);
+	next_statement_passes(t, &c);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* A reset verdict: RST both ways, the statement never reaches the server. */
+static void test_reset_verdict(void **state)
+{
+	struct tconv *t = *state;
+	struct msg c = { .n = 0 }, s = { .n = 0 }, m = { .n = 0 };
+
+	verdict_start(t, &c, &s);
+	query(&m, "TRUNCATE t");
+	tconv_send_bytes(t, 0, m.b, m.n);
+	tconv_drain(t);
+	assert_true(t->rx[0].rst && t->rx[1].rst);
+	assert_int_equal(t->rx[0].contig, c.n);
+	assert_int_equal(TCONV_CNT(t, cmd_reset), 1);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* Three blocked extended-protocol batches before the server answered the first: two
+ * errors can wait, the third resets the session. */
+static void test_third_blocked_batch_resets(void **state)
+{
+	struct tconv *t = *state;
+	struct msg c = { .n = 0 }, s = { .n = 0 }, m = { .n = 0 };
+	static const uint8_t parse[] = "\0DROP TABLE t\0\0";
+	static const uint8_t bind[] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+
+	verdict_start(t, &c, &s);
+	for (int i = 0; i < 3; i++) {
+		typed(&m, 'P', parse, sizeof(parse));
+		typed(&m, 'B', bind, sizeof(bind));
+		typed(&m, 'S', NULL, 0);
+	}
+	tconv_send_bytes(t, 0, m.b, m.n);
+	tconv_drain(t);
+	assert_true(t->rx[0].rst && t->rx[1].rst);
+	assert_int_equal(TCONV_CNT(t, cmd_blocked), 2);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* GSSENCRequest, like SSLRequest, is answered 'N' for the server under tls = refuse;
+ * a CancelRequest passes unchanged and is no start-up. */
+static void test_gssenc_refused_cancel_passes(void **state)
+{
+	struct tconv *t = *state;
+	struct msg m = { .n = 0 };
+
+	t->cfg.tls = DP_TLS_REFUSE;
+	start(t);
+	put32(&m, 8);
+	put32(&m, PG_GSSENC_REQUEST);
+	tconv_send_bytes(t, 0, m.b, m.n);
+	tconv_drain(t);
+	assert_int_equal(t->rx[0].contig, 0);
+	assert_true(tconv_rx_eq(t, 1, "N", 1));
+	assert_int_equal(TCONV_CNT(t, pg_tls_refused), 1);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+static void test_cancel_request_passes(void **state)
+{
+	struct tconv *t = *state;
+	struct msg m = { .n = 0 };
+
+	start(t);
+	put32(&m, 16);
+	put32(&m, PG_CANCEL_REQUEST);
+	put32(&m, 4242);                        /* backend pid */
+	put32(&m, 0x5eC2e7);                    /* its secret key */
+	tconv_send_bytes(t, 0, m.b, m.n);
+	tconv_drain(t);
+	assert_true(tconv_rx_eq(t, 0, m.b, m.n));
+	assert_int_equal(TCONV_CNT(t, proto_error), 0);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1008,6 +1153,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_oversize_parse_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_statements_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_statements_forwarded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_block_in_transaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_verdict, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_third_blocked_batch_resets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gssenc_refused_cancel_passes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_request_passes, setup, teardown),
 	};
 
 	if (test_eal_init() < 0 || test_pool() == NULL)
