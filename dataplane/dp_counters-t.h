@@ -79,7 +79,7 @@
 	X(cmd_reset,            "commands answered by resetting the flow") \
 	X(cmd_alert,            "commands that matched alert rules") \
 	X(cmd_unjudged,         "commands forwarded unjudged (larger than the hold or scratch)") \
-	X(mask_binary_unscanned, "binary result columns (int8, numeric, bytea...) and binary COPYs field rules cannot read") \
+	X(mask_binary_unscanned, "binary result columns field rules cannot read (int8, numeric, bytea...)") \
 	X(cmd_unjudged_blocked, "commands refused with an error: too large to judge (policy)") \
 	X(cmd_unjudged_reset,   "sessions reset: a command could not be judged (policy)") \
 	X(rule_scan_error,      "rule scans that failed (the command or result was let through)") \

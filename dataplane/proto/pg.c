@@ -192,15 +192,56 @@ static int msg_copy(struct proto_sink *sink, int dir, uint64_t start, uint32_t l
 	return sink->peek(sink->ctx, dir, start, dst, len);
 }
 
-/* The maskable fields of row message <m> (<len> bytes; <copy_row>: a COPY OUT text row,
- * fields split on tabs, else a DataRow), at offsets from <base>. With <out> NULL: counts
- * them all. Else writes those from the <skip>-th on, at most <max>, to <out>, and returns
- * how many it wrote. */
+/* The maskable fields of row message <m> (<len> bytes; <copy_row>: 1 a COPY OUT text row,
+ * fields split on tabs, 2 a binary COPY OUT row, else a DataRow), at offsets from <base>.
+ * With <out> NULL: counts them all. Else writes those from the <skip>-th on, at most
+ * <max>, to <out>, and returns how many it wrote. */
 static uint32_t row_fields(const struct pg_state *s, const uint8_t *m, uint32_t len, int copy_row,
 			   uint32_t base, struct rule_field *out, uint32_t skip, uint32_t max)
 {
 	uint32_t n_out = 0, k = 0;
 
+	if (copy_row == 2) {
+		/* A binary COPY tuple: a field count, then each field's length (-1: NULL) and
+		 * bytes; the first CopyData also carries the file header, the last may be the
+		 * trailer (count -1). The types are not known: every field is scanned (a
+		 * binary number is a few bytes and cannot hold a 13-digit match; text is
+		 * itself). */
+		static const uint8_t sig[11] = "PGCOPY\n\377\r\n";
+		uint32_t p = 5;
+		if (len - p >= 19 && memcmp(m + p, sig, sizeof(sig)) == 0) {
+			uint32_t ext = be32(m + p + 15);
+			p += 19;
+			if (ext > len - p)
+				return n_out;
+			p += ext;
+		}
+		if (p + 2 > len)
+			return n_out;
+		uint32_t nf = be16(m + p);
+		p += 2;
+		if (nf == 0xffff)
+			return n_out;           /* the trailer */
+		for (uint32_t c = 0; c < nf && p + 4 <= len; c++) {
+			int32_t fl = (int32_t)be32(m + p);
+			p += 4;
+			if (fl < 0)
+				continue;
+			if ((uint32_t)fl > len - p)
+				break;
+			if (fl > 0 && k++ >= skip) {
+				if (out) {
+					if (n_out == max)
+						return n_out;
+					out[n_out] = (struct rule_field){ .off = base + p,
+						.len = (uint32_t)fl, .col = NULL, .col_rule = -1 };
+				}
+				n_out++;
+			}
+			p += (uint32_t)fl;
+		}
+		return n_out;
+	}
 	if (copy_row) {
 		uint32_t p = 5, fs = 5;
 		for (; p <= len; p++) {
@@ -304,7 +345,9 @@ static void batch_add(struct pg_state *s, struct batch *b, struct proto_sink *si
 	 * of 1-byte fields wrote past b->fields, beyond env->aux; a COPY row stopped at
 	 * b->max_fields and left its last fields unmasked. An upper bound from the
 	 * row's length is enough most of the time (one pass over the row, not two). */
-	if (copy_row) /* a field: a byte at least, and a tab or line end after all but one */
+	if (copy_row == 2) /* a field: a length word and a byte at least */
+		need = (len - 5) / 5;
+	else if (copy_row) /* a field: a byte at least, and a tab or line end after all but one */
 		need = (len - 5 + 1) / 2;
 	else          /* a field: a length word and a byte at least */
 		need = len >= 7 ? (be16(m + 5) < (len - 7) / 5 ? be16(m + 5) : (len - 7) / 5) : 0;
@@ -446,8 +489,8 @@ static void ev_rows(struct pg_state *s, struct proto_sink *sink, const uint8_t *
 	struct tg_event ev;
 	size_t o = 0, room;
 
-	if (sink->event == NULL || s->rows_recorded >= cap || len < 5)
-		return;
+	if (sink->event == NULL || s->rows_recorded >= cap || len < 5 || copy == 2)
+		return; /* binary COPY rows have no text to show */
 	memset(&ev, 0, sizeof(ev));
 	ev.type = EV_ROWS;
 	ev.u.rows.n = 1;
@@ -934,8 +977,9 @@ static int on_server_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 		}
 		break;
 	case 'd':
-		if (s->copy_out == 1 && s->results == 1) {
-			batch_add(s, b, sink, res, fr->msg_start, fr->len, off, data, dlen, 1);
+		if (s->copy_out && s->results == 1) {
+			batch_add(s, b, sink, res, fr->msg_start, fr->len, off, data, dlen,
+				  s->copy_out);
 			return 0;
 		}
 		if (s->copy_out == 1 && rows_recorded(s, sink)) {
@@ -956,9 +1000,6 @@ static int on_server_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 	case 'H': {
 		const uint8_t *m = whole_msg(fr, PROTO_DIR_S2C, sink, off, data, dlen);
 		s->copy_out = (m && fr->len > 5 && m[5] == 0) ? 1 : 2;
-		/* binary COPY rows are not scanned (no types to tell text from numbers): said */
-		if (s->copy_out == 2 && s->results == 1)
-			DP_CNT_INC(env->cnt, mask_binary_unscanned);
 		break;
 	}
 	case 'c':

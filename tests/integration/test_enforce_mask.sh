@@ -119,6 +119,19 @@ else
 	diff <(echo "$want_bin") <(echo "$bin") | sed 's/^/    /' || true
 fi
 
+# A binary COPY OUT: no types are known, every field is scanned (before, binary COPY
+# rows went unscanned).
+rc=0
+it_psql -c "COPY (SELECT card, email FROM cards ORDER BY id) TO STDOUT (FORMAT binary)" \
+	>"$IT_TMP/bin.copy" 2>&1 || rc=$?
+if [[ $rc -eq 0 ]] && grep -aq '\*\*\*\* \*\*\*\* \*\*\*\* 1111' "$IT_TMP/bin.copy" &&
+	grep -aq 'j\*\*\*\.\*\*\*@' "$IT_TMP/bin.copy" && ! grep -aq '4111 1111 1111 1111' "$IT_TMP/bin.copy"; then
+	it_pass "COPY ... (FORMAT binary): cards and e-mails masked in the binary rows"
+else
+	it_fail "COPY ... (FORMAT binary): status $rc, not masked as expected:"
+	od -c "$IT_TMP/bin.copy" | head -n 12 | sed 's/^/    /'
+fi
+
 # More than 50 MB with a card in every row.
 start=$SECONDS
 rc=0
@@ -157,9 +170,9 @@ fi
 it_dut_stop
 log=$IT_TMP/tollgated.$IT_TG_RUN.log
 v=$(it_counter_sum "$log" fields_masked) || v=none
-# 12 fields per run of the small table (psql, pg_extquery in text and in binary), one
-# per big row, one per COPY row
-want=$((3 * 12 + big_rows + copy_rows))
+# 12 fields per run of the small table (psql, pg_extquery in text and in binary), 6 in
+# the binary COPY (3 cards, 3 e-mails), one per big row, one per COPY row
+want=$((3 * 12 + 6 + big_rows + copy_rows))
 it_check "tollgated counted fields_masked $v, want $want" [ "$v" == "$want" ]
 
 it_finish

@@ -755,6 +755,50 @@ static void test_binary_int8_column_counted(void **state)
 	binary_column(23, 0, 0);                /* int4: cannot hold a card; not counted */
 }
 
+/* A binary COPY OUT: its rows are scanned field by field like DataRows, the file header
+ * of the first CopyData and the trailer skipped (before, binary COPY rows went
+ * unscanned: COPY (SELECT card ...) TO STDOUT (FORMAT binary) left cards unmasked). */
+static void test_binary_copy_scanned(void **state)
+{
+	struct dsink *d = ds_new();
+	struct msg m = { .n = 0 };
+	uint8_t row[64];
+	uint32_t n = 0;
+
+	(void)state;
+	ds_login(d);
+	typed(&m, 'H', "\1\0\0", 3);          /* CopyOutResponse: binary, no columns listed */
+	ds_feed(d, 1, m.b, m.n);
+	/* first CopyData: header (signature, flags, no extension), then a tuple of two
+	 * fields: a NULL and a card */
+	m.n = 0;
+	memcpy(row + n, "PGCOPY\n\377\r\n\0", 11);
+	n += 11;
+	n += put_be32(row + n, 0);
+	n += put_be32(row + n, 0);
+	row[n++] = 0;
+	row[n++] = 2;
+	n += put_be32(row + n, 0xffffffffu);
+	n += put_be32(row + n, 16);
+	memcpy(row + n, "4111111111111111", 16);
+	n += 16;
+	typed(&m, 'd', row, (uint16_t)n);
+	/* the second: one field; the third: the trailer */
+	n = 0;
+	row[n++] = 0;
+	row[n++] = 1;
+	n += put_be32(row + n, 5);
+	memcpy(row + n, "x@y.z", 5);
+	n += 5;
+	typed(&m, 'd', row, (uint16_t)n);
+	typed(&m, 'd', "\377\377", 2);
+	typed(&m, 'c', NULL, 0);
+	ds_feed(d, 1, m.b, m.n);
+	assert_int_equal(d->fields_seen, 2);
+	assert_true(ds_guard_intact(d));
+	free(d);
+}
+
 /* ---- statements the decoder cannot judge (dataplane.unjudged) ---- */
 
 /* Command rules that judge nothing (every statement allowed): enough for the decoder
@@ -1147,6 +1191,7 @@ int main(void)
 		cmocka_unit_test(test_copy_rows_every_field_scanned),
 		cmocka_unit_test(test_binary_text_column_scanned),
 		cmocka_unit_test(test_binary_int8_column_counted),
+		cmocka_unit_test(test_binary_copy_scanned),
 		cmocka_unit_test_setup_teardown(test_oversize_query_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversize_query_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversize_query_forward, setup, teardown),
