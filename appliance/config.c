@@ -127,6 +127,8 @@ static const char *const cfg_hold_names[] = {
 static const char *const cfg_unjudged_names[] = {
 	[DP_UNJUDGED_BLOCK] = "block", [DP_UNJUDGED_RESET] = "reset",
 	[DP_UNJUDGED_FORWARD] = "forward", NULL };
+static const char *const cfg_malformed_names[] = {
+	[DP_MALFORMED_RESET] = "reset", [DP_MALFORMED_FORWARD] = "forward", NULL };
 static const char *const cfg_overlap_names[] = {
 	[DP_OVERLAP_REWRITE] = "rewrite", [DP_OVERLAP_RESET] = "reset", NULL };
 static const char *const cfg_midstream_names[] = {
@@ -189,6 +191,7 @@ static const struct cfg_directive cfg_root_dirs[] = {
 	CFG_NAMES("dataplane.fragments", CFG_T_ENUM, struct cfg, dp.frag, cfg_frag_names),
 	CFG_NAMES("dataplane.hold_overflow", CFG_T_ENUM, struct cfg, dp.hold, cfg_hold_names),
 	CFG_NAMES("dataplane.unjudged", CFG_T_ENUM, struct cfg, dp.unjudged, cfg_unjudged_names),
+	CFG_NAMES("dataplane.malformed", CFG_T_ENUM, struct cfg, dp.malformed, cfg_malformed_names),
 	CFG_NAMES("dataplane.overlap", CFG_T_ENUM, struct cfg, dp.overlap, cfg_overlap_names),
 	CFG_NAMES("dataplane.midstream", CFG_T_ENUM, struct cfg, dp.midstream, cfg_midstream_names),
 	CFG_BOOL("dataplane.verify_checksums", struct cfg, dp.verify_cksum),
@@ -283,6 +286,7 @@ void cfg_defaults(struct cfg *c)
 	c->dp.frag = DP_FRAG_DROP;
 	c->dp.hold = DP_HOLD_STREAM;
 	c->dp.unjudged = DP_UNJUDGED_BLOCK;
+	c->dp.malformed = DP_MALFORMED_RESET;
 	c->dp.overlap = DP_OVERLAP_REWRITE;
 	c->dp.midstream = DP_MIDSTREAM_BYPASS;
 	c->dp.verify_cksum = 1;

@@ -44,6 +44,13 @@ enum dp_unjudged_policy {
 	DP_UNJUDGED_FORWARD = 2,      /* forward it unjudged (counted cmd_unjudged) */
 };
 
+/* What happens to a flow whose decoder meets bytes it cannot decode (a malformed
+ * message, another protocol version): nothing after them could be judged or masked. */
+enum dp_malformed_policy {
+	DP_MALFORMED_RESET   = 0,     /* reset the flow (counted proto_error) */
+	DP_MALFORMED_FORWARD = 1,     /* forward the rest uninspected (counted proto_error) */
+};
+
 /* What happens to a retransmission that carries different bytes for data already seen. */
 enum dp_overlap_policy {
 	DP_OVERLAP_REWRITE = 0,       /* rewrite it to the original bytes (counted) */
@@ -102,6 +109,7 @@ struct dp_config {
 	uint8_t  frag;                /* enum dp_frag_policy */
 	uint8_t  hold;                /* enum dp_hold_policy */
 	uint8_t  unjudged;            /* enum dp_unjudged_policy */
+	uint8_t  malformed;           /* enum dp_malformed_policy */
 	uint8_t  overlap;             /* enum dp_overlap_policy */
 	uint8_t  midstream;           /* enum dp_midstream_policy */
 	uint8_t  verify_cksum;        /* verify TCP/IP checksums of protected flows */

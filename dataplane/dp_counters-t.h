@@ -79,13 +79,12 @@
 	X(cmd_reset,            "commands answered by resetting the flow") \
 	X(cmd_alert,            "commands that matched alert rules") \
 	X(cmd_unjudged,         "commands forwarded unjudged (larger than the hold or scratch)") \
-	X(mask_binary_unscanned, "binary result columns field rules cannot read (int8, numeric, bytea...)") \
 	X(cmd_unjudged_blocked, "commands refused with an error: too large to judge (policy)") \
 	X(cmd_unjudged_reset,   "sessions reset: a command could not be judged (policy)") \
 	X(rule_scan_error,      "rule scans that failed (the command or result was let through)") \
 	X(rows_scanned,         "result rows scanned for masking") \
 	X(fields_masked,        "result fields masked") \
-	X(mask_unmaskable,      "result fields a column rule names but cannot mask (binary format)") \
+	X(mask_unmaskable,      "result columns a column rule names but cannot mask (binary, not text)") \
 	X(ev_sent,              "events sent to the recorder") \
 	X(ev_lost,              "events lost: the worker's event ring was full") \
 	X(ev_reset,             "sessions reset because their events could not be recorded (must_record)") \

@@ -257,6 +257,11 @@ static __rte_noinline void dir_decode_run(struct dp_worker *w, struct flow *f, i
 		d->scan = start + n;
 		if (ops->feed(f->dec_state, dir, off, data, n, &sink) < 0) {
 			DP_CNT_INC(&w->cnt, proto_error);
+			if (w->cfg->malformed == DP_MALFORMED_RESET) {
+				/* what cannot be decoded cannot be judged: nothing of it leaves */
+				c->reset = 1;
+				return;
+			}
 			c->dec_off = 1; /* stop inspecting: forward the rest as it is */
 			d->release = d->nxt;
 			d->scan = d->nxt;

@@ -59,6 +59,10 @@ const struct rule_mask *rule_column_mask(const struct rule_set *rs, uint8_t prot
  * need not hold or scan results at all. */
 int rule_has_result_rules(const struct rule_set *rs, uint8_t proto, uint16_t res);
 
+/* Whether any command rule (target statement, fingerprint or raw) is loaded for
+ * <proto>: when not, a statement too large to judge has nothing to be judged by. */
+int rule_has_command_rules(const struct rule_set *rs, uint8_t proto);
+
 /* Masks result fields in place. <buf> [0, <len>) is scanned once (not field by
  * field: each scan call has a fixed cost); matches of field rules are mapped to the
  * fields of <fields>; a match that crosses a field boundary is ignored; validators

@@ -173,6 +173,14 @@ int rule_has_result_rules(const struct rule_set *rs, uint8_t proto, uint16_t res
 	return rs->result_all[proto] || rm_res_bit(rs->result_res[proto], res);
 }
 
+int rule_has_command_rules(const struct rule_set *rs, uint8_t proto)
+{
+	if (rs == NULL || proto >= DP_PROTO__MAX)
+		return 0;
+	return rs->db[proto][RULE_DB_STATEMENT] || rs->db[proto][RULE_DB_FINGERPRINT] ||
+	       rs->db[proto][RULE_DB_RAW];
+}
+
 /* ---- masking ----------------------------------------------------------------------- */
 
 /* Bytes of the character at p[i]: a UTF-8 lead byte takes its continuation bytes

@@ -25,6 +25,12 @@ static int op_has_result_rules(void *rules, uint8_t proto, uint16_t res)
 	return rule_has_result_rules(rules, proto, res);
 }
 
+static int op_has_command_rules(void *rules, uint8_t proto, uint16_t res)
+{
+	(void)res;
+	return rule_has_command_rules(rules, proto);
+}
+
 static int op_mask_fields(void *rules, void *scratch, uint8_t proto, uint16_t res, uint8_t *buf,
 			  uint32_t len, const struct rule_field *fields, unsigned n_fields,
 			  struct rule_mask_stats *st)
@@ -66,6 +72,7 @@ struct dp_policy *policy_build(const char *const *files, unsigned n_files,
 	p->ops.check_command = op_check_command;
 	p->ops.column_mask = op_column_mask;
 	p->ops.has_result_rules = op_has_result_rules;
+	p->ops.has_command_rules = op_has_command_rules;
 	p->ops.mask_fields = op_mask_fields;
 	p->n_rules = rule_set_count(rs);
 	snprintf(p->hash, sizeof(p->hash), "%s", rule_set_hash(rs));

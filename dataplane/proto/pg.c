@@ -193,7 +193,8 @@ static int msg_copy(struct proto_sink *sink, int dir, uint64_t start, uint32_t l
 }
 
 /* The maskable fields of row message <m> (<len> bytes; <copy_row>: 1 a COPY OUT text row,
- * fields split on tabs, 2 a binary COPY OUT row, else a DataRow), at offsets from <base>.
+ * fields split on tabs, 2 a binary COPY OUT row, 3 one with OIDs, else a DataRow), at
+ * offsets from <base>.
  * With <out> NULL: counts them all. Else writes those from the <skip>-th on, at most
  * <max>, to <out>, and returns how many it wrote. */
 static uint32_t row_fields(const struct pg_state *s, const uint8_t *m, uint32_t len, int copy_row,
@@ -201,7 +202,7 @@ static uint32_t row_fields(const struct pg_state *s, const uint8_t *m, uint32_t 
 {
 	uint32_t n_out = 0, k = 0;
 
-	if (copy_row == 2) {
+	if (copy_row >= 2) {
 		/* A binary COPY tuple: a field count, then each field's length (-1: NULL) and
 		 * bytes; the first CopyData also carries the file header, the last may be the
 		 * trailer (count -1). The types are not known: every field is scanned (a
@@ -222,6 +223,8 @@ static uint32_t row_fields(const struct pg_state *s, const uint8_t *m, uint32_t 
 		p += 2;
 		if (nf == 0xffff)
 			return n_out;           /* the trailer */
+		if (copy_row == 3)
+			nf++;                   /* WITH OIDS: an OID first, not in the count */
 		for (uint32_t c = 0; c < nf && p + 4 <= len; c++) {
 			int32_t fl = (int32_t)be32(m + p);
 			p += 4;
@@ -345,7 +348,7 @@ static void batch_add(struct pg_state *s, struct batch *b, struct proto_sink *si
 	 * of 1-byte fields wrote past b->fields, beyond env->aux; a COPY row stopped at
 	 * b->max_fields and left its last fields unmasked. An upper bound from the
 	 * row's length is enough most of the time (one pass over the row, not two). */
-	if (copy_row == 2) /* a field: a length word and a byte at least */
+	if (copy_row >= 2) /* a field: a length word and a byte at least */
 		need = (len - 5) / 5;
 	else if (copy_row) /* a field: a byte at least, and a tab or line end after all but one */
 		need = (len - 5 + 1) / 2;
@@ -489,7 +492,7 @@ static void ev_rows(struct pg_state *s, struct proto_sink *sink, const uint8_t *
 	struct tg_event ev;
 	size_t o = 0, room;
 
-	if (sink->event == NULL || s->rows_recorded >= cap || len < 5 || copy == 2)
+	if (sink->event == NULL || s->rows_recorded >= cap || len < 5 || copy >= 2)
 		return; /* binary COPY rows have no text to show */
 	memset(&ev, 0, sizeof(ev));
 	ev.type = EV_ROWS;
@@ -693,7 +696,8 @@ static int unjudged(struct pg_state *s, struct pg_framer *fr, struct proto_sink 
 {
 	const struct proto_env *env = sink->env;
 
-	switch (env->cfg->unjudged) {
+	/* a statement already removed can only be refused */
+	switch (removed ? DP_UNJUDGED_BLOCK : env->cfg->unjudged) {
 	case DP_UNJUDGED_FORWARD:
 		DP_CNT_INC(env->cnt, cmd_unjudged);
 		return 0;
@@ -707,6 +711,16 @@ static int unjudged(struct pg_state *s, struct pg_framer *fr, struct proto_sink 
 			DP_CNT_INC(env->cnt, cmd_unjudged_blocked);
 		return 1;
 	}
+}
+
+/* Whether statements are judged on this flow: command rules are loaded for PostgreSQL
+ * (a rule set of masking rules only has check_command, and nothing to judge by). */
+static int judging(const struct proto_env *env)
+{
+	const struct proto_policy *pol = env->pol;
+
+	return pol->check_command && (pol->has_command_rules == NULL ||
+				      pol->has_command_rules(pol->rules, DP_PROTO_PG, env->res_id));
 }
 
 /* Removes client bytes [from, to) of a statement too large to judge as they come, and
@@ -774,6 +788,11 @@ static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 			ev_auth(s, sink);
 			fr->untyped = 0;
 			s->syncs_fwd++; /* the server ends the start-up with a ReadyForQuery */
+		} else if (code != PG_CANCEL_REQUEST) {
+			/* another protocol version (2.0, which servers up to 13 accept): its
+			 * messages are not v3's, so nothing after it could be judged - an error,
+			 * handled by dataplane.malformed (a reset by default) */
+			return PROTO_ERR;
 		}
 		sink->release(sink->ctx, PROTO_DIR_C2S, end);
 		return 0;
@@ -783,8 +802,10 @@ static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 		if (fr->type == 'S') {
 			s->discard = 0;
 			s->syncs_fwd++;
-		} else if (fr->type != 'X' && !fr->drop) {
-			sink->remove(sink->ctx, PROTO_DIR_C2S, fr->msg_start, end);
+		} else if (fr->type != 'X' && !fr->drop &&
+			   sink->remove(sink->ctx, PROTO_DIR_C2S, fr->msg_start, end) < 0) {
+			sink->reset(sink->ctx); /* it must not reach the server */
+			return 0;
 		}
 		fr->drop = 0;  /* a large one was removed as it came */
 		sink->release(sink->ctx, PROTO_DIR_C2S, end);
@@ -798,7 +819,9 @@ static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 			/* too large to judge: removed as it came (fr->drop), or streamed */
 			int removed = fr->drop;
 			fr->drop = 0;
-			if (env->pol->check_command && unjudged(s, fr, sink, end, removed))
+			/* once removed it must be refused, even if a reload took the rules away
+			 * meanwhile: the server saw none of it, the client waits for an answer */
+			if ((removed || judging(env)) && unjudged(s, fr, sink, end, removed))
 				return 0;
 			if (fr->type == 'Q')
 				s->syncs_fwd++;
@@ -817,7 +840,7 @@ static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 		/* a statement past the lexer's buffers went unjudged: unless a judged one
 		 * already blocks or resets, the policy for unjudged statements decides */
 		if (judge_sql(s, sink, sql, sql_len, &v) < 0 && v.action < RULE_REVIEW &&
-		    unjudged(s, fr, sink, end, 0))
+		    judging(env) && unjudged(s, fr, sink, end, 0))
 			return 0;
 		if (v.action == RULE_RESET) {
 			DP_CNT_INC(env->cnt, cmd_reset);
@@ -910,13 +933,14 @@ static void on_row_description(struct pg_state *s, struct proto_sink *sink, cons
 		p += 18;
 		if (c >= PG_MAX_COLS)
 			continue;
-		/* what field rules can scan: text-format values of types that can hold what
-		 * they look for, and binary values that are text */
-		int as_text = fmt == 0 || type_binary_is_text(type);
-		if (as_text && !type_is_opaque(type))
+		/* Field rules scan every value of a type that can hold what they look for,
+		 * whatever its format: a binary value is its text for text-like types, embeds
+		 * it for arrays, records and enums, and a binary number is a few bytes that
+		 * cannot hold a match. A column mask rewrites the whole value, so it needs
+		 * the value to be text (jsonb's version byte must stay). */
+		int as_text = fmt == 0 || (type_binary_is_text(type) && type != 3802);
+		if (!type_is_opaque(type))
 			s->col_text |= 1ull << c;
-		else if (!as_text && !type_is_opaque(type))
-			DP_CNT_INC(sink->env->cnt, mask_binary_unscanned); /* int8, numeric, bytea... */
 		if (pol->column_mask) {
 			int32_t rule;
 			const struct rule_mask *cm = pol->column_mask(pol->rules, DP_PROTO_PG,
@@ -950,8 +974,22 @@ static int on_server_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 	uint16_t res = env->res_id;
 
 	s->res_bytes += fr->len;
-	if (fr->type == 'D' || (fr->type == 'd' && s->copy_out))
+	if (fr->type == 'd' && s->copy_out >= 2) {
+		/* binary COPY: the first CopyData's file header says whether tuples carry
+		 * OIDs (servers up to 11, WITH OIDS); the last may be the trailer, no row */
+		static const uint8_t sig[11] = "PGCOPY\n\377\r\n";
+		uint8_t h[19];
+		if (s->copy_out == 2 && fr->len >= 5 + 19 &&
+		    msg_copy(sink, PROTO_DIR_S2C, fr->msg_start + 5, 19, off, data, dlen, h) == 0 &&
+		    memcmp(h, sig, sizeof(sig)) == 0 && (be32(h + 11) & (1u << 16)))
+			s->copy_out = 3;
+		if (!(fr->len == 7 &&
+		      msg_copy(sink, PROTO_DIR_S2C, fr->msg_start + 5, 2, off, data, dlen, h) == 0 &&
+		      h[0] == 0xff && h[1] == 0xff))
+			s->res_rows++;
+	} else if (fr->type == 'D' || (fr->type == 'd' && s->copy_out)) {
 		s->res_rows++;
+	}
 	/* whether result rules apply is asked again at each result set (RowDescription,
 	 * CopyOutResponse): a reload that adds masking rules covers sessions already open */
 	if (s->results == 0 || fr->type == 'T' || fr->type == 'H') {
@@ -1148,7 +1186,7 @@ static int pg_feed(void *st, int dir, uint64_t off, const uint8_t *data, uint32_
 						if (drop_bytes(sink, fr->msg_start, off + i) < 0)
 							break;
 					} else if (!s->discard && (fr->type == 'Q' || fr->type == 'P') &&
-						   sink->env->pol->check_command &&
+						   judging(sink->env) &&
 						   too_large(fr, sink, off + i) < 0) {
 						break;  /* the session is reset */
 					}

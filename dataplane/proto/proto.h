@@ -40,6 +40,8 @@ struct proto_policy {
 	const struct rule_mask *(*column_mask)(void *rules, uint8_t proto, uint16_t res,
 					       const char *name, uint32_t len, int32_t *rule);
 	int (*has_result_rules)(void *rules, uint8_t proto, uint16_t res);
+	/* whether any command rule is in force for <proto> (NULL: as check_command) */
+	int (*has_command_rules)(void *rules, uint8_t proto, uint16_t res);
 	int (*mask_fields)(void *rules, void *scratch, uint8_t proto, uint16_t res, uint8_t *buf,
 			   uint32_t len, const struct rule_field *fields, unsigned n_fields,
 			   struct rule_mask_stats *st);

@@ -821,11 +821,30 @@ static void test_reset_command(void **state)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
-/* The decoder fails: inspection stops, everything after is forwarded as it is. */
+/* The decoder fails, by default (dataplane.malformed = reset): the flow is reset, and
+ * neither the bad line nor what follows reaches the server. */
+static void test_decoder_error_resets(void **state)
+{
+	struct tconv *t = *state;
+
+	start(t);
+	tconv_send(t, 0, "a\n");
+	tconv_send(t, 0, "BAD\n");
+	tconv_send(t, 0, "BLOCK\n");
+	drain(t);
+	assert_int_equal(TCONV_CNT(t, proto_error), 1);
+	assert_true(tconv_rx_is(t, 0, "a\n"));
+	assert_true(t->rx[0].rst && t->rx[1].rst);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* The decoder fails with malformed = forward: inspection stops, everything after is
+ * forwarded as it is. */
 static void test_decoder_error(void **state)
 {
 	struct tconv *t = *state;
 
+	t->cfg.malformed = DP_MALFORMED_FORWARD;
 	start(t);
 	tconv_send(t, 0, "a\n");
 	tconv_send(t, 0, "BAD\n");
@@ -981,6 +1000,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rst_after_edit, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_reset_command, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_decoder_error, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_decoder_error_resets, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_hold_overflow_stream, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_hold_overflow_streams_rest, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_hold_overflow_reset, tconv_cm_setup, tconv_cm_teardown),

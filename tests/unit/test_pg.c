@@ -451,14 +451,33 @@ static void test_result_rules_after_reload(void **state)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
-/* A typed message whose length is below 4 is a protocol error: counted, and the flow
- * is no longer inspected (bytes pass as they come). */
+/* A typed message whose length is below 4 is a protocol error: counted, and by default
+ * (dataplane.malformed = reset) the flow is reset, nothing of it reaching the server. */
+static void test_length_below_4_resets(void **state)
+{
+	struct tconv *t = *state;
+	struct msg c = { .n = 0 }, s = { .n = 0 };
+	static const uint8_t bad[5] = { 'Q', 0, 0, 0, 3 };
+
+	start(t);
+	login(t, &c, &s);
+	tconv_send_bytes(t, 0, bad, 5);
+	tconv_drain(t);
+	assert_int_equal(TCONV_CNT(t, proto_error), 1);
+	assert_true(t->rx[0].rst && t->rx[1].rst);
+	assert_int_equal(t->rx[0].contig, c.n);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* With malformed = forward: counted, and the flow is no longer inspected (bytes pass
+ * as they come). */
 static void test_length_below_4(void **state)
 {
 	struct tconv *t = *state;
 	struct msg c = { .n = 0 }, s = { .n = 0 };
 	static const uint8_t bad[5] = { 'Q', 0, 0, 0, 3 };
 
+	t->cfg.malformed = DP_MALFORMED_FORWARD;
 	start(t);
 	login(t, &c, &s);
 	tconv_send_bytes(t, 0, bad, 5);
@@ -478,11 +497,34 @@ static void test_startup_too_short(void **state)
 	struct tconv *t = *state;
 	static const uint8_t bad[8] = { 0, 0, 0, 4, 0, 3, 0, 0 };
 
+	t->cfg.malformed = DP_MALFORMED_FORWARD;
 	start(t);
 	tconv_send_bytes(t, 0, bad, 8);
 	tconv_drain(t);
 	assert_int_equal(TCONV_CNT(t, proto_error), 1);
 	assert_int_equal(t->rx[0].contig, 8);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* A protocol 2.0 StartupMessage (servers up to 13 accept it): v2 messages are not v3's,
+ * so nothing after it could be judged. Before, its next message failed to parse and
+ * the rest of the session went uninspected: a v2 "QDROP TABLE t" reached the server.
+ * Now the start-up itself is an error, and the flow is reset before it leaves. */
+static void test_protocol_v2_refused(void **state)
+{
+	struct tconv *t = *state;
+	struct msg m = { .n = 0 };
+
+	start(t);
+	put32(&m, 0);
+	put32(&m, 2u << 16);                    /* version 2.0 */
+	putb(&m, "user\0alice\0database\0db\0\0", 25);
+	m.b[3] = (uint8_t)m.n;
+	tconv_send_bytes(t, 0, m.b, m.n);
+	tconv_drain(t);
+	assert_int_equal(TCONV_CNT(t, proto_error), 1);
+	assert_int_equal(t->rx[0].contig, 0);
+	assert_true(t->rx[0].rst && t->rx[1].rst);
 	assert_int_equal(tconv_stop(t), 0);
 }
 
@@ -717,8 +759,9 @@ static void test_copy_rows_every_field_scanned(void **state)
 /* Binary-format results: a varchar or text column's binary value is its text, and is
  * scanned by field rules like text (before, every binary column went unscanned: a
  * driver asking for binary results, as Npgsql does, got cards and e-mails unmasked);
- * an int8 column in binary cannot be read by them and is counted. */
-static void binary_column(uint32_t type, uint64_t want_seen, uint64_t want_unscanned)
+ * so are the values of other types that can hold text (arrays, bytea, int8: a few
+ * bytes that cannot match), but not those of types that cannot (int4). */
+static void binary_column(uint32_t type, uint64_t want_seen)
 {
 	struct dsink *d = ds_new();
 	struct msg m = { .n = 0 };
@@ -736,23 +779,24 @@ static void binary_column(uint32_t type, uint64_t want_seen, uint64_t want_unsca
 	typed(&m, 'D', row, sizeof(row));
 	ds_feed(d, 1, m.b, m.n);
 	assert_int_equal(d->fields_seen, want_seen);
-	assert_int_equal(DP_CNT_GET(&d->cnt, mask_binary_unscanned), want_unscanned);
 	free(d);
 }
 
 static void test_binary_text_column_scanned(void **state)
 {
 	(void)state;
-	binary_column(1043, 1, 0);              /* varchar */
-	binary_column(25, 1, 0);                /* text */
-	binary_column(3802, 1, 0);              /* jsonb */
+	binary_column(1043, 1);                 /* varchar */
+	binary_column(25, 1);                   /* text */
+	binary_column(3802, 1);                 /* jsonb */
+	binary_column(1009, 1);                 /* text[]: its elements are text */
+	binary_column(17, 1);                   /* bytea */
 }
 
-static void test_binary_int8_column_counted(void **state)
+static void test_binary_other_columns(void **state)
 {
 	(void)state;
-	binary_column(20, 0, 1);                /* int8: 8 bytes, not text */
-	binary_column(23, 0, 0);                /* int4: cannot hold a card; not counted */
+	binary_column(20, 1);                   /* int8: scanned, cannot match */
+	binary_column(23, 0);                   /* int4: cannot hold a card, skipped */
 }
 
 /* A binary COPY OUT: its rows are scanned field by field like DataRows, the file header
@@ -796,6 +840,35 @@ static void test_binary_copy_scanned(void **state)
 	ds_feed(d, 1, m.b, m.n);
 	assert_int_equal(d->fields_seen, 2);
 	assert_true(ds_guard_intact(d));
+	free(d);
+}
+
+/* A binary COPY WITH OIDS (servers up to 11): each tuple carries an OID before the
+ * fields its count gives; the last field was left unscanned. */
+static void test_binary_copy_with_oids(void **state)
+{
+	struct dsink *d = ds_new();
+	struct msg m = { .n = 0 };
+	uint8_t row[64];
+	uint32_t n = 0;
+
+	(void)state;
+	ds_login(d);
+	typed(&m, 'H', "\1\0\0", 3);
+	memcpy(row + n, "PGCOPY\n\377\r\n\0", 11);
+	n += 11;
+	n += put_be32(row + n, 1u << 16);       /* flags: OIDs included */
+	n += put_be32(row + n, 0);
+	row[n++] = 0;
+	row[n++] = 1;                           /* one field, after the OID */
+	n += put_be32(row + n, 4);
+	n += put_be32(row + n, 16384);          /* the OID */
+	n += put_be32(row + n, 16);
+	memcpy(row + n, "4111111111111111", 16);
+	n += 16;
+	typed(&m, 'd', row, (uint16_t)n);
+	ds_feed(d, 1, m.b, m.n);
+	assert_int_equal(d->fields_seen, 2);
 	free(d);
 }
 
@@ -1019,6 +1092,58 @@ static void many_statements(struct tconv *t, uint8_t policy)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
+/* A rule set of masking rules only (check_command is there, no command rule): there
+ * is nothing to judge by, and a long statement streams through as before. */
+static int no_command_rules(void *rules, uint8_t proto, uint16_t res)
+{
+	(void)rules; (void)proto; (void)res;
+	return 0;
+}
+
+static struct dp_policy masking_only_policy = {
+	.ops = { .check_command = allow_all, .has_command_rules = no_command_rules },
+};
+
+static void test_oversize_query_without_command_rules(void **state)
+{
+	struct tconv *t = *state;
+	struct msg c = { .n = 0 }, s = { .n = 0 };
+	uint8_t *q = padded_query(10000);
+
+	t->cfg.max_hold_bytes = 4096;
+	assert_int_equal(tconv_start(t), 0);
+	dp_worker_set_policy(t->w, &masking_only_policy);
+	tconv_handshake(t);
+	login(t, &c, &s);
+	send_chunks(t, 0, q, 10000);
+	assert_int_equal(t->rx[0].contig, c.n + 10000);
+	assert_int_equal(TCONV_CNT(t, cmd_unjudged_blocked), 0);
+	test_free(q);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* A reload takes the command rules away while a long statement is being removed: it
+ * is refused all the same (the server saw none of it, the client needs an answer). */
+static void test_oversize_query_rules_removed_midway(void **state)
+{
+	struct tconv *t = *state;
+	struct msg c = { .n = 0 }, s = { .n = 0 };
+	uint8_t err[256];
+	uint8_t *q = padded_query(10000);
+	uint32_t n;
+
+	unj_start(t, DP_UNJUDGED_BLOCK, &c, &s);
+	send_chunks(t, 0, q, 5000);
+	dp_worker_set_policy(t->w, &result_policy);    /* no command rules any more */
+	send_chunks(t, 0, q + 5000, 5000);
+	assert_true(tconv_rx_eq(t, 0, c.b, c.n));
+	n = pg_build_error(err, sizeof(err), "42501", UNJ_TEXT, 'I', 1);
+	putb(&s, err, (uint16_t)n);
+	assert_true(tconv_rx_eq(t, 1, s.b, s.n));
+	test_free(q);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
 static void test_many_statements_refused(void **state)
 {
 	many_statements(*state, DP_UNJUDGED_BLOCK);
@@ -1182,6 +1307,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ssl_accepted_same_segment, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_typed_bytewise, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_length_below_4, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_length_below_4_resets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_protocol_v2_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_streams_without_result_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_streamed_result_counts_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_result_rules_after_reload, setup, teardown),
@@ -1190,12 +1317,15 @@ int main(void)
 		cmocka_unit_test(test_copy_row_more_fields_than_a_scan),
 		cmocka_unit_test(test_copy_rows_every_field_scanned),
 		cmocka_unit_test(test_binary_text_column_scanned),
-		cmocka_unit_test(test_binary_int8_column_counted),
+		cmocka_unit_test(test_binary_other_columns),
 		cmocka_unit_test(test_binary_copy_scanned),
+		cmocka_unit_test(test_binary_copy_with_oids),
 		cmocka_unit_test_setup_teardown(test_oversize_query_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversize_query_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversize_query_forward, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversize_parse_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oversize_query_without_command_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oversize_query_rules_removed_midway, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_statements_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_statements_forwarded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_block_in_transaction, setup, teardown),
