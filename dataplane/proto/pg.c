@@ -652,6 +652,19 @@ static void on_startup(struct pg_state *s, const uint8_t *m, uint32_t len)
 	}
 }
 
+/* Records the statement of <fr> that could not be judged as a command event with
+ * <action> (block, reset, or allow when forwarded) by "dataplane.unjudged": its text
+ * was never read whole, so the event says what it was. */
+static void ev_unjudged(const struct pg_framer *fr, struct proto_sink *sink, uint8_t action)
+{
+	struct rule_verdict v = { .action = action, .rule = -1, .id = "dataplane.unjudged" };
+	char text[80];
+	int n = snprintf(text, sizeof(text), "(%s of %u bytes, not judged)",
+			 fr->type == 'P' ? "a Parse" : "a Query", fr->len);
+
+	ev_command(sink, text, (uint32_t)n, text, (uint32_t)n, &v, 0);
+}
+
 /* Refuses client message <fr> (a Query or Parse ending at <end>) in the server's place
  * with error <text>: the message is removed (unless <removed>: its bytes went as they
  * came), a Query is answered at once with ErrorResponse + ReadyForQuery, a Parse puts
@@ -700,12 +713,15 @@ static int unjudged(struct pg_state *s, struct pg_framer *fr, struct proto_sink 
 	switch (removed ? DP_UNJUDGED_BLOCK : env->cfg->unjudged) {
 	case DP_UNJUDGED_FORWARD:
 		DP_CNT_INC(env->cnt, cmd_unjudged);
+		ev_unjudged(fr, sink, RULE_ALLOW);
 		return 0;
 	case DP_UNJUDGED_RESET:
 		DP_CNT_INC(env->cnt, cmd_unjudged_reset);
+		ev_unjudged(fr, sink, RULE_RESET);
 		sink->reset(sink->ctx);
 		return 1;
 	default:
+		ev_unjudged(fr, sink, RULE_BLOCK);
 		if (refuse_msg(s, fr, sink, "statement not judged: larger than the appliance "
 			       "can inspect (refused by policy)", end, removed) == 0)
 			DP_CNT_INC(env->cnt, cmd_unjudged_blocked);
@@ -752,6 +768,7 @@ static int too_large(struct pg_framer *fr, struct proto_sink *sink, uint64_t to)
 		return 0;
 	case DP_UNJUDGED_RESET:
 		DP_CNT_INC(env->cnt, cmd_unjudged_reset);
+		ev_unjudged(fr, sink, RULE_RESET);
 		sink->reset(sink->ctx);
 		return -1;
 	default:

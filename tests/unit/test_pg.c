@@ -970,6 +970,37 @@ static void test_oversize_query_refused(void **state)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
+/* The refusal is recorded: a command event with action block and rule
+ * "dataplane.unjudged" that says what the statement was (before, the recording had no
+ * trace of it). */
+static void test_oversize_query_recorded(void **state)
+{
+	struct tconv *t = *state;
+	struct msg c = { .n = 0 }, s = { .n = 0 };
+	uint8_t *q = padded_query(10000);
+	struct rte_ring *r = rte_ring_create_elem("test_pg_unj", sizeof(struct tg_event), 64,
+						  SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	struct tg_event ev;
+	unsigned found = 0;
+
+	assert_non_null(r);
+	unj_start(t, DP_UNJUDGED_BLOCK, &c, &s);
+	t->w->ev_ring = r;
+	send_chunks(t, 0, q, 10000);
+	while (rte_ring_sc_dequeue_elem(r, &ev, sizeof(ev)) == 0)
+		if (ev.type == EV_COMMAND) {
+			assert_int_equal(ev.u.cmd.action, RULE_BLOCK);
+			assert_string_equal(ev.u.cmd.rule, "dataplane.unjudged");
+			assert_string_equal(ev.u.cmd.text, "(a Query of 10000 bytes, not judged)");
+			found++;
+		}
+	assert_int_equal(found, 1);
+	t->w->ev_ring = NULL;
+	rte_ring_free(r);
+	test_free(q);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
 /* unjudged = "reset": the session is reset at the Query's header, before any of it
  * reaches the server. */
 static void test_oversize_query_reset(void **state)
@@ -1322,6 +1353,7 @@ int main(void)
 		cmocka_unit_test(test_binary_copy_with_oids),
 		cmocka_unit_test_setup_teardown(test_oversize_query_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversize_query_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oversize_query_recorded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversize_query_forward, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversize_parse_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversize_query_without_command_rules, setup, teardown),
