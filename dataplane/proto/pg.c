@@ -192,6 +192,43 @@ static int msg_copy(struct proto_sink *sink, int dir, uint64_t start, uint32_t l
 	return sink->peek(sink->ctx, dir, start, dst, len);
 }
 
+/* The fields of a DataRow or binary COPY tuple: <nf> length-prefixed values from byte
+ * <p> of <m>. <cols>: a DataRow, whose column maps say which are scanned and with which
+ * column mask (else every non-empty one is). As row_fields() below. */
+static uint32_t lp_fields(const struct pg_state *s, const uint8_t *m, uint32_t len, uint32_t p,
+			  uint32_t nf, int cols, uint32_t base, struct rule_field *out,
+			  uint32_t skip, uint32_t max)
+{
+	uint32_t n_out = 0, k = 0;
+
+	for (uint32_t c = 0; c < nf && p + 4 <= len; c++) {
+		int32_t fl = (int32_t)be32(m + p);
+		p += 4;
+		if (fl < 0)
+			continue;
+		if ((uint32_t)fl > len - p)
+			break;
+		const struct rule_mask *cm = NULL;
+		int text = 1;
+		if (cols && c < PG_MAX_COLS && c < s->n_cols) {
+			if (s->col_mask[c])
+				cm = &s->col_masks[s->col_mask[c] - 1];
+			text = (s->col_text >> c) & 1;
+		}
+		if ((cm || text) && fl > 0 && k++ >= skip) {
+			if (out) {
+				if (n_out == max)
+					return n_out;
+				out[n_out] = (struct rule_field){ .off = base + p,
+					.len = (uint32_t)fl, .col = cm, .col_rule = -1 };
+			}
+			n_out++;
+		}
+		p += (uint32_t)fl;
+	}
+	return n_out;
+}
+
 /* The maskable fields of row message <m> (<len> bytes; <copy_row>: 1 a COPY OUT text row,
  * fields split on tabs, 2 a binary COPY OUT row, 3 one with OIDs, else a DataRow), at
  * offsets from <base>.
@@ -225,25 +262,7 @@ static uint32_t row_fields(const struct pg_state *s, const uint8_t *m, uint32_t 
 			return n_out;           /* the trailer */
 		if (copy_row == 3)
 			nf++;                   /* WITH OIDS: an OID first, not in the count */
-		for (uint32_t c = 0; c < nf && p + 4 <= len; c++) {
-			int32_t fl = (int32_t)be32(m + p);
-			p += 4;
-			if (fl < 0)
-				continue;
-			if ((uint32_t)fl > len - p)
-				break;
-			if (fl > 0 && k++ >= skip) {
-				if (out) {
-					if (n_out == max)
-						return n_out;
-					out[n_out] = (struct rule_field){ .off = base + p,
-						.len = (uint32_t)fl, .col = NULL, .col_rule = -1 };
-				}
-				n_out++;
-			}
-			p += (uint32_t)fl;
-		}
-		return n_out;
+		return lp_fields(s, m, len, p, nf, 0, base, out, skip, max);
 	}
 	if (copy_row) {
 		uint32_t p = 5, fs = 5;
@@ -264,35 +283,7 @@ static uint32_t row_fields(const struct pg_state *s, const uint8_t *m, uint32_t 
 		}
 		return n_out;
 	}
-	uint32_t p = 7, n = len >= 7 ? be16(m + 5) : 0;
-	for (uint32_t c = 0; c < n; c++) {
-		if (p + 4 > len)
-			break;
-		int32_t fl = (int32_t)be32(m + p);
-		p += 4;
-		if (fl < 0)
-			continue;
-		if ((uint32_t)fl > len - p)
-			break;
-		const struct rule_mask *cm = NULL;
-		int text = 1;
-		if (c < PG_MAX_COLS && c < s->n_cols) {
-			if (s->col_mask[c])
-				cm = &s->col_masks[s->col_mask[c] - 1];
-			text = (s->col_text >> c) & 1;
-		}
-		if ((cm || text) && fl > 0 && k++ >= skip) {
-			if (out) {
-				if (n_out == max)
-					return n_out;
-				out[n_out] = (struct rule_field){ .off = base + p,
-					.len = (uint32_t)fl, .col = cm, .col_rule = -1 };
-			}
-			n_out++;
-		}
-		p += (uint32_t)fl;
-	}
-	return n_out;
+	return lp_fields(s, m, len, 7, len >= 7 ? be16(m + 5) : 0, 1, base, out, skip, max);
 }
 
 /* Masks row message <m> (<len> bytes at stream offset <start>, in env->buf) whose
