@@ -384,7 +384,7 @@ static inline __attribute__((always_inline)) int each_payload(struct bench *b,
  * the policy, the frame's payload as one field) over every payload byte: what
  * Hyperscan and the validators cost over the very same bytes, without TCP, decoding
  * or editing. The tracked phase scans only result fields, so this ceiling scans more
- * bytes than the tracked path does. Never inlined. */
+ * bytes than the tracked path does. */
 static inline void rules_payload(struct bench *b, const struct dp_pkt *p, uint8_t *d, void *ctx)
 {
 	struct dp_policy *pol = b->policy;
@@ -395,6 +395,7 @@ static inline void rules_payload(struct bench *b, const struct dp_pkt *p, uint8_
 			     d + p->payload_off, p->payload_len, &fld, 1, NULL);
 }
 
+/* Never inlined (see run_tracked), nor run_hs. */
 static __attribute__((noinline)) int run_rules(struct bench *b, struct phase_run *r)
 {
 	return each_payload(b, r, rules_payload, NULL);
@@ -462,8 +463,7 @@ static unsigned drain_flows(struct bench *b)
 		for (unsigned i = 0; i < 100000 && flow_count(w->ft) > 0; i++) {
 			w->now_ns = bench_now_ns(b);
 			dp_worker_timers(w);
-			tx_done(&w->tx[0], &junk);
-			tx_done(&w->tx[1], &junk);
+			burst_out(b, w, &junk, 0);
 		}
 	}
 	return rte_mempool_in_use_count(b->pool);
@@ -557,11 +557,15 @@ static unsigned check_counters(const struct bench *b, const struct dp_counters *
 	return bad;
 }
 
-static void counters_delta(struct dp_counters *d, const struct dp_counters *after,
+/* What the workers' counters moved since <before> (bench_counters), into <d>. */
+static void counters_since(const struct bench *b, struct dp_counters *d,
 			   const struct dp_counters *before)
 {
+	struct dp_counters now;
+
+	bench_counters(b, &now);
 	for (int i = 0; i < DP_CNT__MAX; i++)
-		d->v[i] = after->v[i] - before->v[i];
+		d->v[i] = now.v[i] - before->v[i];
 }
 
 /* ---- set-up ---- */
@@ -1085,7 +1089,7 @@ int main(int argc, char **argv)
 	static struct phase_run tr[BENCH_MAX_REPS], ce[BENCH_MAX_REPS], ru[BENCH_MAX_REPS];
 	static struct phase_run hsr[BENCH_MAX_REPS];
 	struct phase_run chk_run;
-	struct dp_counters before, delta, chk_delta, now;
+	struct dp_counters before, delta, chk_delta;
 	unsigned reps = 0, leaked;
 	double tracked_s = 0;
 	int rc = 1;
@@ -1102,8 +1106,7 @@ int main(int argc, char **argv)
 	if (run_tracked(&b, &chk_run, b.o.check) < 0)
 		goto dry;
 	leaked = drain_flows(&b);
-	bench_counters(&b, &now);
-	counters_delta(&chk_delta, &now, &before);
+	counters_since(&b, &chk_delta, &before);
 	if (b.o.check)
 		check_finish(&b);
 
@@ -1116,8 +1119,7 @@ int main(int argc, char **argv)
 				goto dry;
 			tracked_s += (double)tr[reps].cycles / (double)rte_get_tsc_hz();
 			unsigned l = drain_flows(&b);
-			bench_counters(&b, &now);
-			counters_delta(&delta, &now, &before);
+			counters_since(&b, &delta, &before);
 			leaked = l > leaked ? l : leaked;
 		}
 		if (b.o.only != 1 && run_ceiling(&b, &ce[reps]) < 0)

@@ -463,7 +463,7 @@ int dp_port_af_packet_fds(const char *dev, int *fds, int max)
 int dp_port_af_packet_queue_fd(uint16_t port_id, uint16_t queue, const char *dev)
 {
 	int fds[64];
-	int n = dp_port_af_packet_fds(dev, fds, 64);
+	int n = dp_port_af_packet_fds(dev, fds, (int)RTE_DIM(fds));
 	const struct rte_eth_fp_ops *ops;
 
 	if (n <= 0)
@@ -473,7 +473,7 @@ int dp_port_af_packet_queue_fd(uint16_t port_id, uint16_t queue, const char *dev
 		if (ops->rxq.data != NULL && ops->rxq.data[queue] != NULL) {
 			int fd = *(const int *)ops->rxq.data[queue];
 
-			for (int i = 0; i < n && i < 64; i++)
+			for (int i = 0; i < n && i < (int)RTE_DIM(fds); i++)
 				if (fds[i] == fd)
 					return fd;
 		}

@@ -564,6 +564,25 @@ static void process_one(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, 
 	process_parsed(w, port, m, pr);
 }
 
+/* The second prefetch stage, before the chunk's frames are processed (the flow's
+ * lines are on their way): the private areas of the retransmit queue's head
+ * that this segment's ACK frees (the other direction's, sent a round trip ago) and of
+ * the tail its data is appended behind. */
+static inline void prefetch_queues(const struct pre *q)
+{
+	const struct flow *f = q->f;
+	const struct rte_mbuf *h;
+	int d;
+
+	if (f == NULL || f->mode != FLOW_INSPECT)
+		return;
+	d = q->side == f->client_side ? 0 : 1;
+	if ((h = f->tcp.dir[!d].rtx.head) != NULL)
+		rte_prefetch0(RTE_PTR_ADD(h, sizeof(struct rte_mbuf)));
+	if ((h = f->tcp.dir[d].rtx.tail) != NULL)
+		rte_prefetch0(RTE_PTR_ADD(h, sizeof(struct rte_mbuf)));
+}
+
 /* The rest of the path of frame <m>, parsed into <pr> (pre_parse): bridged, dropped,
  * or given to its flow. Received frames come from process_one(), datagrams another
  * worker reassembled from dp_worker_handoff_poll(). */
@@ -588,16 +607,14 @@ static void process_parsed(struct dp_worker *w, uint16_t port, struct rte_mbuf *
 		pr->f = NULL;
 	}
 	/* NULL from the bulk lookup: a flow may have been created by an earlier frame of
-	 * this burst (flows are only ever removed by the timers, so a flow found stays) */
-	f = pr->f ? pr->f : flow_lookup(w->ft, &pr->k);
-	/* The ACK this segment carries frees the other direction's retransmit queue from
-	 * its head: that mbuf's private area is cold (it was sent a round trip ago). The
-	 * checksum pass below hides the prefetch's latency. */
-	if (f && f->mode == FLOW_INSPECT) {
-		struct rte_mbuf *h = f->tcp.dir[pr->side == f->client_side].rtx.head;
-		if (h)
-			rte_prefetch0(rte_mbuf_to_priv(h));
+	 * this burst (flows are only ever removed by the timers, so a flow found stays).
+	 * A flow looked up here alone gets the queues' prefetch the bulk lookup gives the
+	 * others; the checksum pass below hides its latency. */
+	if (pr->f == NULL) {
+		pr->f = flow_lookup(w->ft, &pr->k);
+		prefetch_queues(pr);
 	}
+	f = pr->f;
 	if (w->cfg->verify_cksum && !cksum_ok(m, data, pp)) {
 		DP_CNT_INC(&w->cnt, drop_bad_cksum);
 		rte_pktmbuf_free(m);
@@ -648,23 +665,15 @@ static inline void prefetch_flow(const struct flow *f)
 	rte_prefetch0(&c->state);
 }
 
-/* The second prefetch stage, before the chunk's frames are processed (the flow's
- * lines are on their way): the private areas of the retransmit queue's head
- * that this segment's ACK frees (the other direction's, sent a round trip ago) and of
- * the tail its data is appended behind. */
-static inline void prefetch_queues(const struct pre *q)
+/* The first lines of the chunk's frames, and their private areas (struct tcp_seg),
+ * written first thing in tcp_segment(): a NIC's receive touches the mbuf's first line
+ * and the data, not the private area. */
+static inline void prefetch_frames(struct rte_mbuf **pkts, uint16_t n)
 {
-	const struct flow *f = q->f;
-	const struct rte_mbuf *h;
-	int d;
-
-	if (f == NULL || f->mode != FLOW_INSPECT)
-		return;
-	d = q->side == f->client_side ? 0 : 1;
-	if ((h = f->tcp.dir[!d].rtx.head) != NULL)
-		rte_prefetch0(RTE_PTR_ADD(h, sizeof(struct rte_mbuf)));
-	if ((h = f->tcp.dir[d].rtx.tail) != NULL)
-		rte_prefetch0(RTE_PTR_ADD(h, sizeof(struct rte_mbuf)));
+	for (uint16_t i = 0; i < n; i++) {
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+		rte_prefetch0(rte_mbuf_to_priv(pkts[i]));
+	}
 }
 
 /* Looks up the flows of the keyed frames among <pr>[0..n) together (their cache misses
@@ -700,12 +709,7 @@ static void process_chunk(struct dp_worker *w, uint16_t port, struct rte_mbuf **
 {
 	struct pre pr[FLOW_BULK_MAX];
 
-	for (uint16_t i = 0; i < n; i++) {
-		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
-		/* the private area (struct tcp_seg), written first thing in tcp_segment():
-		 * a NIC's receive touches the mbuf's first line and the data, not it */
-		rte_prefetch0(rte_mbuf_to_priv(pkts[i]));
-	}
+	prefetch_frames(pkts, n);
 	for (uint16_t i = 0; i < n; i++) {
 		pre_parse(w, port, pkts[i], &pr[i]);
 		/* a segment of another worker's flow is passed on as it is: no lookup here */
@@ -739,10 +743,7 @@ static void handoff_chunk(struct dp_worker *w, struct rte_mbuf **pkts, uint16_t 
 {
 	struct pre pr[FLOW_BULK_MAX];
 
-	for (uint16_t i = 0; i < n; i++) {
-		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
-		rte_prefetch0(rte_mbuf_to_priv(pkts[i]));
-	}
+	prefetch_frames(pkts, n);
 	for (uint16_t i = 0; i < n; i++) {
 		pr[i].keyed = 0;
 		if (pkts[i]->port < w->n_ports) {

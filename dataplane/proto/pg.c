@@ -192,6 +192,13 @@ static int msg_copy(struct proto_sink *sink, int dir, uint64_t start, uint32_t l
 	return sink->peek(sink->ctx, dir, start, dst, len);
 }
 
+/* A binary COPY's file header, at the start of its first CopyData: this signature,
+ * 32-bit flags (PG_COPY_OIDS: each tuple carries an OID before its fields), a 32-bit
+ * extension length, then the extension. */
+static const uint8_t pg_copy_sig[11] = "PGCOPY\n\377\r\n";
+#define PG_COPY_HDR  19
+#define PG_COPY_OIDS (1u << 16)
+
 /* The fields of a DataRow or binary COPY tuple: <nf> length-prefixed values from byte
  * <p> of <m>. <cols>: a DataRow, whose column maps say which are scanned and with which
  * column mask (else every non-empty one is). As row_fields() below. */
@@ -245,11 +252,10 @@ static uint32_t row_fields(const struct pg_state *s, const uint8_t *m, uint32_t 
 		 * trailer (count -1). The types are not known: every field is scanned (a
 		 * binary number is a few bytes and cannot hold a 13-digit match; text is
 		 * itself). */
-		static const uint8_t sig[11] = "PGCOPY\n\377\r\n";
 		uint32_t p = 5;
-		if (len - p >= 19 && memcmp(m + p, sig, sizeof(sig)) == 0) {
+		if (len - p >= PG_COPY_HDR && memcmp(m + p, pg_copy_sig, sizeof(pg_copy_sig)) == 0) {
 			uint32_t ext = be32(m + p + 15);
-			p += 19;
+			p += PG_COPY_HDR;
 			if (ext > len - p)
 				return n_out;
 			p += ext;
@@ -656,6 +662,25 @@ static void ev_unjudged(const struct pg_framer *fr, struct proto_sink *sink, uin
 	ev_command(sink, text, (uint32_t)n, text, (uint32_t)n, &v, 0);
 }
 
+/* Removes client bytes [from, to) from the stream; if the editor cannot, resets the
+ * session (they must not reach the server). Returns 0, or -1 after the reset. */
+static int cut(struct proto_sink *sink, uint64_t from, uint64_t to)
+{
+	if (sink->remove(sink->ctx, PROTO_DIR_C2S, from, to) < 0) {
+		sink->reset(sink->ctx);
+		return -1;
+	}
+	return 0;
+}
+
+/* Resets the session for the statement of <fr>, which could not be judged. */
+static void unjudged_reset(const struct pg_framer *fr, struct proto_sink *sink)
+{
+	DP_CNT_INC(sink->env->cnt, cmd_unjudged_reset);
+	ev_unjudged(fr, sink, RULE_RESET);
+	sink->reset(sink->ctx);
+}
+
 /* Refuses client message <fr> (a Query or Parse ending at <end>) in the server's place
  * with error <text>: the message is removed (unless <removed>: its bytes went as they
  * came), a Query is answered at once with ErrorResponse + ReadyForQuery, a Parse puts
@@ -665,10 +690,8 @@ static void ev_unjudged(const struct pg_framer *fr, struct proto_sink *sink, uin
 static int refuse_msg(struct pg_state *s, struct pg_framer *fr, struct proto_sink *sink,
 		      const char *text, uint64_t end, int removed)
 {
-	if (!removed && sink->remove(sink->ctx, PROTO_DIR_C2S, fr->msg_start, end) < 0) {
-		sink->reset(sink->ctx);
+	if (!removed && cut(sink, fr->msg_start, end) < 0)
 		return -1;
-	}
 	if (fr->type == 'Q') {
 		uint8_t reply[256];
 		uint32_t n = pg_build_error(reply, sizeof(reply), "42501", text, s->txn, 1);
@@ -707,9 +730,7 @@ static int unjudged(struct pg_state *s, struct pg_framer *fr, struct proto_sink 
 		ev_unjudged(fr, sink, RULE_ALLOW);
 		return 0;
 	case DP_UNJUDGED_RESET:
-		DP_CNT_INC(env->cnt, cmd_unjudged_reset);
-		ev_unjudged(fr, sink, RULE_RESET);
-		sink->reset(sink->ctx);
+		unjudged_reset(fr, sink);
 		return 1;
 	default:
 		ev_unjudged(fr, sink, RULE_BLOCK);
@@ -735,10 +756,8 @@ static int judging(const struct proto_env *env)
  * Returns 0, or -1 after resetting the session. */
 static int drop_bytes(struct proto_sink *sink, uint64_t from, uint64_t to)
 {
-	if (to > from && sink->remove(sink->ctx, PROTO_DIR_C2S, from, to) < 0) {
-		sink->reset(sink->ctx);
+	if (to > from && cut(sink, from, to) < 0)
 		return -1;
-	}
 	sink->release(sink->ctx, PROTO_DIR_C2S, to);
 	return 0;
 }
@@ -758,9 +777,7 @@ static int too_large(struct pg_framer *fr, struct proto_sink *sink, uint64_t to)
 	case DP_UNJUDGED_FORWARD:
 		return 0;
 	case DP_UNJUDGED_RESET:
-		DP_CNT_INC(env->cnt, cmd_unjudged_reset);
-		ev_unjudged(fr, sink, RULE_RESET);
-		sink->reset(sink->ctx);
+		unjudged_reset(fr, sink);
 		return -1;
 	default:
 		fr->drop = 1;
@@ -810,9 +827,7 @@ static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 		if (fr->type == 'S') {
 			s->discard = 0;
 			s->syncs_fwd++;
-		} else if (fr->type != 'X' && !fr->drop &&
-			   sink->remove(sink->ctx, PROTO_DIR_C2S, fr->msg_start, end) < 0) {
-			sink->reset(sink->ctx); /* it must not reach the server */
+		} else if (fr->type != 'X' && !fr->drop && cut(sink, fr->msg_start, end) < 0) {
 			return 0;
 		}
 		fr->drop = 0;  /* a large one was removed as it came */
@@ -905,15 +920,13 @@ static int type_is_opaque(uint32_t oid)
 }
 
 /* Types whose binary format is their text (typsend sends the characters as they are):
- * "char", name, text, json, xml, unknown, bpchar, varchar; and jsonb (a version byte,
- * then the text). Binary results of these are masked like text ones: a driver that asks
- * for binary results everywhere (Npgsql does, psycopg's binary cursors do) would
- * otherwise get them unmasked. */
+ * "char", name, text, json, xml, unknown, bpchar, varchar. A column mask, which rewrites
+ * the whole value, applies to binary values of these only (not jsonb: a version byte,
+ * then the text; the byte must stay). */
 static int type_binary_is_text(uint32_t oid)
 {
 	switch (oid) {
 	case 18: case 19: case 25: case 114: case 142: case 705: case 1042: case 1043:
-	case 3802:
 		return 1;
 	default:
 		return 0;
@@ -945,8 +958,8 @@ static void on_row_description(struct pg_state *s, struct proto_sink *sink, cons
 		 * whatever its format: a binary value is its text for text-like types, embeds
 		 * it for arrays, records and enums, and a binary number is a few bytes that
 		 * cannot hold a match. A column mask rewrites the whole value, so it needs
-		 * the value to be text (jsonb's version byte must stay). */
-		int as_text = fmt == 0 || (type_binary_is_text(type) && type != 3802);
+		 * the value to be text. */
+		int as_text = fmt == 0 || type_binary_is_text(type);
 		if (!type_is_opaque(type))
 			s->col_text |= 1ull << c;
 		if (pol->column_mask) {
@@ -985,11 +998,11 @@ static int on_server_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 	if (fr->type == 'd' && s->copy_out >= 2) {
 		/* binary COPY: the first CopyData's file header says whether tuples carry
 		 * OIDs (servers up to 11, WITH OIDS); the last may be the trailer, no row */
-		static const uint8_t sig[11] = "PGCOPY\n\377\r\n";
-		uint8_t h[19];
-		if (s->copy_out == 2 && fr->len >= 5 + 19 &&
-		    msg_copy(sink, PROTO_DIR_S2C, fr->msg_start + 5, 19, off, data, dlen, h) == 0 &&
-		    memcmp(h, sig, sizeof(sig)) == 0 && (be32(h + 11) & (1u << 16)))
+		uint8_t h[PG_COPY_HDR];
+		if (s->copy_out == 2 && fr->len >= 5 + PG_COPY_HDR &&
+		    msg_copy(sink, PROTO_DIR_S2C, fr->msg_start + 5, PG_COPY_HDR, off, data, dlen,
+			     h) == 0 &&
+		    memcmp(h, pg_copy_sig, sizeof(pg_copy_sig)) == 0 && (be32(h + 11) & PG_COPY_OIDS))
 			s->copy_out = 3;
 		if (!(fr->len == 7 &&
 		      msg_copy(sink, PROTO_DIR_S2C, fr->msg_start + 5, 2, off, data, dlen, h) == 0 &&
