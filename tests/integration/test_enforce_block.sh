@@ -174,25 +174,40 @@ for mode in extended prepared; do
 	it_check "pgbench -M $mode: t still exists afterwards ($v rows)" [ "$v" == "$((rows - 1))" ]
 done
 
-# One extended-protocol session that goes on after the block: Parse/Bind/Describe/
-# Execute/Sync of DROP TABLE t, then of a SELECT, on the same connection.
-rc=0
-it_client "$extquery" "$TG_IP_SERVER" 5432 "$IT_USER" "$IT_DB" "$IT_PASSWORD" \
-	"DROP TABLE t" "SELECT 'after-ext', count(*) FROM t" >"$IT_TMP/ext.out" 2>&1 || rc=$?
+# ext_refused <sql> <tag> <error> <what>: pg_extquery runs <sql> (Parse/Bind/Describe/
+# Execute/Sync), then a SELECT tagged <tag>, on one connection: the first must get
+# ERROR 42501 <error> and the session go on, the second return its row.
+ext_refused() {
+	local sql=$1 tag=$2 err=$3 what=$4 out=$IT_TMP/ext.$2.out rc=0 want
+	it_client "$extquery" "$TG_IP_SERVER" 5432 "$IT_USER" "$IT_DB" "$IT_PASSWORD" \
+		"$sql" "SELECT '$tag', count(*) FROM t" >"$out" 2>&1 || rc=$?
+	want=$(printf '%s\n' 'READY I' "ERROR 42501 $err" 'READY I' 'COLUMNS ?column?|count' \
+		"ROW $tag|$((rows - 1))" 'COMPLETE SELECT 1' 'READY I')
+	if [[ $rc -eq 0 && $(cat "$out") == "$want" ]]; then
+		it_pass "pg_extquery: $what, the next statement on the connection runs"
+	else
+		it_fail "pg_extquery: status $rc, want the error then the SELECT's row ($what), got:"
+		sed 's/^/    | /' "$out" | cut -c1-200 | head -n 20
+	fi
+}
+
+# One extended-protocol session that goes on after the block.
+ext_refused "DROP TABLE t" after-ext \
+	'blocked by policy rule sql.drop-table: dropping tables is not allowed' \
+	"DROP TABLE t blocked by sql.drop-table"
 n_blocked=$((n_blocked + 1))
-want=$(printf '%s\n' 'READY I' 'ERROR 42501 blocked by policy rule sql.drop-table: dropping tables is not allowed' \
-	'READY I' 'COLUMNS ?column?|count' "ROW after-ext|$((rows - 1))" 'COMPLETE SELECT 1' 'READY I')
-if [[ $rc -eq 0 && $(cat "$IT_TMP/ext.out") == "$want" ]]; then
-	it_pass "pg_extquery: DROP TABLE t blocked by sql.drop-table, the next statement on the connection runs"
-else
-	it_fail "pg_extquery: status $rc, want the block error then the SELECT's row, got:"
-	sed 's/^/    | /' "$IT_TMP/ext.out" | head -n 20
-fi
 
 # Statements the appliance cannot judge are refused (dataplane.unjudged = "block", the
 # default), so that no padding smuggles a statement past the rules. Before, both went
 # through unjudged and dropped the table.
 n_unjudged=0
+# psql_refused <what> <tag> <output>: psql's <output> has the refusal, then the row of
+# the SELECT tagged <tag> that followed in the same session.
+psql_refused() {
+	it_check "$1: refused as not judged, the session goes on" grep -q "statement not judged" <<<"$3"
+	it_check "... and the next statement in the session runs (t has its $((rows - 1)) rows)" \
+		grep -qx "$2|$((rows - 1))" <<<"$3"
+}
 # (a) more statements than the lexer's buffers take, then DROP TABLE t, in one Query
 {
 	for ((i = 0; i < 8000; i++)); do printf 'SELECT 1;'; done
@@ -200,10 +215,7 @@ n_unjudged=0
 } >"$IT_TMP/many.sql"
 v=$(it_psql -v ON_ERROR_STOP=0 -Atc "$(cat "$IT_TMP/many.sql")" -c "SELECT 'after-many', count(*) FROM t" 2>&1) || true
 n_unjudged=$((n_unjudged + 1))
-it_check "8000 statements then DROP TABLE t in one Query: refused as not judged, the session goes on" \
-	grep -q "statement not judged" <<<"$v"
-it_check "... and the next statement in the session runs (t has its $((rows - 1)) rows)" \
-	grep -qx "after-many|$((rows - 1))" <<<"$v"
+psql_refused "8000 statements then DROP TABLE t in one Query" after-many "$v"
 # (b) DROP TABLE t behind 300 kB of comment (over max_hold_bytes, 256 KiB), then a SELECT
 {
 	printf '/* '
@@ -212,24 +224,13 @@ it_check "... and the next statement in the session runs (t has its $((rows - 1)
 } >"$IT_TMP/big.sql"
 v=$(it_psql -v ON_ERROR_STOP=0 -At -f "$IT_TMP/big.sql" 2>&1) || true
 n_unjudged=$((n_unjudged + 1))
-it_check "DROP TABLE t behind a 300 kB comment: refused as not judged, the session goes on" \
-	grep -q "statement not judged" <<<"$v"
-it_check "... and the next statement in the session runs (t has its $((rows - 1)) rows)" \
-	grep -qx "after-big|$((rows - 1))" <<<"$v"
+psql_refused "DROP TABLE t behind a 300 kB comment" after-big "$v"
 # (c) the same through the extended protocol (a 300 kB Parse)
 head -n 1 "$IT_TMP/big.sql" | sed 's/;$//' >"$IT_TMP/big-parse.sql"
-rc=0
-it_client "$extquery" "$TG_IP_SERVER" 5432 "$IT_USER" "$IT_DB" "$IT_PASSWORD" \
-	"@$IT_TMP/big-parse.sql" "SELECT 'after-ext-big', count(*) FROM t" >"$IT_TMP/ext-big.out" 2>&1 || rc=$?
+ext_refused "@$IT_TMP/big-parse.sql" after-ext-big \
+	'statement not judged: larger than the appliance can inspect (refused by policy)' \
+	"a 300 kB Parse of DROP TABLE t refused as not judged"
 n_unjudged=$((n_unjudged + 1))
-want=$(printf '%s\n' 'READY I' 'ERROR 42501 statement not judged: larger than the appliance can inspect (refused by policy)' \
-	'READY I' 'COLUMNS ?column?|count' "ROW after-ext-big|$((rows - 1))" 'COMPLETE SELECT 1' 'READY I')
-if [[ $rc -eq 0 && $(cat "$IT_TMP/ext-big.out") == "$want" ]]; then
-	it_pass "pg_extquery: a 300 kB Parse of DROP TABLE t refused as not judged, the next statement runs"
-else
-	it_fail "pg_extquery: status $rc, want the not-judged error then the SELECT's row, got:"
-	sed 's/^/    | /' "$IT_TMP/ext-big.out" | cut -c1-200 | head -n 20
-fi
 
 it_dut_stop
 log=$IT_TMP/tollgated.$IT_TG_RUN.log

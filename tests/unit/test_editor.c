@@ -821,18 +821,26 @@ static void test_reset_command(void **state)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
-/* The decoder fails, by default (dataplane.malformed = reset): the flow is reset, and
- * neither the bad line nor what follows reaches the server. */
-static void test_decoder_error_resets(void **state)
+/* Starts the flow with dataplane.malformed = <malformed> and sends a good line, one the
+ * test decoder fails on, and one it would block; the failure is counted. */
+static void decoder_error_start(struct tconv *t, uint8_t malformed)
 {
-	struct tconv *t = *state;
-
+	t->cfg.malformed = malformed;
 	start(t);
 	tconv_send(t, 0, "a\n");
 	tconv_send(t, 0, "BAD\n");
 	tconv_send(t, 0, "BLOCK\n");
 	drain(t);
 	assert_int_equal(TCONV_CNT(t, proto_error), 1);
+}
+
+/* The decoder fails, by default (dataplane.malformed = reset): the flow is reset, and
+ * neither the bad line nor what follows reaches the server. */
+static void test_decoder_error_resets(void **state)
+{
+	struct tconv *t = *state;
+
+	decoder_error_start(t, DP_MALFORMED_RESET);
 	assert_true(tconv_rx_is(t, 0, "a\n"));
 	assert_true(t->rx[0].rst && t->rx[1].rst);
 	assert_int_equal(tconv_stop(t), 0);
@@ -844,13 +852,7 @@ static void test_decoder_error(void **state)
 {
 	struct tconv *t = *state;
 
-	t->cfg.malformed = DP_MALFORMED_FORWARD;
-	start(t);
-	tconv_send(t, 0, "a\n");
-	tconv_send(t, 0, "BAD\n");
-	tconv_send(t, 0, "BLOCK\n");
-	drain(t);
-	assert_int_equal(TCONV_CNT(t, proto_error), 1);
+	decoder_error_start(t, DP_MALFORMED_FORWARD);
 	assert_true(tconv_rx_is(t, 0, "a\nBAD\nBLOCK\n"));
 	tconv_send(t, 1, "SECRET\n");
 	drain(t);

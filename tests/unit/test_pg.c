@@ -163,6 +163,15 @@ static void login(struct tconv *t, struct msg *c2s, struct msg *s2c)
 	assert_true(tconv_rx_eq(t, 1, s2c->b, s2c->n));
 }
 
+/* Starts the worker with policy <pol>, then handshake and login (as login()). */
+static void policy_start(struct tconv *t, struct dp_policy *pol, struct msg *c, struct msg *s)
+{
+	assert_int_equal(tconv_start(t), 0);
+	dp_worker_set_policy(t->w, pol);
+	tconv_handshake(t);
+	login(t, c, s);
+}
+
 static void test_startup(void **state)
 {
 	struct tconv *t = *state;
@@ -802,6 +811,16 @@ static void test_binary_other_columns(void **state)
 /* A binary COPY OUT: its rows are scanned field by field like DataRows, the file header
  * of the first CopyData and the trailer skipped (before, binary COPY rows went
  * unscanned: COPY (SELECT card ...) TO STDOUT (FORMAT binary) left cards unmasked). */
+/* Writes a binary COPY file header with <flags> and no extension at <p>. Returns its
+ * length. */
+static uint32_t copy_header(uint8_t *p, uint32_t flags)
+{
+	memcpy(p, "PGCOPY\n\377\r\n\0", 11);
+	put_be32(p + 11, flags);
+	put_be32(p + 15, 0);
+	return 19;
+}
+
 static void test_binary_copy_scanned(void **state)
 {
 	struct dsink *d = ds_new();
@@ -816,10 +835,7 @@ static void test_binary_copy_scanned(void **state)
 	/* first CopyData: header (signature, flags, no extension), then a tuple of two
 	 * fields: a NULL and a card */
 	m.n = 0;
-	memcpy(row + n, "PGCOPY\n\377\r\n\0", 11);
-	n += 11;
-	n += put_be32(row + n, 0);
-	n += put_be32(row + n, 0);
+	n += copy_header(row + n, 0);
 	row[n++] = 0;
 	row[n++] = 2;
 	n += put_be32(row + n, 0xffffffffu);
@@ -855,10 +871,7 @@ static void test_binary_copy_with_oids(void **state)
 	(void)state;
 	ds_login(d);
 	typed(&m, 'H', "\1\0\0", 3);
-	memcpy(row + n, "PGCOPY\n\377\r\n\0", 11);
-	n += 11;
-	n += put_be32(row + n, 1u << 16);       /* flags: OIDs included */
-	n += put_be32(row + n, 0);
+	n += copy_header(row + n, 1u << 16);    /* flags: OIDs included */
 	row[n++] = 0;
 	row[n++] = 1;                           /* one field, after the OID */
 	n += put_be32(row + n, 4);
@@ -901,10 +914,7 @@ static uint8_t *padded_query(uint32_t size)
 	uint8_t *q = test_malloc(size);
 
 	q[0] = 'Q';
-	q[1] = (uint8_t)((size - 1) >> 24);
-	q[2] = (uint8_t)((size - 1) >> 16);
-	q[3] = (uint8_t)((size - 1) >> 8);
-	q[4] = (uint8_t)(size - 1);
+	put_be32(q + 1, size - 1);
 	memcpy(q + 5, "/* ", 3);
 	memset(q + 8, 'x', size - 8 - sizeof(tail));
 	memcpy(q + size - sizeof(tail), tail, sizeof(tail)); /* its NUL ends the string */
@@ -925,10 +935,7 @@ static void unj_start(struct tconv *t, uint8_t policy, struct msg *c, struct msg
 {
 	t->cfg.max_hold_bytes = 4096;
 	t->cfg.unjudged = policy;
-	assert_int_equal(tconv_start(t), 0);
-	dp_worker_set_policy(t->w, &command_policy);
-	tconv_handshake(t);
-	login(t, c, s);
+	policy_start(t, &command_policy, c, s);
 }
 
 /* The next statement in the same session reaches the server whole. */
@@ -1096,10 +1103,7 @@ static void many_statements(struct tconv *t, uint8_t policy)
 	uint8_t *q = test_malloc(size);
 
 	t->cfg.unjudged = policy;
-	assert_int_equal(tconv_start(t), 0);
-	dp_worker_set_policy(t->w, &command_policy);
-	tconv_handshake(t);
-	login(t, &c, &s);
+	policy_start(t, &command_policy, &c, &s);
 	q[0] = 'Q';
 	put_be32(q + 1, size - 1);
 	for (uint32_t i = 0; i < k; i++)
@@ -1142,10 +1146,7 @@ static void test_oversize_query_without_command_rules(void **state)
 	uint8_t *q = padded_query(10000);
 
 	t->cfg.max_hold_bytes = 4096;
-	assert_int_equal(tconv_start(t), 0);
-	dp_worker_set_policy(t->w, &masking_only_policy);
-	tconv_handshake(t);
-	login(t, &c, &s);
+	policy_start(t, &masking_only_policy, &c, &s);
 	send_chunks(t, 0, q, 10000);
 	assert_int_equal(t->rx[0].contig, c.n + 10000);
 	assert_int_equal(TCONV_CNT(t, cmd_unjudged_blocked), 0);
@@ -1213,14 +1214,6 @@ static struct dp_policy drop_policy = {
 	.ops = { .check_command = judge_drop },
 };
 
-static void verdict_start(struct tconv *t, struct msg *c, struct msg *s)
-{
-	assert_int_equal(tconv_start(t), 0);
-	dp_worker_set_policy(t->w, &drop_policy);
-	tconv_handshake(t);
-	login(t, c, s);
-}
-
 /* A blocked statement inside a transaction: the error's ReadyForQuery carries the
  * server's real status ('T'), the server sees nothing of it, the next one runs. */
 static void test_block_in_transaction(void **state)
@@ -1230,7 +1223,7 @@ static void test_block_in_transaction(void **state)
 	uint8_t err[256];
 	uint32_t n;
 
-	verdict_start(t, &c, &s);
+	policy_start(t, &drop_policy, &c, &s);
 	query(&m, "BEGIN");
 	tconv_send_bytes(t, 0, m.b, m.n);
 	putb(&c, m.b, m.n);
@@ -1260,7 +1253,7 @@ static void test_reset_verdict(void **state)
 	struct tconv *t = *state;
 	struct msg c = { .n = 0 }, s = { .n = 0 }, m = { .n = 0 };
 
-	verdict_start(t, &c, &s);
+	policy_start(t, &drop_policy, &c, &s);
 	query(&m, "TRUNCATE t");
 	tconv_send_bytes(t, 0, m.b, m.n);
 	tconv_drain(t);
@@ -1279,7 +1272,7 @@ static void test_third_blocked_batch_resets(void **state)
 	static const uint8_t parse[] = "\0DROP TABLE t\0\0";
 	static const uint8_t bind[] = { 0, 0, 0, 0, 0, 0, 0, 0 };
 
-	verdict_start(t, &c, &s);
+	policy_start(t, &drop_policy, &c, &s);
 	for (int i = 0; i < 3; i++) {
 		typed(&m, 'P', parse, sizeof(parse));
 		typed(&m, 'B', bind, sizeof(bind));

@@ -453,30 +453,47 @@ static void two_workers_free(struct tconv *t, struct dp_worker *w1, struct dp_ha
 	rte_free(h);
 }
 
-/* Two workers: fragments land on worker 1 (a NIC leaves them to queue 0, whoever owns
- * the flow), which reassembles the datagram and passes it to worker 0, the owner of
- * the flow by RSS; worker 0 runs it through the flow's stream. */
-static void test_fragments_handed_off(void **state)
-{
-	struct tconv *t = *state;
-	static const char msg[] = "0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ\n";
-	struct dp_worker *w1;
-	struct dp_handoff *h;
-	struct rte_mbuf *f[2], *m;
+static const char frag_msg[] =
+	"0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ\n";
 
+/* Two workers reassembling fragments, the handshake done; returns the client's next
+ * segment, frag_msg, not yet sent. */
+static struct rte_mbuf *frag_start(struct tconv *t, struct dp_worker **w1, struct dp_handoff **h)
+{
 	t->cfg.frag = DP_FRAG_REASSEMBLE;
 	assert_int_equal(tconv_start(t), 0);
-	h = two_workers(t, &w1);
-
+	*h = two_workers(t, w1);
 	tconv_handshake(t);
-	m = tconv_build(t, 0, DP_TCP_ACK | DP_TCP_PSH, t->nxt[0], tconv_rcv_nxt(t, 0), msg,
-			(uint16_t)strlen(msg));
+	return tconv_build(t, 0, DP_TCP_ACK | DP_TCP_PSH, t->nxt[0], tconv_rcv_nxt(t, 0), frag_msg,
+			   (uint16_t)strlen(frag_msg));
+}
+
+/* Segment <m> in two fragments to worker <w1>, which reassembles it and, not owning
+ * its flow, passes it on without emitting anything. */
+static void frag_to_w1(struct tconv *t, struct dp_worker *w1, struct rte_mbuf *m)
+{
+	struct rte_mbuf *f[2];
+
 	ip4_split(t, m, 48, f);
 	dp_worker_process_burst(w1, 0, f, 2);
 	assert_int_equal(w1->tx[0].n + w1->tx[1].n, 0);
 	assert_int_equal(DP_CNT_GET(&w1->cnt, frag_reassembled), 1);
 	assert_int_equal(DP_CNT_GET(&w1->cnt, frag_handoff), 1);
 	assert_int_equal(DP_CNT_GET(&w1->cnt, flow_created), 0);
+}
+
+/* Two workers: fragments land on worker 1 (a NIC leaves them to queue 0, whoever owns
+ * the flow), which reassembles the datagram and passes it to worker 0, the owner of
+ * the flow by RSS; worker 0 runs it through the flow's stream. */
+static void test_fragments_handed_off(void **state)
+{
+	struct tconv *t = *state;
+	const char *msg = frag_msg;
+	struct dp_worker *w1;
+	struct dp_handoff *h;
+	struct rte_mbuf *m = frag_start(t, &w1, &h);
+
+	frag_to_w1(t, w1, m);
 	/* nothing for worker 1 itself */
 	assert_int_equal(dp_worker_handoff_poll(w1), 0);
 	assert_int_equal(dp_worker_handoff_poll(t->w), 1);
@@ -675,20 +692,14 @@ static void test_soft_spread(void **state)
  * flow's stream takes it. */
 static void test_soft_fragments(void **state)
 {
-	static const char msg[] = "0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ\n";
 	struct tconv *t = *state;
+	const char *msg = frag_msg;
 	struct dp_worker *w1;
 	struct dp_handoff *h;
-	struct rte_mbuf *f[2], *m;
+	struct rte_mbuf *m = frag_start(t, &w1, &h);
 	struct dp_pkt p;
 	uint32_t seed = 0;
 
-	t->cfg.frag = DP_FRAG_REASSEMBLE;
-	assert_int_equal(tconv_start(t), 0);
-	h = two_workers(t, &w1);
-	tconv_handshake(t);
-	m = tconv_build(t, 0, DP_TCP_ACK | DP_TCP_PSH, t->nxt[0], tconv_rcv_nxt(t, 0), msg,
-			(uint16_t)strlen(msg));
 	assert_int_equal(dp_pkt_parse(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m), &p),
 			 DP_PKT_TCP);
 	while (dp_handoff_soft(seed, 2, &p) != 0)
@@ -696,12 +707,7 @@ static void test_soft_fragments(void **state)
 	h->soft = 1;
 	h->seed = seed;
 	memset(h->rss, 0, sizeof(h->rss));   /* no RSS to follow: only the software owner */
-	ip4_split(t, m, 48, f);
-	dp_worker_process_burst(w1, 0, f, 2);
-	assert_int_equal(w1->tx[0].n + w1->tx[1].n, 0);
-	assert_int_equal(DP_CNT_GET(&w1->cnt, frag_reassembled), 1);
-	assert_int_equal(DP_CNT_GET(&w1->cnt, frag_handoff), 1);
-	assert_int_equal(DP_CNT_GET(&w1->cnt, flow_created), 0);
+	frag_to_w1(t, w1, m);
 	assert_int_equal(dp_worker_handoff_poll(t->w), 1);
 	t->nxt[0] += (uint32_t)strlen(msg);
 	tconv_drain(t);
