@@ -199,6 +199,10 @@ static const uint8_t pg_copy_sig[11] = "PGCOPY\n\377\r\n";
 #define PG_COPY_HDR  19
 #define PG_COPY_OIDS (1u << 16)
 
+/* <copy_row> of row_fields() and batch_add() for a FunctionCallResponse: one value,
+ * length-prefixed, after the message header (not a row of any COPY) */
+#define PG_ROW_FN    4
+
 /* The fields of a DataRow or binary COPY tuple: <nf> length-prefixed values from byte
  * <p> of <m>. <cols>: a DataRow, whose column maps say which are scanned and with which
  * column mask (else every non-empty one is). As row_fields() below. */
@@ -237,8 +241,8 @@ static uint32_t lp_fields(const struct pg_state *s, const uint8_t *m, uint32_t l
 }
 
 /* The maskable fields of row message <m> (<len> bytes; <copy_row>: 1 a COPY OUT text row,
- * fields split on tabs, 2 a binary COPY OUT row, 3 one with OIDs, else a DataRow), at
- * offsets from <base>.
+ * fields split on tabs, 2 a binary COPY OUT row, 3 one with OIDs, PG_ROW_FN a
+ * FunctionCallResponse, else a DataRow), at offsets from <base>.
  * With <out> NULL: counts them all. Else writes those from the <skip>-th on, at most
  * <max>, to <out>, and returns how many it wrote. */
 static uint32_t row_fields(const struct pg_state *s, const uint8_t *m, uint32_t len, int copy_row,
@@ -246,6 +250,8 @@ static uint32_t row_fields(const struct pg_state *s, const uint8_t *m, uint32_t 
 {
 	uint32_t n_out = 0, k = 0;
 
+	if (copy_row == PG_ROW_FN)  /* its type is not known: scanned whatever it is */
+		return lp_fields(s, m, len, 5, 1, 0, base, out, skip, max);
 	if (copy_row >= 2) {
 		/* A binary COPY tuple: a field count, then each field's length (-1: NULL) and
 		 * bytes; the first CopyData also carries the file header, the last may be the
@@ -345,7 +351,9 @@ static void batch_add(struct pg_state *s, struct batch *b, struct proto_sink *si
 	 * of 1-byte fields wrote past b->fields, beyond env->aux; a COPY row stopped at
 	 * b->max_fields and left its last fields unmasked. An upper bound from the
 	 * row's length is enough most of the time (one pass over the row, not two). */
-	if (copy_row >= 2) /* a field: a length word and a byte at least */
+	if (copy_row == PG_ROW_FN)
+		need = 1;
+	else if (copy_row >= 2) /* a field: a length word and a byte at least */
 		need = (len - 5) / 5;
 	else if (copy_row) /* a field: a byte at least, and a tab or line end after all but one */
 		need = (len - 5 + 1) / 2;
@@ -490,7 +498,7 @@ static void ev_rows(struct pg_state *s, struct proto_sink *sink, const uint8_t *
 	size_t o = 0, room;
 
 	if (sink->event == NULL || s->rows_recorded >= cap || len < 5 || copy >= 2)
-		return; /* binary COPY rows have no text to show */
+		return; /* binary COPY rows and function values: no row text to show */
 	memset(&ev, 0, sizeof(ev));
 	ev.type = EV_ROWS;
 	ev.u.rows.n = 1;
@@ -651,13 +659,18 @@ static void on_startup(struct pg_state *s, const uint8_t *m, uint32_t len)
 
 /* Records the statement of <fr> that could not be judged as a command event with
  * <action> (block, reset, or allow when forwarded) by "dataplane.unjudged": its text
- * was never read whole, so the event says what it was. */
-static void ev_unjudged(const struct pg_framer *fr, struct proto_sink *sink, uint8_t action)
+ * was never read whole, or (<fn_oid> not 0) it is a FunctionCall of a function the
+ * appliance cannot name, so the event says what it was. */
+static void ev_unjudged(const struct pg_framer *fr, struct proto_sink *sink, uint8_t action,
+			uint32_t fn_oid)
 {
 	struct rule_verdict v = { .action = action, .rule = -1, .id = "dataplane.unjudged" };
 	char text[80];
-	int n = snprintf(text, sizeof(text), "(%s of %u bytes, not judged)",
-			 fr->type == 'P' ? "a Parse" : "a Query", fr->len);
+	int n = fn_oid ? snprintf(text, sizeof(text), "(a FunctionCall of function OID %u, "
+				  "not judged)", fn_oid) :
+			 snprintf(text, sizeof(text), "(%s of %u bytes, not judged)",
+				  fr->type == 'P' ? "a Parse" : fr->type == 'F' ? "a FunctionCall" :
+				  "a Query", fr->len);
 
 	ev_command(sink, text, (uint32_t)n, text, (uint32_t)n, &v, 0);
 }
@@ -674,16 +687,17 @@ static int cut(struct proto_sink *sink, uint64_t from, uint64_t to)
 }
 
 /* Resets the session for the statement of <fr>, which could not be judged. */
-static void unjudged_reset(const struct pg_framer *fr, struct proto_sink *sink)
+static void unjudged_reset(const struct pg_framer *fr, struct proto_sink *sink, uint32_t fn_oid)
 {
 	DP_CNT_INC(sink->env->cnt, cmd_unjudged_reset);
-	ev_unjudged(fr, sink, RULE_RESET);
+	ev_unjudged(fr, sink, RULE_RESET, fn_oid);
 	sink->reset(sink->ctx);
 }
 
-/* Refuses client message <fr> (a Query or Parse ending at <end>) in the server's place
- * with error <text>: the message is removed (unless <removed>: its bytes went as they
- * came), a Query is answered at once with ErrorResponse + ReadyForQuery, a Parse puts
+/* Refuses client message <fr> (a Query, FunctionCall or Parse ending at <end>) in the
+ * server's place with error <text>: the message is removed (unless <removed>: its bytes
+ * went as they came), a Query or FunctionCall is answered at once with ErrorResponse +
+ * ReadyForQuery (the server answers both with a ReadyForQuery of their own), a Parse puts
  * the rest of its batch aside and its error goes before the ReadyForQuery that answers
  * the batch's Sync. Returns 0, or -1 after resetting the session (the editor could not
  * do it, or a third batch was refused before the server answered the first). */
@@ -692,7 +706,7 @@ static int refuse_msg(struct pg_state *s, struct pg_framer *fr, struct proto_sin
 {
 	if (!removed && cut(sink, fr->msg_start, end) < 0)
 		return -1;
-	if (fr->type == 'Q') {
+	if (fr->type != 'P') {
 		uint8_t reply[256];
 		uint32_t n = pg_build_error(reply, sizeof(reply), "42501", text, s->txn, 1);
 		if (n == 0 || sink->inject(sink->ctx, PROTO_DIR_S2C, reply, n) < 0) {
@@ -714,28 +728,36 @@ static int refuse_msg(struct pg_state *s, struct pg_framer *fr, struct proto_sin
 	return 0;
 }
 
-/* A statement the decoder cannot judge (too large to hold whole, or more than the
- * lexer's buffers take), by dataplane.unjudged: refused with an error (the session goes
- * on), the session reset, or forwarded unjudged. Returns 1 when it was refused or the
- * session reset (the caller is done with the message), 0 to forward it. */
+/* A statement the decoder cannot judge (too large to hold whole, more than the
+ * lexer's buffers take, or with <fn_oid> a FunctionCall of a function pg_fn.c cannot
+ * name), by dataplane.unjudged: refused with an error (the session goes on), the
+ * session reset, or forwarded unjudged. Returns 1 when it was refused or the session
+ * reset (the caller is done with the message), 0 to forward it. */
 static int unjudged(struct pg_state *s, struct pg_framer *fr, struct proto_sink *sink,
-		    uint64_t end, int removed)
+		    uint64_t end, int removed, uint32_t fn_oid)
 {
 	const struct proto_env *env = sink->env;
+	char why[128];
+
+	if (fn_oid)
+		snprintf(why, sizeof(why), "function call not judged: function OID %u is not "
+			 "known (refused by policy)", fn_oid);
+	else
+		snprintf(why, sizeof(why), "statement not judged: larger than the appliance "
+			 "can inspect (refused by policy)");
 
 	/* a statement already removed can only be refused */
 	switch (removed ? DP_UNJUDGED_BLOCK : env->cfg->unjudged) {
 	case DP_UNJUDGED_FORWARD:
 		DP_CNT_INC(env->cnt, cmd_unjudged);
-		ev_unjudged(fr, sink, RULE_ALLOW);
+		ev_unjudged(fr, sink, RULE_ALLOW, fn_oid);
 		return 0;
 	case DP_UNJUDGED_RESET:
-		unjudged_reset(fr, sink);
+		unjudged_reset(fr, sink, fn_oid);
 		return 1;
 	default:
-		ev_unjudged(fr, sink, RULE_BLOCK);
-		if (refuse_msg(s, fr, sink, "statement not judged: larger than the appliance "
-			       "can inspect (refused by policy)", end, removed) == 0)
+		ev_unjudged(fr, sink, RULE_BLOCK, fn_oid);
+		if (refuse_msg(s, fr, sink, why, end, removed) == 0)
 			DP_CNT_INC(env->cnt, cmd_unjudged_blocked);
 		return 1;
 	}
@@ -777,7 +799,7 @@ static int too_large(struct pg_framer *fr, struct proto_sink *sink, uint64_t to)
 	case DP_UNJUDGED_FORWARD:
 		return 0;
 	case DP_UNJUDGED_RESET:
-		unjudged_reset(fr, sink);
+		unjudged_reset(fr, sink, 0);
 		return -1;
 	default:
 		fr->drop = 1;
@@ -834,19 +856,20 @@ static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 		sink->release(sink->ctx, PROTO_DIR_C2S, end);
 		return 0;
 	}
-	if (fr->type == 'Q' || fr->type == 'P') {
+	if (fr->type == 'Q' || fr->type == 'P' || fr->type == 'F') {
 		const uint8_t *m = whole_msg(fr, PROTO_DIR_C2S, sink, off, data, dlen);
+		char call[PG_FN_SQL_MAX];
 		const char *sql;
-		uint32_t sql_len;
+		uint32_t sql_len, fn_oid;
 		if (fr->drop || m == NULL) {
 			/* too large to judge: removed as it came (fr->drop), or streamed */
 			int removed = fr->drop;
 			fr->drop = 0;
 			/* once removed it must be refused, even if a reload took the rules away
 			 * meanwhile: the server saw none of it, the client waits for an answer */
-			if ((removed || judging(env)) && unjudged(s, fr, sink, end, removed))
+			if ((removed || judging(env)) && unjudged(s, fr, sink, end, removed, 0))
 				return 0;
-			if (fr->type == 'Q')
+			if (fr->type != 'P')
 				s->syncs_fwd++;
 			sink->release(sink->ctx, PROTO_DIR_C2S, end);
 			return 0;
@@ -854,6 +877,20 @@ static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 		if (fr->type == 'Q') {
 			sql = (const char *)m + 5;
 			sql_len = cstr_len(m + 5, fr->len - 5);
+		} else if (fr->type == 'F') {
+			/* judged as the SELECT that calls the same function; one the table
+			 * cannot name is not judged (its OID, or 1 for a malformed message, in
+			 * the error and the event) */
+			sql = call;
+			sql_len = pg_fn_sql(m, fr->len, call, sizeof(call), &fn_oid);
+			if (sql_len == 0) {
+				if (judging(env) &&
+				    unjudged(s, fr, sink, end, 0, fn_oid ? fn_oid : 1))
+					return 0;
+				s->syncs_fwd++;
+				sink->release(sink->ctx, PROTO_DIR_C2S, end);
+				return 0;
+			}
 		} else {
 			uint32_t nl = cstr_len(m + 5, fr->len - 5);
 			uint32_t q = 5 + nl + 1;
@@ -863,7 +900,7 @@ static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 		/* a statement past the lexer's buffers went unjudged: unless a judged one
 		 * already blocks or resets, the policy for unjudged statements decides */
 		if (judge_sql(s, sink, sql, sql_len, &v) < 0 && v.action < RULE_REVIEW &&
-		    judging(env) && unjudged(s, fr, sink, end, 0))
+		    judging(env) && unjudged(s, fr, sink, end, 0, 0))
 			return 0;
 		if (v.action == RULE_RESET) {
 			DP_CNT_INC(env->cnt, cmd_reset);
@@ -876,7 +913,8 @@ static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 				DP_CNT_INC(env->cnt, cmd_blocked);
 			return 0;
 		}
-		if (fr->type == 'Q')
+		/* the server answers a Query and a FunctionCall with a ReadyForQuery */
+		if (fr->type != 'P')
 			s->syncs_fwd++;
 	} else if (fr->type == 'S') {
 		s->syncs_fwd++;
@@ -1013,7 +1051,7 @@ static int on_server_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 	}
 	/* whether result rules apply is asked again at each result set (RowDescription,
 	 * CopyOutResponse): a reload that adds masking rules covers sessions already open */
-	if (s->results == 0 || fr->type == 'T' || fr->type == 'H') {
+	if (s->results == 0 || fr->type == 'T' || fr->type == 'H' || fr->type == 'V') {
 		const struct proto_policy *pol = env->pol;
 		s->results = (pol->has_result_rules &&
 			      pol->has_result_rules(pol->rules, DP_PROTO_PG, res)) ? 1 : 2;
@@ -1045,6 +1083,14 @@ static int on_server_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 			const uint8_t *m = whole_msg(fr, PROTO_DIR_S2C, sink, off, data, dlen);
 			if (m)
 				ev_rows(s, sink, m, fr->len, 1);
+		}
+		break;
+	case 'V':
+		/* a FunctionCallResponse: the function's value, which can be anything a
+		 * column can (loread and lo_get return a large object's bytes) */
+		if (s->results == 1) {
+			batch_add(s, b, sink, res, fr->msg_start, fr->len, off, data, dlen, PG_ROW_FN);
+			return 0;
 		}
 		break;
 	case 'T':
@@ -1206,7 +1252,8 @@ static int pg_feed(void *st, int dir, uint64_t off, const uint8_t *data, uint32_
 						fr->drop = 1;
 						if (drop_bytes(sink, fr->msg_start, off + i) < 0)
 							break;
-					} else if (!s->discard && (fr->type == 'Q' || fr->type == 'P') &&
+					} else if (!s->discard &&
+						   (fr->type == 'Q' || fr->type == 'P' || fr->type == 'F') &&
 						   judging(sink->env) &&
 						   too_large(fr, sink, off + i) < 0) {
 						break;  /* the session is reset */

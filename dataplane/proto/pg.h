@@ -19,6 +19,9 @@
  * rules, and which columns can hold text at all); DataRow fields and COPY OUT rows
  * (text format) are masked in place, length-preserving, scanned in batches: all
  * rows completed by one feed() call are scanned in one rule_mask_fields() call.
+ * A FunctionCall is judged as the statement "SELECT name($1, ...)" of the built-in
+ * function its OID names (pg_fn.c); one of any other OID cannot be judged and goes by
+ * dataplane.unjudged. Its FunctionCallResponse is masked like a result field.
  * An SSLRequest / GSSENCRequest is refused for the server (policy tls = refuse), or
  * answered by the server and, if accepted, the flow is forwarded uninspected.
  */
@@ -91,6 +94,19 @@ struct pg_state {
 };
 
 extern const struct proto_ops pg_proto_ops;
+
+#define PG_FN_MAX_ARGS     100         /* FUNC_MAX_ARGS of PostgreSQL */
+#define PG_FN_SQL_MAX      (32 + 64 + 6 * PG_FN_MAX_ARGS)  /* pg_fn_sql()'s text at most */
+
+/* The name of the built-in function <oid>, or NULL when the table of pg_fn.c does not
+ * have it. */
+const char *pg_fn_name(uint32_t oid);
+
+/* Writes "SELECT name($1, ..., $n)" for FunctionCall message <m> (<len> bytes, whole,
+ * type byte first) into <out> (<cap> bytes) and its OID in *<oid> (0 when too short).
+ * Returns the text's length, or 0 when the OID is not in the table or the message is
+ * malformed (the statement then cannot be judged). */
+uint32_t pg_fn_sql(const uint8_t *m, uint32_t len, char *out, size_t cap, uint32_t *oid);
 
 /* Builds ErrorResponse(ERROR, SQLSTATE <sqlstate>, <msg>) + ReadyForQuery(<txn>) into
  * <out> (<cap> bytes). Returns the length, or 0 if it does not fit. */

@@ -232,12 +232,33 @@ ext_refused "@$IT_TMP/big-parse.sql" after-ext-big \
 	"a 300 kB Parse of DROP TABLE t refused as not judged"
 n_unjudged=$((n_unjudged + 1))
 
+# FunctionCall names a function by OID, not by SQL. One of a built-in function is
+# judged as the SELECT that calls it: pg_read_file (OID 3826) is blocked by the
+# exfiltration pack like SELECT pg_read_file(...). One of a user function (OID only the
+# database knows) cannot be judged and is refused: tg_drop_t2() drops a table, and the
+# FunctionCall would have run it (the control at the end). Before, every FunctionCall
+# went to the server unjudged.
+ext_refused "fn:3826:/etc/hostname" after-fn-read \
+	'blocked by policy rule exfil.pg-read-file: reading server files is not allowed' \
+	"FunctionCall of pg_read_file blocked by exfil.pg-read-file"
+n_blocked=$((n_blocked + 1))
+srv_psql -c "CREATE TABLE t2 (id int)" \
+	-c "CREATE FUNCTION tg_drop_t2() RETURNS void LANGUAGE sql AS 'DROP TABLE t2'" ||
+	it_die "create t2 and tg_drop_t2() directly on the server"
+fn_oid=$(srv_psql -Atc "SELECT 'tg_drop_t2'::regproc::oid") || it_die "OID of tg_drop_t2"
+ext_refused "fn:$fn_oid:" after-fn-user \
+	"function call not judged: function OID $fn_oid is not known (refused by policy)" \
+	"FunctionCall of a user function (OID $fn_oid) refused as not judged"
+n_unjudged=$((n_unjudged + 1))
+v=$(srv_psql -Atc "SELECT to_regclass('t2') IS NOT NULL") || true
+it_check "t2 still exists after the refused FunctionCall ($v)" [ "$v" == t ]
+
 it_dut_stop
 log=$IT_TMP/tollgated.$IT_TG_RUN.log
 v=$(it_counter_sum "$log" cmd_blocked) || v=none
 it_check "tollgated counted cmd_blocked $v, the $n_blocked blocked statements sent" [ "$v" == "$n_blocked" ]
 v=$(it_counter_sum "$log" cmd_unjudged_blocked) || v=none
-it_check "tollgated counted cmd_unjudged_blocked $v, the $n_unjudged statements too large to judge" \
+it_check "tollgated counted cmd_unjudged_blocked $v, the $n_unjudged statements it could not judge" \
 	[ "$v" == "$n_unjudged" ]
 v=$(it_counter_sum "$log" cmd_unjudged) || v=none
 it_check "tollgated forwarded no statement unjudged (cmd_unjudged $v)" [ "$v" == 0 ]
@@ -247,5 +268,10 @@ it_check "tollgated forwarded no statement unjudged (cmd_unjudged $v)" [ "$v" ==
 v=$(srv_psql -Atc "SELECT count(*), (SELECT relacl IS NULL FROM pg_class WHERE oid = 't'::regclass) FROM t" 2>&1) || true
 it_check "directly on the server: t exists with $((rows - 1)) rows and no grants ('$v')" [ "$v" == "$((rows - 1))|t" ]
 it_check "control: the same DROP TABLE t directly on the server succeeds" srv_psql -c "DROP TABLE t"
+v=$(timeout -k 5 "$(it_left 30)" ip netns exec "$TG_NS_SERVER" "$extquery" "$TG_IP_SERVER" 5432 \
+	"$IT_USER" "$IT_DB" "$IT_PASSWORD" "fn:$fn_oid:" 2>&1) || true
+v2=$(srv_psql -Atc "SELECT to_regclass('t2') IS NULL") || true
+it_check "control: the same FunctionCall directly on the server runs tg_drop_t2() (t2 gone: $v2)" \
+	[ "$v2" == t ]
 
 it_finish

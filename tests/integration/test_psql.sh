@@ -72,6 +72,11 @@ for size in 100000 300000; do
 	} >"$IT_TMP/stmt$size.sql"
 done
 
+# A large object, in and out with psql's client-side \lo_import and \lo_export: libpq
+# sends lo_creat, lo_open, lowrite, loread and lo_close as FunctionCall messages, which
+# the appliance judges as the SELECTs that call the same functions (none is refused).
+for ((i = 0; i < 5000; i++)); do printf 'large object line %d\n' "$i"; done >"$IT_TMP/lo.in"
+
 multi="SELECT 'first' AS a; SELECT 2 AS b, 'second' AS c; SELECT 1/0; SELECT 'not reached'"
 
 # Runs every session through the current path; output in $IT_TMP/<dut>.<name>.out.
@@ -84,6 +89,11 @@ run_sessions() {
 	it_psql -f "$IT_TMP/stmt300000.sql" >"$IT_TMP/$dut.huge.out" 2>&1 || echo "[exit $?]" >>"$IT_TMP/$dut.huge.out"
 	it_psql -Atc "SELECT current_user, current_database(), inet_server_addr()" \
 		>"$IT_TMP/$dut.ident.out" 2>&1 || echo "[exit $?]" >>"$IT_TMP/$dut.ident.out"
+	local lo
+	lo=$(it_psql -Atc "\\lo_import $IT_TMP/lo.in" 2>&1) || true
+	lo=${lo#lo_import }
+	it_psql -Atc "\\lo_export $lo $IT_TMP/$dut.lo.out" -c "\\lo_unlink $lo" \
+		>"$IT_TMP/$dut.lo.log" 2>&1 || echo "[exit $?]" >>"$IT_TMP/$dut.lo.log"
 	# Several short sessions back to back: handshakes and teardowns.
 	local i
 	for ((i = 0; i < 20; i++)); do
@@ -108,6 +118,10 @@ it_check "bridge reference has errors and notices" \
 it_check "bridge: the 300 kB statement ran (length 300000)" grep -q '^ *300000 |' "$IT_TMP/bridge.huge.out"
 it_check "appliance: the 300 kB statement was refused as not judged" \
 	grep -q 'ERROR:  statement not judged: larger than the appliance can inspect' "$IT_TMP/appliance.huge.out"
+for dut in bridge appliance; do
+	it_check "$dut: a $(wc -c <"$IT_TMP/lo.in")-byte large object came back whole from \\lo_import and \\lo_export" \
+		cmp -s "$IT_TMP/lo.in" "$IT_TMP/$dut.lo.out"
+done
 for name in script multi big ident short; do
 	if cmp -s "$IT_TMP/bridge.$name.out" "$IT_TMP/appliance.$name.out"; then
 		it_pass "$name session identical through the appliance and the bridge ($(wc -c <"$IT_TMP/bridge.$name.out") bytes)"

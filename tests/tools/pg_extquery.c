@@ -4,6 +4,10 @@
  * An SQL argument "@FILE" is the contents of FILE (a statement longer than an
  * argument may be, 128 KiB), without a final newline; "binary:SQL" asks for the results
  * in binary format (text-like columns then arrive as their characters).
+ * "fn:OID:ARG,ARG..." sends a FunctionCall of the function with that OID instead
+ * (what libpq's PQfn and its large-object calls send), its arguments in text format
+ * and the result in text format; "fnb:" asks for the result in binary format. The
+ * answer prints as "FUNCTION value" (or "FUNCTION NULL").
  * Authentication: trust, cleartext or md5 (no SCRAM: give the test role an md5
  * password). Each SQL is sent as one unnamed statement with no parameters and text
  * results, all five messages in one write; the answer is printed as text lines, in
@@ -53,6 +57,45 @@ static int pgw_send_query(int fd, const char *sql, int binary)
 	return rc;
 }
 
+/* Sends FunctionCall for "OID:ARG,ARG..." <spec>, arguments in text format, the result
+ * in binary format if <binary>. Returns 0 or -1. */
+static int pgw_send_fncall(int fd, const char *spec, int binary)
+{
+	struct pgw_buf b = { 0 }, body = { 0 };
+	const char *args = strchr(spec, ':');
+	uint8_t w[4];
+	uint16_t nargs = 0;
+	int rc = -1;
+
+	if (args == NULL) {
+		fprintf(stderr, "pg_extquery: fn:OID:ARGS expected, not fn:%s\n", spec);
+		return -1;
+	}
+	args++;
+	for (const char *a = args; *args && a; a = strchr(a, ','), a = a ? a + 1 : NULL)
+		nargs++;
+	pgw_put32(w, (uint32_t)strtoul(spec, NULL, 10));
+	/* OID; one format code (text) for all arguments; the arguments; result format */
+	uint8_t fmt[4] = { 0, 1, 0, 0 }, n[2] = { (uint8_t)(nargs >> 8), (uint8_t)nargs };
+	if (pgw_add(&body, w, 4) < 0 || pgw_add(&body, fmt, 4) < 0 || pgw_add(&body, n, 2) < 0)
+		goto out;
+	for (const char *a = args; nargs && a;) {
+		const char *e = strchr(a, ',');
+		size_t l = e ? (size_t)(e - a) : strlen(a);
+		pgw_put32(w, (uint32_t)l);
+		if (pgw_add(&body, w, 4) < 0 || pgw_add(&body, a, l) < 0)
+			goto out;
+		a = e ? e + 1 : NULL;
+	}
+	uint8_t res[2] = { 0, (uint8_t)(binary ? 1 : 0) };
+	if (pgw_add(&body, res, 2) == 0 && pgw_msg(&b, 'F', body.p, body.len) == 0)
+		rc = pgw_send(fd, b.p, b.len);
+out:
+	free(body.p);
+	free(b.p);
+	return rc;
+}
+
 /* The text of SQL argument <arg>: itself, or for "@FILE" FILE's contents (malloc'ed
  * into *<own>, a final newline dropped). NULL if FILE cannot be read. */
 static const char *sql_arg(const char *arg, char **own)
@@ -93,10 +136,13 @@ int main(int argc, char **argv)
 	if ((fd = pgw_connect(argv[1], argv[2])) < 0 || pgw_startup(fd, argv[3], argv[4], argv[5]) < 0)
 		return 1;
 	for (int i = 6; i < argc; i++) {
-		char *own;
+		char *own = NULL;
+		int fn = strncmp(argv[i], "fn:", 3) == 0, fnb = strncmp(argv[i], "fnb:", 4) == 0;
 		int binary = strncmp(argv[i], "binary:", 7) == 0;
-		const char *sql = sql_arg(argv[i] + (binary ? 7 : 0), &own);
-		int bad = sql == NULL || pgw_send_query(fd, sql, binary) < 0 ||
+		const char *sql = fn || fnb ? argv[i] : sql_arg(argv[i] + (binary ? 7 : 0), &own);
+		int bad = sql == NULL ||
+			  (fn || fnb ? pgw_send_fncall(fd, argv[i] + (fn ? 3 : 4), fnb) :
+				       pgw_send_query(fd, sql, binary)) < 0 ||
 			  pgw_until_ready(fd, argv[3], argv[5]) < 0;
 
 		free(own);

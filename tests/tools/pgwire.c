@@ -231,6 +231,15 @@ int pgw_until_ready(int fd, const char *user, const char *pw)
 		case 'D':
 			pgw_print_fields("ROW", b, len, 1);
 			break;
+		case 'V': {
+			/* FunctionCallResponse: the value's length (-1: NULL), then its bytes */
+			int32_t vl = len >= 4 ? (int32_t)pgw_be32(b) : -1;
+			if (vl < 0 || (uint32_t)vl > len - 4)
+				printf("FUNCTION NULL\n");
+			else
+				printf("FUNCTION %.*s\n", vl, (const char *)b + 4);
+			break;
+		}
 		case 'C':
 			printf("COMPLETE %s\n", (const char *)b);
 			break;

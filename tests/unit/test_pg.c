@@ -1285,6 +1285,265 @@ static void test_third_blocked_batch_resets(void **state)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
+/* ---- FunctionCall ---- */
+
+/* FunctionCall of function <oid> with text arguments <args> (<n> of them), the result
+ * in text format. */
+static void fncall(struct msg *m, uint32_t oid, const char *const *args, unsigned n)
+{
+	struct msg b = { .n = 0 };
+
+	put32(&b, oid);
+	b.b[b.n++] = 0;                         /* one format code, text, for all */
+	b.b[b.n++] = 1;
+	b.b[b.n++] = 0;
+	b.b[b.n++] = 0;
+	b.b[b.n++] = 0;
+	b.b[b.n++] = (uint8_t)n;
+	for (unsigned i = 0; i < n; i++) {
+		put32(&b, (uint32_t)strlen(args[i]));
+		putb(&b, args[i], (uint16_t)strlen(args[i]));
+	}
+	b.b[b.n++] = 0;                         /* result format: text */
+	b.b[b.n++] = 0;
+	typed(m, 'F', b.b, b.n);
+}
+
+/* Command rules that block calls of lo_export and keep the last statement judged. */
+static char fn_judged[128];
+static int judge_lo_export(void *rules, void *scratch, uint8_t proto, uint16_t res,
+			   const char *norm, uint32_t nlen, const char *fp, uint32_t fplen,
+			   const char *raw, uint32_t rawlen, struct rule_verdict *v)
+{
+	int r = judge_drop(rules, scratch, proto, res, norm, nlen, fp, fplen, raw, rawlen, v);
+
+	snprintf(fn_judged, sizeof(fn_judged), "%.*s", (int)nlen, norm);
+	if (memmem(norm, nlen, "LO_EXPORT (", 11)) {
+		v->action = RULE_BLOCK;
+		v->rule = 2;
+		v->id = "t.lo-export";
+		v->message = "no server files";
+	}
+	return r;
+}
+
+static struct dp_policy lo_export_policy = {
+	.ops = { .check_command = judge_lo_export },
+};
+
+/* The server's answer to a FunctionCall: FunctionCallResponse <value>, ReadyForQuery. */
+static void fn_answer(struct tconv *t, struct msg *s, const char *value)
+{
+	struct msg m = { .n = 0 }, v = { .n = 0 };
+
+	put32(&v, (uint32_t)strlen(value));
+	putb(&v, value, (uint16_t)strlen(value));
+	typed(&m, 'V', v.b, v.n);
+	typed(&m, 'Z', "I", 1);
+	tconv_send_bytes(t, 1, m.b, m.n);
+	putb(s, m.b, m.n);
+	tconv_drain(t);
+	assert_true(tconv_rx_eq(t, 1, s->b, s->n));
+}
+
+/* A FunctionCall names its function by OID, not by SQL: it is judged as the SELECT that
+ * calls the same function. lo_export (OID 765) through a FunctionCall is refused like
+ * "SELECT lo_export(...)" (before, FunctionCall went to the server unjudged: the
+ * packs' exfil.lo-export and exfil.pg-read-file could be walked around), and the
+ * session goes on. */
+static void test_fncall_judged_as_select(void **state)
+{
+	struct tconv *t = *state;
+	struct msg c = { .n = 0 }, s = { .n = 0 }, m = { .n = 0 };
+	static const char *const args[] = { "16400", "/tmp/out" };
+	uint8_t err[256];
+	uint32_t n;
+
+	policy_start(t, &lo_export_policy, &c, &s);
+	fncall(&m, 765, args, 2);
+	tconv_send_bytes(t, 0, m.b, m.n);
+	tconv_drain(t);
+	assert_string_equal(fn_judged, "SELECT LO_EXPORT ($1, $2)");
+	assert_true(tconv_rx_eq(t, 0, c.b, c.n));          /* nothing of it at the server */
+	n = pg_build_error(err, sizeof(err), "42501",
+			   "blocked by policy rule t.lo-export: no server files", 'I', 1);
+	putb(&s, err, (uint16_t)n);
+	assert_true(tconv_rx_eq(t, 1, s.b, s.n));
+	assert_int_equal(TCONV_CNT(t, cmd_blocked), 1);
+	/* lo_open (952) is allowed: it reaches the server whole */
+	m.n = 0;
+	fncall(&m, 952, args, 2);
+	tconv_send_bytes(t, 0, m.b, m.n);
+	putb(&c, m.b, m.n);
+	tconv_drain(t);
+	assert_string_equal(fn_judged, "SELECT LO_OPEN ($1, $2)");
+	assert_true(tconv_rx_eq(t, 0, c.b, c.n));
+	fn_answer(t, &s, "0");
+	next_statement_passes(t, &c);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* A FunctionCall of a function the appliance cannot name (a user function: its OID is
+ * the database's own) cannot be judged: refused by dataplane.unjudged's default. */
+static void test_fncall_unknown_refused(void **state)
+{
+	struct tconv *t = *state;
+	struct msg c = { .n = 0 }, s = { .n = 0 }, m = { .n = 0 };
+	uint8_t err[256];
+	uint32_t n;
+
+	unj_start(t, DP_UNJUDGED_BLOCK, &c, &s);
+	fncall(&m, 16385, NULL, 0);
+	tconv_send_bytes(t, 0, m.b, m.n);
+	tconv_drain(t);
+	assert_true(tconv_rx_eq(t, 0, c.b, c.n));
+	n = pg_build_error(err, sizeof(err), "42501", "function call not judged: function OID "
+			   "16385 is not known (refused by policy)", 'I', 1);
+	putb(&s, err, (uint16_t)n);
+	assert_true(tconv_rx_eq(t, 1, s.b, s.n));
+	assert_int_equal(TCONV_CNT(t, cmd_unjudged_blocked), 1);
+	next_statement_passes(t, &c);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* The same under unjudged = "forward" (counted), and with no command rules at all
+ * (nothing to judge by): it reaches the server. */
+static void test_fncall_unknown_forwarded(void **state)
+{
+	struct tconv *t = *state;
+	struct msg c = { .n = 0 }, s = { .n = 0 }, m = { .n = 0 };
+
+	unj_start(t, DP_UNJUDGED_FORWARD, &c, &s);
+	fncall(&m, 16385, NULL, 0);
+	tconv_send_bytes(t, 0, m.b, m.n);
+	putb(&c, m.b, m.n);
+	tconv_drain(t);
+	assert_true(tconv_rx_eq(t, 0, c.b, c.n));
+	assert_int_equal(TCONV_CNT(t, cmd_unjudged), 1);
+	fn_answer(t, &s, "42");
+	assert_int_equal(tconv_stop(t), 0);
+
+	struct msg c2 = { .n = 0 }, s2 = { .n = 0 };
+	t->cfg.unjudged = DP_UNJUDGED_BLOCK;
+	policy_start(t, &result_policy, &c2, &s2);
+	tconv_send_bytes(t, 0, m.b, m.n);
+	putb(&c2, m.b, m.n);
+	tconv_drain(t);
+	assert_true(tconv_rx_eq(t, 0, c2.b, c2.n));
+	assert_int_equal(TCONV_CNT(t, cmd_unjudged_blocked), 0);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* The server answers a FunctionCall with a ReadyForQuery of its own: a blocked Parse
+ * after a FunctionCall must still get its error before the ReadyForQuery that answers
+ * its Sync. Before, FunctionCalls were not counted among the messages the server
+ * answers, the error waited for a ReadyForQuery that had already come, and the client
+ * got a bare ReadyForQuery for its refused statement. */
+static void test_fncall_then_blocked_parse(void **state)
+{
+	struct tconv *t = *state;
+	struct msg c = { .n = 0 }, s = { .n = 0 }, m = { .n = 0 };
+	static const char *const args[] = { "16400", "262144" };
+	static const uint8_t parse[] = "\0DROP TABLE t\0\0";
+	static const uint8_t bind[] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+	uint8_t err[256];
+	uint32_t n;
+
+	policy_start(t, &lo_export_policy, &c, &s);
+	fncall(&m, 952, args, 2);                         /* lo_open: allowed */
+	tconv_send_bytes(t, 0, m.b, m.n);
+	putb(&c, m.b, m.n);
+	tconv_drain(t);
+	assert_true(tconv_rx_eq(t, 0, c.b, c.n));
+	fn_answer(t, &s, "0");
+	m.n = 0;
+	typed(&m, 'P', parse, sizeof(parse));
+	typed(&m, 'B', bind, sizeof(bind));
+	typed(&m, 'S', NULL, 0);
+	tconv_send_bytes(t, 0, m.b, m.n);
+	tconv_drain(t);
+	m.n = 0;
+	typed(&m, 'S', NULL, 0);
+	putb(&c, m.b, m.n);                               /* only the Sync reaches it */
+	assert_true(tconv_rx_eq(t, 0, c.b, c.n));
+	m.n = 0;
+	typed(&m, 'Z', "I", 1);
+	tconv_send_bytes(t, 1, m.b, m.n);
+	tconv_drain(t);
+	n = pg_build_error(err, sizeof(err), "42501", "blocked by policy rule t.drop: no drops",
+			   0, 0);
+	putb(&s, err, (uint16_t)n);
+	putb(&s, m.b, m.n);
+	assert_true(tconv_rx_eq(t, 1, s.b, s.n));
+	assert_int_equal(TCONV_CNT(t, cmd_blocked), 1);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* A FunctionCallResponse carries the function's value (lo_get and loread return a large
+ * object's bytes, in binary format raw): scanned by field rules like a result field.
+ * Before, it went out unscanned, so "fnb:lo_get" read a card number that SELECT
+ * lo_get(...) returns masked. */
+static void test_fncall_result_scanned(void **state)
+{
+	struct dsink *d = ds_new();
+	struct msg m = { .n = 0 }, v = { .n = 0 };
+
+	(void)state;
+	ds_login(d);
+	put32(&v, 16);
+	putb(&v, "4111111111111111", 16);
+	typed(&m, 'V', v.b, v.n);
+	typed(&m, 'Z', "I", 1);
+	ds_feed(d, 1, m.b, m.n);
+	assert_int_equal(d->fields_seen, 1);
+	m.n = 0;
+	v.n = 0;
+	put32(&v, 0xffffffffu);                           /* NULL: nothing to scan */
+	typed(&m, 'V', v.b, v.n);
+	ds_feed(d, 1, m.b, m.n);
+	assert_int_equal(d->fields_seen, 1);
+	free(d);
+}
+
+/* pg_fn_sql: the statement for each argument count, and what cannot be named. */
+static void test_fn_sql(void **state)
+{
+	struct msg m = { .n = 0 };
+	static const char *const args[] = { "1", "2", "3" };
+	char out[PG_FN_SQL_MAX];
+	uint32_t oid;
+
+	(void)state;
+	fncall(&m, 3826, args, 1);
+	assert_int_equal(pg_fn_sql(m.b, m.n, out, sizeof(out), &oid), 23);
+	assert_string_equal(out, "SELECT pg_read_file($1)");
+	assert_int_equal(oid, 3826);
+	m.n = 0;
+	fncall(&m, 1004, args, 3);
+	assert_true(pg_fn_sql(m.b, m.n, out, sizeof(out), &oid) > 0);
+	assert_string_equal(out, "SELECT lo_truncate($1, $2, $3)");
+	m.n = 0;
+	fncall(&m, 2621, NULL, 0);
+	assert_true(pg_fn_sql(m.b, m.n, out, sizeof(out), &oid) > 0);
+	assert_string_equal(out, "SELECT pg_reload_conf()");
+	m.n = 0;
+	fncall(&m, 16385, NULL, 0);
+	assert_int_equal(pg_fn_sql(m.b, m.n, out, sizeof(out), &oid), 0);
+	assert_int_equal(oid, 16385);
+	/* truncated: format codes claimed but absent */
+	assert_int_equal(pg_fn_sql(m.b, 10, out, sizeof(out), &oid), 0);
+	m.b[9] = 0x7f;
+	assert_int_equal(pg_fn_sql(m.b, m.n, out, sizeof(out), &oid), 0);
+	/* more arguments than PostgreSQL takes */
+	m.n = 0;
+	fncall(&m, 952, args, 0);
+	m.b[m.n - 3] = 101;
+	assert_int_equal(pg_fn_sql(m.b, m.n, out, sizeof(out), &oid), 0);
+	assert_null(pg_fn_name(0));
+	assert_string_equal(pg_fn_name(715), "lo_create");
+	assert_string_equal(pg_fn_name(4100), "pg_read_file_old");
+}
+
 /* GSSENCRequest, like SSLRequest, is answered 'N' for the server under tls = refuse;
  * a CancelRequest passes unchanged and is no start-up. */
 static void test_gssenc_refused_cancel_passes(void **state)
@@ -1325,6 +1584,12 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_startup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fncall_judged_as_select, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fncall_unknown_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fncall_unknown_forwarded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fncall_then_blocked_parse, setup, teardown),
+		cmocka_unit_test(test_fncall_result_scanned),
+		cmocka_unit_test(test_fn_sql),
 		cmocka_unit_test_setup_teardown(test_ssl_refused_by_appliance, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ssl_refused_then_startup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ssl_accepted, setup, teardown),
