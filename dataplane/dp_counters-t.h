@@ -90,7 +90,10 @@
 	X(ev_reset,             "sessions reset because their events could not be recorded (must_record)") \
 	X(ctl_kill,             "sessions killed through the management API") \
 	X(pg_tls_refused,       "PostgreSQL SSL/GSS requests answered 'N' by the appliance") \
-	X(pg_tls_passthrough,   "PostgreSQL flows that went encrypted and were forwarded uninspected")
+	X(pg_tls_passthrough,   "PostgreSQL flows that went encrypted and were forwarded uninspected") \
+	X(pg_describe_injected, "PostgreSQL Describes added before an Execute to learn its result columns") \
+	X(pg_requests_untracked, "PostgreSQL sessions whose pipelined requests outran the tracking queue") \
+	X(pg_request_desync,    "PostgreSQL server answers that matched no request (tracking stopped)")
 
 enum dp_counter_id {
 #define DP_CNT_ENUM(name, help) DP_CNT_##name,

@@ -27,7 +27,7 @@ enum flow_mode {
 	FLOW_BYPASS  = 1,             /* bridged uninspected (policy decision, counted) */
 };
 
-#define FLOW_DEC_STATE_SIZE 512       /* bytes of decoder state kept inline in each flow */
+#define FLOW_DEC_STATE_SIZE 576       /* bytes of decoder state kept inline in each flow */
 
 struct flow {
 	struct flow_key key;          /* canonical key */

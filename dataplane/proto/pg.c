@@ -85,6 +85,140 @@ static inline int rows_recorded(const struct pg_state *s, const struct proto_sin
 	return sink->env->cfg->record_rows && s->rows_recorded < sink->env->cfg->record_rows;
 }
 
+/* Whether the server's bytes stream through without waiting for message ends: no result
+ * rule, no error waiting for a ReadyForQuery, no answer to a Describe the appliance
+ * added (which must be removed, so held whole). */
+static inline int streaming(const struct pg_state *s)
+{
+	return s->results == 2 && s->n_err == 0 && s->added_desc == 0;
+}
+
+/* ---- the requests the server has still to answer ----
+ *
+ * Why: the rows of an Execute carry no column names; the RowDescription that names
+ * them answers a Describe, which drivers that keep a statement's description (JDBC,
+ * pgx) send only the first time. Masked with the last RowDescription seen, another
+ * statement's, a column rule missed its column (ssn arrived unmasked by name) and
+ * masked another one (a name). So the decoder adds a Describe of the portal before
+ * every Execute that is not right after one, and removes its answer from the server's
+ * stream; to find that answer, it keeps the kind of every request the server has
+ * still to answer, in order (the server answers in order, and after an error skips to
+ * the next Sync). */
+
+static inline uint8_t rq_at(const struct pg_state *s, uint32_t i)
+{
+	uint32_t k = (s->rq_head + i) % PG_RQ_MAX;
+
+	return (uint8_t)((s->rq[k / 2] >> ((k & 1) * 4)) & 0xf);
+}
+
+/* Adds request <kind> (enum pg_rq) at the tail. A full ring stops the tracking until
+ * the server answered every request (rq_answer). */
+static void rq_push(struct pg_state *s, struct proto_sink *sink, uint8_t kind)
+{
+	uint32_t k;
+
+	if (s->rq_lost)
+		return;
+	if (s->rq_n == PG_RQ_MAX) {
+		s->rq_lost = 1;
+		DP_CNT_INC(sink->env->cnt, pg_requests_untracked);
+		return;
+	}
+	k = (s->rq_head + s->rq_n++) % PG_RQ_MAX;
+	s->rq[k / 2] = (uint8_t)((s->rq[k / 2] & ~(0xf << ((k & 1) * 4))) | kind << ((k & 1) * 4));
+}
+
+static uint8_t rq_pop(struct pg_state *s)
+{
+	uint8_t k = rq_at(s, 0);
+
+	s->rq_head = (uint8_t)((s->rq_head + 1) % PG_RQ_MAX);
+	s->rq_n--;
+	if (k == PG_RQ_DESC_ADDED && s->added_desc)
+		s->added_desc--;
+	return k;
+}
+
+/* Server message of type <t> against the oldest request. Returns 1 when it is the
+ * answer to a Describe the appliance added (to be removed), else 0. */
+static int rq_answer(struct pg_state *s, struct proto_sink *sink, uint8_t t)
+{
+	uint8_t k;
+
+	if (t == 'N' || t == 'S' || t == 'A')
+		return 0;       /* notice, parameter status, notification: at any time */
+	if (t == 'Z' && s->rq_lost && s->rq_n == 0 && s->rfq_seen + 1 == s->syncs_fwd)
+		s->rq_lost = 0; /* every request answered: tracked again from the next */
+	if (s->rq_n == 0)
+		return 0;
+	if (s->srv_skip) {
+		/* after an error the server skips every request up to the next Sync */
+		if (t == 'Z') {
+			while (s->rq_n && rq_pop(s) != PG_RQ_SYNC)
+				;
+			s->srv_skip = 0;
+		}
+		return 0;
+	}
+	k = rq_at(s, 0);
+	switch (k) {
+	case PG_RQ_QUERY:
+		if (t == 'Z')
+			rq_pop(s);
+		return 0;           /* everything up to it answers the Query */
+	case PG_RQ_SYNC:
+		if (t == 'Z') {
+			rq_pop(s);
+			return 0;
+		}
+		break;
+	case PG_RQ_PARSE:
+	case PG_RQ_BIND:
+	case PG_RQ_CLOSE:
+		if (t == (k == PG_RQ_PARSE ? '1' : k == PG_RQ_BIND ? '2' : '3')) {
+			rq_pop(s);
+			return 0;
+		}
+		break;
+	case PG_RQ_DESC_S:
+	case PG_RQ_DESC_P:
+	case PG_RQ_DESC_ADDED:
+		if (t == 't' && k == PG_RQ_DESC_S)
+			return 0;
+		if (t == 'T' || t == 'n') {
+			rq_pop(s);
+			return k == PG_RQ_DESC_ADDED;
+		}
+		break;
+	case PG_RQ_EXEC:
+	case PG_RQ_EXEC_BLIND:
+		if (t == 'D' || t == 'H' || t == 'G' || t == 'd' || t == 'c' || t == 'W') {
+			if (k == PG_RQ_EXEC_BLIND)
+				s->n_cols = 0;  /* no Describe before it: columns unknown */
+			return 0;
+		}
+		if (t == 'C' || t == 'I' || t == 's') {
+			rq_pop(s);
+			return 0;
+		}
+		break;
+	default:
+		break;
+	}
+	if (t == 'E' && k != PG_RQ_SYNC) {
+		s->srv_skip = 1;
+		return 0;
+	}
+	/* an answer no request explains: the tracking stops until every request has been
+	 * answered (results are then masked without column rules) */
+	DP_CNT_INC(sink->env->cnt, pg_request_desync);
+	s->rq_n = 0;
+	s->rq_lost = 1;
+	s->added_desc = 0;
+	return 0;
+}
+
 /* ---- the rows of one feed() call, scanned together (server to client) ---- */
 
 struct batch_row {
@@ -807,6 +941,81 @@ static int too_large(struct pg_framer *fr, struct proto_sink *sink, uint64_t to)
 	}
 }
 
+/* Records Bind <fr> of a named prepared statement: its text was judged (and recorded)
+ * at its Parse; each execution is recorded too, by name, so that a replay shows every
+ * statement the server ran. Unnamed statements are parsed again for every execution
+ * and recorded there. */
+static void ev_bind(struct proto_sink *sink, struct pg_framer *fr, uint64_t off,
+		    const uint8_t *data, uint32_t dlen)
+{
+	const uint8_t *m = whole_msg(fr, PROTO_DIR_C2S, sink, off, data, dlen);
+
+	if (m && fr->len > 6) {
+		uint32_t pl = cstr_len(m + 5, fr->len - 5);
+		uint32_t so = 5 + pl + 1;
+		char name[64];
+		if (so < fr->len && cstr(m + so, fr->len - so, name, sizeof(name)) > 0) {
+			struct tg_event ev;
+			memset(&ev, 0, sizeof(ev));
+			ev.type = EV_COMMAND;
+			ev.u.cmd.len = (uint32_t)snprintf(ev.u.cmd.text, sizeof(ev.u.cmd.text),
+							  "EXECUTE PREPARED %s", name);
+			ev.u.cmd.fp_hash = fnv1a(name, (uint32_t)strlen(name));
+			sink->event(sink->ctx, &ev);
+		}
+	}
+}
+
+/* Request <kind> (enum pg_rq) goes to the server. */
+static void rq_forward(struct pg_state *s, struct proto_sink *sink, uint8_t kind)
+{
+	if (kind == PG_RQ_QUERY || kind == PG_RQ_SYNC)
+		s->syncs_fwd++; /* the server answers it with a ReadyForQuery */
+	rq_push(s, sink, kind);
+}
+
+/* Execute <m> (whole, <len> bytes) goes to the server. Unless a Describe of its portal
+ * came right before it, one is added in front of it when result rules are in force, so
+ * that its rows are masked with their own columns (see rq_answer). */
+static void on_execute(struct pg_state *s, struct proto_sink *sink, const uint8_t *m,
+		       uint32_t len, int after_desc)
+{
+	const struct proto_env *env = sink->env;
+	const struct proto_policy *pol = env->pol;
+	uint8_t desc[5 + 1 + 64];
+	uint32_t nl;
+
+	if (m == NULL || len < 6) {
+		rq_forward(s, sink, PG_RQ_EXEC_BLIND);
+		return;
+	}
+	nl = cstr_len(m + 5, len - 5);
+	if (after_desc && (uint32_t)fnv1a((const char *)m + 5, nl) == s->last_desc_hash) {
+		rq_forward(s, sink, PG_RQ_EXEC);
+		return;
+	}
+	if (s->rq_lost || s->rq_n + 2 > PG_RQ_MAX || nl > sizeof(desc) - 7 ||
+	    pol->has_result_rules == NULL || !pol->has_result_rules(pol->rules, DP_PROTO_PG,
+								     env->res_id)) {
+		rq_forward(s, sink, PG_RQ_EXEC_BLIND);
+		return;
+	}
+	desc[0] = 'D';
+	put32(desc + 1, 4 + 1 + nl + 1);
+	desc[5] = 'P';
+	memcpy(desc + 6, m + 5, nl);
+	desc[6 + nl] = 0;
+	/* the Execute is not released yet: the Describe goes right before it */
+	if (sink->inject(sink->ctx, PROTO_DIR_C2S, desc, 7 + nl) < 0) {
+		rq_forward(s, sink, PG_RQ_EXEC_BLIND);
+		return;
+	}
+	DP_CNT_INC(env->cnt, pg_describe_injected);
+	s->added_desc++;
+	rq_forward(s, sink, PG_RQ_DESC_ADDED);
+	rq_forward(s, sink, PG_RQ_EXEC);
+}
+
 /* A whole client message ended at <end>. Returns 0 or PROTO_ERR. */
 static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_sink *sink,
 			 uint64_t off, const uint8_t *data, uint32_t dlen, uint64_t end)
@@ -834,7 +1043,8 @@ static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 				on_startup(s, m, fr->len);
 			ev_auth(s, sink);
 			fr->untyped = 0;
-			s->syncs_fwd++; /* the server ends the start-up with a ReadyForQuery */
+			/* answered up to a ReadyForQuery, like a Query */
+			rq_forward(s, sink, PG_RQ_QUERY);
 		} else if (code != PG_CANCEL_REQUEST) {
 			/* another protocol version (2.0, which servers up to 13 accept): its
 			 * messages are not v3's, so nothing after it could be judged - an error,
@@ -844,11 +1054,16 @@ static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 		sink->release(sink->ctx, PROTO_DIR_C2S, end);
 		return 0;
 	}
+	/* whether the request right before was a Describe of a portal (a Flush between
+	 * does not count) */
+	int after_desc = s->last_desc;
+	if (fr->type != 'H')
+		s->last_desc = 0;
 	if (s->discard) {
 		/* after a blocked Parse: what the server would skip until Sync */
 		if (fr->type == 'S') {
 			s->discard = 0;
-			s->syncs_fwd++;
+			rq_forward(s, sink, PG_RQ_SYNC);
 		} else if (fr->type != 'X' && !fr->drop && cut(sink, fr->msg_start, end) < 0) {
 			return 0;
 		}
@@ -869,8 +1084,7 @@ static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 			 * meanwhile: the server saw none of it, the client waits for an answer */
 			if ((removed || judging(env)) && unjudged(s, fr, sink, end, removed, 0))
 				return 0;
-			if (fr->type != 'P')
-				s->syncs_fwd++;
+			rq_forward(s, sink, fr->type == 'P' ? PG_RQ_PARSE : PG_RQ_QUERY);
 			sink->release(sink->ctx, PROTO_DIR_C2S, end);
 			return 0;
 		}
@@ -887,7 +1101,7 @@ static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 				if (judging(env) &&
 				    unjudged(s, fr, sink, end, 0, fn_oid ? fn_oid : 1))
 					return 0;
-				s->syncs_fwd++;
+				rq_forward(s, sink, PG_RQ_QUERY);
 				sink->release(sink->ctx, PROTO_DIR_C2S, end);
 				return 0;
 			}
@@ -914,30 +1128,28 @@ static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 			return 0;
 		}
 		/* the server answers a Query and a FunctionCall with a ReadyForQuery */
-		if (fr->type != 'P')
-			s->syncs_fwd++;
+		rq_forward(s, sink, fr->type == 'P' ? PG_RQ_PARSE : PG_RQ_QUERY);
 	} else if (fr->type == 'S') {
-		s->syncs_fwd++;
-	} else if (fr->type == 'B' && sink->event) {
-		/* An execution of a named prepared statement: its text was judged (and
-		 * recorded) at its Parse; record each execution too, by name, so that a
-		 * replay shows every statement the server ran. Unnamed statements are parsed
-		 * again for every execution and recorded there. */
+		rq_forward(s, sink, PG_RQ_SYNC);
+	} else if (fr->type == 'C') {
+		rq_forward(s, sink, PG_RQ_CLOSE);
+	} else if (fr->type == 'D') {
+		/* Describe of a statement ('S') or a portal ('P', remembered for on_execute) */
 		const uint8_t *m = whole_msg(fr, PROTO_DIR_C2S, sink, off, data, dlen);
-		if (m && fr->len > 6) {
-			uint32_t pl = cstr_len(m + 5, fr->len - 5);
-			uint32_t so = 5 + pl + 1;
-			char name[64];
-			if (so < fr->len && cstr(m + so, fr->len - so, name, sizeof(name)) > 0) {
-				struct tg_event ev;
-				memset(&ev, 0, sizeof(ev));
-				ev.type = EV_COMMAND;
-				ev.u.cmd.len = (uint32_t)snprintf(ev.u.cmd.text, sizeof(ev.u.cmd.text),
-								  "EXECUTE PREPARED %s", name);
-				ev.u.cmd.fp_hash = fnv1a(name, (uint32_t)strlen(name));
-				sink->event(sink->ctx, &ev);
-			}
+		int portal = m == NULL || fr->len < 6 || m[5] != 'S';
+		rq_forward(s, sink, portal ? PG_RQ_DESC_P : PG_RQ_DESC_S);
+		if (portal && m && fr->len >= 7) {
+			s->last_desc = 1;
+			s->last_desc_hash = (uint32_t)fnv1a((const char *)m + 6,
+							   cstr_len(m + 6, fr->len - 6));
 		}
+	} else if (fr->type == 'E') {
+		on_execute(s, sink, whole_msg(fr, PROTO_DIR_C2S, sink, off, data, dlen), fr->len,
+			   after_desc);
+	} else if (fr->type == 'B') {
+		rq_forward(s, sink, PG_RQ_BIND);
+		if (sink->event)
+			ev_bind(sink, fr, off, data, dlen);
 	}
 	sink->release(sink->ctx, PROTO_DIR_C2S, end);
 	return 0;
@@ -1059,8 +1271,10 @@ static int on_server_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 	/* the messages below read themselves whole with whole_msg(), which reuses the
 	 * batch's env->buf: scan and release the rows before them (and, for a
 	 * ReadyForQuery, before an error injected in front of it) */
-	if (b->active && fr->type && strchr("THZCE", fr->type))
+	if (b->active && fr->type && strchr("THZCEn", fr->type))
 		batch_flush(s, b, sink, res);
+	/* 1: the answer to a Describe the appliance added, removed below */
+	int added = rq_answer(s, sink, fr->type);
 	switch (fr->type) {
 	case 'D':
 		if (s->results == 1) {
@@ -1141,9 +1355,22 @@ static int on_server_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 	default:
 		break;
 	}
+	/* a result's RowDescription serves its own rows only: rows that come without one
+	 * (an Execute after a Describe the decoder could not add) are scanned with no
+	 * column known, never with another statement's columns */
+	if (fr->type == 'C' || fr->type == 'I' || fr->type == 's' || fr->type == 'E')
+		s->n_cols = 0;
+	if (added) {
+		if (sink->remove(sink->ctx, PROTO_DIR_S2C, fr->msg_start, end) < 0) {
+			sink->reset(sink->ctx);
+			return 0;
+		}
+		release_to(b, PROTO_DIR_S2C, end, sink);
+		return 0;
+	}
 	/* streaming (no result rules, no error pending): pg_feed releases the whole chunk
 	 * once at its end, no need to release message by message */
-	if (s->results == 2 && s->n_err == 0)
+	if (streaming(s))
 		return 0;
 	release_to(b, PROTO_DIR_S2C, end, sink);
 	return 0;
@@ -1192,7 +1419,7 @@ static int pg_feed(void *st, int dir, uint64_t off, const uint8_t *data, uint32_
 		} else {
 			uint8_t hlen = fr->untyped ? 8 : 5;
 			if (fr->hdr_len == 0 && dir == PROTO_DIR_S2C && data[i] == 'D' &&
-			    s->results == 2 && s->n_err == 0 && !fr->untyped && !rows_recorded(s, sink)) {
+			    streaming(s) && !fr->untyped && !rows_recorded(s, sink)) {
 				/* Streaming (no result rule, no error waiting): a run of whole
 				 * DataRows needs nothing but counting, which is most of what a
 				 * server sends. Skipped here without a call per message; the
@@ -1279,7 +1506,7 @@ static int pg_feed(void *st, int dir, uint64_t off, const uint8_t *data, uint32_
 		/* Nothing to mask and no error waiting for a ReadyForQuery: the server's
 		 * bytes need not wait for message ends, so every segment leaves as it came
 		 * (no re-segmentation, no copy, checksums updated incrementally). */
-		if (rc >= 0 && s->results == 2 && s->n_err == 0)
+		if (rc >= 0 && streaming(s))
 			sink->release(sink->ctx, dir, off + len);
 	}
 	return rc < 0 ? rc : (int)len;

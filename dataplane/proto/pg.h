@@ -15,6 +15,9 @@
  *    just before the server's ReadyForQuery answering it, so the client's Sync gets its
  *    ReadyForQuery as usual;
  *  - reset: both sides get RST; alert: counted.
+ * Every request forwarded is remembered by kind until the server answers it (enum
+ * pg_rq), so that an Execute sent without a Describe (JDBC, pgx) gets one added in
+ * front of it, whose answer names the columns of its rows and is removed.
  * Server to client: RowDescription gives column names, types and formats (column
  * rules, and which columns can hold text at all); DataRow fields and COPY OUT rows
  * (text format) are masked in place, length-preserving, scanned in batches: all
@@ -58,6 +61,23 @@ struct pg_framer {
 	uint64_t msgs;                /* complete messages seen */
 };
 
+/* What the server owes the client for each request forwarded to it, in order: which
+ * answer ends it. The decoder needs this to know which RowDescription describes the
+ * rows of an Execute, and which answer is the one to a Describe it added itself. */
+enum pg_rq {
+	PG_RQ_QUERY = 1,              /* Query, FunctionCall, start-up: up to ReadyForQuery */
+	PG_RQ_PARSE,                  /* ParseComplete */
+	PG_RQ_BIND,                   /* BindComplete */
+	PG_RQ_CLOSE,                  /* CloseComplete */
+	PG_RQ_DESC_S,                 /* ParameterDescription, then RowDescription or NoData */
+	PG_RQ_DESC_P,                 /* RowDescription or NoData */
+	PG_RQ_DESC_ADDED,             /* the same, for a Describe the appliance added: removed */
+	PG_RQ_EXEC,                   /* rows, then CommandComplete, EmptyQuery or Suspended */
+	PG_RQ_EXEC_BLIND,             /* the same, its result columns not known */
+	PG_RQ_SYNC,                   /* ReadyForQuery */
+};
+#define PG_RQ_MAX          64          /* requests tracked at once (4 bits each) */
+
 /* A blocked extended-protocol batch: the error goes before the server's
  * ReadyForQuery that answers the <sync>-th forwarded Query/Sync. */
 struct pg_pending_err {
@@ -88,6 +108,20 @@ struct pg_state {
 	uint32_t res_masked;          /* fields masked in it */
 	uint64_t res_bytes;           /* server bytes since the command */
 	uint64_t cmd_start_ns;        /* when the command was judged */
+	/* requests the server has still to answer (enum pg_rq, 4 bits each, a ring) */
+	uint8_t  rq[PG_RQ_MAX / 2];
+	uint8_t  rq_head;             /* ring index of the oldest */
+	uint8_t  rq_n;                /* how many */
+	uint8_t  rq_lost;             /* the ring was full: requests went untracked; until the
+	                               * server answered every one, result columns are not
+	                               * known from one result to the next */
+	uint8_t  srv_skip;            /* s2c: an error in the extended protocol: the server
+	                               * skips the requests before the next Sync */
+	uint8_t  added_desc;          /* Describes the appliance added whose answer is still
+	                               * to be removed from the server's stream */
+	uint8_t  last_desc;           /* c2s: the last request was Describe of a portal */
+	uint8_t  pad2[2];
+	uint32_t last_desc_hash;      /* that portal's name (hash) */
 	char     user[24];            /* StartupMessage user */
 	char     database[24];        /* StartupMessage database */
 	char     app[24];             /* StartupMessage application_name */

@@ -132,6 +132,43 @@ else
 	od -c "$IT_TMP/bin.copy" | head -n 12 | sed 's/^/    /'
 fi
 
+# A prepared statement run again with Bind and Execute only, as JDBC and pgx do: its
+# rows come without a RowDescription. Before, they were masked with the columns of the
+# statement before (id, ssn): the id was masked and the ssn column was not by name
+# (000-12-3456, no valid SSN, went out in clear). The appliance now asks the server for
+# the portal's columns itself.
+rc=0
+it_client "$extquery" "$TG_IP_SERVER" 5432 "$IT_USER" "$IT_DB" "$IT_PASSWORD" \
+	"prepare:s1:SELECT ssn, id FROM cards ORDER BY id" "SELECT id, ssn FROM cards ORDER BY id" \
+	"exec:s1" >"$IT_TMP/exec.out" 2>&1 || rc=$?
+got=$(sed -n '/^COMPLETE SELECT 4$/,$p' "$IT_TMP/exec.out" | sed -n 's/^ROW //p')
+want_exec=$(printf '***-**-****|%s\n' 1 2 3 4)
+# two RowDescriptions: the prepare's Describe and the SELECT's; none for the Execute
+if [[ $rc -eq 0 && $got == "$want_exec" && $(grep -c '^COLUMNS' "$IT_TMP/exec.out") == 2 ]]; then
+	it_pass "Execute without Describe: the ssn column masked by name, the id left alone, no RowDescription added for the client"
+else
+	it_fail "Execute without Describe: status $rc, rows not masked by their own columns:"
+	sed 's/^/    | /' "$IT_TMP/exec.out" | head -n 20
+fi
+
+# Deep pipelining (pgbench's pipeline mode, prepared): 40 queries in flight, more
+# requests than the decoder tracks. Each query's own Describe names its columns, so
+# the ssn column is still masked by name; the session runs without an error.
+{
+	echo '\startpipeline'
+	for ((i = 0; i < 40; i++)); do echo 'SELECT id, ssn FROM cards WHERE id = 4;'; done
+	echo '\endpipeline'
+} >"$IT_TMP/pipeline.sql"
+rc=0
+PGPASSWORD=$IT_PASSWORD it_client "$IT_PGBIN/pgbench" -h "$TG_IP_SERVER" -U "$IT_USER" -n \
+	-M prepared -f "$IT_TMP/pipeline.sql" -t 5 -c 1 "$IT_DB" >"$IT_TMP/pipeline.out" 2>&1 || rc=$?
+if [[ $rc -eq 0 ]] && grep -q 'number of failed transactions: 0' "$IT_TMP/pipeline.out"; then
+	it_pass "pgbench pipeline of 40 prepared queries, 5 times: no failure"
+else
+	it_fail "pgbench pipeline: status $rc:"
+	tail -n 10 "$IT_TMP/pipeline.out" | sed 's/^/    /'
+fi
+
 # A FunctionCall's value (FunctionCallResponse): lo_get (OID 3458) returns a large
 # object's bytes, raw in binary format. Before, it went out unscanned: SELECT lo_get()
 # came back masked and the same call through a FunctionCall did not.
@@ -185,9 +222,16 @@ it_dut_stop
 log=$IT_TMP/tollgated.$IT_TG_RUN.log
 v=$(it_counter_sum "$log" fields_masked) || v=none
 # 12 fields per run of the small table (psql, pg_extquery in text and in binary), 6 in
-# the binary COPY (3 cards, 3 e-mails), 1 in the FunctionCall's value (one field
-# holding both), one per big row, one per COPY row
-want=$((3 * 12 + 6 + 1 + big_rows + copy_rows))
+# the binary COPY (3 cards, 3 e-mails), 4 + 4 ssn in the run without Describe and the
+# query before it, 200 ssn (by name) in the pipeline, 1 in the FunctionCall's value (one field holding both), one per big
+# row, one per COPY row
+want=$((3 * 12 + 6 + 8 + 200 + 1 + big_rows + copy_rows))
 it_check "tollgated counted fields_masked $v, want $want" [ "$v" == "$want" ]
+v=$(it_counter_sum "$log" pg_requests_untracked) || v=none
+it_check "the pipeline outran the request tracking (pg_requests_untracked $v)" [ "${v:-0}" -ge 1 ]
+v=$(it_counter_sum "$log" pg_request_desync) || v=none
+it_check "no server answer went unexplained (pg_request_desync $v)" [ "$v" == 0 ]
+v=$(it_counter_sum "$log" pg_describe_injected) || v=none
+it_check "one Describe added, for the Execute without one (pg_describe_injected $v)" [ "$v" == 1 ]
 
 it_finish

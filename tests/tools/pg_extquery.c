@@ -8,6 +8,9 @@
  * (what libpq's PQfn and its large-object calls send), its arguments in text format
  * and the result in text format; "fnb:" asks for the result in binary format. The
  * answer prints as "FUNCTION value" (or "FUNCTION NULL").
+ * "prepare:NAME:SQL" prepares SQL as statement NAME (Parse, Describe statement, Sync);
+ * "exec:NAME" runs it with Bind and Execute and no Describe, as drivers that keep the
+ * statement's description (JDBC, pgx) do: its rows come without a RowDescription.
  * Authentication: trust, cleartext or md5 (no SCRAM: give the test role an md5
  * password). Each SQL is sent as one unnamed statement with no parameters and text
  * results, all five messages in one write; the answer is printed as text lines, in
@@ -53,6 +56,46 @@ static int pgw_send_query(int fd, const char *sql, int binary)
 	    pgw_msg(&b, 'E', execute, sizeof(execute)) == 0 && pgw_msg(&b, 'S', NULL, 0) == 0)
 		rc = pgw_send(fd, b.p, b.len);
 	free(body.p);
+	free(b.p);
+	return rc;
+}
+
+/* Sends Parse of <sql> as statement <name>, Describe of the statement and Sync.
+ * Returns 0 or -1. */
+static int pgw_send_prepare(int fd, const char *name, size_t nlen, const char *sql)
+{
+	struct pgw_buf b = { 0 }, body = { 0 }, desc = { 0 };
+	static const uint8_t no_params[] = { 0, 0 };
+	int rc = -1;
+
+	if (pgw_add(&body, name, nlen) == 0 && pgw_add(&body, "", 1) == 0 &&
+	    pgw_add(&body, sql, strlen(sql) + 1) == 0 &&
+	    pgw_add(&body, no_params, sizeof(no_params)) == 0 && pgw_add(&desc, "S", 1) == 0 &&
+	    pgw_add(&desc, name, nlen) == 0 && pgw_add(&desc, "", 1) == 0 &&
+	    pgw_msg(&b, 'P', body.p, body.len) == 0 && pgw_msg(&b, 'D', desc.p, desc.len) == 0 &&
+	    pgw_msg(&b, 'S', NULL, 0) == 0)
+		rc = pgw_send(fd, b.p, b.len);
+	free(body.p);
+	free(desc.p);
+	free(b.p);
+	return rc;
+}
+
+/* Sends Bind of statement <name> to the unnamed portal, Execute and Sync: no Describe.
+ * Returns 0 or -1. */
+static int pgw_send_exec(int fd, const char *name)
+{
+	struct pgw_buf b = { 0 }, bind = { 0 };
+	/* no parameter formats, no parameters, no result formats (all text) */
+	static const uint8_t tail[] = { 0, 0, 0, 0, 0, 0 };
+	static const uint8_t execute[] = { 0, 0, 0, 0, 0 };
+	int rc = -1;
+
+	if (pgw_add(&bind, "", 1) == 0 && pgw_add(&bind, name, strlen(name) + 1) == 0 &&
+	    pgw_add(&bind, tail, sizeof(tail)) == 0 && pgw_msg(&b, 'B', bind.p, bind.len) == 0 &&
+	    pgw_msg(&b, 'E', execute, sizeof(execute)) == 0 && pgw_msg(&b, 'S', NULL, 0) == 0)
+		rc = pgw_send(fd, b.p, b.len);
+	free(bind.p);
 	free(b.p);
 	return rc;
 }
@@ -137,13 +180,24 @@ int main(int argc, char **argv)
 		return 1;
 	for (int i = 6; i < argc; i++) {
 		char *own = NULL;
-		int fn = strncmp(argv[i], "fn:", 3) == 0, fnb = strncmp(argv[i], "fnb:", 4) == 0;
-		int binary = strncmp(argv[i], "binary:", 7) == 0;
-		const char *sql = fn || fnb ? argv[i] : sql_arg(argv[i] + (binary ? 7 : 0), &own);
-		int bad = sql == NULL ||
-			  (fn || fnb ? pgw_send_fncall(fd, argv[i] + (fn ? 3 : 4), fnb) :
-				       pgw_send_query(fd, sql, binary)) < 0 ||
-			  pgw_until_ready(fd, argv[3], argv[5]) < 0;
+		const char *a = argv[i];
+		int fn = strncmp(a, "fn:", 3) == 0, fnb = strncmp(a, "fnb:", 4) == 0;
+		int binary = strncmp(a, "binary:", 7) == 0;
+		int bad, sent;
+
+		size_t nl = strncmp(a, "prepare:", 8) == 0 ? strcspn(a + 8, ":") : 0;
+
+		if (nl && a[8 + nl] == ':')
+			sent = pgw_send_prepare(fd, a + 8, nl, a + 8 + nl + 1);
+		else if (strncmp(a, "exec:", 5) == 0)
+			sent = pgw_send_exec(fd, a + 5);
+		else if (fn || fnb)
+			sent = pgw_send_fncall(fd, a + (fn ? 3 : 4), fnb);
+		else {
+			const char *sql = sql_arg(a + (binary ? 7 : 0), &own);
+			sent = sql ? pgw_send_query(fd, sql, binary) : -1;
+		}
+		bad = sent < 0 || pgw_until_ready(fd, argv[3], argv[5]) < 0;
 
 		free(own);
 		if (bad)

@@ -1544,6 +1544,239 @@ static void test_fn_sql(void **state)
 	assert_string_equal(pg_fn_name(4100), "pg_read_file_old");
 }
 
+/* ---- result columns of an Execute without Describe ---- */
+
+/* A column rule on "ssn" whose mask writes '#' over the whole value. */
+static const struct rule_mask ssn_mask = { .ch = '#' };
+
+static const struct rule_mask *col_ssn(void *rules, uint8_t proto, uint16_t res,
+				       const char *name, uint32_t len, int32_t *rule)
+{
+	(void)rules; (void)proto; (void)res;
+	*rule = 0;
+	return len == 3 && memcmp(name, "ssn", 3) == 0 ? &ssn_mask : NULL;
+}
+
+static int mask_cols(void *rules, void *scratch, uint8_t proto, uint16_t res, uint8_t *buf,
+		     uint32_t len, const struct rule_field *fields, unsigned n,
+		     struct rule_mask_stats *st)
+{
+	(void)rules; (void)scratch; (void)proto; (void)res; (void)len;
+	for (unsigned i = 0; i < n; i++)
+		if (fields[i].col) {
+			memset(buf + fields[i].off, fields[i].col->ch, fields[i].len);
+			st->fields_masked++;
+		}
+	return 0;
+}
+
+static struct dp_policy column_policy = {
+	.ops = { .has_result_rules = has_results, .column_mask = col_ssn, .mask_fields = mask_cols },
+};
+
+/* RowDescription of text columns <a> and <b>. */
+static void rowdesc2(struct msg *m, const char *a, const char *b)
+{
+	struct msg d = { .n = 0 };
+	static const uint8_t attrs[] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 0xff, 0xff,
+					 0xff, 0xff, 0xff, 0xff, 0, 0 };
+
+	d.b[d.n++] = 0;
+	d.b[d.n++] = 2;
+	putb(&d, a, (uint16_t)(strlen(a) + 1));
+	putb(&d, attrs, sizeof(attrs));
+	putb(&d, b, (uint16_t)(strlen(b) + 1));
+	putb(&d, attrs, sizeof(attrs));
+	typed(m, 'T', d.b, d.n);
+}
+
+/* DataRow of two text values. */
+static void datarow2(struct msg *m, const char *a, const char *b)
+{
+	struct msg d = { .n = 0 };
+
+	d.b[d.n++] = 0;
+	d.b[d.n++] = 2;
+	put32(&d, (uint32_t)strlen(a));
+	putb(&d, a, (uint16_t)strlen(a));
+	put32(&d, (uint32_t)strlen(b));
+	putb(&d, b, (uint16_t)strlen(b));
+	typed(m, 'D', d.b, d.n);
+}
+
+/* Bind of statement s1 to the unnamed portal, Execute, Sync: no Describe, as JDBC and
+ * pgx send a statement they have run before. */
+static void exec_s1(struct msg *m)
+{
+	static const uint8_t bind[] = { 0, 's', '1', 0, 0, 0, 0, 0, 0, 0 };
+	static const uint8_t exec[] = { 0, 0, 0, 0, 0 };
+
+	typed(m, 'B', bind, sizeof(bind));
+	typed(m, 'E', exec, sizeof(exec));
+	typed(m, 'S', NULL, 0);
+}
+
+/* A statement prepared earlier runs again with Bind and Execute only, after another
+ * statement whose columns are in the other order. Its rows must be masked by their own
+ * columns: the decoder adds a Describe of the portal before the Execute (the server
+ * gets it), uses the RowDescription that answers it, and removes that from what the
+ * client gets. Before, the rows were masked with the other statement's columns: the
+ * name was masked, and the ssn column was not (by name). */
+static void test_exec_without_describe(void **state)
+{
+	struct tconv *t = *state;
+	struct msg c = { .n = 0 }, s = { .n = 0 }, m = { .n = 0 }, want = { .n = 0 };
+	static const uint8_t desc_p[] = { 'P', 0 };
+
+	policy_start(t, &column_policy, &c, &s);
+	/* another statement's result: columns ssn, name */
+	query(&m, "SELECT ssn, name FROM p");
+	tconv_send_bytes(t, 0, m.b, m.n);
+	putb(&c, m.b, m.n);
+	m.n = 0;
+	rowdesc2(&m, "ssn", "name");
+	datarow2(&m, "123-45-6789", "Ann");
+	typed(&m, 'C', "SELECT 1", 9);
+	typed(&m, 'Z', "I", 1);
+	tconv_send_bytes(t, 1, m.b, m.n);
+	tconv_drain(t);
+	rowdesc2(&s, "ssn", "name");
+	datarow2(&s, "###########", "Ann");
+	typed(&s, 'C', "SELECT 1", 9);
+	typed(&s, 'Z', "I", 1);
+	assert_true(tconv_rx_eq(t, 1, s.b, s.n));
+	/* s1 (columns name, ssn) again, without Describe */
+	m.n = 0;
+	exec_s1(&m);
+	tconv_send_bytes(t, 0, m.b, m.n);
+	tconv_drain(t);
+	exec_s1(&want);                       /* Bind, the added Describe, Execute, Sync */
+	putb(&c, want.b, 15);                 /* the Bind */
+	typed(&c, 'D', desc_p, sizeof(desc_p));
+	putb(&c, want.b + 15, (uint16_t)(want.n - 15));
+	assert_true(tconv_rx_eq(t, 0, c.b, c.n));
+	assert_int_equal(TCONV_CNT(t, pg_describe_injected), 1);
+	/* the server answers the Describe too; the client gets the rest, masked by name */
+	m.n = 0;
+	typed(&m, '2', NULL, 0);
+	rowdesc2(&m, "name", "ssn");
+	datarow2(&m, "Bob", "987-65-4321");
+	typed(&m, 'C', "SELECT 1", 9);
+	typed(&m, 'Z', "I", 1);
+	tconv_send_bytes(t, 1, m.b, m.n);
+	tconv_drain(t);
+	typed(&s, '2', NULL, 0);
+	datarow2(&s, "Bob", "###########");
+	typed(&s, 'C', "SELECT 1", 9);
+	typed(&s, 'Z', "I", 1);
+	assert_true(tconv_rx_eq(t, 1, s.b, s.n));
+	/* a client that describes the portal itself gets nothing added */
+	m.n = 0;
+	typed(&m, 'B', want.b + 5, 10);
+	typed(&m, 'D', desc_p, sizeof(desc_p));
+	putb(&m, want.b + 15, (uint16_t)(want.n - 15));
+	tconv_send_bytes(t, 0, m.b, m.n);
+	putb(&c, m.b, m.n);
+	tconv_drain(t);
+	assert_true(tconv_rx_eq(t, 0, c.b, c.n));
+	assert_int_equal(TCONV_CNT(t, pg_describe_injected), 1);
+	assert_int_equal(TCONV_CNT(t, pg_request_desync), 0);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* The Bind fails (no such statement): the server skips the added Describe and the
+ * Execute up to the Sync. The client gets the error and the ReadyForQuery, and the
+ * next statement is tracked as before (its Describe's answer removed again). */
+static void test_exec_without_describe_error(void **state)
+{
+	struct tconv *t = *state;
+	struct msg c = { .n = 0 }, s = { .n = 0 }, m = { .n = 0 }, e = { .n = 0 };
+
+	policy_start(t, &column_policy, &c, &s);
+	for (int round = 0; round < 2; round++) {
+		m.n = 0;
+		exec_s1(&m);
+		tconv_send_bytes(t, 0, m.b, m.n);
+		tconv_drain(t);
+		m.n = 0;
+		if (round == 0) {
+			e.n = 0;
+			putb(&e, "SERROR\0C26000\0Mno s1\0", 22);
+			typed(&m, 'E', e.b, e.n);
+		} else {
+			typed(&m, '2', NULL, 0);
+			rowdesc2(&m, "name", "ssn");
+			datarow2(&m, "Bob", "987-65-4321");
+			typed(&m, 'C', "SELECT 1", 9);
+		}
+		typed(&m, 'Z', "I", 1);
+		tconv_send_bytes(t, 1, m.b, m.n);
+		tconv_drain(t);
+		if (round == 0) {
+			putb(&s, m.b, m.n);
+		} else {
+			typed(&s, '2', NULL, 0);
+			datarow2(&s, "Bob", "###########");
+			typed(&s, 'C', "SELECT 1", 9);
+			typed(&s, 'Z', "I", 1);
+		}
+		assert_true(tconv_rx_eq(t, 1, s.b, s.n));
+	}
+	assert_int_equal(TCONV_CNT(t, pg_describe_injected), 2);
+	assert_int_equal(TCONV_CNT(t, pg_request_desync), 0);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* More requests in flight than the tracking ring holds (a pipelining client): the
+ * decoder stops adding Describes, counts it, masks those rows with no column known
+ * (never another statement's), and tracks again once every request was answered. */
+static void test_requests_outrun_tracking(void **state)
+{
+	struct tconv *t = *state;
+	struct msg c = { .n = 0 }, s = { .n = 0 }, m = { .n = 0 };
+	enum { N = 30 };                        /* 30 x (Bind, Execute, Sync) > 64 */
+
+	policy_start(t, &column_policy, &c, &s);
+	for (int i = 0; i < N; i++) {
+		m.n = 0;
+		exec_s1(&m);
+		tconv_send_bytes(t, 0, m.b, m.n);
+		tconv_drain(t);
+	}
+	uint64_t added = TCONV_CNT(t, pg_describe_injected);
+	assert_true(added > 0 && added < N);
+	assert_int_equal(TCONV_CNT(t, pg_requests_untracked), 1);
+	/* answer them all: the added Describes' answers removed, the others' rows pass */
+	for (int i = 0; i < N; i++) {
+		uint32_t base = t->rx[1].contig;
+		m.n = 0;
+		typed(&m, '2', NULL, 0);
+		if ((uint64_t)i < added)
+			rowdesc2(&m, "name", "ssn");
+		datarow2(&m, "Bob", "987-65-4321");
+		typed(&m, 'C', "SELECT 1", 9);
+		typed(&m, 'Z', "I", 1);
+		tconv_send_bytes(t, 1, m.b, m.n);
+		tconv_drain(t);
+		s.n = 0;
+		typed(&s, '2', NULL, 0);
+		/* untracked rows: no column known, so no column mask (content rules only) */
+		datarow2(&s, "Bob", (uint64_t)i < added ? "###########" : "987-65-4321");
+		typed(&s, 'C', "SELECT 1", 9);
+		typed(&s, 'Z', "I", 1);
+		assert_int_equal(t->rx[1].contig, base + s.n);
+		assert_memory_equal(t->rx[1].buf + base, s.b, s.n);
+	}
+	/* every request answered: the next one is tracked again */
+	m.n = 0;
+	exec_s1(&m);
+	tconv_send_bytes(t, 0, m.b, m.n);
+	tconv_drain(t);
+	assert_int_equal(TCONV_CNT(t, pg_describe_injected), added + 1);
+	assert_int_equal(TCONV_CNT(t, pg_request_desync), 0);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
 /* GSSENCRequest, like SSLRequest, is answered 'N' for the server under tls = refuse;
  * a CancelRequest passes unchanged and is no start-up. */
 static void test_gssenc_refused_cancel_passes(void **state)
@@ -1590,6 +1823,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fncall_then_blocked_parse, setup, teardown),
 		cmocka_unit_test(test_fncall_result_scanned),
 		cmocka_unit_test(test_fn_sql),
+		cmocka_unit_test_setup_teardown(test_exec_without_describe, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exec_without_describe_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_requests_outrun_tracking, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ssl_refused_by_appliance, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ssl_refused_then_startup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ssl_accepted, setup, teardown),
