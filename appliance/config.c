@@ -135,6 +135,8 @@ static const char *const cfg_midstream_names[] = {
 	[DP_MIDSTREAM_BYPASS] = "bypass", [DP_MIDSTREAM_DROP] = "drop", NULL };
 static const char *const cfg_tls_names[] = {
 	[DP_TLS_REFUSE] = "refuse", [DP_TLS_PASSTHROUGH] = "passthrough", NULL };
+static const char *const cfg_replication_names[] = {
+	[DP_REPLICATION_REFUSE] = "refuse", [DP_REPLICATION_ALLOW] = "allow", NULL };
 static const char *const cfg_record_names[] = {
 	[DP_RECORD_BEST_EFFORT] = "best_effort", [DP_RECORD_MUST] = "must_record", NULL };
 static const char *const cfg_text_names[] = { "normalized", "raw", NULL };
@@ -196,6 +198,8 @@ static const struct cfg_directive cfg_root_dirs[] = {
 	CFG_NAMES("dataplane.midstream", CFG_T_ENUM, struct cfg, dp.midstream, cfg_midstream_names),
 	CFG_BOOL("dataplane.verify_checksums", struct cfg, dp.verify_cksum),
 	CFG_NAMES("dataplane.tls", CFG_T_ENUM, struct cfg, dp.tls, cfg_tls_names),
+	CFG_NAMES("dataplane.replication", CFG_T_ENUM, struct cfg, dp.replication,
+		  cfg_replication_names),
 	CFG_CUSTOM("resources", 0, cfg_set_resources),
 	CFG_CUSTOM("rules.files", 0, cfg_set_rule_files),
 	CFG_CUSTOM("rules.cache_dir", 0, cfg_set_rule_cache),
@@ -291,6 +295,7 @@ void cfg_defaults(struct cfg *c)
 	c->dp.midstream = DP_MIDSTREAM_BYPASS;
 	c->dp.verify_cksum = 1;
 	c->dp.tls = DP_TLS_REFUSE;
+	c->dp.replication = DP_REPLICATION_REFUSE;
 	c->dp.record = DP_RECORD_BEST_EFFORT;
 	c->rec_map_size = 1ull << 30;
 	c->rec_ring_size = 16384;

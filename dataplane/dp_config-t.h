@@ -72,6 +72,15 @@ enum dp_tls_policy {
 	                               * forwarded uninspected (counted) */
 };
 
+/* What happens to a replication start-up (PostgreSQL StartupMessage with replication
+ * true or database): the replication stream (base backups, WAL, logical changes)
+ * carries the database's contents in forms the rules cannot read. */
+enum dp_replication_policy {
+	DP_REPLICATION_REFUSE = 0,    /* answered FATAL 42501 for the server (counted) */
+	DP_REPLICATION_ALLOW  = 1,    /* decoded as usual; its commands are judged, the
+	                               * replication stream is not masked (counted) */
+};
+
 /* What happens to a session whose events cannot be recorded (the event ring is full). */
 enum dp_record_policy {
 	DP_RECORD_BEST_EFFORT = 0,    /* the session goes on; the lost events are counted */
@@ -114,6 +123,7 @@ struct dp_config {
 	uint8_t  midstream;           /* enum dp_midstream_policy */
 	uint8_t  verify_cksum;        /* verify TCP/IP checksums of protected flows */
 	uint8_t  tls;                 /* enum dp_tls_policy */
+	uint8_t  replication;         /* enum dp_replication_policy */
 	uint8_t  record;              /* enum dp_record_policy */
 	uint8_t  record_raw;          /* record statements as sent (1) or normalized (0) */
 	uint32_t record_rows;         /* result bytes (as the client got them) recorded per

@@ -91,6 +91,8 @@
 	X(ctl_kill,             "sessions killed through the management API") \
 	X(pg_tls_refused,       "PostgreSQL SSL/GSS requests answered 'N' by the appliance") \
 	X(pg_tls_passthrough,   "PostgreSQL flows that went encrypted and were forwarded uninspected") \
+	X(pg_replication_refused, "PostgreSQL replication start-ups refused (dataplane.replication)") \
+	X(pg_replication_allowed, "PostgreSQL replication sessions let through (stream unmasked)") \
 	X(pg_describe_injected, "PostgreSQL Describes added before an Execute to learn its result columns") \
 	X(pg_requests_untracked, "PostgreSQL sessions whose pipelined requests outran the tracking queue") \
 	X(pg_request_desync,    "PostgreSQL server answers that matched no request (tracking stopped)")

@@ -1,6 +1,7 @@
 /* pg.c - PostgreSQL protocol v3 decoder and enforcer (see pg.h for the model). */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include "dataplane/proto/pg.h"
 #include "dataplane/proto/sql_lex.h"
 #include "dataplane/flow-t.h"
@@ -774,20 +775,37 @@ static uint32_t cstr(const uint8_t *p, uint32_t max, char *dst, size_t cap)
 	return n;
 }
 
+/* Whether start-up value <v> of "replication" asks for a replication connection: any
+ * value but one PostgreSQL reads as false (a prefix of "false" or "no", "of", "off",
+ * "0"; any case). A value the server would refuse counts as asking: refused here too. */
+static int replication_asked(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0)
+		return 1;
+	return !((strncasecmp(v, "false", n) == 0) || (n <= 2 && strncasecmp(v, "no", n) == 0) ||
+		 (n >= 2 && n <= 3 && strncasecmp(v, "off", n) == 0) || strcmp(v, "0") == 0);
+}
+
 static void on_startup(struct pg_state *s, const uint8_t *m, uint32_t len)
 {
 	uint32_t p = 8;
 
 	while (p < len && m[p]) {
-		char key[32];
+		char key[32], repl[16];
 		uint32_t kl = cstr(m + p, len - p, key, sizeof(key));
 		p += kl + 1;
 		if (p >= len)
 			break;
+		int is_repl = strcmp(key, "replication") == 0;
 		char *dst = strcmp(key, "user") == 0 ? s->user :
 			    strcmp(key, "database") == 0 ? s->database :
-			    strcmp(key, "application_name") == 0 ? s->app : NULL;
-		p += cstr(m + p, len - p, dst, dst ? sizeof(s->user) : 0) + 1;
+			    strcmp(key, "application_name") == 0 ? s->app : is_repl ? repl : NULL;
+		p += cstr(m + p, len - p, dst, dst == repl ? sizeof(repl) :
+					       dst ? sizeof(s->user) : 0) + 1;
+		if (is_repl)
+			s->replication = (uint8_t)replication_asked(repl);
 	}
 }
 
@@ -966,6 +984,38 @@ static void ev_bind(struct proto_sink *sink, struct pg_framer *fr, uint64_t off,
 	}
 }
 
+/* Start-up <fr>, ending at <end>, asks for a replication connection, refused by
+ * dataplane.replication: removed (the server sees nothing), answered FATAL 42501 for
+ * the server, and recorded. The client ends the connection; one that sends another
+ * start-up instead gets it judged like the first. Returns 0. */
+static int refuse_replication(struct pg_state *s, struct pg_framer *fr,
+			      struct proto_sink *sink, uint64_t end)
+{
+	static const char text[] = "replication connections are refused by policy "
+				   "(dataplane.replication)";
+	struct rule_verdict v = { .action = RULE_BLOCK, .rule = -1,
+				  .id = "dataplane.replication" };
+	uint8_t reply[160];
+	uint32_t n = pg_build_error(reply, sizeof(reply), "42501", text, 0, 0);
+
+	(void)s;
+	if (cut(sink, fr->msg_start, end) < 0)
+		return 0;
+	/* a start-up is refused with severity FATAL (the server's own, for a connection it
+	 * will not serve): same length as ERROR, in both the S and V fields */
+	memcpy(reply + 6, "FATAL", 5);
+	memcpy(reply + 13, "FATAL", 5);
+	if (n == 0 || sink->inject(sink->ctx, PROTO_DIR_S2C, reply, n) < 0) {
+		sink->reset(sink->ctx);
+		return 0;
+	}
+	DP_CNT_INC(sink->env->cnt, pg_replication_refused);
+	static const char what[] = "(a replication start-up, refused)";
+	ev_command(sink, what, sizeof(what) - 1, what, sizeof(what) - 1, &v, 0);
+	sink->release(sink->ctx, PROTO_DIR_C2S, end);
+	return 0;
+}
+
 /* Request <kind> (enum pg_rq) goes to the server. */
 static void rq_forward(struct pg_state *s, struct proto_sink *sink, uint8_t kind)
 {
@@ -1039,9 +1089,14 @@ static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 			s->dir[PROTO_DIR_S2C].one_byte = 1;
 		} else if ((code >> 16) == 3) {
 			const uint8_t *m = whole_msg(fr, PROTO_DIR_C2S, sink, off, data, dlen);
+			s->replication = 0;
 			if (m)
 				on_startup(s, m, fr->len);
 			ev_auth(s, sink);
+			if (s->replication && env->cfg->replication == DP_REPLICATION_REFUSE)
+				return refuse_replication(s, fr, sink, end);
+			if (s->replication)
+				DP_CNT_INC(env->cnt, pg_replication_allowed);
 			fr->untyped = 0;
 			/* answered up to a ReadyForQuery, like a Query */
 			rq_forward(s, sink, PG_RQ_QUERY);

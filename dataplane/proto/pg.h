@@ -120,7 +120,8 @@ struct pg_state {
 	uint8_t  added_desc;          /* Describes the appliance added whose answer is still
 	                               * to be removed from the server's stream */
 	uint8_t  last_desc;           /* c2s: the last request was Describe of a portal */
-	uint8_t  pad2[2];
+	uint8_t  replication;         /* the start-up asked for a replication connection */
+	uint8_t  pad2;
 	uint32_t last_desc_hash;      /* that portal's name (hash) */
 	char     user[24];            /* StartupMessage user */
 	char     database[24];        /* StartupMessage database */

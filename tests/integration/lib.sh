@@ -219,7 +219,9 @@ it_wait_path() {
 }
 
 # The test config: the given one with this run's interface names, its own DPDK file
-# prefix and Hyperscan cache, and relative paths ("../rules/...") made absolute, since
+# prefix, Hyperscan cache and, for a relative recorder.dir, recording store (before,
+# every test recorded into the demo's run/recordings, which grew from run to run until
+# the store was full and tollgated refused to start), and relative paths ("../rules/...") made absolute, since
 # they are relative to the file and the copy lives elsewhere. With IT_RULES=0 its
 # rules section is left out: a transparent appliance (pgbench -i needs DROP TABLE and
 # TRUNCATE, which the shipped destructive pack blocks, by design).
@@ -235,6 +237,7 @@ it_tg_conf() {
 		-e "s/--file-prefix[= ]*[A-Za-z0-9_-]*/--file-prefix=$TG_NS_PREFIX/g" \
 		-e "s/\"--file-prefix\", *\"[A-Za-z0-9_-]*\"/\"--file-prefix\", \"$TG_NS_PREFIX\"/g" \
 		-e "s|cache_dir[[:space:]]*=[[:space:]]*\"[^\"]*\"|cache_dir = \"$IT_TMP/hscache\"|" \
+		-e "s|^\([[:space:]]*\)dir[[:space:]]*=[[:space:]]*\"\.[^\"]*\"|\1dir = \"$IT_TMP/recordings\"|" \
 		-e "s|\"\\(\\.\\.\\{0,1\\}/\\)|\"$confdir/\\1|g" \
 		"$TG_IT_CONF" >"$out" || return 1
 	echo "$out"

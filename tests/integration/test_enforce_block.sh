@@ -253,8 +253,26 @@ n_unjudged=$((n_unjudged + 1))
 v=$(srv_psql -Atc "SELECT to_regclass('t2') IS NOT NULL") || true
 it_check "t2 still exists after the refused FunctionCall ($v)" [ "$v" == t ]
 
+# Replication connections (dataplane.replication = "refuse", the default): their
+# stream (WAL, base backups, decoded changes) carries the database's contents that no
+# rule reads. The role may replicate (the control directly on the server runs
+# IDENTIFY_SYSTEM); through the appliance both kinds of start-up are refused.
+tg_pg_admin "$IT_PG" -d postgres -c "ALTER ROLE $IT_USER REPLICATION" >/dev/null ||
+	it_die "REPLICATION for $IT_USER"
+n_repl=0
+for repl in database true; do
+	v=$(it_client "$IT_PGBIN/psql" -X -At "$IT_URI&replication=$repl" -c "IDENTIFY_SYSTEM" 2>&1) || true
+	n_repl=$((n_repl + 1))
+	it_check "replication=$repl start-up refused: FATAL naming dataplane.replication" \
+		grep -q 'FATAL:  replication connections are refused by policy (dataplane.replication)' <<<"$v"
+done
+v=$(it_psql -Atc "SELECT 'after-repl', count(*) FROM t" 2>&1) || true
+it_check "an ordinary session goes on ($v)" [ "$v" == "after-repl|$((rows - 1))" ]
+
 it_dut_stop
 log=$IT_TMP/tollgated.$IT_TG_RUN.log
+v=$(it_counter_sum "$log" pg_replication_refused) || v=none
+it_check "tollgated counted pg_replication_refused $v, the $n_repl start-ups sent" [ "$v" == "$n_repl" ]
 v=$(it_counter_sum "$log" cmd_blocked) || v=none
 it_check "tollgated counted cmd_blocked $v, the $n_blocked blocked statements sent" [ "$v" == "$n_blocked" ]
 v=$(it_counter_sum "$log" cmd_unjudged_blocked) || v=none
@@ -273,5 +291,9 @@ v=$(timeout -k 5 "$(it_left 30)" ip netns exec "$TG_NS_SERVER" "$extquery" "$TG_
 v2=$(srv_psql -Atc "SELECT to_regclass('t2') IS NULL") || true
 it_check "control: the same FunctionCall directly on the server runs tg_drop_t2() (t2 gone: $v2)" \
 	[ "$v2" == t ]
+v=$(PGCONNECT_TIMEOUT=5 timeout -k 5 "$(it_left 30)" ip netns exec "$TG_NS_SERVER" \
+	"$IT_PGBIN/psql" -X -At "$IT_URI&replication=database" -c "IDENTIFY_SYSTEM" 2>&1) || true
+it_check "control: directly on the server the role opens a replication=database session (IDENTIFY_SYSTEM: $v)" \
+	grep -q "^[0-9]*|1|" <<<"$v"
 
 it_finish

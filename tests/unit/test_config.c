@@ -19,7 +19,7 @@
  * must name with "# <- error" (no mark: the error names no line). */
 static const char *const bad_files[] = {
 	"bad_token_hash.conf", "bad_mtu_pair.conf", "bad_af_packet_framesz.conf", "bad_token_role.conf", "bad_record_policy.conf",
-	"bad_type.conf", "bad_range.conf", "bad_range_seconds.conf", "bad_enum.conf", "bad_unjudged.conf", "bad_malformed.conf",
+	"bad_type.conf", "bad_range.conf", "bad_range_seconds.conf", "bad_enum.conf", "bad_unjudged.conf", "bad_malformed.conf", "bad_replication.conf",
 	"bad_enum_type.conf", "bad_bool.conf", "bad_size_string.conf",
 	"bad_unknown_setting.conf", "bad_unknown_group.conf", "bad_misplaced_setting.conf",
 	"bad_unknown_port_key.conf", "bad_unknown_toplevel.conf", "bad_group_type.conf",
@@ -177,6 +177,7 @@ static void test_minimal_file_gets_documented_defaults(void **state)
 	assert_int_equal(c->dp.hold, DP_HOLD_STREAM);
 	assert_int_equal(c->dp.unjudged, DP_UNJUDGED_BLOCK);
 	assert_int_equal(c->dp.malformed, DP_MALFORMED_RESET);
+	assert_int_equal(c->dp.replication, DP_REPLICATION_REFUSE);
 	assert_int_equal(c->dp.overlap, DP_OVERLAP_REWRITE);
 	assert_int_equal(c->dp.midstream, DP_MIDSTREAM_BYPASS);
 	assert_int_equal(c->dp.verify_cksum, 1);
@@ -217,6 +218,7 @@ static void test_values_units_and_ipv6(void **state)
 	assert_int_equal(c->dp.hold, DP_HOLD_RESET);
 	assert_int_equal(c->dp.unjudged, DP_UNJUDGED_FORWARD);
 	assert_int_equal(c->dp.malformed, DP_MALFORMED_FORWARD);
+	assert_int_equal(c->dp.replication, DP_REPLICATION_ALLOW);
 	assert_int_equal(c->dp.overlap, DP_OVERLAP_RESET);
 	assert_int_equal(c->dp.midstream, DP_MIDSTREAM_DROP);
 	assert_int_equal(c->dp.overload, DP_OVERLOAD_FAIL_OPEN);

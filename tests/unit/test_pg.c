@@ -1777,6 +1777,90 @@ static void test_requests_outrun_tracking(void **state)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
+/* ---- replication start-ups (dataplane.replication) ---- */
+
+/* StartupMessage for alice/orders with "replication" = <repl>. */
+static void startup_repl(struct msg *m, const char *repl)
+{
+	uint16_t at = m->n;
+
+	put32(m, 0);
+	put32(m, PG_PROTO_V3);
+	putb(m, "user\0alice\0database\0orders\0replication", 39);
+	putb(m, repl, (uint16_t)(strlen(repl) + 1));
+	m->b[m->n++] = 0;
+	uint32_t len = (uint32_t)(m->n - at);
+	m->b[at + 2] = (uint8_t)(len >> 8);
+	m->b[at + 3] = (uint8_t)len;
+}
+
+/* A replication start-up (pg_basebackup, a standby, logical decoding) is refused by
+ * default: the server sees none of it, the client gets FATAL 42501. Before, the session
+ * was decoded like any other, and the replication stream (CopyBoth data: WAL, decoded
+ * row changes) went out unmasked. A start-up that follows is judged like the first. */
+static void test_replication_refused(void **state)
+{
+	struct tconv *t = *state;
+	struct msg m = { .n = 0 }, ok = { .n = 0 };
+	uint8_t err[256];
+	uint32_t n;
+
+	start(t);
+	startup_repl(&m, "database");
+	tconv_send_bytes(t, 0, m.b, m.n);
+	tconv_drain(t);
+	assert_int_equal(t->rx[0].contig, 0);
+	n = pg_build_error(err, sizeof(err), "42501", "replication connections are refused by "
+			   "policy (dataplane.replication)", 0, 0);
+	memcpy(err + 6, "FATAL", 5);
+	memcpy(err + 13, "FATAL", 5);
+	assert_true(tconv_rx_eq(t, 1, err, n));
+	assert_int_equal(TCONV_CNT(t, pg_replication_refused), 1);
+	/* an ordinary start-up on the same connection reaches the server */
+	m.n = 0;
+	startup_repl(&m, "off");
+	tconv_send_bytes(t, 0, m.b, m.n);
+	tconv_drain(t);
+	assert_true(tconv_rx_eq(t, 0, m.b, m.n));
+	typed(&ok, 'Z', "I", 1);
+	tconv_send_bytes(t, 1, ok.b, ok.n);
+	tconv_drain(t);
+	assert_int_equal(t->rx[1].contig, n + ok.n);
+	assert_int_equal(TCONV_CNT(t, pg_replication_refused), 1);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* Which values ask for replication: what PostgreSQL reads as true, "database", and
+ * anything it would refuse; not what it reads as false. With "allow", a replication
+ * start-up goes through, counted. */
+static void test_replication_values(void **state)
+{
+	struct tconv *t = *state;
+	static const char *const asks[] = { "true", "database", "on", "1", "yes", "TRUE", "x" };
+	static const char *const not[] = { "false", "f", "no", "n", "off", "OF", "0", "FALSE" };
+
+	for (unsigned i = 0; i < RTE_DIM(asks) + RTE_DIM(not); i++) {
+		struct msg m = { .n = 0 };
+		int ask = i < RTE_DIM(asks);
+		startup_repl(&m, ask ? asks[i] : not[i - RTE_DIM(asks)]);
+		start(t);
+		tconv_send_bytes(t, 0, m.b, m.n);
+		tconv_drain(t);
+		assert_int_equal(t->rx[0].contig, ask ? 0 : m.n);
+		assert_int_equal(TCONV_CNT(t, pg_replication_refused), ask);
+		assert_int_equal(tconv_stop(t), 0);
+	}
+	struct msg m = { .n = 0 };
+	startup_repl(&m, "true");
+	t->cfg.replication = DP_REPLICATION_ALLOW;
+	start(t);
+	tconv_send_bytes(t, 0, m.b, m.n);
+	tconv_drain(t);
+	assert_true(tconv_rx_eq(t, 0, m.b, m.n));
+	assert_int_equal(TCONV_CNT(t, pg_replication_allowed), 1);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
 /* GSSENCRequest, like SSLRequest, is answered 'N' for the server under tls = refuse;
  * a CancelRequest passes unchanged and is no start-up. */
 static void test_gssenc_refused_cancel_passes(void **state)
@@ -1823,6 +1907,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fncall_then_blocked_parse, setup, teardown),
 		cmocka_unit_test(test_fncall_result_scanned),
 		cmocka_unit_test(test_fn_sql),
+		cmocka_unit_test_setup_teardown(test_replication_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replication_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_without_describe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_without_describe_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_requests_outrun_tracking, setup, teardown),
