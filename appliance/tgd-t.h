@@ -48,6 +48,9 @@ struct tgd {
 	struct rte_ring *ev_ring[RTE_MAX_LCORE];        /* worker i -> slow path events */
 	struct rte_ring *ctl_ring[RTE_MAX_LCORE];       /* slow path -> worker i commands */
 	struct rec *rec;                                /* recorder (NULL: not recording) */
+	bool rec_unavailable;                           /* recorder.dir is set but its store
+	                                                 * could not be opened: running
+	                                                 * without recording (best_effort) */
 	void *slow;                                     /* tgd_slow_run()'s state while it runs */
 	struct api *api;                                /* management API (NULL: off) */
 	struct rule_scratch *test_scratch;              /* the API's rules test scratch */

@@ -158,6 +158,9 @@ char *tgd_ops_metrics_text(struct tgd *d)
 				sb_printf(&b, "tollgate_rule_verdicts_total{rule=\"%s\",action=\"%s\"} %"
 					  PRIu64 "\n", d->verdicts[k].rule, action_names[a],
 					  d->verdicts[k].n[a]);
+	sb_printf(&b, "# HELP tollgate_recorder_unavailable 1: recorder.dir is set but its store "
+		  "could not be opened, nothing is recorded\n# TYPE tollgate_recorder_unavailable "
+		  "gauge\ntollgate_recorder_unavailable %d\n", d->rec_unavailable ? 1 : 0);
 	sb_printf(&b, "# HELP tollgate_policy_version Version of the policy in force\n"
 		  "# TYPE tollgate_policy_version gauge\ntollgate_policy_version %" PRIu64 "\n",
 		  d->slot && d->slot->cur ? d->slot->cur->version : 0);

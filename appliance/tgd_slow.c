@@ -51,9 +51,24 @@ int tgd_slow_init(struct tgd *d)
 	d->started_ns = tg_wall_ns();
 	if (c->rec_dir[0]) {
 		if (rec_open(c->rec_dir, c->rec_map_size, 0, &d->rec, err, sizeof(err)) < 0) {
-			TG_ERR("recorder", "%s", err);
-			return -1;
+			/* The appliance is inline: not starting stops every session behind it.
+			 * Only recorder.policy = must_record puts the recording first (as it
+			 * resets a session whose events cannot be queued); best_effort runs
+			 * without recording, said in the log and in /metrics. A store that
+			 * reached its map limit fails here (the boot counter cannot be
+			 * written), and stopped the appliance from starting at all. */
+			if (c->dp.record == DP_RECORD_MUST) {
+				TG_ERR("recorder", "%s (recorder.policy = must_record: not starting)",
+				       err);
+				return -1;
+			}
+			TG_ERR("recorder", "%s: running WITHOUT recording (recorder.policy = "
+			       "best_effort); free the store (or raise recorder.map_size) and "
+			       "restart", err);
+			d->rec_unavailable = true;
 		}
+	}
+	if (d->rec) {
 		boot = rec_boot(d->rec);
 		const char *names[DP_MAX_RESOURCES];
 		for (unsigned i = 0; i < c->dp.n_resources; i++)

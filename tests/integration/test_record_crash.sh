@@ -182,4 +182,31 @@ rec_offline verify >"$IT_TMP/verify2.out" 2>&1 || rc=$?
 it_check "after the final stop: tollctl verify --dir exit 0 ($(tail -n 1 "$IT_TMP/verify2.out"))" \
 	bash -c "[[ $rc -eq 0 ]] && ! grep -q FAILED '$IT_TMP/verify2.out'"
 
+# A store that cannot be opened (here recorder.dir lies under a regular file; a store
+# at its map limit fails the same way): with recorder.policy = best_effort (the
+# default) tollgated starts without recording, says so in its log and in /metrics, and
+# sessions go through; with must_record it does not start. Before, it never started:
+# an inline appliance whose recording disk filled up stopped every session behind it
+# at its next restart.
+: >"$IT_TMP/not-a-dir"
+sed "s|dir = \"$REC_DIR\";|dir = \"$IT_TMP/not-a-dir/rec\";|" "$TG_IT_CONF" >"$IT_TMP/norec.conf"
+grep -q "not-a-dir/rec" "$IT_TMP/norec.conf" || it_die "config with an unusable recorder.dir"
+TG_IT_CONF=$IT_TMP/norec.conf
+it_dut_start appliance
+log=$IT_TMP/tollgated.$IT_TG_RUN.log
+v=$(it_client "$IT_PGBIN/psql" -X -At -c "SELECT 'without-recording'" "$IT_URI" 2>&1) || true
+it_check "unusable store, best_effort: tollgated runs and psql goes through ('$v')" [ "$v" == without-recording ]
+it_check "... its log says it runs without recording" grep -q 'running WITHOUT recording' "$log"
+rec_get /metrics || true
+it_check "... and /metrics has tollgate_recorder_unavailable 1 (HTTP $REC_CODE)" \
+	grep -qx 'tollgate_recorder_unavailable 1' "$REC_OUT"
+it_dut_stop
+sed 's|^recorder = {|recorder = {\n\tpolicy = "must_record";|' "$IT_TMP/norec.conf" >"$IT_TMP/norec-must.conf"
+TG_IT_CONF=$IT_TMP/norec-must.conf
+conf=$(it_tg_conf) || it_die "must_record config"
+rc=0
+timeout -k 5 "$(it_left 60)" "$TG_TOLLGATED" -c "$conf" >"$IT_TMP/must.log" 2>&1 || rc=$?
+it_check "unusable store, must_record: tollgated does not start (status $rc), and says why" \
+	bash -c "[[ $rc -ne 0 && $rc -ne 124 ]] && grep -q 'must_record: not starting' '$IT_TMP/must.log'"
+
 it_finish
