@@ -848,8 +848,9 @@ static void unjudged_reset(const struct pg_framer *fr, struct proto_sink *sink, 
 
 /* Refuses client message <fr> (a Query, FunctionCall or Parse ending at <end>) in the
  * server's place with error <text>: the message is removed (unless <removed>: its bytes
- * went as they came), a Query or FunctionCall is answered at once with ErrorResponse +
- * ReadyForQuery (the server answers both with a ReadyForQuery of their own), a Parse puts
+ * went as they came), a Query or FunctionCall is answered with ErrorResponse +
+ * ReadyForQuery (the server answers both with a ReadyForQuery of their own): at once,
+ * or when earlier requests are unanswered right after the last answer, a Parse puts
  * the rest of its batch aside and its error goes before the ReadyForQuery that answers
  * the batch's Sync. Returns 0, or -1 after resetting the session (the editor could not
  * do it, or a third batch was refused before the server answered the first). */
@@ -858,7 +859,18 @@ static int refuse_msg(struct pg_state *s, struct pg_framer *fr, struct proto_sin
 {
 	if (!removed && cut(sink, fr->msg_start, end) < 0)
 		return -1;
-	if (fr->type != 'P') {
+	if (fr->type != 'P' && s->syncs_fwd > s->rfq_seen) {
+		/* earlier requests are still unanswered (a pipelining client): answered
+		 * now, the error would overtake their answers; it waits for the last one */
+		if (s->n_err >= 2) {
+			sink->reset(sink->ctx);
+			return -1;
+		}
+		struct pg_pending_err *pe = &s->err[s->n_err++];
+		pe->sync = s->syncs_fwd;
+		pe->after = 1;
+		snprintf(pe->text, sizeof(pe->text), "%.*s", (int)sizeof(pe->text) - 1, text);
+	} else if (fr->type != 'P') {
 		uint8_t reply[256];
 		uint32_t n = pg_build_error(reply, sizeof(reply), "42501", text, s->txn, 1);
 		if (n == 0 || sink->inject(sink->ctx, PROTO_DIR_S2C, reply, n) < 0) {
@@ -874,6 +886,7 @@ static int refuse_msg(struct pg_state *s, struct pg_framer *fr, struct proto_sin
 		s->discard = 1;
 		struct pg_pending_err *pe = &s->err[s->n_err++];
 		pe->sync = s->syncs_fwd + 1;
+		pe->after = 0;
 		snprintf(pe->text, sizeof(pe->text), "%.*s", (int)sizeof(pe->text) - 1, text);
 	}
 	sink->release(sink->ctx, PROTO_DIR_C2S, end);
@@ -1395,11 +1408,15 @@ static int on_server_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 		s->copy_out = 0;
 		if (m && fr->len >= 6)
 			s->txn = m[5];
-		if (s->n_err && s->err[0].sync == s->rfq_seen) {
-			/* the blocked batch's error goes right before this ReadyForQuery */
+		/* a blocked batch's error goes right before this ReadyForQuery; a refused
+		 * Query's, with its own ReadyForQuery (this one's status), right after */
+		while (s->n_err && s->err[0].sync == s->rfq_seen) {
+			const struct pg_pending_err *pe = &s->err[0];
 			uint8_t reply[192];
 			uint32_t n;
-			n = pg_build_error(reply, sizeof(reply), "42501", s->err[0].text, 0, 0);
+			if (pe->after)
+				release_to(b, PROTO_DIR_S2C, end, sink);
+			n = pg_build_error(reply, sizeof(reply), "42501", pe->text, s->txn, pe->after);
 			if (n == 0 || sink->inject(sink->ctx, PROTO_DIR_S2C, reply, n) < 0)
 				sink->reset(sink->ctx);
 			memmove(&s->err[0], &s->err[1], sizeof(s->err[0]));

@@ -78,10 +78,14 @@ enum pg_rq {
 };
 #define PG_RQ_MAX          64          /* requests tracked at once (4 bits each) */
 
-/* A blocked extended-protocol batch: the error goes before the server's
- * ReadyForQuery that answers the <sync>-th forwarded Query/Sync. */
+/* An error for a request the server never saw, waiting for its place in the
+ * server's stream: a blocked extended-protocol batch's goes before the server's
+ * ReadyForQuery that answers the <sync>-th forwarded Query/Sync; a refused Query's
+ * (<after>), sent while earlier requests were unanswered, goes with its own
+ * ReadyForQuery right after that one. */
 struct pg_pending_err {
 	uint32_t sync;                /* number of that Query/Sync (1-based) */
+	uint8_t  after;               /* after it, with a ReadyForQuery (a refused Query) */
 	char     text[PG_ERR_TEXT];   /* the error message */
 };
 

@@ -1263,6 +1263,42 @@ static void test_reset_verdict(void **state)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
+/* A pipelining client sends an allowed Query and a blocked one before the server
+ * answered the first: the refusal (error and ReadyForQuery) must come after the
+ * server's answer to the first, not before it. Before, it was injected at once, so the
+ * client read the refusal as the first query's answer (a documented limit until now). */
+static void test_pipelined_query_refusal_in_order(void **state)
+{
+	struct tconv *t = *state;
+	struct msg c = { .n = 0 }, s = { .n = 0 }, m = { .n = 0 };
+	uint8_t err[256];
+	uint32_t n;
+
+	policy_start(t, &drop_policy, &c, &s);
+	query(&m, "SELECT 1");
+	tconv_send_bytes(t, 0, m.b, m.n);
+	putb(&c, m.b, m.n);
+	m.n = 0;
+	query(&m, "DROP TABLE t");
+	tconv_send_bytes(t, 0, m.b, m.n);
+	tconv_drain(t);
+	assert_true(tconv_rx_eq(t, 0, c.b, c.n));          /* only SELECT 1 reached it */
+	assert_true(tconv_rx_eq(t, 1, s.b, s.n));          /* nothing for the client yet */
+	m.n = 0;
+	typed(&m, 'C', "SELECT 1", 9);
+	typed(&m, 'Z', "T", 1);
+	tconv_send_bytes(t, 1, m.b, m.n);
+	tconv_drain(t);
+	putb(&s, m.b, m.n);
+	n = pg_build_error(err, sizeof(err), "42501", "blocked by policy rule t.drop: no drops",
+			   'T', 1);
+	putb(&s, err, (uint16_t)n);
+	assert_true(tconv_rx_eq(t, 1, s.b, s.n));
+	assert_int_equal(TCONV_CNT(t, cmd_blocked), 1);
+	next_statement_passes(t, &c);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
 /* Three blocked extended-protocol batches before the server answered the first: two
  * errors can wait, the third resets the session. */
 static void test_third_blocked_batch_resets(void **state)
@@ -1907,6 +1943,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fncall_then_blocked_parse, setup, teardown),
 		cmocka_unit_test(test_fncall_result_scanned),
 		cmocka_unit_test(test_fn_sql),
+		cmocka_unit_test_setup_teardown(test_pipelined_query_refusal_in_order, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_replication_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replication_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_without_describe, setup, teardown),
