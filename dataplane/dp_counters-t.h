@@ -94,6 +94,7 @@
 	X(pg_replication_refused, "PostgreSQL replication start-ups refused (dataplane.replication)") \
 	X(pg_replication_allowed, "PostgreSQL replication sessions let through (stream unmasked)") \
 	X(pg_describe_injected, "PostgreSQL Describes added before an Execute to learn its result columns") \
+	X(pg_exec_columns_unknown, "PostgreSQL Executes masked without their columns (no Describe could be added)") \
 	X(pg_requests_untracked, "PostgreSQL sessions whose pipelined requests outran the tracking queue") \
 	X(pg_request_desync,    "PostgreSQL server answers that matched no request (tracking stopped)")
 

@@ -149,7 +149,8 @@ static int rq_answer(struct pg_state *s, struct proto_sink *sink, uint8_t t)
 
 	if (t == 'N' || t == 'S' || t == 'A')
 		return 0;       /* notice, parameter status, notification: at any time */
-	if (t == 'Z' && s->rq_lost && s->rq_n == 0 && s->rfq_seen + 1 == s->syncs_fwd)
+	if (t == 'Z' && s->rq_lost && s->rq_n == 0 && s->rfq_seen + 1 == s->syncs_fwd &&
+	    !s->unsynced)
 		s->rq_lost = 0; /* every request answered: tracked again from the next */
 	if (s->rq_n == 0)
 		return 0;
@@ -169,11 +170,11 @@ static int rq_answer(struct pg_state *s, struct proto_sink *sink, uint8_t t)
 			rq_pop(s);
 		return 0;           /* everything up to it answers the Query */
 	case PG_RQ_SYNC:
-		if (t == 'Z') {
+		if (t == 'Z')
 			rq_pop(s);
-			return 0;
-		}
-		break;
+		else if (t != 'E')
+			break;
+		return 0;       /* E: the commit at the Sync failed, its Z follows */
 	case PG_RQ_PARSE:
 	case PG_RQ_BIND:
 	case PG_RQ_CLOSE:
@@ -194,7 +195,16 @@ static int rq_answer(struct pg_state *s, struct proto_sink *sink, uint8_t t)
 		break;
 	case PG_RQ_EXEC:
 	case PG_RQ_EXEC_BLIND:
-		if (t == 'D' || t == 'H' || t == 'G' || t == 'd' || t == 'c' || t == 'W') {
+		if (t == 'G') {
+			/* COPY FROM STDIN: the server ignores the Syncs the client sent after
+			 * this Execute until its CopyDone; they get no ReadyForQuery */
+			while (s->rq_n > 1 && rq_at(s, s->rq_n - 1u) == PG_RQ_SYNC) {
+				s->rq_n--;
+				s->syncs_fwd--;
+			}
+			return 0;
+		}
+		if (t == 'D' || t == 'H' || t == 'd' || t == 'c' || t == 'W') {
 			if (k == PG_RQ_EXEC_BLIND)
 				s->n_cols = 0;  /* no Describe before it: columns unknown */
 			return 0;
@@ -859,6 +869,13 @@ static int refuse_msg(struct pg_state *s, struct pg_framer *fr, struct proto_sin
 {
 	if (!removed && cut(sink, fr->msg_start, end) < 0)
 		return -1;
+	if (fr->type != 'P' && s->unsynced) {
+		/* extended requests without a Sync are unanswered, and no ReadyForQuery
+		 * will mark their end: no place for the error that would not overtake
+		 * their answers */
+		sink->reset(sink->ctx);
+		return -1;
+	}
 	if (fr->type != 'P' && s->syncs_fwd > s->rfq_seen) {
 		/* earlier requests are still unanswered (a pipelining client): answered
 		 * now, the error would overtake their answers; it waits for the last one */
@@ -1032,8 +1049,11 @@ static int refuse_replication(struct pg_state *s, struct pg_framer *fr,
 /* Request <kind> (enum pg_rq) goes to the server. */
 static void rq_forward(struct pg_state *s, struct proto_sink *sink, uint8_t kind)
 {
-	if (kind == PG_RQ_QUERY || kind == PG_RQ_SYNC)
+	int rfq = kind == PG_RQ_QUERY || kind == PG_RQ_SYNC;
+
+	if (rfq)
 		s->syncs_fwd++; /* the server answers it with a ReadyForQuery */
+	s->unsynced = !rfq;     /* extended requests since: no ReadyForQuery follows yet */
 	rq_push(s, sink, kind);
 }
 
@@ -1045,38 +1065,40 @@ static void on_execute(struct pg_state *s, struct proto_sink *sink, const uint8_
 {
 	const struct proto_env *env = sink->env;
 	const struct proto_policy *pol = env->pol;
-	uint8_t desc[5 + 1 + 64];
-	uint32_t nl;
+	uint8_t *desc = env->aux;      /* free on the client side (the batch is the server's) */
+	uint32_t nl = m && len >= 6 ? cstr_len(m + 5, len - 5) : 0;
 
-	if (m == NULL || len < 6) {
-		rq_forward(s, sink, PG_RQ_EXEC_BLIND);
+	if (pol->has_result_rules == NULL ||
+	    !pol->has_result_rules(pol->rules, DP_PROTO_PG, env->res_id)) {
+		rq_forward(s, sink, PG_RQ_EXEC_BLIND);  /* nothing to mask by column */
 		return;
 	}
-	nl = cstr_len(m + 5, len - 5);
-	if (after_desc && (uint32_t)fnv1a((const char *)m + 5, nl) == s->last_desc_hash) {
-		rq_forward(s, sink, PG_RQ_EXEC);
+	if (m && len >= 6 && after_desc && nl == s->last_desc_len &&
+	    memcmp(m + 5, s->last_desc_name, nl) == 0) {
+		rq_forward(s, sink, PG_RQ_EXEC);        /* the client described it */
 		return;
 	}
-	if (s->rq_lost || s->rq_n + 2 > PG_RQ_MAX || nl > sizeof(desc) - 7 ||
-	    pol->has_result_rules == NULL || !pol->has_result_rules(pol->rules, DP_PROTO_PG,
-								     env->res_id)) {
-		rq_forward(s, sink, PG_RQ_EXEC_BLIND);
-		return;
-	}
+	/* a Describe cannot be added: not tracked (deep pipelining), or as many added
+	 * answers waiting for removal as the editor takes at once (a JDBC batch) */
+	if (m == NULL || len < 6 || s->rq_lost || s->rq_n + 2 > PG_RQ_MAX ||
+	    s->added_desc >= PG_ADDED_MAX || 7 + (size_t)nl > env->aux_cap)
+		goto blind;
 	desc[0] = 'D';
 	put32(desc + 1, 4 + 1 + nl + 1);
 	desc[5] = 'P';
 	memcpy(desc + 6, m + 5, nl);
 	desc[6 + nl] = 0;
 	/* the Execute is not released yet: the Describe goes right before it */
-	if (sink->inject(sink->ctx, PROTO_DIR_C2S, desc, 7 + nl) < 0) {
-		rq_forward(s, sink, PG_RQ_EXEC_BLIND);
-		return;
-	}
+	if (sink->inject(sink->ctx, PROTO_DIR_C2S, desc, 7 + nl) < 0)
+		goto blind;
 	DP_CNT_INC(env->cnt, pg_describe_injected);
 	s->added_desc++;
 	rq_forward(s, sink, PG_RQ_DESC_ADDED);
 	rq_forward(s, sink, PG_RQ_EXEC);
+	return;
+blind:
+	DP_CNT_INC(env->cnt, pg_exec_columns_unknown);
+	rq_forward(s, sink, PG_RQ_EXEC_BLIND);
 }
 
 /* A whole client message ended at <end>. Returns 0 or PROTO_ERR. */
@@ -1198,7 +1220,12 @@ static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 		/* the server answers a Query and a FunctionCall with a ReadyForQuery */
 		rq_forward(s, sink, fr->type == 'P' ? PG_RQ_PARSE : PG_RQ_QUERY);
 	} else if (fr->type == 'S') {
-		rq_forward(s, sink, PG_RQ_SYNC);
+		/* in COPY FROM STDIN the server ignores a Sync (libpq sends one after the
+		 * Execute and another after CopyDone): it gets no ReadyForQuery */
+		if (!s->copy_in)
+			rq_forward(s, sink, PG_RQ_SYNC);
+	} else if (fr->type == 'c' || fr->type == 'f') {
+		s->copy_in = 0;                 /* CopyDone, CopyFail */
 	} else if (fr->type == 'C') {
 		rq_forward(s, sink, PG_RQ_CLOSE);
 	} else if (fr->type == 'D') {
@@ -1207,9 +1234,12 @@ static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 		int portal = m == NULL || fr->len < 6 || m[5] != 'S';
 		rq_forward(s, sink, portal ? PG_RQ_DESC_P : PG_RQ_DESC_S);
 		if (portal && m && fr->len >= 7) {
+			/* kept whole, compared exactly: a hash would let a client pick two
+			 * names that collide and run one with the other's columns */
+			uint32_t nl = cstr_len(m + 6, fr->len - 6);
 			s->last_desc = 1;
-			s->last_desc_hash = (uint32_t)fnv1a((const char *)m + 6,
-							   cstr_len(m + 6, fr->len - 6));
+			s->last_desc_len = nl <= PG_DESC_NAME ? (uint8_t)nl : 0xff;
+			memcpy(s->last_desc_name, m + 6, nl <= PG_DESC_NAME ? nl : 0);
 		}
 	} else if (fr->type == 'E') {
 		on_execute(s, sink, whole_msg(fr, PROTO_DIR_C2S, sink, off, data, dlen), fr->len,
@@ -1392,6 +1422,9 @@ static int on_server_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 	case 'c':
 		s->copy_out = 0;
 		break;
+	case 'G':
+		s->copy_in = 1;     /* until the client's CopyDone or CopyFail */
+		break;
 	case 'C':
 	case 'E':
 		if (sink->event) {
@@ -1432,6 +1465,8 @@ static int on_server_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 	 * column known, never with another statement's columns */
 	if (fr->type == 'C' || fr->type == 'I' || fr->type == 's' || fr->type == 'E')
 		s->n_cols = 0;
+	if (fr->type == 'E')
+		s->copy_in = 0;     /* an error ends COPY FROM STDIN: a Sync counts again */
 	if (added) {
 		if (sink->remove(sink->ctx, PROTO_DIR_S2C, fr->msg_start, end) < 0) {
 			sink->reset(sink->ctx);

@@ -77,6 +77,9 @@ enum pg_rq {
 	PG_RQ_SYNC,                   /* ReadyForQuery */
 };
 #define PG_RQ_MAX          64          /* requests tracked at once (4 bits each) */
+#define PG_ADDED_MAX       6           /* added Describes unanswered at once: each removed
+                                       * answer takes an editor anchor until acknowledged */
+#define PG_DESC_NAME       24          /* bytes of a described portal's name kept */
 
 /* An error for a request the server never saw, waiting for its place in the
  * server's stream: a blocked extended-protocol batch's goes before the server's
@@ -125,8 +128,12 @@ struct pg_state {
 	                               * to be removed from the server's stream */
 	uint8_t  last_desc;           /* c2s: the last request was Describe of a portal */
 	uint8_t  replication;         /* the start-up asked for a replication connection */
-	uint8_t  pad2;
-	uint32_t last_desc_hash;      /* that portal's name (hash) */
+	uint8_t  copy_in;             /* c2s: in COPY FROM STDIN (the server ignores Sync) */
+	uint8_t  unsynced;            /* c2s: extended requests forwarded since the last Sync
+	                               * (or Query): answered without a ReadyForQuery after */
+	uint8_t  last_desc_len;       /* that portal's name: its length (0xff: too long to
+	                               * keep, matches no Execute) and bytes */
+	char     last_desc_name[PG_DESC_NAME];
 	char     user[24];            /* StartupMessage user */
 	char     database[24];        /* StartupMessage database */
 	char     app[24];             /* StartupMessage application_name */

@@ -1897,6 +1897,319 @@ static void test_replication_values(void **state)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
+/* ---- request tracking: cases a review found ---- */
+
+static const uint8_t bind_s1[] = { 0, 's', '1', 0, 0, 0, 0, 0, 0, 0 };
+static const uint8_t exec_unnamed[] = { 0, 0, 0, 0, 0 };
+
+/* COPY FROM STDIN through the extended protocol (libpq's PQexecParams): the server
+ * ignores the Sync sent with the Execute while it copies in, and libpq sends another
+ * after CopyDone, so one ReadyForQuery answers two Syncs. A blocked Query after it must
+ * be answered at once; it waited for a ReadyForQuery that never came (the client hung). */
+static void test_copy_in_extended_syncs(void **state)
+{
+	struct tconv *t = *state;
+	struct msg c = { .n = 0 }, s = { .n = 0 }, m = { .n = 0 };
+	static const uint8_t parse[] = "\0COPY t FROM STDIN\0\0";
+	static const uint8_t bind[] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+	static const uint8_t desc_p[] = { 'P', 0 };
+	uint8_t err[256];
+	uint32_t n;
+
+	policy_start(t, &drop_policy, &c, &s);
+	typed(&m, 'P', parse, sizeof(parse));
+	typed(&m, 'B', bind, sizeof(bind));
+	typed(&m, 'D', desc_p, sizeof(desc_p));
+	typed(&m, 'E', exec_unnamed, sizeof(exec_unnamed));
+	typed(&m, 'S', NULL, 0);
+	tconv_send_bytes(t, 0, m.b, m.n);
+	tconv_drain(t);
+	m.n = 0;
+	typed(&m, '1', NULL, 0);
+	typed(&m, '2', NULL, 0);
+	typed(&m, 'n', NULL, 0);
+	typed(&m, 'G', "\0\0\0", 3);
+	tconv_send_bytes(t, 1, m.b, m.n);
+	putb(&s, m.b, m.n);
+	tconv_drain(t);
+	m.n = 0;
+	typed(&m, 'd', "x\n", 2);
+	typed(&m, 'c', NULL, 0);
+	typed(&m, 'S', NULL, 0);
+	tconv_send_bytes(t, 0, m.b, m.n);
+	tconv_drain(t);
+	m.n = 0;
+	typed(&m, 'C', "COPY 1", 7);
+	typed(&m, 'Z', "I", 1);
+	tconv_send_bytes(t, 1, m.b, m.n);
+	putb(&s, m.b, m.n);
+	tconv_drain(t);
+	assert_true(tconv_rx_eq(t, 1, s.b, s.n));
+	m.n = 0;
+	query(&m, "DROP TABLE t");
+	tconv_send_bytes(t, 0, m.b, m.n);
+	tconv_drain(t);
+	n = pg_build_error(err, sizeof(err), "42501", "blocked by policy rule t.drop: no drops",
+			   'I', 1);
+	putb(&s, err, (uint16_t)n);
+	assert_true(tconv_rx_eq(t, 1, s.b, s.n));
+	assert_int_equal(TCONV_CNT(t, pg_request_desync), 0);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* A commit that fails at the Sync (a deferred constraint) is answered ErrorResponse,
+ * then ReadyForQuery. It was taken for an answer no request explains: tracking stopped
+ * and the answer to the next batch's added Describe reached the client. */
+static void test_error_at_sync(void **state)
+{
+	struct tconv *t = *state;
+	struct msg c = { .n = 0 }, s = { .n = 0 }, m = { .n = 0 }, e = { .n = 0 };
+
+	policy_start(t, &column_policy, &c, &s);
+	exec_s1(&m);
+	exec_s1(&m);
+	tconv_send_bytes(t, 0, m.b, m.n);
+	tconv_drain(t);
+	assert_int_equal(TCONV_CNT(t, pg_describe_injected), 2);
+	m.n = 0;
+	putb(&e, "SERROR\0C23503\0Mdeferred fk\0", 28);
+	typed(&m, '2', NULL, 0);
+	typed(&m, 'n', NULL, 0);
+	typed(&m, 'C', "INSERT 0 1", 11);
+	typed(&m, 'E', e.b, e.n);
+	typed(&m, 'Z', "I", 1);
+	typed(&m, '2', NULL, 0);
+	rowdesc2(&m, "name", "ssn");
+	datarow2(&m, "Bob", "987-65-4321");
+	typed(&m, 'C', "SELECT 1", 9);
+	typed(&m, 'Z', "I", 1);
+	tconv_send_bytes(t, 1, m.b, m.n);
+	tconv_drain(t);
+	typed(&s, '2', NULL, 0);
+	typed(&s, 'C', "INSERT 0 1", 11);
+	typed(&s, 'E', e.b, e.n);
+	typed(&s, 'Z', "I", 1);
+	typed(&s, '2', NULL, 0);
+	datarow2(&s, "Bob", "###########");
+	typed(&s, 'C', "SELECT 1", 9);
+	typed(&s, 'Z', "I", 1);
+	assert_true(tconv_rx_eq(t, 1, s.b, s.n));
+	assert_int_equal(TCONV_CNT(t, pg_request_desync), 0);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* Describe of portal "aufgy", Execute of portal "dctcd": two names with the same 32-bit
+ * FNV-1a hash, which is how they were compared; no Describe was added and the rows of
+ * dctcd were masked with aufgy's columns. Names are compared whole now. And a portal
+ * name longer than the added Describe's buffer got no Describe at all. */
+static void test_portal_names_compared_whole(void **state)
+{
+	struct tconv *t = *state;
+	struct msg c = { .n = 0 }, s = { .n = 0 }, m = { .n = 0 }, b = { .n = 0 };
+	static const uint8_t bind_a[] = "aufgy\0s0\0\0\0\0\0\0\0";
+	static const uint8_t bind_b[] = "dctcd\0s1\0\0\0\0\0\0\0";
+	static const uint8_t desc_a[] = "Paufgy";
+	static const uint8_t exec_b[] = "dctcd\0\0\0\0\0";
+	char name[200];
+
+	policy_start(t, &column_policy, &c, &s);
+	typed(&m, 'B', bind_a, sizeof(bind_a) - 1);
+	typed(&m, 'B', bind_b, sizeof(bind_b) - 1);
+	typed(&m, 'D', desc_a, sizeof(desc_a));
+	typed(&m, 'E', exec_b, sizeof(exec_b) - 1);
+	typed(&m, 'S', NULL, 0);
+	tconv_send_bytes(t, 0, m.b, m.n);
+	tconv_drain(t);
+	assert_int_equal(TCONV_CNT(t, pg_describe_injected), 1);
+	m.n = 0;
+	typed(&m, '2', NULL, 0);
+	typed(&m, '2', NULL, 0);
+	rowdesc2(&m, "ssn", "name");            /* the client's Describe of aufgy */
+	rowdesc2(&m, "name", "ssn");            /* the added one, of dctcd */
+	datarow2(&m, "Bob", "987-65-4321");
+	typed(&m, 'C', "SELECT 1", 9);
+	typed(&m, 'Z', "I", 1);
+	tconv_send_bytes(t, 1, m.b, m.n);
+	tconv_drain(t);
+	typed(&s, '2', NULL, 0);
+	typed(&s, '2', NULL, 0);
+	rowdesc2(&s, "ssn", "name");
+	datarow2(&s, "Bob", "###########");
+	typed(&s, 'C', "SELECT 1", 9);
+	typed(&s, 'Z', "I", 1);
+	assert_true(tconv_rx_eq(t, 1, s.b, s.n));
+	/* a 199-byte portal name still gets its Describe */
+	memset(name, 'p', sizeof(name) - 1);
+	name[sizeof(name) - 1] = 0;
+	m.n = 0;
+	putb(&b, name, sizeof(name));
+	putb(&b, "s1\0\0\0\0\0\0\0", 9);
+	typed(&m, 'B', b.b, b.n);
+	b.n = 0;
+	putb(&b, name, sizeof(name));
+	putb(&b, "\0\0\0\0", 4);
+	typed(&m, 'E', b.b, b.n);
+	typed(&m, 'S', NULL, 0);
+	tconv_send_bytes(t, 0, m.b, m.n);
+	tconv_drain(t);
+	assert_int_equal(TCONV_CNT(t, pg_describe_injected), 2);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* Parse/Bind/Execute/Flush, no Sync, then a Query that is refused: no ReadyForQuery
+ * will mark the end of the earlier answers, so the refusal has no place that would not
+ * overtake them (it was injected at once, ahead of them): the session is reset. */
+static void test_refusal_after_unsynced_requests(void **state)
+{
+	struct tconv *t = *state;
+	struct msg c = { .n = 0 }, s = { .n = 0 }, m = { .n = 0 };
+	static const uint8_t parse[] = "\0SELECT 1\0\0";
+	static const uint8_t bind[] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+
+	policy_start(t, &drop_policy, &c, &s);
+	typed(&m, 'P', parse, sizeof(parse));
+	typed(&m, 'B', bind, sizeof(bind));
+	typed(&m, 'E', exec_unnamed, sizeof(exec_unnamed));
+	typed(&m, 'H', NULL, 0);
+	query(&m, "DROP TABLE t");
+	tconv_send_bytes(t, 0, m.b, m.n);
+	tconv_drain(t);
+	assert_true(t->rx[0].rst && t->rx[1].rst);
+	assert_true(tconv_rx_eq(t, 1, s.b, s.n));          /* no refusal ahead of answers */
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* A JDBC-style batch of 20 Executes without Describe, the server answering them all
+ * at once: each removed answer takes an editor anchor until the client acknowledges
+ * it, and the 17th removal failed and reset the session. At most PG_ADDED_MAX added
+ * answers wait now; the other Executes are masked without their columns (counted). */
+static void test_batch_of_executes(void **state)
+{
+	struct tconv *t = *state;
+	struct msg c = { .n = 0 }, s = { .n = 0 }, m = { .n = 0 };
+	static uint8_t big[4096];
+	uint32_t n = 0;
+	enum { N = 20 };
+
+	policy_start(t, &column_policy, &c, &s);
+	for (int i = 0; i < N; i++) {
+		m.n = 0;
+		typed(&m, 'B', bind_s1, sizeof(bind_s1));
+		typed(&m, 'E', exec_unnamed, sizeof(exec_unnamed));
+		if (i == N - 1)
+			typed(&m, 'S', NULL, 0);
+		tconv_send_bytes(t, 0, m.b, m.n);
+		tconv_drain(t);
+		tconv_ack(t, 1);
+		tconv_drain(t);
+	}
+	uint64_t added = TCONV_CNT(t, pg_describe_injected);
+	assert_int_equal(added, PG_ADDED_MAX);
+	assert_int_equal(TCONV_CNT(t, pg_exec_columns_unknown), N - PG_ADDED_MAX);
+	for (int i = 0; i < N; i++) {
+		m.n = 0;
+		typed(&m, '2', NULL, 0);
+		if ((uint64_t)i < added)
+			typed(&m, 'n', NULL, 0);
+		typed(&m, 'C', "INSERT 0 1", 11);
+		memcpy(big + n, m.b, m.n);
+		n += m.n;
+		typed(&s, '2', NULL, 0);
+		typed(&s, 'C', "INSERT 0 1", 11);
+	}
+	m.n = 0;
+	typed(&m, 'Z', "I", 1);
+	memcpy(big + n, m.b, m.n);
+	n += m.n;
+	typed(&s, 'Z', "I", 1);
+	tconv_send_bytes(t, 1, big, (uint16_t)n);
+	tconv_drain(t);
+	assert_false(t->rx[0].rst || t->rx[1].rst);
+	assert_true(tconv_rx_eq(t, 1, s.b, s.n));
+	assert_int_equal(TCONV_CNT(t, pg_request_desync), 0);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* Tracking lost (ring overflow); when the last Sync is answered, the client has sent
+ * Bind, Describe, Execute and Flush with no Sync: still unanswered. Tracking resumed
+ * at that ReadyForQuery, the client's own RowDescription was taken for the added
+ * Describe's answer and removed, and the added one reached the client. It resumes
+ * only once no request without Sync is outstanding. */
+static void test_tracking_resumes_after_sync_only(void **state)
+{
+	struct tconv *t = *state;
+	struct msg c = { .n = 0 }, s = { .n = 0 }, m = { .n = 0 };
+	static const uint8_t desc_p[] = { 'P', 0 };
+	enum { N = 30 };
+
+	policy_start(t, &column_policy, &c, &s);
+	for (int i = 0; i < N; i++) {
+		m.n = 0;
+		exec_s1(&m);
+		tconv_send_bytes(t, 0, m.b, m.n);
+		tconv_drain(t);
+		tconv_ack(t, 1);
+		tconv_drain(t);
+	}
+	uint64_t added = TCONV_CNT(t, pg_describe_injected);
+	assert_int_equal(TCONV_CNT(t, pg_requests_untracked), 1);
+	m.n = 0;
+	typed(&m, 'B', bind_s1, sizeof(bind_s1));
+	typed(&m, 'D', desc_p, sizeof(desc_p));
+	typed(&m, 'E', exec_unnamed, sizeof(exec_unnamed));
+	typed(&m, 'H', NULL, 0);
+	tconv_send_bytes(t, 0, m.b, m.n);
+	tconv_drain(t);
+	tconv_ack(t, 1);
+	tconv_drain(t);
+	for (int i = 0; i < N; i++) {
+		m.n = 0;
+		typed(&m, '2', NULL, 0);
+		if ((uint64_t)i < added)
+			typed(&m, 'n', NULL, 0);
+		typed(&m, 'C', "SELECT 0", 9);
+		typed(&m, 'Z', "I", 1);
+		tconv_send_bytes(t, 1, m.b, m.n);
+		tconv_drain(t);
+		tconv_ack(t, 0);
+		tconv_drain(t);
+	}
+	/* a tracked-looking batch now: no Describe may be added while the Flush batch is
+	 * unanswered */
+	m.n = 0;
+	exec_s1(&m);
+	tconv_send_bytes(t, 0, m.b, m.n);
+	tconv_drain(t);
+	assert_int_equal(TCONV_CNT(t, pg_describe_injected), added);
+	/* the answers: the Flush batch's (its own RowDescription reaches the client),
+	 * then the last batch's */
+	uint32_t base = t->rx[1].contig;
+	m.n = 0;
+	typed(&m, '2', NULL, 0);
+	rowdesc2(&m, "name", "ssn");
+	datarow2(&m, "Bob", "987-65-4321");
+	typed(&m, 'C', "SELECT 1", 9);
+	typed(&m, '2', NULL, 0);
+	datarow2(&m, "Bob", "987-65-4321");
+	typed(&m, 'C', "SELECT 1", 9);
+	typed(&m, 'Z', "I", 1);
+	tconv_send_bytes(t, 1, m.b, m.n);
+	tconv_drain(t);
+	s.n = 0;
+	typed(&s, '2', NULL, 0);
+	rowdesc2(&s, "name", "ssn");
+	datarow2(&s, "Bob", "###########");
+	typed(&s, 'C', "SELECT 1", 9);
+	typed(&s, '2', NULL, 0);
+	datarow2(&s, "Bob", "987-65-4321");   /* columns unknown: content rules only */
+	typed(&s, 'C', "SELECT 1", 9);
+	typed(&s, 'Z', "I", 1);
+	assert_int_equal(t->rx[1].contig, base + s.n);
+	assert_memory_equal(t->rx[1].buf + base, s.b, s.n);
+	assert_int_equal(TCONV_CNT(t, pg_request_desync), 0);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
 /* GSSENCRequest, like SSLRequest, is answered 'N' for the server under tls = refuse;
  * a CancelRequest passes unchanged and is no start-up. */
 static void test_gssenc_refused_cancel_passes(void **state)
@@ -1943,6 +2256,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fncall_then_blocked_parse, setup, teardown),
 		cmocka_unit_test(test_fncall_result_scanned),
 		cmocka_unit_test(test_fn_sql),
+		cmocka_unit_test_setup_teardown(test_copy_in_extended_syncs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_error_at_sync, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_portal_names_compared_whole, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refusal_after_unsynced_requests, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_batch_of_executes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tracking_resumes_after_sync_only, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_pipelined_query_refusal_in_order, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_replication_refused, setup, teardown),
