@@ -143,6 +143,16 @@ static void send_bytewise(struct tconv *t, int dir, const struct msg *m)
 	assert_int_equal(t->rx[dir].contig, before + m->n);
 }
 
+/* Sends <m> from side <dir>, adds it to <seen> (what the other side has received so
+ * far) and asserts that it arrived there unchanged. */
+static void pass_through(struct tconv *t, int dir, const struct msg *m, struct msg *seen)
+{
+	tconv_send_bytes(t, dir, m->b, m->n);
+	putb(seen, m->b, m->n);
+	tconv_drain(t);
+	assert_true(tconv_rx_eq(t, dir, seen->b, seen->n));
+}
+
 /* Client startup, server AuthenticationOk + ReadyForQuery. Returns the bytes each
  * side has received so far in <c2s> and <s2c>. */
 static void login(struct tconv *t, struct msg *c2s, struct msg *s2c)
@@ -210,10 +220,7 @@ static void test_ssl_refused_by_appliance(void **state)
 	/* the client's startup reaches the server at the server's first seq */
 	m.n = 0;
 	startup(&m, "carol", "db");
-	tconv_send_bytes(t, 0, m.b, m.n);
-	putb(&c, m.b, m.n);
-	tconv_drain(t);
-	assert_true(tconv_rx_eq(t, 0, c.b, c.n));
+	pass_through(t, 0, &m, &c);
 	assert_int_equal(tconv_frame(t, 0, 0)->seq, cs);
 	/* the server answers; the client reads it after the appliance's 'N' */
 	m.n = 0;
@@ -944,10 +951,7 @@ static void next_statement_passes(struct tconv *t, struct msg *c)
 	struct msg m = { .n = 0 };
 
 	query(&m, "SELECT 'after'");
-	tconv_send_bytes(t, 0, m.b, m.n);
-	putb(c, m.b, m.n);
-	tconv_drain(t);
-	assert_true(tconv_rx_eq(t, 0, c->b, c->n));
+	pass_through(t, 0, &m, c);
 }
 
 /* Default policy: a Query too large to judge is removed as it comes and answered with
@@ -1376,10 +1380,7 @@ static void fn_answer(struct tconv *t, struct msg *s, const char *value)
 	putb(&v, value, (uint16_t)strlen(value));
 	typed(&m, 'V', v.b, v.n);
 	typed(&m, 'Z', "I", 1);
-	tconv_send_bytes(t, 1, m.b, m.n);
-	putb(s, m.b, m.n);
-	tconv_drain(t);
-	assert_true(tconv_rx_eq(t, 1, s->b, s->n));
+	pass_through(t, 1, &m, s);
 }
 
 /* A FunctionCall names its function by OID, not by SQL: it is judged as the SELECT that
@@ -1451,10 +1452,7 @@ static void test_fncall_unknown_forwarded(void **state)
 
 	unj_start(t, DP_UNJUDGED_FORWARD, &c, &s);
 	fncall(&m, 16385, NULL, 0);
-	tconv_send_bytes(t, 0, m.b, m.n);
-	putb(&c, m.b, m.n);
-	tconv_drain(t);
-	assert_true(tconv_rx_eq(t, 0, c.b, c.n));
+	pass_through(t, 0, &m, &c);
 	assert_int_equal(TCONV_CNT(t, cmd_unjudged), 1);
 	fn_answer(t, &s, "42");
 	assert_int_equal(tconv_stop(t), 0);
@@ -1462,10 +1460,7 @@ static void test_fncall_unknown_forwarded(void **state)
 	struct msg c2 = { .n = 0 }, s2 = { .n = 0 };
 	t->cfg.unjudged = DP_UNJUDGED_BLOCK;
 	policy_start(t, &result_policy, &c2, &s2);
-	tconv_send_bytes(t, 0, m.b, m.n);
-	putb(&c2, m.b, m.n);
-	tconv_drain(t);
-	assert_true(tconv_rx_eq(t, 0, c2.b, c2.n));
+	pass_through(t, 0, &m, &c2);
 	assert_int_equal(TCONV_CNT(t, cmd_unjudged_blocked), 0);
 	assert_int_equal(tconv_stop(t), 0);
 }
@@ -1487,10 +1482,7 @@ static void test_fncall_then_blocked_parse(void **state)
 
 	policy_start(t, &lo_export_policy, &c, &s);
 	fncall(&m, 952, args, 2);                         /* lo_open: allowed */
-	tconv_send_bytes(t, 0, m.b, m.n);
-	putb(&c, m.b, m.n);
-	tconv_drain(t);
-	assert_true(tconv_rx_eq(t, 0, c.b, c.n));
+	pass_through(t, 0, &m, &c);
 	fn_answer(t, &s, "0");
 	m.n = 0;
 	typed(&m, 'P', parse, sizeof(parse));
@@ -1711,10 +1703,7 @@ static void test_exec_without_describe(void **state)
 	typed(&m, 'B', want.b + 5, 10);
 	typed(&m, 'D', desc_p, sizeof(desc_p));
 	putb(&m, want.b + 15, (uint16_t)(want.n - 15));
-	tconv_send_bytes(t, 0, m.b, m.n);
-	putb(&c, m.b, m.n);
-	tconv_drain(t);
-	assert_true(tconv_rx_eq(t, 0, c.b, c.n));
+	pass_through(t, 0, &m, &c);
 	assert_int_equal(TCONV_CNT(t, pg_describe_injected), 1);
 	assert_int_equal(TCONV_CNT(t, pg_request_desync), 0);
 	assert_int_equal(tconv_stop(t), 0);
@@ -1941,10 +1930,7 @@ static void test_copy_in_extended_syncs(void **state)
 	m.n = 0;
 	typed(&m, 'C', "COPY 1", 7);
 	typed(&m, 'Z', "I", 1);
-	tconv_send_bytes(t, 1, m.b, m.n);
-	putb(&s, m.b, m.n);
-	tconv_drain(t);
-	assert_true(tconv_rx_eq(t, 1, s.b, s.n));
+	pass_through(t, 1, &m, &s);
 	m.n = 0;
 	query(&m, "DROP TABLE t");
 	tconv_send_bytes(t, 0, m.b, m.n);
