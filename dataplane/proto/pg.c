@@ -1515,9 +1515,16 @@ static int pg_feed(void *st, int dir, uint64_t off, const uint8_t *data, uint32_
 			fr->msgs++;
 			release_to(&b, dir, off + i, sink);
 			if (answer == 'S' || answer == 'G') {
-				/* the rest of the flow is TLS / GSS: nothing more to decode */
+				/* the rest of the flow is TLS / GSS: nothing more to decode;
+				 * the recording says so, or a replay would show a session that
+				 * ran nothing */
+				static const char what[] = "(encryption accepted by the server: "
+							   "the rest of the session is not inspected)";
+				struct rule_verdict v = { .action = RULE_ALLOW, .rule = -1,
+							  .id = "dataplane.tls" };
 				s->encrypted = 1;
 				DP_CNT_INC(sink->env->cnt, pg_tls_passthrough);
+				ev_command(sink, what, sizeof(what) - 1, what, sizeof(what) - 1, &v, 0);
 				batch_flush(s, &b, sink, sink->env->res_id);
 				sink->release(sink->ctx, dir, off + len);
 				return (int)len;

@@ -281,14 +281,30 @@ static void test_ssl_accepted(void **state)
 	struct msg m = { .n = 0 };
 	static const uint8_t hello[3] = { 0x16, 0x03, 0x01 };  /* a TLS record's start */
 	static const uint8_t srv[2] = { 0x16, 0x03 };
+	struct rte_ring *r = rte_ring_create_elem("test_pg_tls", sizeof(struct tg_event), 64,
+						  SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	struct tg_event ev;
+	unsigned found = 0;
 
+	assert_non_null(r);
 	t->cfg.tls = DP_TLS_PASSTHROUGH;
 	start(t);
+	t->w->ev_ring = r;
 	ssl_request(&m);
 	tconv_send_bytes(t, 0, m.b, m.n);
 	tconv_send_bytes(t, 1, "S", 1);
 	tconv_drain(t);
 	assert_int_equal(t->rx[1].contig, 1);
+	/* the recording says the session went uninspected ("record that it did") */
+	while (rte_ring_sc_dequeue_elem(r, &ev, sizeof(ev)) == 0)
+		if (ev.type == EV_COMMAND) {
+			assert_string_equal(ev.u.cmd.rule, "dataplane.tls");
+			assert_int_equal(ev.u.cmd.action, RULE_ALLOW);
+			found++;
+		}
+	assert_int_equal(found, 1);
+	t->w->ev_ring = NULL;
+	rte_ring_free(r);
 	/* TLS bytes are not PostgreSQL messages: each goes through as it comes */
 	tconv_send_bytes(t, 0, hello, 3);
 	tconv_drain(t);
