@@ -242,6 +242,7 @@ struct batch_row {
 
 static void ev_rows(struct pg_state *s, struct proto_sink *sink, const uint8_t *m, uint32_t len,
 		    int copy);
+static void ev_unmasked(struct proto_sink *sink, uint32_t len);
 
 struct batch {
 	struct batch_row *rows;       /* in env->aux */
@@ -478,6 +479,7 @@ static void batch_add(struct pg_state *s, struct batch *b, struct proto_sink *si
 		batch_flush(s, b, sink, res);
 	if (len > env->buf_cap) {
 		DP_CNT_INC(env->cnt, hold_overflow);
+		ev_unmasked(sink, len);
 		release_to(b, PROTO_DIR_S2C, start + len, sink);
 		return;
 	}
@@ -486,6 +488,7 @@ static void batch_add(struct pg_state *s, struct batch *b, struct proto_sink *si
 	if (msg_copy(sink, PROTO_DIR_S2C, start, len, off, data, dlen, m) < 0) {
 		/* already released (streamed through as too large): nothing to mask */
 		DP_CNT_INC(env->cnt, hold_overflow);
+		ev_unmasked(sink, len);
 		release_to(b, PROTO_DIR_S2C, start + len, sink);
 		return;
 	}
@@ -573,6 +576,21 @@ static void ev_command(struct proto_sink *sink, const char *norm, uint32_t nlen,
 		snprintf(ev.u.cmd.rule, sizeof(ev.u.cmd.rule), "%s", v->id);
 	copy_text(ev.u.cmd.text, sizeof(ev.u.cmd.text), norm, nlen, &ev.flags);
 	sink->event(sink->ctx, &ev);
+}
+
+/* A result row of <len> bytes went to the client unmasked: larger than the decoder can
+ * hold (max_hold_bytes, or its buffer), with hold_overflow = stream. Counted
+ * (hold_overflow) and recorded as an alert, so that the session's recording says which
+ * result it was (issue 3: "stream through unmasked with a counter and alert"). */
+static void ev_unmasked(struct proto_sink *sink, uint32_t len)
+{
+	struct rule_verdict v = { .action = RULE_ALERT, .rule = -1,
+				  .id = "dataplane.hold_overflow" };
+	char text[96];
+	int n = snprintf(text, sizeof(text), "(a result row of %u bytes went out unmasked: "
+			 "larger than the appliance holds)", len);
+
+	ev_command(sink, text, (uint32_t)n, text, (uint32_t)n, &v, 0);
 }
 
 static void ev_auth(struct pg_state *s, struct proto_sink *sink)

@@ -579,6 +579,8 @@ struct dsink {
 	uint64_t st[FLOW_DEC_STATE_SIZE / 8];
 	uint64_t fields_seen;         /* fields given to mask_fields, all calls together */
 	unsigned max_call;            /* most fields in one mask_fields call */
+	unsigned alerts;              /* command events with action alert */
+	char last_rule[64];           /* the rule of the last command event */
 };
 
 static int ds_peek(void *ctx, int dir, uint64_t from, uint8_t *buf, uint32_t len)
@@ -608,6 +610,15 @@ static int ds_inject(void *ctx, int dir, const uint8_t *bytes, uint32_t len)
 	return 0;
 }
 static void ds_reset(void *ctx) { (void)ctx; }
+static void ds_event(void *ctx, struct tg_event *ev)
+{
+	struct dsink *d = ctx;
+
+	if (ev->type != EV_COMMAND)
+		return;
+	d->alerts += ev->u.cmd.action == RULE_ALERT;
+	snprintf(d->last_rule, sizeof(d->last_rule), "%s", ev->u.cmd.rule);
+}
 
 static struct dsink *ds_cur;
 
@@ -641,7 +652,7 @@ static struct dsink *ds_new(void)
 	d->sink = (struct proto_sink){ .ctx = d, .env = &d->env, .peek = ds_peek,
 				       .release = ds_release, .remove = ds_remove,
 				       .rewrite = ds_rewrite, .inject = ds_inject,
-				       .reset = ds_reset };
+				       .reset = ds_reset, .event = ds_event };
 	ds_cur = d;
 	pg_proto_ops.init(d->st);
 	return d;
@@ -785,6 +796,31 @@ static void test_copy_rows_every_field_scanned(void **state)
 	assert_int_equal(d->fields_seen, (uint64_t)ROWS * COLS);
 	assert_int_equal(DP_CNT_GET(&d->cnt, hold_overflow), 0);
 	test_free(all);
+	free(d);
+}
+
+/* A result row larger than the decoder can hold goes out unmasked (hold_overflow =
+ * stream): counted, and now recorded as an alert naming the row's size (issue 3:
+ * "stream through unmasked with a counter and alert"); before, only counted. */
+static void test_row_too_large_alert(void **state)
+{
+	struct dsink *d = ds_new();
+	uint32_t len = DS_BUF + 100, n = 0;
+	uint8_t *row = test_malloc(len);
+
+	(void)state;
+	ds_login(d);
+	row[n++] = 'D';
+	n += put_be32(row + n, len - 1);
+	row[n++] = 0;
+	row[n++] = 1;
+	n += put_be32(row + n, len - 11);
+	memset(row + n, '4', len - n);
+	ds_feed(d, 1, row, len);
+	assert_int_equal(DP_CNT_GET(&d->cnt, hold_overflow), 1);
+	assert_int_equal(d->alerts, 1);
+	assert_string_equal(d->last_rule, "dataplane.hold_overflow");
+	test_free(row);
 	free(d);
 }
 
@@ -2258,6 +2294,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fncall_then_blocked_parse, setup, teardown),
 		cmocka_unit_test(test_fncall_result_scanned),
 		cmocka_unit_test(test_fn_sql),
+		cmocka_unit_test(test_row_too_large_alert),
 		cmocka_unit_test_setup_teardown(test_copy_in_extended_syncs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_at_sync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_portal_names_compared_whole, setup, teardown),
