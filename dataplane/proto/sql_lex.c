@@ -73,8 +73,25 @@ enum { TK_WORD, TK_STR, TK_LPAREN, TK_OTHER };
 /* How a token is written: upper-cased, as is, or as is with '?' in the fingerprint. */
 enum { EM_UPPER, EM_SAME, EM_LIT };
 
-/* What the next string of a statement is. */
-enum { WANT_NONE, WANT_DO, WANT_EXEC };
+/* What the next string of a statement is (WANT_EXEC and WANT_FN: only if the very next
+ * token is a string). */
+enum { WANT_NONE, WANT_DO, WANT_EXEC, WANT_FN };
+
+/* Statements that hold another statement PostgreSQL runs, whose later words are looked
+ * at (not by the fast loop): the inner statement is judged on its own, so that rules
+ * anchored at a statement's start see it. Without this, PREPARE d AS DELETE FROM t
+ * (then EXECUTE d), EXPLAIN ANALYZE DELETE FROM t, COPY (DELETE FROM t RETURNING *) TO
+ * STDOUT and a function whose body drops a table all walked past the packs. */
+enum {
+	W_NONE = 0,
+	W_PREPARE,          /* PREPARE name [(types)] AS <statement>: split after AS */
+	W_EXPLAIN,          /* EXPLAIN [ANALYZE|VERBOSE|(options)] <statement>: split before
+	                     * it when ANALYZE (which runs it) is among the options */
+	W_CREATE,           /* CREATE FUNCTION/PROCEDURE ... AS '<body>' (lexed like a DO
+	                     * body), BEGIN ATOMIC <statements> END (split after ATOMIC),
+	                     * CREATE RULE ... DO [ALSO|INSTEAD] <statement> (split before it) */
+	W_COPY,             /* COPY (<statement>) TO ...: the parenthesized query as a body */
+};
 
 /* PL/pgSQL tokens dropped between statements. */
 enum { SKIP_NONE, SKIP_TO_SEMI, SKIP_LABEL };
@@ -109,7 +126,8 @@ struct sl_body {
 	uint32_t end;
 	uint8_t kind;                 /* LV_*: the decoder it needs */
 	uint8_t esc;                  /* LV_UNI: escape character */
-	uint8_t plpgsql;              /* 1: a DO body, 0: an EXECUTE string */
+	uint8_t plpgsql;              /* 1: a DO or function body, 0: an EXECUTE string or
+	                               * a COPY query */
 };
 
 /* An output buffer. Characters go at pos while one byte is left for a NUL. */
@@ -139,6 +157,12 @@ struct sl_stmt {
 	uint8_t want;                 /* WANT_*: what its next string is */
 	uint8_t hdr;                  /* PL/pgSQL IF/WHILE/... header: ends at THEN/LOOP */
 	uint8_t n_bodies;
+	uint8_t watch;                /* W_*: its later words are looked at */
+	uint8_t analyze;              /* W_EXPLAIN: ANALYZE is among the options */
+	uint8_t prev_begin;           /* W_CREATE: the previous word was BEGIN */
+	uint8_t rule_do;              /* W_CREATE: DO of CREATE RULE seen */
+	uint16_t ntok;                /* tokens so far (saturating) */
+	uint32_t copy_start;          /* W_COPY: raw offset after its '(' (0: none) */
 	int32_t paren;                /* parenthesis depth */
 	uint32_t raw_off;
 	uint32_t norm_off;
@@ -750,6 +774,12 @@ static void stmt_begin(struct sl_lexer *L)
 	st->hdr = 0;
 	st->n_bodies = 0;
 	st->paren = 0;
+	st->watch = W_NONE;
+	st->analyze = 0;
+	st->prev_begin = 0;
+	st->rule_do = 0;
+	st->ntok = 0;
+	st->copy_start = 0;
 	st->raw_off = L->tok_pos;
 	st->norm_off = L->x->norm.pos;
 	st->fp_off = L->x->fp.pos;
@@ -801,7 +831,9 @@ static inline __attribute__((always_inline)) int tok_begin(struct sl_lexer *L, u
 			 sp != SP_CLOSE && sp != SP_JOIN;
 	}
 	st->prev_sp = sp;
-	if (st->want == WANT_EXEC && tk != TK_STR)
+	if (st->ntok < UINT16_MAX)
+		st->ntok++;
+	if ((st->want == WANT_EXEC || st->want == WANT_FN) && tk != TK_STR)
 		st->want = WANT_NONE;
 	if (!st->kw_done && tk != TK_LPAREN) {
 		st->kw_done = 1;
@@ -835,7 +867,7 @@ static void note_body(struct sl_lexer *L, uint8_t kind, uint32_t start, uint32_t
 {
 	struct sl_stmt *st = &L->st;
 	struct sl_body *b;
-	uint8_t plpgsql = st->want == WANT_DO;
+	uint8_t plpgsql = st->want == WANT_DO || st->want == WANT_FN;
 
 	st->want = WANT_NONE;
 	if (kind == LV_NOT_CODE)
@@ -850,6 +882,69 @@ static void note_body(struct sl_lexer *L, uint8_t kind, uint32_t start, uint32_t
 	b->kind = kind;
 	b->esc = kind == LV_UNI ? uescape_char(L) : '\\';
 	b->plpgsql = plpgsql;
+}
+
+static const char *const explain_opt_kw[] = { "ANALYZE", "ANALYSE", "VERBOSE", NULL };
+
+/* A word <n> of a statement that holds another (st->watch), before it is written.
+ * Returns 1 when the statement was ended here and the word begins a new one. */
+static int watch_word_before(struct sl_lexer *L, uint32_t n)
+{
+	struct sl_stmt *st = &L->st;
+
+	if (st->watch == W_EXPLAIN) {
+		if (st->paren > 0) {
+			if (kw_is(L, n, "ANALYZE") || kw_is(L, n, "ANALYSE"))
+				st->analyze = 1;
+			return 0;
+		}
+		if (kw_in(L, n, explain_opt_kw)) {
+			st->analyze |= !kw_is(L, n, "VERBOSE");
+			return 0;
+		}
+		/* the explained statement: judged alone if EXPLAIN runs it */
+		st->watch = W_NONE;
+		if (!st->analyze)
+			return 0;
+		stmt_end(L, L->tok_pos);
+		return 1;
+	}
+	if (st->watch == W_CREATE && st->rule_do && st->paren == 0) {
+		if (kw_is(L, n, "ALSO") || kw_is(L, n, "INSTEAD"))
+			return 0;
+		st->watch = W_NONE;
+		if (kw_is(L, n, "NOTHING"))
+			return 0;
+		stmt_end(L, L->tok_pos);    /* the rule's action */
+		return 1;
+	}
+	return 0;
+}
+
+/* The same, after the word is written. */
+static void watch_word_after(struct sl_lexer *L, uint32_t n)
+{
+	struct sl_stmt *st = &L->st;
+	int begin = 0;
+
+	if (st->paren != 0)
+		return;
+	if (st->watch == W_PREPARE && kw_is(L, n, "AS")) {
+		stmt_end(L, L->src.pos);        /* what follows is the prepared statement */
+		return;
+	}
+	if (st->watch != W_CREATE)
+		return;
+	if (kw_is(L, n, "AS"))
+		st->want = WANT_FN;             /* a function body, if a string follows */
+	else if (kw_is(L, n, "DO"))
+		st->rule_do = 1;
+	else if (kw_is(L, n, "ATOMIC") && st->prev_begin) {
+		stmt_end(L, L->src.pos);        /* BEGIN ATOMIC: statements follow */
+		return;
+	} else
+		begin = kw_is(L, n, "BEGIN");
+	st->prev_begin = (uint8_t)begin;
 }
 
 /* Lexes body <b> of the statement just recorded by <P>, one level deeper. */
@@ -932,14 +1027,17 @@ static void lex_word(struct sl_lexer *L)
 	}
 	if (L->skip)
 		return;
-	/* The word itself matters only for a statement's first words and in PL/pgSQL. */
-	if (!st->active || !st->kw_done || L->plpgsql)
+	/* The word itself matters only for a statement's first words, in PL/pgSQL and in
+	 * statements that hold another (st->watch). */
+	if (!st->active || !st->kw_done || L->plpgsql || st->watch)
 		n = word_kw(L);
 	else
 		L->kw[0] = 0;
 	L->hdr_next = 0;
 	if (L->plpgsql && plpgsql_word(L, n))
 		return;
+	if (st->watch && st->active && st->kw_done)
+		watch_word_before(L, n);
 	first = !st->active;
 	if (!tok_begin(L, SP_WORD, TK_WORD))
 		return;
@@ -948,6 +1046,13 @@ static void lex_word(struct sl_lexer *L)
 		st->hdr = L->hdr_next;
 		if (!L->x->mysql && kw_is(L, n, "DO"))
 			st->want = WANT_DO;
+		if (!L->x->mysql)
+			st->watch = kw_is(L, n, "PREPARE") ? W_PREPARE :
+				    kw_is(L, n, "EXPLAIN") ? W_EXPLAIN :
+				    kw_is(L, n, "CREATE") ? W_CREATE :
+				    kw_is(L, n, "COPY") ? W_COPY : W_NONE;
+	} else if (st->watch) {
+		watch_word_after(L, n);
 	}
 	if (L->plpgsql && st->want == WANT_NONE && kw_is(L, n, "EXECUTE"))
 		st->want = WANT_EXEC;
@@ -1551,7 +1656,8 @@ static void lex_run(struct sl_lexer *L)
 		uint8_t k;
 
 		/* SQL_LEX_NO_FAST builds without the fast loop, to test both against each other. */
-		if (!SL_NO_FAST && s->nlv == 0 && !L->plpgsql && L->st.active && L->st.kw_done) {
+		if (!SL_NO_FAST && s->nlv == 0 && !L->plpgsql && L->st.active && L->st.kw_done &&
+		    !L->st.watch) {
 			lex_fast(L);
 			if ((c = src_peek(s, 0)) < 0)
 				break;
@@ -1631,10 +1737,20 @@ static void lex_run(struct sl_lexer *L)
 				lex_op(L);
 			break;
 		case '(':
-			if (lex_chars(L, 1, SP_OPEN, TK_LPAREN))
+			if (lex_chars(L, 1, SP_OPEN, TK_LPAREN)) {
+				/* COPY (query): the query right after COPY is a body */
+				if (L->st.watch == W_COPY && L->st.ntok == 2 && L->st.paren == 0)
+					L->st.copy_start = s->pos;
 				L->st.paren++;
+			}
 			break;
 		case ')':
+			if (L->st.watch == W_COPY && L->st.copy_start && L->st.paren == 1) {
+				L->st.want = WANT_EXEC;  /* plain SQL, not PL/pgSQL */
+				note_body(L, LV_NONE, L->st.copy_start, s->pos);
+				L->st.copy_start = 0;
+				L->st.watch = W_NONE;
+			}
 			if (lex_chars(L, 1, SP_CLOSE, TK_OTHER))
 				L->st.paren--;
 			break;

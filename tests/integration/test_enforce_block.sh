@@ -4,7 +4,9 @@
 # tollgated runs the demo configuration with its four rule packs. One psql session
 # (simple query protocol) sends, among allowed statements, DROP TABLE in several
 # spellings, a multi-statement query holding a DROP, a DO block holding one, TRUNCATE,
-# DELETE without WHERE, GRANT and COPY ... TO PROGRAM. Each must come back as
+# DELETE without WHERE, GRANT, COPY ... TO PROGRAM, and statements that hold a
+# destructive one (PREPARE ... AS DELETE, EXPLAIN ANALYZE DELETE, a function whose
+# body drops the table). Each must come back as
 # "blocked by policy rule <id>" with SQLSTATE 42501, the statement after it in the same
 # session must run, and the table must still exist with all its rows and no grants,
 # seen from that session, from a fresh session through the appliance and directly on
@@ -82,6 +84,20 @@ COPY t TO PROGRAM 'true';
 \echo R copy-program :ERROR :SQLSTATE :LAST_ERROR_MESSAGE
 SELECT 'after-copy-program', count(*) FROM t;
 \echo R after-copy-program :ERROR :SQLSTATE
+PREPARE del AS DELETE FROM t;
+\echo R prepare-delete :ERROR :SQLSTATE :LAST_ERROR_MESSAGE
+SELECT 'after-prepare-delete', count(*) FROM t;
+\echo R after-prepare-delete :ERROR :SQLSTATE
+EXPLAIN ANALYZE DELETE FROM t;
+\echo R explain-delete :ERROR :SQLSTATE :LAST_ERROR_MESSAGE
+SELECT 'after-explain-delete', count(*) FROM t;
+\echo R after-explain-delete :ERROR :SQLSTATE
+CREATE FUNCTION tg_drop_t() RETURNS void LANGUAGE plpgsql AS $$ BEGIN DROP TABLE t; END $$;
+\echo R function-drop :ERROR :SQLSTATE :LAST_ERROR_MESSAGE
+SELECT 'after-function-drop', count(*) FROM t;
+\echo R after-function-drop :ERROR :SQLSTATE
+EXPLAIN DELETE FROM t;
+\echo R explain-plan :ERROR :SQLSTATE
 SELECT 'DROP TABLE t' AS in_string;
 \echo R in-string :ERROR :SQLSTATE
 SELECT 'comment-first' AS first \;
@@ -99,7 +115,9 @@ SQL
 # name|rule of each statement the session sends that must be blocked
 blocked=(drop\|sql.drop-table drop-mixed\|sql.drop-table multi\|sql.drop-table
 	do\|sql.drop-table truncate\|sql.truncate delete\|sql.delete-without-where
-	grant\|priv.grant copy-program\|exfil.copy-program)
+	grant\|priv.grant copy-program\|exfil.copy-program
+	prepare-delete\|sql.delete-without-where explain-delete\|sql.delete-without-where
+	function-drop\|sql.drop-table)
 n_blocked=0
 
 it_dut_start appliance
@@ -139,12 +157,14 @@ it_check "SELECT 'DROP TABLE t' (a string) is not blocked" \
 it_check "a statement starting with the comment -- DROP TABLE t is not blocked (and reached the server)" \
 	bash -c "grep -qx 'comment-second|t' '$out' && grep -qx 'R comment false 00000' '$out'"
 it_check "DELETE FROM t WHERE id = 1 is not blocked" grep -qx 'R delete-where false 00000' "$out"
+it_check "EXPLAIN DELETE FROM t (a plan: nothing runs) is not blocked" \
+	grep -qx 'R explain-plan false 00000' "$out"
 it_check "SELECT * FROM t is not blocked (rows 2..$rows)" \
 	bash -c "grep -qx 'select-all|$((rows - 1))|2|$rows' '$out' && grep -qx 'R select-all false 00000' '$out'"
 it_check "in the same session at the end: t exists with $((rows - 1)) rows and no grants" \
 	grep -qx "final|$((rows - 1))|t" "$out"
-# one R line for the base query, two per blocked statement, five for the rest
-if [[ $(grep -c '^R ' "$out") -ne $((1 + 2 * ${#blocked[@]} + 5)) ]]; then
+# one R line for the base query, two per blocked statement, six for the rest
+if [[ $(grep -c '^R ' "$out") -ne $((1 + 2 * ${#blocked[@]} + 6)) ]]; then
 	it_log "session output:"
 	sed 's/^/    /' "$out" "$IT_TMP/session.err" >&2
 fi

@@ -177,6 +177,67 @@ static void test_do_block(void **state)
 	assert_int_equal(r->st[3].nested, 0);
 }
 
+/* Statements that hold another statement PostgreSQL runs: the inner one is a statement
+ * of its own (split, or lexed as a body), so that rules anchored at a statement's start
+ * judge it. Before, PREPARE d AS DELETE FROM t (then EXECUTE d), EXPLAIN ANALYZE
+ * DELETE FROM t, COPY (DELETE ... RETURNING *) TO STDOUT, CREATE RULE ... DO INSTEAD
+ * DELETE and function bodies that drop a table all passed the destructive pack. */
+static void test_inner_statements(void **state)
+{
+	struct lexed *r = lex("PREPARE d (int) AS DELETE FROM t WHERE id = $1; EXECUTE d(1)");
+
+	(void)state;
+	assert_int_equal(r->n, 3);
+	assert_string_equal(norm(r, 0), "PREPARE D (INT) AS");
+	assert_string_equal(norm(r, 1), "DELETE FROM T WHERE ID = $1");
+	assert_string_equal(raw(r, 1), "DELETE FROM t WHERE id = $1");
+	assert_string_equal(r->st[1].first_kw, "DELETE");
+	assert_string_equal(norm(r, 2), "EXECUTE D (1)");
+
+	/* EXPLAIN runs the statement only with ANALYZE */
+	r = lex("explain (analyze, buffers) delete from t");
+	assert_int_equal(r->n, 2);
+	assert_string_equal(norm(r, 0), "EXPLAIN (ANALYZE, BUFFERS)");
+	assert_string_equal(norm(r, 1), "DELETE FROM T");
+	r = lex("EXPLAIN ANALYZE VERBOSE UPDATE t SET a = 1");
+	assert_int_equal(r->n, 2);
+	assert_string_equal(norm(r, 1), "UPDATE T SET A = 1");
+	r = lex("EXPLAIN VERBOSE DELETE FROM t");
+	assert_int_equal(r->n, 1);
+	assert_string_equal(norm(r, 0), "EXPLAIN VERBOSE DELETE FROM T");
+
+	/* COPY (query) TO: the query as a body; a column list is not one */
+	r = lex("COPY (DELETE FROM t RETURNING *) TO STDOUT");
+	assert_int_equal(r->n, 2);
+	assert_string_equal(norm(r, 1), "DELETE FROM T RETURNING *");
+	assert_int_equal(r->st[1].nested, 1);
+	r = lex("COPY t (a, b) TO STDOUT");
+	assert_int_equal(r->n, 1);
+
+	/* function bodies (quoted or dollar-quoted) like DO bodies; BEGIN ATOMIC bodies */
+	r = lex("CREATE OR REPLACE FUNCTION f() RETURNS void LANGUAGE sql AS 'drop table t'");
+	assert_int_equal(r->n, 2);
+	assert_string_equal(norm(r, 1), "DROP TABLE T");
+	r = lex("CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$ BEGIN DELETE FROM t; RETURN 1; END $$");
+	assert_int_equal(r->n, 3);
+	assert_string_equal(norm(r, 1), "DELETE FROM T");
+	assert_string_equal(norm(r, 2), "RETURN 1");
+	r = lex("CREATE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC DELETE FROM t; END");
+	assert_int_equal(r->n, 3);
+	assert_string_equal(norm(r, 0), "CREATE PROCEDURE P () LANGUAGE SQL BEGIN ATOMIC");
+	assert_string_equal(norm(r, 1), "DELETE FROM T");
+	r = lex("CREATE TABLE x AS SELECT 'drop table t'");   /* AS, then no string */
+	assert_int_equal(r->n, 1);
+
+	/* CREATE RULE ... DO [ALSO|INSTEAD] action */
+	r = lex("CREATE RULE r AS ON INSERT TO t DO INSTEAD DELETE FROM t");
+	assert_int_equal(r->n, 2);
+	assert_string_equal(norm(r, 0), "CREATE RULE R AS ON INSERT TO T DO INSTEAD");
+	assert_string_equal(norm(r, 1), "DELETE FROM T");
+	r = lex("CREATE RULE r AS ON INSERT TO t DO INSTEAD NOTHING");
+	assert_int_equal(r->n, 1);
+}
+
 static void test_do_execute(void **state)
 {
 	struct lexed *r = lex("DO $x$BEGIN EXECUTE 'drop table t'; END$x$");
@@ -485,6 +546,7 @@ int main(void)
 		cmocka_unit_test(test_dollar_quotes),
 		cmocka_unit_test(test_do_block),
 		cmocka_unit_test(test_do_execute),
+		cmocka_unit_test(test_inner_statements),
 		cmocka_unit_test(test_do_quoted_bodies),
 		cmocka_unit_test(test_do_depth_bounded),
 		cmocka_unit_test(test_e_string),
