@@ -348,6 +348,10 @@ static const uint8_t pg_copy_sig[11] = "PGCOPY\n\377\r\n";
 /* <copy_row> of row_fields() and batch_add() for a FunctionCallResponse: one value,
  * length-prefixed, after the message header (not a row of any COPY) */
 #define PG_ROW_FN    4
+/* ... for the text fields of an ErrorResponse or NoticeResponse, and the payload of a
+ * NotificationResponse (mask_text_msg) */
+#define PG_ROW_NOTICE 5
+#define PG_ROW_NOTIFY 6
 
 /* The fields of a DataRow or binary COPY tuple: <nf> length-prefixed values from byte
  * <p> of <m>. <cols>: a DataRow, whose column maps say which are scanned and with which
@@ -398,6 +402,34 @@ static uint32_t row_fields(const struct pg_state *s, const uint8_t *m, uint32_t 
 
 	if (copy_row == PG_ROW_FN)  /* its type is not known: scanned whatever it is */
 		return lp_fields(s, m, len, 5, 1, 0, base, out, skip, max);
+	if (copy_row == PG_ROW_NOTICE || copy_row == PG_ROW_NOTIFY) {
+		/* ErrorResponse/NoticeResponse: (code, string) pairs up to a 0; every string
+		 * but the severity, SQLSTATE, position and source location can quote data
+		 * (a key's value, the row that failed a check, RAISE NOTICE '%', card).
+		 * NotificationResponse: a process id, the channel, the payload. */
+		uint32_t p = 5;
+		if (copy_row == PG_ROW_NOTIFY) {
+			p = 9;
+			p += len > p ? cstr_len(m + p, len - p) + 1 : 0;    /* the channel */
+		}
+		while (p < len && (copy_row == PG_ROW_NOTIFY || m[p])) {
+			uint8_t code = copy_row == PG_ROW_NOTIFY ? 'M' : m[p++];
+			uint32_t vl = p < len ? cstr_len(m + p, len - p) : 0;
+			if (vl && !strchr("SVCFLRPp", code) && k++ >= skip) {
+				if (out) {
+					if (n_out == max)
+						return n_out;
+					out[n_out] = (struct rule_field){ .off = base + p, .len = vl,
+						.col = NULL, .col_rule = -1 };
+				}
+				n_out++;
+			}
+			p += vl + 1;
+			if (copy_row == PG_ROW_NOTIFY)
+				break;
+		}
+		return n_out;
+	}
 	if (copy_row >= 2) {
 		/* A binary COPY tuple: a field count, then each field's length (-1: NULL) and
 		 * bytes; the first CopyData also carries the file header, the last may be the
@@ -535,6 +567,40 @@ static void batch_add(struct pg_state *s, struct batch *b, struct proto_sink *si
 		return;
 	}
 	batch_take(b, start, len, boff, copy_row);
+}
+
+/* Masks the text of server message <fr> (<mode>: PG_ROW_NOTICE for an ErrorResponse or
+ * NoticeResponse, PG_ROW_NOTIFY for a NotificationResponse) in a copy in env->buf,
+ * writes the masked bytes back, and returns the copy (NULL when the message could not
+ * be read whole). Why: such messages quote data - "Key (email)=(jane@example.com)
+ * already exists", "invalid input syntax for type integer: \"4111...\"", RAISE NOTICE
+ * '%', a card; pg_notify('c', card) - and went out unmasked while the same value in a
+ * DataRow was masked. The batch is empty here (flushed before these messages). */
+static const uint8_t *mask_text_msg(struct pg_state *s, struct batch *b,
+				    struct proto_sink *sink, uint16_t res,
+				    const struct pg_framer *fr, uint64_t off, const uint8_t *data,
+				    uint32_t dlen, int mode)
+{
+	const struct proto_env *env = sink->env;
+	uint8_t *m = env->buf;
+	uint32_t n;
+	uint64_t masked = 0;
+
+	if (fr->len > env->buf_cap ||
+	    msg_copy(sink, PROTO_DIR_S2C, fr->msg_start, fr->len, off, data, dlen, m) < 0)
+		return NULL;
+	n = row_fields(s, m, fr->len, mode, 0, b->fields, 0, b->max_fields);
+	if (n) {
+		b->bytes = fr->len;
+		masked = batch_scan(b, sink, res, n);
+		b->bytes = 0;
+	}
+	if (masked) {
+		DP_CNT_ADD(env->cnt, fields_masked, masked);
+		s->res_masked += masked;
+		sink->rewrite(sink->ctx, PROTO_DIR_S2C, fr->msg_start, m, fr->len);
+	}
+	return m;
 }
 
 /* ---- events for the recorder ---- */
@@ -1387,7 +1453,7 @@ static int on_server_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 	/* the messages below read themselves whole with whole_msg(), which reuses the
 	 * batch's env->buf: scan and release the rows before them (and, for a
 	 * ReadyForQuery, before an error injected in front of it) */
-	if (b->active && fr->type && strchr("THZCEn", fr->type))
+	if (b->active && fr->type && strchr("THZCEnNA", fr->type))
 		batch_flush(s, b, sink, res);
 	/* 1: the answer to a Describe the appliance added, removed below */
 	int added = rq_answer(s, sink, fr->type);
@@ -1443,16 +1509,27 @@ static int on_server_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 	case 'G':
 		s->copy_in = 1;     /* until the client's CopyDone or CopyFail */
 		break;
+	case 'N':
+	case 'A':
+		if (s->results == 1)
+			mask_text_msg(s, b, sink, res, fr, off, data, dlen,
+				      fr->type == 'N' ? PG_ROW_NOTICE : PG_ROW_NOTIFY);
+		break;
 	case 'C':
-	case 'E':
+	case 'E': {
+		/* an error is recorded as the client gets it: masked */
+		const uint8_t *m = fr->type == 'E' && s->results == 1 ?
+			mask_text_msg(s, b, sink, res, fr, off, data, dlen, PG_ROW_NOTICE) : NULL;
 		if (sink->event) {
-			const uint8_t *m = whole_msg(fr, PROTO_DIR_S2C, sink, off, data, dlen);
+			if (m == NULL)
+				m = whole_msg(fr, PROTO_DIR_S2C, sink, off, data, dlen);
 			if (fr->type == 'C')
 				ev_result(s, sink, m, fr->len);
 			else
 				ev_error(sink, m, fr->len);
 		}
 		break;
+	}
 	case 'Z': {
 		const uint8_t *m = whole_msg(fr, PROTO_DIR_S2C, sink, off, data, dlen);
 		s->rfq_seen++;

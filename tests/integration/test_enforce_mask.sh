@@ -169,6 +169,26 @@ else
 	tail -n 10 "$IT_TMP/pipeline.out" | sed 's/^/    /'
 fi
 
+# Data quoted in errors, notices and notifications: a unique violation's detail, a
+# failed cast, RAISE NOTICE and a NOTIFY payload. Before, these went out unmasked
+# (and the error was recorded as it was) while the same card in a row was masked.
+# (A 16-digit number cast to int fails as "value ... is out of range".)
+srv_psql -c "CREATE UNIQUE INDEX cards_card ON cards (card)" >/dev/null ||
+	it_die "unique index on cards.card directly on the server"
+v=$(it_psql -v ON_ERROR_STOP=0 -c "INSERT INTO cards (id, card) VALUES (99, '4111 1111 1111 1111')" \
+	-c "SELECT card::int FROM cards WHERE id = 3" \
+	-c "DO \$\$ BEGIN RAISE NOTICE 'card %', (SELECT card FROM cards WHERE id = 1); END \$\$" \
+	-c "LISTEN c" -c "SELECT pg_notify('c', card) FROM cards WHERE id = 3" 2>&1) || true
+if grep -q 'Key (card)=(\*\*\*\* \*\*\*\* \*\*\*\* 1111) already exists' <<<"$v" &&
+	grep -q 'value "\*\*\*\*\*\*\*\*\*\*\*\*1111" is out of range for type integer' <<<"$v" &&
+	grep -q 'NOTICE:  card \*\*\*\* \*\*\*\* \*\*\*\* 1111' <<<"$v" &&
+	grep -q 'with payload "\*\*\*\*\*\*\*\*\*\*\*\*1111"' <<<"$v" && ! grep -q '4111' <<<"$v"; then
+	it_pass "cards quoted in an error detail, a cast error, a NOTICE and a NOTIFY payload arrive masked"
+else
+	it_fail "errors, notices or notifications not masked as expected:"
+	sed 's/^/    | /' <<<"$v" | head -n 20
+fi
+
 # A FunctionCall's value (FunctionCallResponse): lo_get (OID 3458) returns a large
 # object's bytes, raw in binary format. Before, it went out unscanned: SELECT lo_get()
 # came back masked and the same call through a FunctionCall did not.
@@ -223,9 +243,10 @@ log=$IT_TMP/tollgated.$IT_TG_RUN.log
 v=$(it_counter_sum "$log" fields_masked) || v=none
 # 12 fields per run of the small table (psql, pg_extquery in text and in binary), 6 in
 # the binary COPY (3 cards, 3 e-mails), 4 + 4 ssn in the run without Describe and the
-# query before it, 200 ssn (by name) in the pipeline, 1 in the FunctionCall's value (one field holding both), one per big
+# query before it, 200 ssn (by name) in the pipeline, 4 in the error, notice and
+# notification messages, 1 in the FunctionCall's value (one field holding both), one per big
 # row, one per COPY row
-want=$((3 * 12 + 6 + 8 + 200 + 1 + big_rows + copy_rows))
+want=$((3 * 12 + 6 + 8 + 200 + 4 + 1 + big_rows + copy_rows))
 it_check "tollgated counted fields_masked $v, want $want" [ "$v" == "$want" ]
 v=$(it_counter_sum "$log" pg_requests_untracked) || v=none
 it_check "the pipeline outran the request tracking (pg_requests_untracked $v)" [ "${v:-0}" -ge 1 ]

@@ -2248,6 +2248,96 @@ static void test_tracking_resumes_after_sync_only(void **state)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
+/* ---- data quoted in errors, notices and notifications ---- */
+
+/* Field rules that mask every digit of a field holding a run of 16 digits. */
+static int mask_digits(void *rules, void *scratch, uint8_t proto, uint16_t res, uint8_t *buf,
+		       uint32_t len, const struct rule_field *fields, unsigned n,
+		       struct rule_mask_stats *st)
+{
+	(void)rules; (void)scratch; (void)proto; (void)res; (void)len;
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t *f = buf + fields[i].off;
+		if (memmem(f, fields[i].len, "4111111111111111", 16) == NULL)
+			continue;
+		for (uint32_t j = 0; j < fields[i].len; j++)
+			if (f[j] >= '0' && f[j] <= '9')
+				f[j] = '*';
+		st->fields_masked++;
+	}
+	return 0;
+}
+
+static struct dp_policy digits_policy = {
+	.ops = { .has_result_rules = has_results, .mask_fields = mask_digits },
+};
+
+/* ErrorResponse with SQLSTATE 23505, message <msg> and detail <detail>. */
+static void error_msg(struct msg *m, const char *msg, const char *detail)
+{
+	struct msg e = { .n = 0 };
+
+	putb(&e, "SERROR\0VERROR\0C23505\0M", 22);
+	putb(&e, msg, (uint16_t)(strlen(msg) + 1));
+	e.b[e.n++] = 'D';
+	putb(&e, detail, (uint16_t)(strlen(detail) + 1));
+	e.b[e.n++] = 0;
+	typed(m, 'E', e.b, e.n);
+}
+
+/* An ErrorResponse, a NoticeResponse and a NotificationResponse can quote data ("Key
+ * (card)=(4111...) already exists", RAISE NOTICE '%', pg_notify('c', card)). They went
+ * out unmasked while the same value in a DataRow was masked; the recording kept the
+ * error as it was. They are masked like result fields now: the SQLSTATE and severity
+ * are left alone, and the recorded error is the masked one. */
+static void test_error_notice_notify_masked(void **state)
+{
+	struct tconv *t = *state;
+	struct msg c = { .n = 0 }, s = { .n = 0 }, m = { .n = 0 }, want = { .n = 0 }, v = { .n = 0 };
+	struct rte_ring *r = rte_ring_create_elem("test_pg_err", sizeof(struct tg_event), 64,
+						  SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	struct tg_event ev;
+	unsigned errors = 0;
+
+	assert_non_null(r);
+	policy_start(t, &digits_policy, &c, &s);
+	t->w->ev_ring = r;
+	error_msg(&m, "duplicate 4111111111111111", "Key (card)=(4111111111111111) already exists.");
+	typed(&m, 'Z', "I", 1);
+	putb(&v, "SNOTICE\0VNOTICE\0C00000\0Mcard 4111111111111111\0", 46);
+	v.b[v.n++] = 0;
+	typed(&m, 'N', v.b, v.n);
+	v.n = 0;
+	put32(&v, 4242);
+	putb(&v, "c4111111111111111\0" "4111111111111111\0", 35);
+	typed(&m, 'A', v.b, v.n);
+	tconv_send_bytes(t, 1, m.b, m.n);
+	tconv_drain(t);
+	error_msg(&want, "duplicate ****************", "Key (card)=(****************) already exists.");
+	typed(&want, 'Z', "I", 1);
+	v.n = 0;
+	putb(&v, "SNOTICE\0VNOTICE\0C00000\0Mcard ****************\0", 46);
+	v.b[v.n++] = 0;
+	typed(&want, 'N', v.b, v.n);
+	v.n = 0;
+	put32(&v, 4242);
+	putb(&v, "c4111111111111111\0" "****************\0", 35);  /* the channel is a name */
+	typed(&want, 'A', v.b, v.n);
+	putb(&s, want.b, want.n);
+	assert_true(tconv_rx_eq(t, 1, s.b, s.n));
+	assert_int_equal(TCONV_CNT(t, fields_masked), 4);
+	while (rte_ring_sc_dequeue_elem(r, &ev, sizeof(ev)) == 0)
+		if (ev.type == EV_ERROR) {
+			assert_string_equal(ev.u.error.code, "23505");
+			assert_string_equal(ev.u.error.text, "duplicate ****************");
+			errors++;
+		}
+	assert_int_equal(errors, 1);
+	t->w->ev_ring = NULL;
+	rte_ring_free(r);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
 /* GSSENCRequest, like SSLRequest, is answered 'N' for the server under tls = refuse;
  * a CancelRequest passes unchanged and is no start-up. */
 static void test_gssenc_refused_cancel_passes(void **state)
@@ -2294,6 +2384,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fncall_then_blocked_parse, setup, teardown),
 		cmocka_unit_test(test_fncall_result_scanned),
 		cmocka_unit_test(test_fn_sql),
+		cmocka_unit_test_setup_teardown(test_error_notice_notify_masked, setup, teardown),
 		cmocka_unit_test(test_row_too_large_alert),
 		cmocka_unit_test_setup_teardown(test_copy_in_extended_syncs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_at_sync, setup, teardown),
