@@ -69,6 +69,7 @@ struct cfg {
 	uint64_t rec_map_size;        /* LMDB map size, bytes */
 	uint32_t rec_ring_size;       /* events per worker ring (power of two) */
 	uint32_t rec_batch_ms;        /* a write transaction at least this often */
+	uint8_t  rec_mask_statements; /* field rules mask recorded statements' text */
 	uint32_t rec_max_age_s;       /* retention by age (0 = keep) */
 	uint64_t rec_max_bytes;       /* retention by size (0 = no limit) */
 	/* management API */

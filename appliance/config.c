@@ -207,6 +207,7 @@ static const struct cfg_directive cfg_root_dirs[] = {
 	CFG_NUM("recorder.map_size", CFG_T_SIZE, struct cfg, rec_map_size, 1ll << 20, 1ll << 40, "bytes"),
 	CFG_NUM("recorder.ring_size", CFG_T_INT, struct cfg, rec_ring_size, 1024, 1 << 20, NULL),
 	CFG_NUM("recorder.batch_ms", CFG_T_INT, struct cfg, rec_batch_ms, 1, 1000, "milliseconds"),
+	CFG_BOOL("recorder.mask_statements", struct cfg, rec_mask_statements),
 	CFG_NUM("recorder.retention_age", CFG_T_SECONDS, struct cfg, rec_max_age_s, 0, 3650 * 86400, "seconds"),
 	CFG_NUM("recorder.retention_size", CFG_T_SIZE, struct cfg, rec_max_bytes, 0, 1ll << 40, "bytes"),
 	CFG_NAMES("recorder.policy", CFG_T_ENUM, struct cfg, dp.record, cfg_record_names),
@@ -300,6 +301,7 @@ void cfg_defaults(struct cfg *c)
 	c->rec_map_size = 1ull << 30;
 	c->rec_ring_size = 16384;
 	c->rec_batch_ms = 50;
+	c->rec_mask_statements = 1;
 	c->rec_max_age_s = 30 * 86400;
 	c->mgmt_max_body = 1u << 20;
 }

@@ -158,6 +158,10 @@ char *tgd_ops_metrics_text(struct tgd *d)
 				sb_printf(&b, "tollgate_rule_verdicts_total{rule=\"%s\",action=\"%s\"} %"
 					  PRIu64 "\n", d->verdicts[k].rule, action_names[a],
 					  d->verdicts[k].n[a]);
+	sb_printf(&b, "# HELP tollgate_recorder_statements_masked_total Recorded statements whose "
+		  "text field rules masked (recorder.mask_statements)\n# TYPE "
+		  "tollgate_recorder_statements_masked_total counter\n"
+		  "tollgate_recorder_statements_masked_total %" PRIu64 "\n", d->rec_statements_masked);
 	sb_printf(&b, "# HELP tollgate_recorder_unavailable 1: recorder.dir is set but its store "
 		  "could not be opened, nothing is recorded\n# TYPE tollgate_recorder_unavailable "
 		  "gauge\ntollgate_recorder_unavailable %d\n", d->rec_unavailable ? 1 : 0);

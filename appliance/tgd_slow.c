@@ -17,6 +17,7 @@
 #include <rte_errno.h>
 #include "appliance/tgd-t.h"
 #include "appliance/tgd_ops.h"
+#include "appliance/tgd_recmask.h"
 #include "common/tg_clock.h"
 #include "common/tg_log.h"
 #include "dataplane/dp_counters.h"
@@ -152,6 +153,7 @@ static unsigned slow_drain(struct slow_state *s)
 			more = 1;
 		if (n) {
 			/* a failed batch is counted by the recorder (events_lost) */
+			tgd_mask_statements(d, s->batch, n);
 			count_verdicts(d, s->batch, n);
 			rec_write(d->rec, s->batch, n);
 			total += n;
@@ -280,6 +282,7 @@ void tgd_slow_fini(struct tgd *d)
 		rec_close(d->rec);
 		d->rec = NULL;
 	}
+	tgd_mask_statements_fini(d);
 	for (uint16_t i = 0; i < d->n_workers_init; i++) {
 		rte_ring_free(d->ev_ring[i]);
 		rte_ring_free(d->ctl_ring[i]);

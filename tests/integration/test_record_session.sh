@@ -5,8 +5,8 @@
 # HTTPS API (tests/integration/data/record_lib.sh). One psql session, application
 # name "tg-rec-session", sends a SELECT, a DROP TABLE (blocked by sql.drop-table), a
 # SELECT of card numbers (two of three fields masked by pii.card; the third fails the
-# Luhn check), an INSERT holding the marker literal 'MARKER12345' and an UPDATE ...
-# WHERE. Then, with the auditor token:
+# Luhn check), an INSERT holding the marker literal 'MARKER12345' and an e-mail
+# address (recorded masked: recorder.mask_statements) and an UPDATE ... WHERE. Then, with the auditor token:
 #   - GET /v1/sessions (and its user/resource/verdict filters) lists the session with
 #     the right user, database, application, resource, addresses and counts;
 #   - GET /v1/sessions/{id}/events has every statement in order, with its verdict and
@@ -47,7 +47,7 @@ cat >"$sql" <<'SQL'
 SELECT count(*) FROM cards;
 DROP TABLE cards;
 SELECT id, card FROM cards ORDER BY id;
-INSERT INTO cards VALUES (4, 'MARKER12345', 'none');
+INSERT INTO cards VALUES (4, 'MARKER12345', 'jane@example.com');
 UPDATE cards SET name = 'updated' WHERE id = 4;
 SQL
 out=$IT_TMP/session.out
@@ -110,7 +110,7 @@ want_re=(
 	'^8 rows - - - - - \| 2\|\*\*\*\* \*\*\*\* \*\*\*\* 0004$'
 	'^9 rows - - - - - \| 3\|4111 1111 1111 1112$'
 	'^10 result - - 3 2 SELECT 3 \| $'
-	"^11 command allow - - - - \\| INSERT INTO CARDS VALUES \\(4, 'MARKER12345', 'none'\\)\$"
+	"^11 command allow - - - - \\| INSERT INTO CARDS VALUES \\(4, 'MARKER12345', 'j\\*\\*\\*@\\*\\*\\*\\*\\*\\*\\*\\.\\*\\*\\*'\\)\$"
 	'^12 result - - 0 0 INSERT 0 1 \| $'
 	"^13 command allow - - - - \\| UPDATE CARDS SET NAME = 'updated' WHERE ID = 4\$"
 	'^14 result - - 0 0 UPDATE 1 \| $'
@@ -142,7 +142,7 @@ awk '/^ *\+[0-9.]+s  > / { sub(/^ *\+[0-9.]+s  > /, ""); printf "> %s\n", $0; ne
 	/^ +(ALLOW|BLOCK|MASK|ALERT|REVIEW|RESET)( |$)/ { sub(/^ +/, ""); print }' \
 	"$IT_TMP/replay.out" >"$IT_TMP/replay.cmds"
 want=$(printf '%s\n' '> SELECT COUNT (*) FROM CARDS' ALLOW '> DROP TABLE CARDS' 'BLOCK sql.drop-table' \
-	'> SELECT ID, CARD FROM CARDS ORDER BY ID' ALLOW "> INSERT INTO CARDS VALUES (4, 'MARKER12345', 'none')" ALLOW \
+	'> SELECT ID, CARD FROM CARDS ORDER BY ID' ALLOW "> INSERT INTO CARDS VALUES (4, 'MARKER12345', 'j***@*******.***')" ALLOW \
 	"> UPDATE CARDS SET NAME = 'updated' WHERE ID = 4" ALLOW)
 if [[ $rc -eq 0 && $(sed 's/COUNT(\*)/COUNT (*)/' "$IT_TMP/replay.cmds") == "$want" ]] &&
 	grep -q '< SELECT 3: 3 rows, 2 fields masked' "$IT_TMP/replay.out"; then

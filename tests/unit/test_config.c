@@ -356,6 +356,13 @@ static void test_big_integers(void **state)
 	/* recorder text: normalized by default, raw on request, nothing else */
 	assert_int_equal(load_text(c, "recorder = { dir = \"\"; };\n", err, sizeof(err)), 0);
 	assert_int_equal(c->dp.record_raw, 0);
+	assert_int_equal(c->rec_mask_statements, 1);    /* recorded statements masked */
+	assert_int_equal(load_text(c, "recorder = { mask_statements = false; };\n", err,
+				   sizeof(err)), 0);
+	assert_int_equal(c->rec_mask_statements, 0);
+	assert_int_equal(load_text(c, "recorder = { mask_statements = \"yes\"; };\n", err,
+				   sizeof(err)), -1);
+	assert_non_null(strstr(err, "recorder.mask_statements"));
 	assert_int_equal(load_text(c, "recorder = { text = \"raw\"; policy = \"must_record\"; };\n",
 				   err, sizeof(err)), 0);
 	assert_int_equal(c->dp.record_raw, 1);
