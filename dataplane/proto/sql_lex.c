@@ -160,7 +160,10 @@ struct sl_stmt {
 	uint8_t watch;                /* W_*: its later words are looked at */
 	uint8_t analyze;              /* W_EXPLAIN: ANALYZE is among the options */
 	uint8_t prev_begin;           /* W_CREATE: the previous word was BEGIN */
-	uint8_t rule_do;              /* W_CREATE: DO of CREATE RULE seen */
+	uint8_t rule_do;              /* W_CREATE: DO of CREATE RULE seen (2: and the '(' of
+	                               * a parenthesized action list) */
+	uint8_t analyze_off;          /* W_EXPLAIN: the last option word was ANALYZE, inside
+	                               * parentheses (a FALSE/OFF after it undoes it) */
 	uint16_t ntok;                /* tokens so far (saturating) */
 	uint32_t copy_start;          /* W_COPY: raw offset after its '(' (0: none) */
 	int32_t paren;                /* parenthesis depth */
@@ -778,6 +781,7 @@ static void stmt_begin(struct sl_lexer *L)
 	st->analyze = 0;
 	st->prev_begin = 0;
 	st->rule_do = 0;
+	st->analyze_off = 0;
 	st->ntok = 0;
 	st->copy_start = 0;
 	st->raw_off = L->tok_pos;
@@ -894,8 +898,11 @@ static int watch_word_before(struct sl_lexer *L, uint32_t n)
 
 	if (st->watch == W_EXPLAIN) {
 		if (st->paren > 0) {
-			if (kw_is(L, n, "ANALYZE") || kw_is(L, n, "ANALYSE"))
-				st->analyze = 1;
+			/* (ANALYZE), (ANALYZE true), but not (ANALYZE false) / (ANALYZE off) */
+			if (st->analyze_off && (kw_is(L, n, "FALSE") || kw_is(L, n, "OFF")))
+				st->analyze = 0;
+			st->analyze_off = kw_is(L, n, "ANALYZE") || kw_is(L, n, "ANALYSE");
+			st->analyze |= st->analyze_off;
 			return 0;
 		}
 		if (kw_in(L, n, explain_opt_kw)) {
@@ -909,7 +916,8 @@ static int watch_word_before(struct sl_lexer *L, uint32_t n)
 		stmt_end(L, L->tok_pos);
 		return 1;
 	}
-	if (st->watch == W_CREATE && st->rule_do && st->paren == 0) {
+	/* the action, or the first of a parenthesized list (the next ones follow a ';') */
+	if (st->watch == W_CREATE && st->rule_do && st->paren == (st->rule_do == 2)) {
 		if (kw_is(L, n, "ALSO") || kw_is(L, n, "INSTEAD"))
 			return 0;
 		st->watch = W_NONE;
@@ -1741,6 +1749,9 @@ static void lex_run(struct sl_lexer *L)
 				/* COPY (query): the query right after COPY is a body */
 				if (L->st.watch == W_COPY && L->st.ntok == 2 && L->st.paren == 0)
 					L->st.copy_start = s->pos;
+				/* CREATE RULE ... DO INSTEAD ( action; ... ) */
+				if (L->st.watch == W_CREATE && L->st.rule_do == 1 && L->st.paren == 0)
+					L->st.rule_do = 2;
 				L->st.paren++;
 			}
 			break;

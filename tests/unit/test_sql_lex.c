@@ -236,6 +236,18 @@ static void test_inner_statements(void **state)
 	assert_string_equal(norm(r, 1), "DELETE FROM T");
 	r = lex("CREATE RULE r AS ON INSERT TO t DO INSTEAD NOTHING");
 	assert_int_equal(r->n, 1);
+	/* a parenthesized action list: the first action is split off too */
+	r = lex("CREATE RULE r AS ON INSERT TO t DO ALSO (DELETE FROM t; UPDATE u SET a = 1)");
+	assert_int_equal(r->n, 3);
+	assert_string_equal(norm(r, 1), "DELETE FROM T");
+	assert_string_equal(norm(r, 2), "UPDATE U SET A = 1)");
+	/* EXPLAIN (ANALYZE false) runs nothing: not split */
+	r = lex("EXPLAIN (ANALYZE false, COSTS off) DELETE FROM t");
+	assert_int_equal(r->n, 1);
+	r = lex("EXPLAIN (ANALYZE true) DELETE FROM t");
+	assert_int_equal(r->n, 2);
+	r = lex("EXPLAIN (COSTS off, ANALYZE) DELETE FROM t");
+	assert_int_equal(r->n, 2);
 }
 
 static void test_do_execute(void **state)
