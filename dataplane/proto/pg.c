@@ -3,6 +3,7 @@
 #include <string.h>
 #include <strings.h>
 #include "dataplane/proto/pg.h"
+#include "dataplane/proto/pg_wire.h"
 #include "dataplane/proto/sql_lex.h"
 #include "dataplane/flow-t.h"
 #include "dataplane/dp_counters.h"
@@ -12,30 +13,12 @@ _Static_assert(sizeof(struct pg_state) <= FLOW_DEC_STATE_SIZE, "pg_state fits in
 #define BATCH_MAX_ROWS   512          /* rows scanned by one rule_mask_fields call at most */
 #define BATCH_MAX_FIELDS 8192
 
-static inline uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline uint16_t be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
 /* Length of the NUL-terminated string at <p>, at most <max>. */
 static inline uint32_t cstr_len(const uint8_t *p, uint32_t max)
 {
 	const uint8_t *z = memchr(p, 0, max);
 
 	return z ? (uint32_t)(z - p) : max;
-}
-
-static inline void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
 }
 
 uint32_t pg_build_error(uint8_t *out, uint32_t cap, const char *sqlstate, const char *msg,
@@ -272,15 +255,17 @@ static void release_to(struct batch *b, int dir, uint64_t end, struct proto_sink
 		sink->release(sink->ctx, dir, end);
 }
 
-/* Masks the first <n> of b->fields in the batch's rows; returns the fields masked. */
-static uint64_t batch_scan(struct batch *b, struct proto_sink *sink, uint16_t res, uint32_t n)
+/* Masks the first <n> of b->fields, which lie in the first <bytes> of env->buf; returns
+ * the fields masked. */
+static uint64_t batch_scan(struct batch *b, struct proto_sink *sink, uint16_t res, uint32_t bytes,
+			   uint32_t n)
 {
 	const struct proto_env *env = sink->env;
 	struct rule_mask_stats st = { 0 };
 
 	if (n && env->pol->mask_fields &&
 	    env->pol->mask_fields(env->pol->rules, env->scratch, DP_PROTO_PG, res, env->buf,
-				  b->bytes, b->fields, n, &st) < 0)
+				  bytes, b->fields, n, &st) < 0)
 		DP_CNT_INC(env->cnt, rule_scan_error);
 	return st.fields_masked;
 }
@@ -312,7 +297,7 @@ static void batch_finish(struct pg_state *s, struct batch *b, struct proto_sink 
 static void batch_flush(struct pg_state *s, struct batch *b, struct proto_sink *sink, uint16_t res)
 {
 	if (b->active)
-		batch_finish(s, b, sink, batch_scan(b, sink, res, b->n_fields));
+		batch_finish(s, b, sink, batch_scan(b, sink, res, b->bytes, b->n_fields));
 }
 
 /* Adds row message <len> bytes at stream offset <start>, at <boff> in env->buf, to the
@@ -493,7 +478,7 @@ static void wide_row(struct pg_state *s, struct batch *b, struct proto_sink *sin
 	for (uint32_t skip = 0;
 	     (got = row_fields(s, env->buf, len, copy_row, 0, b->fields, skip, b->max_fields)) > 0;
 	     skip += got)
-		masked += batch_scan(b, sink, res, got);
+		masked += batch_scan(b, sink, res, b->bytes, got);
 	batch_finish(s, b, sink, masked);
 }
 
@@ -590,11 +575,8 @@ static const uint8_t *mask_text_msg(struct pg_state *s, struct batch *b,
 	    msg_copy(sink, PROTO_DIR_S2C, fr->msg_start, fr->len, off, data, dlen, m) < 0)
 		return NULL;
 	n = row_fields(s, m, fr->len, mode, 0, b->fields, 0, b->max_fields);
-	if (n) {
-		b->bytes = fr->len;
-		masked = batch_scan(b, sink, res, n);
-		b->bytes = 0;
-	}
+	if (n)
+		masked = batch_scan(b, sink, res, fr->len, n);
 	if (masked) {
 		DP_CNT_ADD(env->cnt, fields_masked, masked);
 		s->res_masked += masked;
@@ -644,19 +626,27 @@ static void ev_command(struct proto_sink *sink, const char *norm, uint32_t nlen,
 	sink->event(sink->ctx, &ev);
 }
 
+/* Records what the appliance itself decided, not a rule: a command event with <action>,
+ * rule <id> ("dataplane.<setting>") and <text> (<n> bytes) saying what it was. */
+static void ev_note(struct proto_sink *sink, uint8_t action, const char *id, const char *text,
+		    int n)
+{
+	struct rule_verdict v = { .action = action, .rule = -1, .id = id };
+
+	ev_command(sink, text, (uint32_t)n, text, (uint32_t)n, &v, 0);
+}
+
 /* A result row of <len> bytes went to the client unmasked: larger than the decoder can
  * hold (max_hold_bytes, or its buffer), with hold_overflow = stream. Counted
  * (hold_overflow) and recorded as an alert, so that the session's recording says which
  * result it was (issue 3: "stream through unmasked with a counter and alert"). */
 static void ev_unmasked(struct proto_sink *sink, uint32_t len)
 {
-	struct rule_verdict v = { .action = RULE_ALERT, .rule = -1,
-				  .id = "dataplane.hold_overflow" };
 	char text[96];
 	int n = snprintf(text, sizeof(text), "(a result row of %u bytes went out unmasked: "
 			 "larger than the appliance holds)", len);
 
-	ev_command(sink, text, (uint32_t)n, text, (uint32_t)n, &v, 0);
+	ev_note(sink, RULE_ALERT, "dataplane.hold_overflow", text, n);
 }
 
 static void ev_auth(struct pg_state *s, struct proto_sink *sink)
@@ -910,7 +900,6 @@ static void on_startup(struct pg_state *s, const uint8_t *m, uint32_t len)
 static void ev_unjudged(const struct pg_framer *fr, struct proto_sink *sink, uint8_t action,
 			uint32_t fn_oid)
 {
-	struct rule_verdict v = { .action = action, .rule = -1, .id = "dataplane.unjudged" };
 	char text[80];
 	int n = fn_oid ? snprintf(text, sizeof(text), "(a FunctionCall of function OID %u, "
 				  "not judged)", fn_oid) :
@@ -918,7 +907,7 @@ static void ev_unjudged(const struct pg_framer *fr, struct proto_sink *sink, uin
 				  fr->type == 'P' ? "a Parse" : fr->type == 'F' ? "a FunctionCall" :
 				  "a Query", fr->len);
 
-	ev_command(sink, text, (uint32_t)n, text, (uint32_t)n, &v, 0);
+	ev_note(sink, action, "dataplane.unjudged", text, n);
 }
 
 /* Removes client bytes [from, to) from the stream; if the editor cannot, resets the
@@ -938,6 +927,25 @@ static void unjudged_reset(const struct pg_framer *fr, struct proto_sink *sink, 
 	DP_CNT_INC(sink->env->cnt, cmd_unjudged_reset);
 	ev_unjudged(fr, sink, RULE_RESET, fn_oid);
 	sink->reset(sink->ctx);
+}
+
+/* Queues error <text> for a request the server never saw, to go before (<after> 0) or
+ * right after, with its own ReadyForQuery (<after> 1), the server's <sync>-th
+ * ReadyForQuery. Returns 0, or -1 after resetting the session: two already wait. */
+static int pend_err(struct pg_state *s, struct proto_sink *sink, uint32_t sync, uint8_t after,
+		    const char *text)
+{
+	struct pg_pending_err *pe;
+
+	if (s->n_err >= 2) {
+		sink->reset(sink->ctx);
+		return -1;
+	}
+	pe = &s->err[s->n_err++];
+	pe->sync = sync;
+	pe->after = after;
+	snprintf(pe->text, sizeof(pe->text), "%.*s", (int)sizeof(pe->text) - 1, text);
+	return 0;
 }
 
 /* Refuses client message <fr> (a Query, FunctionCall or Parse ending at <end>) in the
@@ -963,14 +971,8 @@ static int refuse_msg(struct pg_state *s, struct pg_framer *fr, struct proto_sin
 	if (fr->type != 'P' && s->syncs_fwd > s->rfq_seen) {
 		/* earlier requests are still unanswered (a pipelining client): answered
 		 * now, the error would overtake their answers; it waits for the last one */
-		if (s->n_err >= 2) {
-			sink->reset(sink->ctx);
+		if (pend_err(s, sink, s->syncs_fwd, 1, text) < 0)
 			return -1;
-		}
-		struct pg_pending_err *pe = &s->err[s->n_err++];
-		pe->sync = s->syncs_fwd;
-		pe->after = 1;
-		snprintf(pe->text, sizeof(pe->text), "%.*s", (int)sizeof(pe->text) - 1, text);
 	} else if (fr->type != 'P') {
 		uint8_t reply[256];
 		uint32_t n = pg_build_error(reply, sizeof(reply), "42501", text, s->txn, 1);
@@ -980,15 +982,9 @@ static int refuse_msg(struct pg_state *s, struct pg_framer *fr, struct proto_sin
 		}
 	} else {
 		/* the error goes out before the server's answer to the next Sync */
-		if (s->n_err >= 2) {
-			sink->reset(sink->ctx);
+		if (pend_err(s, sink, s->syncs_fwd + 1, 0, text) < 0)
 			return -1;
-		}
 		s->discard = 1;
-		struct pg_pending_err *pe = &s->err[s->n_err++];
-		pe->sync = s->syncs_fwd + 1;
-		pe->after = 0;
-		snprintf(pe->text, sizeof(pe->text), "%.*s", (int)sizeof(pe->text) - 1, text);
 	}
 	sink->release(sink->ctx, PROTO_DIR_C2S, end);
 	return 0;
@@ -1027,6 +1023,15 @@ static int unjudged(struct pg_state *s, struct pg_framer *fr, struct proto_sink 
 			DP_CNT_INC(env->cnt, cmd_unjudged_blocked);
 		return 1;
 	}
+}
+
+/* Whether result rules (field or column) are in force for this flow's resource. */
+static int result_rules(const struct proto_env *env)
+{
+	const struct proto_policy *pol = env->pol;
+
+	return pol->has_result_rules &&
+	       pol->has_result_rules(pol->rules, DP_PROTO_PG, env->res_id);
 }
 
 /* Whether statements are judged on this flow: command rules are loaded for PostgreSQL
@@ -1102,17 +1107,14 @@ static void ev_bind(struct proto_sink *sink, struct pg_framer *fr, uint64_t off,
  * dataplane.replication: removed (the server sees nothing), answered FATAL 42501 for
  * the server, and recorded. The client ends the connection; one that sends another
  * start-up instead gets it judged like the first. Returns 0. */
-static int refuse_replication(struct pg_state *s, struct pg_framer *fr,
-			      struct proto_sink *sink, uint64_t end)
+static int refuse_replication(struct pg_framer *fr, struct proto_sink *sink, uint64_t end)
 {
 	static const char text[] = "replication connections are refused by policy "
 				   "(dataplane.replication)";
-	struct rule_verdict v = { .action = RULE_BLOCK, .rule = -1,
-				  .id = "dataplane.replication" };
+	static const char what[] = "(a replication start-up, refused)";
 	uint8_t reply[160];
 	uint32_t n = pg_build_error(reply, sizeof(reply), "42501", text, 0, 0);
 
-	(void)s;
 	if (cut(sink, fr->msg_start, end) < 0)
 		return 0;
 	/* a start-up is refused with severity FATAL (the server's own, for a connection it
@@ -1124,8 +1126,7 @@ static int refuse_replication(struct pg_state *s, struct pg_framer *fr,
 		return 0;
 	}
 	DP_CNT_INC(sink->env->cnt, pg_replication_refused);
-	static const char what[] = "(a replication start-up, refused)";
-	ev_command(sink, what, sizeof(what) - 1, what, sizeof(what) - 1, &v, 0);
+	ev_note(sink, RULE_BLOCK, "dataplane.replication", what, sizeof(what) - 1);
 	sink->release(sink->ctx, PROTO_DIR_C2S, end);
 	return 0;
 }
@@ -1148,12 +1149,10 @@ static void on_execute(struct pg_state *s, struct proto_sink *sink, const uint8_
 		       uint32_t len, int after_desc)
 {
 	const struct proto_env *env = sink->env;
-	const struct proto_policy *pol = env->pol;
 	uint8_t *desc = env->aux;      /* free on the client side (the batch is the server's) */
 	uint32_t nl = m && len >= 6 ? cstr_len(m + 5, len - 5) : 0;
 
-	if (pol->has_result_rules == NULL ||
-	    !pol->has_result_rules(pol->rules, DP_PROTO_PG, env->res_id)) {
+	if (!result_rules(env)) {
 		rq_forward(s, sink, PG_RQ_EXEC_BLIND);  /* nothing to mask by column */
 		return;
 	}
@@ -1213,7 +1212,7 @@ static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 				on_startup(s, m, fr->len);
 			ev_auth(s, sink);
 			if (s->replication && env->cfg->replication == DP_REPLICATION_REFUSE)
-				return refuse_replication(s, fr, sink, end);
+				return refuse_replication(fr, sink, end);
 			if (s->replication)
 				DP_CNT_INC(env->cnt, pg_replication_allowed);
 			fr->untyped = 0;
@@ -1445,11 +1444,8 @@ static int on_server_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 	}
 	/* whether result rules apply is asked again at each result set (RowDescription,
 	 * CopyOutResponse): a reload that adds masking rules covers sessions already open */
-	if (s->results == 0 || fr->type == 'T' || fr->type == 'H' || fr->type == 'V') {
-		const struct proto_policy *pol = env->pol;
-		s->results = (pol->has_result_rules &&
-			      pol->has_result_rules(pol->rules, DP_PROTO_PG, res)) ? 1 : 2;
-	}
+	if (s->results == 0 || fr->type == 'T' || fr->type == 'H' || fr->type == 'V')
+		s->results = result_rules(env) ? 1 : 2;
 	/* the messages below read themselves whole with whole_msg(), which reuses the
 	 * batch's env->buf: scan and release the rows before them (and, for a
 	 * ReadyForQuery, before an error injected in front of it) */
@@ -1615,11 +1611,9 @@ static int pg_feed(void *st, int dir, uint64_t off, const uint8_t *data, uint32_
 				 * ran nothing */
 				static const char what[] = "(encryption accepted by the server: "
 							   "the rest of the session is not inspected)";
-				struct rule_verdict v = { .action = RULE_ALLOW, .rule = -1,
-							  .id = "dataplane.tls" };
 				s->encrypted = 1;
 				DP_CNT_INC(sink->env->cnt, pg_tls_passthrough);
-				ev_command(sink, what, sizeof(what) - 1, what, sizeof(what) - 1, &v, 0);
+				ev_note(sink, RULE_ALLOW, "dataplane.tls", what, sizeof(what) - 1);
 				batch_flush(s, &b, sink, sink->env->res_id);
 				sink->release(sink->ctx, dir, off + len);
 				return (int)len;

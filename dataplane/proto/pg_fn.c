@@ -13,6 +13,7 @@
  */
 #include <stdio.h>
 #include "dataplane/proto/pg.h"
+#include "dataplane/proto/pg_wire.h"
 
 struct pg_fn {
 	uint32_t oid;
@@ -53,11 +54,6 @@ const char *pg_fn_name(uint32_t oid)
 	return NULL;
 }
 
-static inline uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 uint32_t pg_fn_sql(const uint8_t *m, uint32_t len, char *out, size_t cap, uint32_t *oid)
 {
 	/* 'F', length, function OID, argument format codes (a count, then the codes), the
@@ -66,14 +62,14 @@ uint32_t pg_fn_sql(const uint8_t *m, uint32_t len, char *out, size_t cap, uint32
 	uint32_t p = 9, nfmt, nargs;
 	size_t o;
 
-	*oid = len >= 9 ? get32(m + 5) : 0;
+	*oid = len >= 9 ? be32(m + 5) : 0;
 	if (len < 11 || (name = pg_fn_name(*oid)) == NULL)
 		return 0;
-	nfmt = (uint32_t)(m[p] << 8 | m[p + 1]);
+	nfmt = be16(m + p);
 	p += 2 + 2 * nfmt;
 	if (p + 2 > len)
 		return 0;
-	nargs = (uint32_t)(m[p] << 8 | m[p + 1]);
+	nargs = be16(m + p);
 	if (nargs > PG_FN_MAX_ARGS)
 		return 0;
 	o = (size_t)snprintf(out, cap, "SELECT %s(", name);
