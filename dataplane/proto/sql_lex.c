@@ -157,15 +157,17 @@ struct sl_stmt {
 	uint8_t want;                 /* WANT_*: what its next string is */
 	uint8_t hdr;                  /* PL/pgSQL IF/WHILE/... header: ends at THEN/LOOP */
 	uint8_t n_bodies;
-	uint8_t watch;                /* W_*: its later words are looked at */
-	uint8_t analyze;              /* W_EXPLAIN: ANALYZE is among the options */
-	uint8_t prev_begin;           /* W_CREATE: the previous word was BEGIN */
-	uint8_t rule_do;              /* W_CREATE: DO of CREATE RULE seen (2: and the '(' of
-	                               * a parenthesized action list) */
-	uint8_t analyze_off;          /* W_EXPLAIN: the last option word was ANALYZE, inside
-	                               * parentheses (a FALSE/OFF after it undoes it) */
-	uint16_t ntok;                /* tokens so far (saturating) */
-	uint32_t copy_start;          /* W_COPY: raw offset after its '(' (0: none) */
+	struct sl_watch {             /* a statement that holds another: zeroed at its start */
+		uint8_t kind;         /* W_*: its later words are looked at */
+		uint8_t analyze;      /* W_EXPLAIN: ANALYZE is among the options */
+		uint8_t analyze_off;  /* W_EXPLAIN: the last option word was ANALYZE, inside
+		                       * parentheses (a FALSE/OFF after it undoes it) */
+		uint8_t prev_begin;   /* W_CREATE: the previous word was BEGIN */
+		uint8_t rule_do;      /* W_CREATE: DO of CREATE RULE seen (2: and the '(' of a
+		                       * parenthesized action list) */
+		uint16_t ntok;        /* tokens after the first word (saturating) */
+		uint32_t copy_start;  /* W_COPY: raw offset after its '(' (0: none) */
+	} w;
 	int32_t paren;                /* parenthesis depth */
 	uint32_t raw_off;
 	uint32_t norm_off;
@@ -777,13 +779,7 @@ static void stmt_begin(struct sl_lexer *L)
 	st->hdr = 0;
 	st->n_bodies = 0;
 	st->paren = 0;
-	st->watch = W_NONE;
-	st->analyze = 0;
-	st->prev_begin = 0;
-	st->rule_do = 0;
-	st->analyze_off = 0;
-	st->ntok = 0;
-	st->copy_start = 0;
+	memset(&st->w, 0, sizeof(st->w));
 	st->raw_off = L->tok_pos;
 	st->norm_off = L->x->norm.pos;
 	st->fp_off = L->x->fp.pos;
@@ -835,8 +831,8 @@ static inline __attribute__((always_inline)) int tok_begin(struct sl_lexer *L, u
 			 sp != SP_CLOSE && sp != SP_JOIN;
 	}
 	st->prev_sp = sp;
-	if (st->ntok < UINT16_MAX)
-		st->ntok++;
+	if (sl_unlikely(st->w.kind) && st->w.ntok < UINT16_MAX)
+		st->w.ntok++;
 	if ((st->want == WANT_EXEC || st->want == WANT_FN) && tk != TK_STR)
 		st->want = WANT_NONE;
 	if (!st->kw_done && tk != TK_LPAREN) {
@@ -890,43 +886,39 @@ static void note_body(struct sl_lexer *L, uint8_t kind, uint32_t start, uint32_t
 
 static const char *const explain_opt_kw[] = { "ANALYZE", "ANALYSE", "VERBOSE", NULL };
 
-/* A word <n> of a statement that holds another (st->watch), before it is written.
- * Returns 1 when the statement was ended here and the word begins a new one. */
-static int watch_word_before(struct sl_lexer *L, uint32_t n)
+/* A word <n> of a statement that holds another (st->w.kind), before it is written: it
+ * may end the statement, the word then beginning a new one. */
+static void watch_word_before(struct sl_lexer *L, uint32_t n)
 {
 	struct sl_stmt *st = &L->st;
 
-	if (st->watch == W_EXPLAIN) {
+	if (st->w.kind == W_EXPLAIN) {
 		if (st->paren > 0) {
 			/* (ANALYZE), (ANALYZE true), but not (ANALYZE false) / (ANALYZE off) */
-			if (st->analyze_off && (kw_is(L, n, "FALSE") || kw_is(L, n, "OFF")))
-				st->analyze = 0;
-			st->analyze_off = kw_is(L, n, "ANALYZE") || kw_is(L, n, "ANALYSE");
-			st->analyze |= st->analyze_off;
-			return 0;
+			if (st->w.analyze_off && (kw_is(L, n, "FALSE") || kw_is(L, n, "OFF")))
+				st->w.analyze = 0;
+			st->w.analyze_off = kw_is(L, n, "ANALYZE") || kw_is(L, n, "ANALYSE");
+			st->w.analyze |= st->w.analyze_off;
+			return;
 		}
 		if (kw_in(L, n, explain_opt_kw)) {
-			st->analyze |= !kw_is(L, n, "VERBOSE");
-			return 0;
+			st->w.analyze |= !kw_is(L, n, "VERBOSE");
+			return;
 		}
 		/* the explained statement: judged alone if EXPLAIN runs it */
-		st->watch = W_NONE;
-		if (!st->analyze)
-			return 0;
-		stmt_end(L, L->tok_pos);
-		return 1;
+		st->w.kind = W_NONE;
+		if (st->w.analyze)
+			stmt_end(L, L->tok_pos);
+		return;
 	}
 	/* the action, or the first of a parenthesized list (the next ones follow a ';') */
-	if (st->watch == W_CREATE && st->rule_do && st->paren == (st->rule_do == 2)) {
+	if (st->w.kind == W_CREATE && st->w.rule_do && st->paren == (st->w.rule_do == 2)) {
 		if (kw_is(L, n, "ALSO") || kw_is(L, n, "INSTEAD"))
-			return 0;
-		st->watch = W_NONE;
-		if (kw_is(L, n, "NOTHING"))
-			return 0;
-		stmt_end(L, L->tok_pos);    /* the rule's action */
-		return 1;
+			return;
+		st->w.kind = W_NONE;
+		if (!kw_is(L, n, "NOTHING"))
+			stmt_end(L, L->tok_pos);    /* the rule's action */
 	}
-	return 0;
 }
 
 /* The same, after the word is written. */
@@ -937,22 +929,22 @@ static void watch_word_after(struct sl_lexer *L, uint32_t n)
 
 	if (st->paren != 0)
 		return;
-	if (st->watch == W_PREPARE && kw_is(L, n, "AS")) {
+	if (st->w.kind == W_PREPARE && kw_is(L, n, "AS")) {
 		stmt_end(L, L->src.pos);        /* what follows is the prepared statement */
 		return;
 	}
-	if (st->watch != W_CREATE)
+	if (st->w.kind != W_CREATE)
 		return;
 	if (kw_is(L, n, "AS"))
 		st->want = WANT_FN;             /* a function body, if a string follows */
 	else if (kw_is(L, n, "DO"))
-		st->rule_do = 1;
-	else if (kw_is(L, n, "ATOMIC") && st->prev_begin) {
+		st->w.rule_do = 1;
+	else if (kw_is(L, n, "ATOMIC") && st->w.prev_begin) {
 		stmt_end(L, L->src.pos);        /* BEGIN ATOMIC: statements follow */
 		return;
 	} else
 		begin = kw_is(L, n, "BEGIN");
-	st->prev_begin = (uint8_t)begin;
+	st->w.prev_begin = (uint8_t)begin;
 }
 
 /* Lexes body <b> of the statement just recorded by <P>, one level deeper. */
@@ -1036,15 +1028,15 @@ static void lex_word(struct sl_lexer *L)
 	if (L->skip)
 		return;
 	/* The word itself matters only for a statement's first words, in PL/pgSQL and in
-	 * statements that hold another (st->watch). */
-	if (!st->active || !st->kw_done || L->plpgsql || st->watch)
+	 * statements that hold another (st->w.kind). */
+	if (!st->active || !st->kw_done || L->plpgsql || st->w.kind)
 		n = word_kw(L);
 	else
 		L->kw[0] = 0;
 	L->hdr_next = 0;
 	if (L->plpgsql && plpgsql_word(L, n))
 		return;
-	if (st->watch && st->active && st->kw_done)
+	if (st->w.kind && st->active && st->kw_done)
 		watch_word_before(L, n);
 	first = !st->active;
 	if (!tok_begin(L, SP_WORD, TK_WORD))
@@ -1055,11 +1047,11 @@ static void lex_word(struct sl_lexer *L)
 		if (!L->x->mysql && kw_is(L, n, "DO"))
 			st->want = WANT_DO;
 		if (!L->x->mysql)
-			st->watch = kw_is(L, n, "PREPARE") ? W_PREPARE :
+			st->w.kind = kw_is(L, n, "PREPARE") ? W_PREPARE :
 				    kw_is(L, n, "EXPLAIN") ? W_EXPLAIN :
 				    kw_is(L, n, "CREATE") ? W_CREATE :
 				    kw_is(L, n, "COPY") ? W_COPY : W_NONE;
-	} else if (st->watch) {
+	} else if (st->w.kind) {
 		watch_word_after(L, n);
 	}
 	if (L->plpgsql && st->want == WANT_NONE && kw_is(L, n, "EXECUTE"))
@@ -1665,7 +1657,7 @@ static void lex_run(struct sl_lexer *L)
 
 		/* SQL_LEX_NO_FAST builds without the fast loop, to test both against each other. */
 		if (!SL_NO_FAST && s->nlv == 0 && !L->plpgsql && L->st.active && L->st.kw_done &&
-		    !L->st.watch) {
+		    !L->st.w.kind) {
 			lex_fast(L);
 			if ((c = src_peek(s, 0)) < 0)
 				break;
@@ -1747,20 +1739,20 @@ static void lex_run(struct sl_lexer *L)
 		case '(':
 			if (lex_chars(L, 1, SP_OPEN, TK_LPAREN)) {
 				/* COPY (query): the query right after COPY is a body */
-				if (L->st.watch == W_COPY && L->st.ntok == 2 && L->st.paren == 0)
-					L->st.copy_start = s->pos;
+				if (L->st.w.kind == W_COPY && L->st.w.ntok == 1 && L->st.paren == 0)
+					L->st.w.copy_start = s->pos;
 				/* CREATE RULE ... DO INSTEAD ( action; ... ) */
-				if (L->st.watch == W_CREATE && L->st.rule_do == 1 && L->st.paren == 0)
-					L->st.rule_do = 2;
+				if (L->st.w.kind == W_CREATE && L->st.w.rule_do == 1 && L->st.paren == 0)
+					L->st.w.rule_do = 2;
 				L->st.paren++;
 			}
 			break;
 		case ')':
-			if (L->st.watch == W_COPY && L->st.copy_start && L->st.paren == 1) {
+			if (L->st.w.kind == W_COPY && L->st.w.copy_start && L->st.paren == 1) {
 				L->st.want = WANT_EXEC;  /* plain SQL, not PL/pgSQL */
-				note_body(L, LV_NONE, L->st.copy_start, s->pos);
-				L->st.copy_start = 0;
-				L->st.watch = W_NONE;
+				note_body(L, LV_NONE, L->st.w.copy_start, s->pos);
+				L->st.w.copy_start = 0;
+				L->st.w.kind = W_NONE;
 			}
 			if (lex_chars(L, 1, SP_CLOSE, TK_OTHER))
 				L->st.paren--;
