@@ -53,11 +53,11 @@ struct tgd {
 	                                                 * without recording (best_effort) */
 	void *slow;                                     /* tgd_slow_run()'s state while it runs */
 	struct api *api;                                /* management API (NULL: off) */
-	struct rule_scratch *rec_scratch;               /* tgd_mask_statements()' scratch */
-	uint64_t rec_scratch_version;                   /* policy version it was made for */
 	uint64_t rec_statements_masked;                 /* recorded statements masked */
-	struct rule_scratch *test_scratch;              /* the API's rules test scratch */
-	uint64_t test_scratch_version;                  /* policy version it was made for */
+	struct rule_scratch *scratch;                   /* the slow path's rule scratch (API
+	                                                 * rules test, recorded statements):
+	                                                 * tgd_rule_scratch() */
+	uint64_t scratch_version;                       /* policy version it was made for */
 	uint64_t ev_drained;                            /* events taken from the rings */
 	uint64_t started_ns;                            /* wall clock at start */
 	volatile bool *quit;                            /* the quit flag (signal handler) */

@@ -360,6 +360,22 @@ static int resource_index(const struct tgd *d, const char *name)
 	return -1;
 }
 
+struct rule_scratch *tgd_rule_scratch(struct tgd *d)
+{
+	const struct dp_policy *p = d->slot ? d->slot->cur : NULL;
+	struct rule_set *rs = p ? p->ops.rules : NULL;
+
+	if (rs == NULL)
+		return NULL;
+	/* grown in place for the policy's databases when it changed (rule_scratch_alloc) */
+	if (d->scratch == NULL || d->scratch_version != p->version) {
+		if (rule_scratch_alloc(rs, &d->scratch) < 0)
+			return NULL;
+		d->scratch_version = p->version;
+	}
+	return d->scratch;
+}
+
 /* POST /v1/rules/test with a result row: what masking does to it. */
 static int rules_test_row(struct tgd *d, struct rule_set *rs, uint16_t res, json_t *row,
 			  json_t *cols, json_t **result, char *err, size_t errlen)
@@ -406,7 +422,7 @@ static int rules_test_row(struct tgd *d, struct rule_set *rs, uint16_t res, json
 	}
 	struct rule_mask_stats st = { 0 };
 	if (rs)
-		rule_mask_fields(rs, d->test_scratch, proto, res, buf, (uint32_t)total, fields,
+		rule_mask_fields(rs, d->scratch, proto, res, buf, (uint32_t)total, fields,
 				 (unsigned)n, &st);
 	out = json_array();
 	for (i = 0; i < n; i++)
@@ -437,12 +453,9 @@ static int op_rules_test(void *ctx, json_t *body, json_t **result, char *err, si
 		snprintf(err, errlen, "unknown resource");
 		return -1;
 	}
-	if (rs && (d->test_scratch == NULL || d->test_scratch_version != p->version)) {
-		if (rule_scratch_alloc(rs, &d->test_scratch) < 0) {
-			snprintf(err, errlen, "cannot allocate a rule scratch");
-			return -1;
-		}
-		d->test_scratch_version = p->version;
+	if (rs && tgd_rule_scratch(d) == NULL) {
+		snprintf(err, errlen, "cannot allocate a rule scratch");
+		return -1;
 	}
 	if (sql == NULL)
 		return rules_test_row(d, rs, (uint16_t)res, row, json_object_get(body, "columns"),
@@ -464,7 +477,7 @@ static int op_rules_test(void *ctx, json_t *body, json_t **result, char *err, si
 	for (uint32_t i = 0; i < out.n_stmts; i++) {
 		struct rule_verdict v = { .rule = -1 };
 		if (rs)
-			rule_check_command(rs, d->test_scratch,
+			rule_check_command(rs, d->scratch,
 					   d->cfg.dp.n_resources ? d->cfg.dp.resources[res].proto : DP_PROTO_PG,
 					   (uint16_t)res, norm + st[i].norm_off, st[i].norm_len,
 					   fp + st[i].fp_off, st[i].fp_len, sql + st[i].raw_off,

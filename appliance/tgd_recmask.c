@@ -12,6 +12,7 @@
  * recorder.mask_statements = false records statements as sent (for forensics).
  */
 #include <string.h>
+#include "appliance/tgd_ops.h"
 #include "appliance/tgd_recmask.h"
 #include "common/tg_log.h"
 #include "dataplane/policy.h"
@@ -21,20 +22,14 @@ unsigned tgd_mask_statements(struct tgd *d, struct tg_event *ev, unsigned n)
 {
 	const struct dp_policy *p = d->slot ? d->slot->cur : NULL;
 	struct rule_set *rs = p ? p->ops.rules : NULL;
+	struct rule_scratch *scratch;
 	unsigned changed = 0;
 
 	if (!d->cfg.rec_mask_statements || rs == NULL)
 		return 0;
-	/* one scratch per policy version: the databases' scratch needs change with them */
-	if (d->rec_scratch == NULL || d->rec_scratch_version != p->version) {
-		struct rule_scratch *s = NULL;
-		if (rule_scratch_alloc(rs, &s) < 0) {
-			TG_ERR("recorder", "no rule scratch: statements recorded unmasked");
-			return 0;
-		}
-		rule_scratch_free(d->rec_scratch);
-		d->rec_scratch = s;
-		d->rec_scratch_version = p->version;
+	if ((scratch = tgd_rule_scratch(d)) == NULL) {
+		TG_ERR("recorder", "no rule scratch: statements recorded unmasked");
+		return 0;
 	}
 	for (unsigned i = 0; i < n; i++) {
 		struct tg_event *e = &ev[i];
@@ -45,17 +40,11 @@ unsigned tgd_mask_statements(struct tgd *d, struct tg_event *ev, unsigned n)
 		len = strnlen(e->u.cmd.text, sizeof(e->u.cmd.text));
 		struct rule_field f = { .off = 0, .len = (uint32_t)len, .col = NULL, .col_rule = -1 };
 		struct rule_mask_stats st = { 0 };
-		if (rule_mask_fields(rs, d->rec_scratch, e->proto, e->res_id,
+		if (rule_mask_fields(rs, scratch, e->proto, e->res_id,
 				     (uint8_t *)e->u.cmd.text, (uint32_t)len, &f, 1, &st) == 0 &&
 		    st.fields_masked)
 			changed++;
 	}
 	d->rec_statements_masked += changed;
 	return changed;
-}
-
-void tgd_mask_statements_fini(struct tgd *d)
-{
-	rule_scratch_free(d->rec_scratch);
-	d->rec_scratch = NULL;
 }

@@ -11,7 +11,4 @@
  * written. Returns the statements it changed. */
 unsigned tgd_mask_statements(struct tgd *d, struct tg_event *ev, unsigned n);
 
-/* Frees the scratch tgd_mask_statements() keeps. */
-void tgd_mask_statements_fini(struct tgd *d);
-
 #endif

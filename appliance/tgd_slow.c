@@ -21,6 +21,7 @@
 #include "common/tg_clock.h"
 #include "common/tg_log.h"
 #include "dataplane/dp_counters.h"
+#include "rules/rule.h"
 #include "dataplane/loop.h"
 #include "dataplane/worker.h"
 #include "slowpath/event-t.h"
@@ -282,7 +283,8 @@ void tgd_slow_fini(struct tgd *d)
 		rec_close(d->rec);
 		d->rec = NULL;
 	}
-	tgd_mask_statements_fini(d);
+	rule_scratch_free(d->scratch);  /* the API's and the recorder's (tgd_rule_scratch) */
+	d->scratch = NULL;
 	for (uint16_t i = 0; i < d->n_workers_init; i++) {
 		rte_ring_free(d->ev_ring[i]);
 		rte_ring_free(d->ctl_ring[i]);
