@@ -182,6 +182,23 @@ static void policy_start(struct tconv *t, struct dp_policy *pol, struct msg *c, 
 	login(t, c, s);
 }
 
+/* Catches the events the worker records, in a ring of its own; ev_catch_end() stops. */
+static struct rte_ring *ev_catch(struct tconv *t, const char *name)
+{
+	struct rte_ring *r = rte_ring_create_elem(name, sizeof(struct tg_event), 256,
+						  SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+
+	assert_non_null(r);
+	t->w->ev_ring = r;
+	return r;
+}
+
+static void ev_catch_end(struct tconv *t, struct rte_ring *r)
+{
+	t->w->ev_ring = NULL;
+	rte_ring_free(r);
+}
+
 static void test_startup(void **state)
 {
 	struct tconv *t = *state;
@@ -281,15 +298,13 @@ static void test_ssl_accepted(void **state)
 	struct msg m = { .n = 0 };
 	static const uint8_t hello[3] = { 0x16, 0x03, 0x01 };  /* a TLS record's start */
 	static const uint8_t srv[2] = { 0x16, 0x03 };
-	struct rte_ring *r = rte_ring_create_elem("test_pg_tls", sizeof(struct tg_event), 64,
-						  SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	struct rte_ring *r;
 	struct tg_event ev;
 	unsigned found = 0;
 
-	assert_non_null(r);
 	t->cfg.tls = DP_TLS_PASSTHROUGH;
 	start(t);
-	t->w->ev_ring = r;
+	r = ev_catch(t, "test_pg_tls");
 	ssl_request(&m);
 	tconv_send_bytes(t, 0, m.b, m.n);
 	tconv_send_bytes(t, 1, "S", 1);
@@ -303,8 +318,7 @@ static void test_ssl_accepted(void **state)
 			found++;
 		}
 	assert_int_equal(found, 1);
-	t->w->ev_ring = NULL;
-	rte_ring_free(r);
+	ev_catch_end(t, r);
 	/* TLS bytes are not PostgreSQL messages: each goes through as it comes */
 	tconv_send_bytes(t, 0, hello, 3);
 	tconv_drain(t);
@@ -416,11 +430,8 @@ static void test_streamed_result_counts_rows(void **state)
 	uint64_t rows[3] = { 0 }, bytes[3] = { 0 };
 	unsigned n_res = 0;
 
-	r = rte_ring_create_elem("test_pg_ev", sizeof(struct tg_event), 256, SOCKET_ID_ANY,
-				 RING_F_SP_ENQ | RING_F_SC_DEQ);
-	assert_non_null(r);
 	assert_int_equal(tconv_start(t), 0);
-	t->w->ev_ring = r;
+	r = ev_catch(t, "test_pg_ev");
 	tconv_handshake(t);
 	login(t, &c, &s);
 	for (int round = 0; round < 3; round++) {
@@ -457,9 +468,8 @@ static void test_streamed_result_counts_rows(void **state)
 		assert_int_equal(bytes[i], 5 * 14 + 14);   /* the rows and CommandComplete */
 	}
 	assert_int_equal(TCONV_CNT(t, proto_error), 0);
-	t->w->ev_ring = NULL;
+	ev_catch_end(t, r);
 	assert_int_equal(tconv_stop(t), 0);
-	rte_ring_free(r);
 }
 
 /* Result rules put in force during a session (a reload) cover its next result set:
@@ -1041,14 +1051,12 @@ static void test_oversize_query_recorded(void **state)
 	struct tconv *t = *state;
 	struct msg c = { .n = 0 }, s = { .n = 0 };
 	uint8_t *q = padded_query(10000);
-	struct rte_ring *r = rte_ring_create_elem("test_pg_unj", sizeof(struct tg_event), 64,
-						  SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	struct rte_ring *r;
 	struct tg_event ev;
 	unsigned found = 0;
 
-	assert_non_null(r);
 	unj_start(t, DP_UNJUDGED_BLOCK, &c, &s);
-	t->w->ev_ring = r;
+	r = ev_catch(t, "test_pg_unj");
 	send_chunks(t, 0, q, 10000);
 	while (rte_ring_sc_dequeue_elem(r, &ev, sizeof(ev)) == 0)
 		if (ev.type == EV_COMMAND) {
@@ -1058,8 +1066,7 @@ static void test_oversize_query_recorded(void **state)
 			found++;
 		}
 	assert_int_equal(found, 1);
-	t->w->ev_ring = NULL;
-	rte_ring_free(r);
+	ev_catch_end(t, r);
 	test_free(q);
 	assert_int_equal(tconv_stop(t), 0);
 }
@@ -2285,6 +2292,28 @@ static void error_msg(struct msg *m, const char *msg, const char *detail)
 	typed(m, 'E', e.b, e.n);
 }
 
+/* NoticeResponse of message <text>. */
+static void notice_msg(struct msg *m, const char *text)
+{
+	struct msg e = { .n = 0 };
+
+	putb(&e, "SNOTICE\0VNOTICE\0C00000\0M", 24);
+	putb(&e, text, (uint16_t)(strlen(text) + 1));
+	e.b[e.n++] = 0;
+	typed(m, 'N', e.b, e.n);
+}
+
+/* NotificationResponse from process 4242 on <channel> with <payload>. */
+static void notify_msg(struct msg *m, const char *channel, const char *payload)
+{
+	struct msg e = { .n = 0 };
+
+	put32(&e, 4242);
+	putb(&e, channel, (uint16_t)(strlen(channel) + 1));
+	putb(&e, payload, (uint16_t)(strlen(payload) + 1));
+	typed(m, 'A', e.b, e.n);
+}
+
 /* An ErrorResponse, a NoticeResponse and a NotificationResponse can quote data ("Key
  * (card)=(4111...) already exists", RAISE NOTICE '%', pg_notify('c', card)). They went
  * out unmasked while the same value in a DataRow was masked; the recording kept the
@@ -2293,36 +2322,23 @@ static void error_msg(struct msg *m, const char *msg, const char *detail)
 static void test_error_notice_notify_masked(void **state)
 {
 	struct tconv *t = *state;
-	struct msg c = { .n = 0 }, s = { .n = 0 }, m = { .n = 0 }, want = { .n = 0 }, v = { .n = 0 };
-	struct rte_ring *r = rte_ring_create_elem("test_pg_err", sizeof(struct tg_event), 64,
-						  SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	struct msg c = { .n = 0 }, s = { .n = 0 }, m = { .n = 0 }, want = { .n = 0 };
+	struct rte_ring *r;
 	struct tg_event ev;
 	unsigned errors = 0;
 
-	assert_non_null(r);
 	policy_start(t, &digits_policy, &c, &s);
-	t->w->ev_ring = r;
+	r = ev_catch(t, "test_pg_err");
 	error_msg(&m, "duplicate 4111111111111111", "Key (card)=(4111111111111111) already exists.");
 	typed(&m, 'Z', "I", 1);
-	putb(&v, "SNOTICE\0VNOTICE\0C00000\0Mcard 4111111111111111\0", 46);
-	v.b[v.n++] = 0;
-	typed(&m, 'N', v.b, v.n);
-	v.n = 0;
-	put32(&v, 4242);
-	putb(&v, "c4111111111111111\0" "4111111111111111\0", 35);
-	typed(&m, 'A', v.b, v.n);
+	notice_msg(&m, "card 4111111111111111");
+	notify_msg(&m, "c4111111111111111", "4111111111111111");
 	tconv_send_bytes(t, 1, m.b, m.n);
 	tconv_drain(t);
 	error_msg(&want, "duplicate ****************", "Key (card)=(****************) already exists.");
 	typed(&want, 'Z', "I", 1);
-	v.n = 0;
-	putb(&v, "SNOTICE\0VNOTICE\0C00000\0Mcard ****************\0", 46);
-	v.b[v.n++] = 0;
-	typed(&want, 'N', v.b, v.n);
-	v.n = 0;
-	put32(&v, 4242);
-	putb(&v, "c4111111111111111\0" "****************\0", 35);  /* the channel is a name */
-	typed(&want, 'A', v.b, v.n);
+	notice_msg(&want, "card ****************");
+	notify_msg(&want, "c4111111111111111", "****************");  /* the channel is a name */
 	putb(&s, want.b, want.n);
 	assert_true(tconv_rx_eq(t, 1, s.b, s.n));
 	assert_int_equal(TCONV_CNT(t, fields_masked), 4);
@@ -2333,8 +2349,7 @@ static void test_error_notice_notify_masked(void **state)
 			errors++;
 		}
 	assert_int_equal(errors, 1);
-	t->w->ev_ring = NULL;
-	rte_ring_free(r);
+	ev_catch_end(t, r);
 	assert_int_equal(tconv_stop(t), 0);
 }
 
