@@ -106,7 +106,10 @@ static int pgw_send_fncall(int fd, const char *spec, int binary)
 {
 	struct pgw_buf b = { 0 }, body = { 0 };
 	const char *args = strchr(spec, ':');
-	uint8_t w[4];
+	/* OID, one format code (text) for all arguments, the argument count (filled in
+	 * below), the arguments, the result's format */
+	uint8_t head[10] = { 0, 0, 0, 0, 0, 1, 0, 0, 0, 0 }, w[4];
+	uint8_t res[2] = { 0, (uint8_t)(binary ? 1 : 0) };
 	uint16_t nargs = 0;
 	int rc = -1;
 
@@ -114,23 +117,22 @@ static int pgw_send_fncall(int fd, const char *spec, int binary)
 		fprintf(stderr, "pg_extquery: fn:OID:ARGS expected, not fn:%s\n", spec);
 		return -1;
 	}
-	args++;
-	for (const char *a = args; *args && a; a = strchr(a, ','), a = a ? a + 1 : NULL)
-		nargs++;
-	pgw_put32(w, (uint32_t)strtoul(spec, NULL, 10));
-	/* OID; one format code (text) for all arguments; the arguments; result format */
-	uint8_t fmt[4] = { 0, 1, 0, 0 }, n[2] = { (uint8_t)(nargs >> 8), (uint8_t)nargs };
-	if (pgw_add(&body, w, 4) < 0 || pgw_add(&body, fmt, 4) < 0 || pgw_add(&body, n, 2) < 0)
+	pgw_put32(head, (uint32_t)strtoul(spec, NULL, 10));
+	if (pgw_add(&body, head, sizeof(head)) < 0)
 		goto out;
-	for (const char *a = args; nargs && a;) {
+	for (const char *a = args + 1; *a || nargs;) {
 		const char *e = strchr(a, ',');
 		size_t l = e ? (size_t)(e - a) : strlen(a);
 		pgw_put32(w, (uint32_t)l);
 		if (pgw_add(&body, w, 4) < 0 || pgw_add(&body, a, l) < 0)
 			goto out;
-		a = e ? e + 1 : NULL;
+		nargs++;
+		if (e == NULL)
+			break;
+		a = e + 1;
 	}
-	uint8_t res[2] = { 0, (uint8_t)(binary ? 1 : 0) };
+	body.p[8] = (uint8_t)(nargs >> 8);
+	body.p[9] = (uint8_t)nargs;
 	if (pgw_add(&body, res, 2) == 0 && pgw_msg(&b, 'F', body.p, body.len) == 0)
 		rc = pgw_send(fd, b.p, b.len);
 out:
