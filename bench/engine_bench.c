@@ -8,6 +8,9 @@
  *   tracked  - dp_worker_process_burst: parse, flow table, TCP tracking and reassembly,
  *              the PostgreSQL framing decoder, the stream editor; timers every 1 ms.
  *   ceiling  - the same copy-in, each mbuf queued to the peer port's TX array, freed.
+ *   hold     - the ceiling, but each frame with data stays out of the pool as long as
+ *              the tracked path kept it (run_hold): the copy-in cost that keeping
+ *              unacknowledged segments brings, with no tracking work at all.
  *
  * Both phases run over the very same frames, alternately, several times; the ratio
  * tracked/ceiling is the figure that survives a noisy machine. An untimed pass first
@@ -53,7 +56,7 @@ struct bench_opts {
 	const char *json;             /* write results here too */
 	int verify_cksum;             /* dp_config.verify_cksum */
 	unsigned mbufs;               /* mbufs in the pool */
-	int only;                     /* 0 both, 1 tracked only, 2 ceiling only (profiling) */
+	int only;                     /* 0 all, or only 1 tracked, 2 ceiling, 3 hold, 4 find (profiling) */
 	int check;                    /* run the untimed checking pass */
 	const char *rules[BENCH_MAX_RULES]; /* rule files (--rules): the policy in force */
 	unsigned n_rules;
@@ -101,6 +104,13 @@ struct bench {
 	uint32_t peak_flows;          /* flows in the table, sampled */
 	unsigned peak_mbufs;          /* mbufs out of the pool, sampled */
 	struct check_sess *cs;        /* checking pass, per session */
+	uint8_t *has_data;            /* per frame of the trace: it carries TCP payload */
+	uint32_t *held;               /* per burst: mbufs out of the pool after it, checking pass */
+	struct rte_mbuf **fifo;       /* the hold phase's mbufs, oldest first (fifo_mask + 1) */
+	uint32_t fifo_mask;
+	int record_held;              /* run_tracked fills held[] (the checking pass) */
+	struct flow_table *find_ft;   /* the find phase's flows: every session of the trace */
+	uint64_t find_missed;         /* frames the find phase found no flow for (must be 0) */
 	struct check_res chk;
 	void *policy;                 /* struct dp_policy of --rules, freed at exit */
 };
@@ -319,6 +329,8 @@ static __attribute__((noinline)) int run_tracked(struct bench *b, struct phase_r
 			b->next_timer_ns = w->now_ns + BENCH_TIMER_NS;
 		}
 		burst_out(b, w, r, check);
+		if (b->record_held)
+			b->held[i] = rte_mempool_in_use_count(b->pool);
 		if (w->stream_mem > b->peak_stream_mem)
 			b->peak_stream_mem = w->stream_mem;
 		if ((i & 63) == 63)
@@ -347,6 +359,91 @@ static __attribute__((noinline)) int run_ceiling(struct bench *b, struct phase_r
 	}
 	r->cycles = rte_rdtsc() - t0;
 	return 0;
+}
+
+/* The hold floors: the ceiling's loop, except that a frame carrying data is not freed
+ * after its TX but kept, oldest first, as long as the tracked path kept mbufs out of
+ * the pool in the checking pass: after burst i the oldest are freed until no more are
+ * out than were then (held[i]). A frame without data (an ACK) is freed at once, as the
+ * tracked path frees a forwarded ACK. This is what the copy-in alone costs a path that
+ * keeps every unacknowledged segment until the peer's ACK (DESIGN §2.1: a
+ * retransmission is rewritten to the original bytes, an injected one is kept until
+ * acked): the mbufs it reuses went cold while held, where the ceiling recycles a few
+ * hot ones.
+ *   hold - nothing else;
+ *   find - and what any tracker does first: every frame parsed, its flow key built,
+ *          the burst's flows looked up together in a flow table holding the trace's
+ *          sessions (find_ft, filled at set-up) and each found flow touched.
+ * tracked/ceiling can be no higher than either floor's ratio to the ceiling on this
+ * machine. The mbufs still kept at the end are freed after the clock stops (the
+ * tracked phase's flows drain untimed too). Always inlined, so that <find> is a
+ * constant. */
+static inline __attribute__((always_inline)) int hold_loop(struct bench *b, struct phase_run *r,
+							   int find)
+{
+	struct rte_mbuf *pkts[DP_BURST];
+	uint32_t head = 0, tail = 0;
+	uint64_t t0;
+	int rc = 0;
+
+	memset(r, 0, sizeof(*r));
+	t0 = rte_rdtsc();
+	for (uint32_t i = 0; i < b->t.n_bursts; i++) {
+		const struct sg_burst *bu = &b->t.bursts[i];
+		const uint8_t *data = &b->has_data[bu->first];
+		if (rx_copy(b, bu, pkts) < 0) {
+			rc = -1;
+			break;
+		}
+		if (find) {
+			struct dp_pkt p[DP_BURST];
+			struct flow_key k[DP_BURST];
+			const struct flow_key *kp[DP_BURST];
+			struct flow *f[DP_BURST];
+			uint64_t now = bench_now_ns(b);
+			unsigned nk = 0;
+			uint8_t side;
+
+			for (uint16_t j = 0; j < bu->n; j++)
+				if (dp_pkt_parse(rte_pktmbuf_mtod(pkts[j], const uint8_t *),
+						 rte_pktmbuf_data_len(pkts[j]), &p[j]) == DP_PKT_TCP) {
+					flow_key_from_pkt(&p[j], &k[nk], &side);
+					kp[nk] = &k[nk];
+					nk++;
+				}
+			flow_lookup_bulk(b->find_ft, kp, nk, f);
+			for (unsigned j = 0; j < nk; j++)
+				if (f[j])
+					flow_touch(b->find_ft, f[j], now);
+				else
+					b->find_missed++;
+		}
+		for (uint16_t k = 0; k < bu->n; k++) {
+			r->tx_bytes += rte_pktmbuf_pkt_len(pkts[k]);
+			if (data[k])
+				b->fifo[tail++ & b->fifo_mask] = pkts[k];
+			else
+				rte_pktmbuf_free(pkts[k]);
+		}
+		r->tx_pkts += bu->n;
+		while (tail - head > b->held[i])
+			rte_pktmbuf_free(b->fifo[head++ & b->fifo_mask]);
+	}
+	r->cycles = rte_rdtsc() - t0;
+	while (head != tail)
+		rte_pktmbuf_free(b->fifo[head++ & b->fifo_mask]);
+	return rc;
+}
+
+/* Never inlined (see run_tracked). */
+static __attribute__((noinline)) int run_hold(struct bench *b, struct phase_run *r)
+{
+	return hold_loop(b, r, 0);
+}
+
+static __attribute__((noinline)) int run_find(struct bench *b, struct phase_run *r)
+{
+	return hold_loop(b, r, 1);
 }
 
 /* The loop of the two rule ceilings below: the same copy-in as the other phases, then
@@ -587,7 +684,7 @@ static void usage(const char *prog)
 	       "                    0: as af_packet, every checksum is summed in software\n"
 	       "  --mbufs N         mbufs in the pool (65535)\n"
 	       "  --seed N          trace PRNG seed (1)\n"
-	       "  --only tracked|ceiling  time one phase only (for perf record)\n"
+	       "  --only tracked|ceiling|hold|find  time one phase only (for perf record)\n"
 	       "  --rules FILE      a rule file in force (repeatable; e.g. rules/packs/pii.conf)\n"
 	       "  --proto pg|none   the resource's decoder (pg); none: tracking and reassembly only\n"
 	       "  --mix customers|standard  the queries: customer lists, PII in nearly every row\n"
@@ -665,6 +762,10 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 				o->only = 1;
 			else if (strcmp(optarg, "ceiling") == 0)
 				o->only = 2;
+			else if (strcmp(optarg, "hold") == 0)
+				o->only = 3;
+			else if (strcmp(optarg, "find") == 0)
+				o->only = 4;
 			else
 				return -1;
 			break;
@@ -825,10 +926,42 @@ static json_t *report_ceiling(const struct bench *b, const char *name, const cha
 	return jp;
 }
 
+/* Reports floor phase <r> (<name>: hold or find, run_hold) and, when every phase ran,
+ * its ratio to the ceiling runs <cm> (the most tracked/ceiling can be here) and the
+ * tracked runs' <tm> ratio to it. */
+static void report_floor(const struct bench *b, const char *name, const struct phase_run *r,
+			 unsigned n, const double *cm, const double *tm, json_t *phases,
+			 json_t *root)
+{
+	double m[BENCH_MAX_REPS], q[BENCH_MAX_REPS];
+	char key[64];
+	json_t *jp;
+
+	if (b->o.only != 0 && strcmp(name, b->o.only == 3 ? "hold" : b->o.only == 4 ? "find" : "-"))
+		return;
+	jp = json_object();
+	report_phase(b, name, r, n, m, jp);
+	json_object_set_new(phases, name, jp);
+	if (b->o.only != 0)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		q[i] = m[i] / cm[i];
+	struct summary sc = summarize(q, n);
+	for (unsigned i = 0; i < n; i++)
+		q[i] = tm[i] / m[i];
+	struct summary st = summarize(q, n);
+	printf("  ratio %s/ceiling: %.3f [%.3f .. %.3f], tracked/%s: %.3f [%.3f .. %.3f] (run by run)\n",
+	       name, sc.med, sc.min, sc.max, name, st.med, st.min, st.max);
+	snprintf(key, sizeof(key), "ratio_%s_to_ceiling", name);
+	json_object_set_new(root, key, summary_json(sc));
+	snprintf(key, sizeof(key), "ratio_tracked_to_%s", name);
+	json_object_set_new(root, key, summary_json(st));
+}
+
 /* Prints and writes everything; returns the number of failed checks. */
 static int report_results(struct bench *b, const struct phase_run *tr, const struct phase_run *ce,
 			  const struct phase_run *ru, const struct phase_run *hsr,
-			  unsigned n, const struct dp_counters *chk_cnt, const struct dp_counters *last_cnt,
+			  const struct phase_run *ho, const struct phase_run *fi, unsigned n, const struct dp_counters *chk_cnt, const struct dp_counters *last_cnt,
 			  unsigned leaked)
 {
 	const struct bench_opts *o = &b->o;
@@ -842,12 +975,12 @@ static int report_results(struct bench *b, const struct phase_run *tr, const str
 	printf("\n%u runs of each phase; median [min .. max]\n", n);
 	printf("  %-8s %-25s %-21s %-23s %s\n", "phase", "Mpps", "Gbit/s (frames)", "ns/packet",
 	       "new flows/s");
-	if (o->only != 1) {
+	if (o->only == 0 || o->only == 2) {
 		json_t *jp = json_object();
 		report_phase(b, "ceiling", ce, n, cm, jp);
 		json_object_set_new(phases, "ceiling", jp);
 	}
-	if (o->only != 2) {
+	if (o->only == 0 || o->only == 1) {
 		json_t *jp = json_object();
 		report_phase(b, "tracked", tr, n, tm, jp);
 		json_object_set_new(phases, "tracked", jp);
@@ -874,6 +1007,12 @@ static int report_results(struct bench *b, const struct phase_run *tr, const str
 		json_object_set_new(jr, "of_best", json_real(st.max / sc.max));
 		json_object_set_new(jr, "target", json_real(0.5));
 		json_object_set_new(root, "ratio_tracked_to_ceiling", jr);
+	}
+	if (b->held) {
+		report_floor(b, "hold", ho, n, cm, tm, phases, root);
+		report_floor(b, "find", fi, n, cm, tm, phases, root);
+		printf("  (hold: the copy-in alone, into mbufs kept as long as the tracked path keeps them;\n"
+		       "   find: that, and every frame parsed and its flow looked up and touched)\n");
 	}
 
 	/* memory: a flow's table share, plus what streams held at the peak, spread over the
@@ -921,12 +1060,17 @@ static int report_results(struct bench *b, const struct phase_run *tr, const str
 			"frames_out", (json_int_t)c->out_pkts, "bad_cksum", (json_int_t)c->bad_cksum,
 			"gaps", (json_int_t)c->gaps, "replays", (json_int_t)c->replays));
 	}
+	if (b->held && (o->only == 0 || o->only == 4)) {
+		printf("  %-10s find phase: frames whose flow was not found: %llu\n",
+		       b->find_missed ? "UNEXPECTED" : "ok", (unsigned long long)b->find_missed);
+		fails += b->find_missed != 0;
+	}
 	printf("  %-10s mbufs out of the pool once every flow expired: %u\n",
 	       leaked ? "UNEXPECTED" : "ok", leaked);
 	fails += leaked != 0;
 	printf("  counters of the checking pass (flow expiry included):\n");
 	fails += (int)check_counters(b, chk_cnt, jc);
-	if (o->only != 2) {
+	if (o->only == 0 || o->only == 1) {
 		printf("  counters of the last timed run:\n");
 		fails += (int)check_counters(b, last_cnt, jl);
 		printf("  non-zero counters of the last timed run:\n");
@@ -1013,9 +1157,54 @@ static void bench_teardown(struct bench *b)
 #endif
 	sg_free(&b->t);
 	free(b->cs);
+	if (b->find_ft)
+		flow_table_free(b->find_ft, NULL, NULL);
+	free(b->has_data);
+	free(b->held);
+	free(b->fifo);
 	rte_free(b->fwd);
 	for (unsigned k = 0; k < BENCH_MAX_WORKERS; k++)
 		rte_free(b->ws[k]);
+}
+
+/* What the hold phase needs (one worker only): which frames carry data, room for the
+ * checking pass's per-burst counts, and its FIFO, as large as the pool. */
+static int hold_setup(struct bench *b)
+{
+	uint32_t cap = 1;
+
+	if (b->o.workers > 1)
+		return 0;
+	while (cap < b->o.mbufs)
+		cap <<= 1;
+	b->has_data = calloc(b->t.n_frames, 1);
+	b->held = calloc(b->t.n_bursts, sizeof(*b->held));
+	b->fifo = calloc(cap, sizeof(*b->fifo));
+	if (b->has_data == NULL || b->held == NULL || b->fifo == NULL) {
+		fprintf(stderr, "engine_bench: out of memory\n");
+		return -1;
+	}
+	b->fifo_mask = cap - 1;
+	b->find_ft = flow_table_create("bench_find", b->cfg.flow_capacity, SOCKET_ID_ANY);
+	if (b->find_ft == NULL) {
+		fprintf(stderr, "engine_bench: find phase's flow table\n");
+		return -1;
+	}
+	for (uint32_t i = 0; i < b->t.n_frames; i++) {
+		struct dp_pkt p;
+		struct flow_key k;
+		uint8_t side;
+
+		if (dp_pkt_parse(b->t.buf + b->t.frames[i].off, b->t.frames[i].len, &p) != DP_PKT_TCP)
+			continue;
+		b->has_data[i] = p.payload_len > 0;
+		flow_key_from_pkt(&p, &k, &side);
+		if (flow_lookup(b->find_ft, &k) == NULL && flow_insert(b->find_ft, &k, 0) == NULL) {
+			fprintf(stderr, "engine_bench: find phase's flow table is full\n");
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* EAL, pool, worker, rules, trace. Returns 0, or -1 after saying why. */
@@ -1080,14 +1269,14 @@ static int bench_setup(struct bench *b)
 		return -1;
 	}
 	report_trace(b);
-	return 0;
+	return hold_setup(b);
 }
 
 int main(int argc, char **argv)
 {
 	static struct bench b;
 	static struct phase_run tr[BENCH_MAX_REPS], ce[BENCH_MAX_REPS], ru[BENCH_MAX_REPS];
-	static struct phase_run hsr[BENCH_MAX_REPS];
+	static struct phase_run hsr[BENCH_MAX_REPS], ho[BENCH_MAX_REPS], fi[BENCH_MAX_REPS];
 	struct phase_run chk_run;
 	struct dp_counters before, delta, chk_delta;
 	unsigned reps = 0, leaked;
@@ -1103,8 +1292,10 @@ int main(int argc, char **argv)
 
 	/* Untimed checking pass; it also warms the flow table and the pool. */
 	bench_counters(&b, &before);
+	b.record_held = b.held != NULL;
 	if (run_tracked(&b, &chk_run, b.o.check) < 0)
 		goto dry;
+	b.record_held = 0;
 	leaked = drain_flows(&b);
 	counters_since(&b, &chk_delta, &before);
 	if (b.o.check)
@@ -1113,7 +1304,7 @@ int main(int argc, char **argv)
 	/* Timed runs: the two phases alternate, so that drift hits both alike. */
 	memset(&delta, 0, sizeof(delta));
 	while (reps < BENCH_MAX_REPS) {
-		if (b.o.only != 2) {
+		if (b.o.only == 0 || b.o.only == 1) {
 			bench_counters(&b, &before);
 			if (run_tracked(&b, &tr[reps], 0) < 0)
 				goto dry;
@@ -1122,18 +1313,22 @@ int main(int argc, char **argv)
 			counters_since(&b, &delta, &before);
 			leaked = l > leaked ? l : leaked;
 		}
-		if (b.o.only != 1 && run_ceiling(&b, &ce[reps]) < 0)
+		if ((b.o.only == 0 || b.o.only == 2) && run_ceiling(&b, &ce[reps]) < 0)
+			goto dry;
+		if ((b.o.only == 0 || b.o.only == 3) && b.held && run_hold(&b, &ho[reps]) < 0)
+			goto dry;
+		if ((b.o.only == 0 || b.o.only == 4) && b.held && run_find(&b, &fi[reps]) < 0)
 			goto dry;
 		if (b.o.only == 0 && b.policy && run_rules(&b, &ru[reps]) < 0)
 			goto dry;
 		if (b.o.only == 0 && b.policy && run_hs(&b, &hsr[reps]) < 0)
 			goto dry;
 		reps++;
-		if (b.o.seconds > 0 && b.o.only != 2 ? tracked_s >= b.o.seconds && reps >= 3
+		if (b.o.seconds > 0 && (b.o.only == 0 || b.o.only == 1) ? tracked_s >= b.o.seconds && reps >= 3
 						      : reps >= b.o.reps)
 			break;
 	}
-	rc = report_results(&b, tr, ce, ru, hsr, reps, &chk_delta, &delta, leaked) ? 1 : 0;
+	rc = report_results(&b, tr, ce, ru, hsr, ho, fi, reps, &chk_delta, &delta, leaked) ? 1 : 0;
 	goto out;
 dry:
 	fprintf(stderr, "engine_bench: the mbuf pool ran dry (raise --mbufs)\n");
