@@ -161,7 +161,8 @@ struct sl_stmt {
 		uint8_t kind;         /* W_*: its later words are looked at */
 		uint8_t analyze;      /* W_EXPLAIN: ANALYZE is among the options */
 		uint8_t analyze_off;  /* W_EXPLAIN: the last option word was ANALYZE, inside
-		                       * parentheses (a FALSE/OFF after it undoes it) */
+		                       * parentheses (a value FALSE, OFF, 'false', 'off' or 0
+		                       * after it undoes it: watch_value) */
 		uint8_t prev_begin;   /* W_CREATE: the previous word was BEGIN */
 		uint8_t rule_do;      /* W_CREATE: DO of CREATE RULE seen (2: and the '(' of a
 		                       * parenthesized action list) */
@@ -921,6 +922,29 @@ static void watch_word_before(struct sl_lexer *L, uint32_t n)
 	}
 }
 
+/* A number or string of an EXPLAIN's parenthesized options: the value of the option
+ * word before it. After ANALYZE, PostgreSQL (defGetBoolean) reads the integer 0 and
+ * the strings 'false' and 'off' (any case) as false: EXPLAIN then runs nothing. Any
+ * other value is true or an error, and whatever is not read exactly here (a dollar
+ * string, an escape) leaves ANALYZE on: the safe side. Called after the token is
+ * read (L->tok_pos .. the source position). */
+static void watch_value(struct sl_lexer *L)
+{
+	struct sl_stmt *st = &L->st;
+	static const char *const off[] = { "0", "'FALSE'", "'OFF'", "E'FALSE'", "E'OFF'", NULL };
+
+	if (st->w.kind != W_EXPLAIN || st->paren <= 0 || !st->w.analyze_off || !st->active)
+		return;
+	uint32_t n = word_kw(L);
+	int zero = n > 0 && n < sizeof(L->kw);
+
+	for (uint32_t i = 0; zero && i < n; i++)
+		zero = L->kw[i] == '0';     /* 0, 00: the integer 0 (a sign is a token of its own) */
+	if (zero || kw_in(L, n, off))
+		st->w.analyze = 0;
+	st->w.analyze_off = 0;
+}
+
 /* The same, after the word is written. */
 static void watch_word_after(struct sl_lexer *L, uint32_t n)
 {
@@ -1177,6 +1201,8 @@ static void lex_quoted(struct sl_lexer *L, unsigned prefix, int q, unsigned flag
 	emit_span(L, ident ? EM_SAME : EM_LIT);
 	if (!ident && L->st.want != WANT_NONE)
 		note_body(L, body_kind, start, close);
+	if (sl_unlikely(L->st.w.kind == W_EXPLAIN) && !ident)
+		watch_value(L);
 }
 
 /* A word that may be a string prefix: E'..' B'..' X'..' N'..' U&'..' U&"..". */
@@ -1293,6 +1319,8 @@ static void lex_number(struct sl_lexer *L)
 	}
 	if (tok_begin(L, SP_WORD, TK_OTHER))
 		emit_span(L, EM_LIT);
+	if (sl_unlikely(L->st.w.kind == W_EXPLAIN))
+		watch_value(L);
 }
 
 /* PostgreSQL '$': $1 parameter, $$..$$ or $tag$..$tag$ string, else a lone '$'. */

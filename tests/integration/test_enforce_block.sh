@@ -98,6 +98,8 @@ SELECT 'after-function-drop', count(*) FROM t;
 \echo R after-function-drop :ERROR :SQLSTATE
 EXPLAIN DELETE FROM t;
 \echo R explain-plan :ERROR :SQLSTATE
+EXPLAIN (ANALYZE 0, COSTS off) DELETE FROM t;
+\echo R explain-analyze-0 :ERROR :SQLSTATE
 SELECT 'DROP TABLE t' AS in_string;
 \echo R in-string :ERROR :SQLSTATE
 SELECT 'comment-first' AS first \;
@@ -159,12 +161,14 @@ it_check "a statement starting with the comment -- DROP TABLE t is not blocked (
 it_check "DELETE FROM t WHERE id = 1 is not blocked" grep -qx 'R delete-where false 00000' "$out"
 it_check "EXPLAIN DELETE FROM t (a plan: nothing runs) is not blocked" \
 	grep -qx 'R explain-plan false 00000' "$out"
+it_check "EXPLAIN (ANALYZE 0) DELETE FROM t (ANALYZE off: nothing runs) is not blocked" \
+	grep -qx 'R explain-analyze-0 false 00000' "$out"
 it_check "SELECT * FROM t is not blocked (rows 2..$rows)" \
 	bash -c "grep -qx 'select-all|$((rows - 1))|2|$rows' '$out' && grep -qx 'R select-all false 00000' '$out'"
 it_check "in the same session at the end: t exists with $((rows - 1)) rows and no grants" \
 	grep -qx "final|$((rows - 1))|t" "$out"
-# one R line for the base query, two per blocked statement, six for the rest
-if [[ $(grep -c '^R ' "$out") -ne $((1 + 2 * ${#blocked[@]} + 6)) ]]; then
+# one R line for the base query, two per blocked statement, seven for the rest
+if [[ $(grep -c '^R ' "$out") -ne $((1 + 2 * ${#blocked[@]} + 7)) ]]; then
 	it_log "session output:"
 	sed 's/^/    /' "$out" "$IT_TMP/session.err" >&2
 fi

@@ -248,6 +248,33 @@ static void test_inner_statements(void **state)
 	assert_int_equal(r->n, 2);
 	r = lex("EXPLAIN (COSTS off, ANALYZE) DELETE FROM t");
 	assert_int_equal(r->n, 2);
+	/* PostgreSQL's boolean option values (defGetBoolean): 0 and 1, and the words
+	 * as strings. ANALYZE 0 / 'off' / 'false' run nothing; 1, 'on', 10, 0.0 (an error on
+	 * the server) and what is not read exactly stay on the safe side: split */
+	static const char *const off[] = {
+		"EXPLAIN (ANALYZE 0) DELETE FROM t", "EXPLAIN (ANALYZE 00, COSTS off) DELETE FROM t",
+		"EXPLAIN (ANALYZE -0) DELETE FROM t", "EXPLAIN (analyse 'false') DELETE FROM t",
+		"EXPLAIN (ANALYZE 'OFF') DELETE FROM t", "EXPLAIN (ANALYZE E'off') DELETE FROM t",
+		"EXPLAIN (VERBOSE 1, ANALYZE 0) DELETE FROM t",
+	};
+	static const char *const on[] = {
+		"EXPLAIN (ANALYZE 1) DELETE FROM t", "EXPLAIN (ANALYZE 10) DELETE FROM t",
+		"EXPLAIN (ANALYZE 0.0) DELETE FROM t", "EXPLAIN (ANALYZE 'on') DELETE FROM t",
+		"EXPLAIN (ANALYZE 'fal''se') DELETE FROM t", "EXPLAIN (ANALYZE $$off$$) DELETE FROM t",
+		"EXPLAIN (ANALYZE 0000000000000000000001) DELETE FROM t",
+		"EXPLAIN (ANALYZE, VERBOSE 0) DELETE FROM t", "EXPLAIN (ANALYZE 1, COSTS 0) DELETE FROM t",
+	};
+	for (size_t i = 0; i < sizeof(off) / sizeof(off[0]); i++) {
+		r = lex(off[i]);
+		if (r->n != 1)
+			fail_msg("%s: %d statements, want 1", off[i], r->n);
+	}
+	for (size_t i = 0; i < sizeof(on) / sizeof(on[0]); i++) {
+		r = lex(on[i]);
+		if (r->n != 2)
+			fail_msg("%s: %d statements, want 2", on[i], r->n);
+		assert_string_equal(norm(r, 1), "DELETE FROM T");
+	}
 }
 
 static void test_do_execute(void **state)
