@@ -30,6 +30,8 @@
 	X(drop_out_of_window,   "segments outside the receive window dropped") \
 	X(drop_no_flow,         "segments of a protected resource without a flow, dropped (midstream = drop)") \
 	X(frag_dropped,         "IP fragments of protected flows dropped (policy)") \
+	X(frag_bridged,         "IP fragments to or from a protected address bridged: not of a\
+ protected flow (fragments = drop)") \
 	X(frag_reassembled,     "IP datagrams reassembled from fragments") \
 	X(frag_bad,             "IP fragments dropped: malformed, overlapping, duplicate, holes, nested") \
 	X(frag_unsupported,     "IPv6 fragments dropped: extension headers before the fragment header") \

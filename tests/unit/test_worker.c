@@ -106,7 +106,7 @@ static struct rte_mbuf *seg(struct tconv *t, const struct pktgen_ep *src, const 
 	memset(&s, 0, sizeof(s));
 	s.src = src;
 	s.dst = dst;
-	s.ip_ver = 4;
+	s.ip_ver = t->ip_ver == 6 ? 6 : 4;     /* the conversation's */
 	s.flags = flags;
 	s.seq = seq;
 	s.ack = ack;
@@ -758,29 +758,124 @@ static void test_soft_routed(void **state)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
+/* Sets IPv4 fragment offset <off8> (8-byte units) and MF <mf> on frame <m>. */
+static void ip4_frag_mark(struct rte_mbuf *m, uint16_t off8, int mf)
+{
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
+
+	ip->fragment_offset = htons((uint16_t)((mf ? RTE_IPV4_HDR_MF_FLAG : 0) | off8));
+	ip->packet_id = htons(0x7777);
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+}
+
+/* fragments = "drop" (the default): only a protected flow's fragments are dropped.
+ * The first fragment carries the TCP ports and decides; a later one is bridged (no
+ * host can rebuild its datagram without the first, dropped when protected). Before,
+ * every fragment to or from a protected address was dropped: another service on the
+ * database host (ssh, a UDP protocol) lost its fragmented traffic. */
 static void test_fragment_of_protected_dropped(void **state)
 {
 	struct tconv *t = *state;
-	struct pktgen_ep other = t->ep[1];
+	struct pktgen_ep other = t->ep[1], ssh = t->ep[1];
 	struct rte_mbuf *m;
 	struct rte_ipv4_hdr *ip;
 
 	assert_int_equal(tconv_start(t), 0);
+	/* the first fragment of a segment to the resource: dropped */
 	m = seg(t, &t->ep[0], &t->ep[1], DP_TCP_ACK, 1, 1, "frag");
-	ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
-	ip->fragment_offset = htons(RTE_IPV4_HDR_MF_FLAG);
-	ip->hdr_checksum = 0;
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	ip4_frag_mark(m, 0, 1);
 	assert_dropped(t, 0, m);
 	assert_int_equal(TCONV_CNT(t, frag_dropped), 1);
-	/* a fragment between unprotected hosts is bridged */
+	/* and one of the server's answers (matched on its source port) */
+	m = seg(t, &t->ep[1], &t->ep[0], DP_TCP_ACK, 1, 1, "frag-back");
+	ip4_frag_mark(m, 0, 1);
+	assert_dropped(t, 1, m);
+	assert_int_equal(TCONV_CNT(t, frag_dropped), 2);
+	/* the first fragment of a segment to another port of the same host: bridged */
+	ssh.port = 22;
+	m = seg(t, &t->ep[0], &ssh, DP_TCP_ACK, 1, 1, "ssh-frag");
+	ip4_frag_mark(m, 0, 1);
+	assert_bridged(t, 0, m);
+	/* a later fragment to the resource's address: bridged */
+	m = seg(t, &t->ep[0], &t->ep[1], DP_TCP_ACK, 1, 1, "later-frag");
+	ip4_frag_mark(m, 3, 0);
+	assert_bridged(t, 0, m);
+	/* a UDP fragment to the resource's address: bridged */
+	m = seg(t, &t->ep[0], &t->ep[1], DP_TCP_ACK, 1, 1, "udp-frag");
+	ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
+	ip->next_proto_id = IPPROTO_UDP;
+	ip4_frag_mark(m, 0, 1);
+	assert_bridged(t, 0, m);
+	assert_int_equal(TCONV_CNT(t, frag_bridged), 3);
+	assert_int_equal(TCONV_CNT(t, frag_dropped), 2);
+	/* a first fragment too short to hold the ports: dropped */
+	m = seg(t, &t->ep[0], &t->ep[1], DP_TCP_ACK, 1, 1, "");
+	ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
+	ip->total_length = htons(20 + 2);
+	rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_data_len(m) - 14 - 20 - 2));
+	ip4_frag_mark(m, 0, 1);
+	assert_dropped(t, 0, m);
+	assert_int_equal(TCONV_CNT(t, frag_dropped), 3);
+	/* a fragment between unprotected hosts is bridged, not counted as near a resource */
 	other.ip4 = htonl(0xC6120063);
 	m = seg(t, &t->ep[0], &other, DP_TCP_ACK, 1, 1, "frag");
-	ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
-	ip->fragment_offset = htons(RTE_IPV4_HDR_MF_FLAG);
-	ip->hdr_checksum = 0;
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	ip4_frag_mark(m, 0, 1);
 	assert_bridged(t, 0, m);
+	assert_int_equal(TCONV_CNT(t, frag_bridged), 3);
+	assert_int_equal(tconv_stop(t), 0);
+}
+
+/* IPv6 segment <m> made a fragment: a fragment header (offset <off8>, M <mf>) put
+ * between the IPv6 header and TCP. Returns the new frame; frees <m>. */
+static struct rte_mbuf *ip6_frag_of(struct tconv *t, struct rte_mbuf *m, uint16_t off8, int mf)
+{
+	const uint8_t *src = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint16_t len = rte_pktmbuf_data_len(m);
+	struct rte_mbuf *f = rte_pktmbuf_alloc(t->pool);
+	uint8_t *d;
+
+	assert_non_null(f);
+	d = (uint8_t *)rte_pktmbuf_append(f, (uint16_t)(len + 8));
+	assert_non_null(d);
+	memcpy(d, src, 14 + 40);
+	memcpy(d + 14 + 40 + 8, src + 14 + 40, len - 14 - 40);
+	d[14 + 6] = IPPROTO_FRAGMENT;
+	uint16_t plen = (uint16_t)(((d[14 + 4] << 8) | d[14 + 5]) + 8);
+	d[14 + 4] = (uint8_t)(plen >> 8);
+	d[14 + 5] = (uint8_t)plen;
+	uint8_t *fh = d + 14 + 40;
+	uint16_t om = (uint16_t)(off8 << 3 | (mf ? 1 : 0));
+	fh[0] = IPPROTO_TCP;
+	fh[1] = 0;
+	fh[2] = (uint8_t)(om >> 8);
+	fh[3] = (uint8_t)om;
+	fh[4] = 0; fh[5] = 0; fh[6] = 0x12; fh[7] = 0x34;
+	rte_pktmbuf_free(m);
+	return f;
+}
+
+/* The same over IPv6: the fragment header's offset decides, the first fragment's
+ * ports are judged. */
+static void test_fragment_of_protected_dropped_v6(void **state)
+{
+	struct tconv *t = *state;
+	struct pktgen_ep ssh;
+	struct rte_mbuf *m;
+
+	t->ip_ver = 6;
+	assert_int_equal(tconv_start(t), 0);
+	ssh = t->ep[1];
+	ssh.port = 22;
+	m = ip6_frag_of(t, seg(t, &t->ep[0], &t->ep[1], DP_TCP_ACK, 1, 1, "frag"), 0, 1);
+	assert_dropped(t, 0, m);
+	assert_int_equal(TCONV_CNT(t, frag_dropped), 1);
+	m = ip6_frag_of(t, seg(t, &t->ep[0], &ssh, DP_TCP_ACK, 1, 1, "ssh-frag"), 0, 1);
+	assert_bridged(t, 0, m);
+	m = ip6_frag_of(t, seg(t, &t->ep[0], &t->ep[1], DP_TCP_ACK, 1, 1, "later"), 2, 0);
+	assert_bridged(t, 0, m);
+	assert_int_equal(TCONV_CNT(t, frag_bridged), 2);
+	assert_int_equal(TCONV_CNT(t, frag_dropped), 1);
 	assert_int_equal(tconv_stop(t), 0);
 }
 
@@ -1386,6 +1481,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_soft_routed, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_soft_fragments, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_fragment_of_protected_dropped, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_fragment_of_protected_dropped_v6, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_flow_created_on_syn, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_table_full_fail_closed, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_table_full_fail_closed_ipv6, tconv_cm_setup, tconv_cm_teardown),
