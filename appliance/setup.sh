@@ -37,10 +37,9 @@ asan_dir=${TG_ASAN_BUILD_DIR:-build-asan}
 # build
 pkgs=(meson ninja-build pkg-config gcc clang libdpdk-dev dpdk libhyperscan-dev libssl-dev
 	libconfig-dev liblmdb-dev libcmocka-dev libjansson-dev libevent-dev libcurl4-openssl-dev)
-# run and test: PostgreSQL 15 (pgbench is in postgresql-contrib), the network tools,
-# and clang's sanitizer and libFuzzer runtimes
-pkgs+=(postgresql postgresql-contrib iproute2 ethtool procps iputils-ping netcat-openbsd
-	python3 libclang-rt-14-dev)
+# run and test: PostgreSQL 15 (pgbench is in postgresql-contrib), the network tools
+# (ip, ethtool; sysctl and ps from procps), and clang's sanitizer and libFuzzer runtimes
+pkgs+=(postgresql postgresql-contrib iproute2 ethtool procps python3 libclang-rt-14-dev)
 # benchmarks: dpdk-testpmd and dpdk-telemetry.py (dpdk-dev), JSON output (jq)
 pkgs+=(dpdk-dev jq)
 
