@@ -194,6 +194,14 @@ static int parse_ipv4(const uint8_t *d, uint32_t len, uint32_t off, struct dp_pk
 	return parse_tcp(d, off + ihl, tot - ihl, p);
 }
 
+/* Extension headers of the usual shape (next header, length in 8-byte units less 1)
+ * that <netinet/in.h> does not name: Mobility (RFC 6275), HIP (RFC 7401), Shim6 (RFC
+ * 5533). RFC 7045 asks a middlebox to walk every extension header IANA lists, so that
+ * a TCP segment behind one of them is inspected, not taken for another protocol. */
+#define IP6_NH_MOBILITY 135
+#define IP6_NH_HIP      139
+#define IP6_NH_SHIM6    140
+
 /* Bytes of the IPv6 extension header <e> of type <nh> (at least IP6_EXT_MIN readable):
  * AH counts 4-byte units less 2, the fragment header is fixed, the others count 8-byte
  * units less 1. */
@@ -290,6 +298,9 @@ static int parse_ipv6(const uint8_t *d, uint32_t len, uint32_t off, struct dp_pk
 		case IPPROTO_DSTOPTS:
 		case IPPROTO_AH:
 		case IPPROTO_FRAGMENT:
+		case IP6_NH_MOBILITY:
+		case IP6_NH_HIP:
+		case IP6_NH_SHIM6:
 			break;
 		default:
 			/* ESP, no-next-header, UDP, ICMPv6, ... */

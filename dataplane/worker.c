@@ -429,7 +429,8 @@ static int frag_of_protected(const struct dp_worker *w, uint16_t port, const uin
 	case IPPROTO_TCP:
 		break;
 	case IPPROTO_HOPOPTS: case IPPROTO_ROUTING: case IPPROTO_FRAGMENT:
-	case IPPROTO_DSTOPTS: case IPPROTO_AH: case 135: case 139: case 140:
+	case IPPROTO_DSTOPTS: case IPPROTO_AH:
+	case 135: case 139: case 140:      /* Mobility, HIP, Shim6 (dp_pkt.c) */
 		return p->ip_ver == 6;
 	default:
 		return 0;

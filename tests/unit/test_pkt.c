@@ -427,6 +427,23 @@ static void test_ipv6_ext_headers(void **state)
 	len = olen;
 	ipv6_insert_ext(f, &len, 14, IPPROTO_DSTOPTS, ext3, sizeof(ext3), 8);
 	assert_int_equal(parse(f, len, &p), DP_PKT_ERR_HDR);
+
+	/* Mobility (135), HIP (139) and Shim6 (140) are extension headers of the usual
+	 * shape (RFC 7045 asks middleboxes to walk every one in IANA's list): the TCP
+	 * behind one is parsed and inspected. Before, the parser took them for the upper
+	 * layer, and a segment behind one was bridged uninspected. */
+	static const uint8_t kinds[] = { 135, 139, 140 };
+	for (unsigned i = 0; i < sizeof(kinds); i++) {
+		static const uint8_t ext4[16] = { 0 /* patched */, 1, 0, 0, 0, 0, 0, 0,
+						  0, 0, 0, 0, 0, 0, 0, 0 };
+		memcpy(f, orig, olen);
+		len = olen;
+		ipv6_insert_ext(f, &len, 14, kinds[i], ext4, sizeof(ext4), 0);
+		assert_int_equal(parse(f, len, &p), DP_PKT_TCP);
+		assert_int_equal(p.l4_off, 14 + 40 + 16);
+		assert_int_equal(p.payload_len, PLEN);
+		assert_true(dp_pkt_tcp_cksum_ok(f, &p));
+	}
 }
 
 /* A routing header with segments left: the datagram's destination is its last
