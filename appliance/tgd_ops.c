@@ -80,6 +80,16 @@ static json_t *op_stats(void *ctx)
 	o = json_object();
 	json_object_set_new(o, "total", counters_json(&sum));
 	json_object_set_new(o, "workers", workers);
+	/* per port, summed over the workers: the frames received on it (tx_*: sent) */
+	json_t *ports = json_object();
+	for (uint16_t p = 0; p < d->cfg.n_ports; p++) {
+		struct dp_counters pc = { 0 };
+
+		for (uint16_t i = 0; i < d->n_workers_init; i++)
+			dp_counters_sum(&pc, &d->workers[i].port_cnt[p]);
+		json_object_set_new(ports, d->cfg.ports[p].name, counters_json(&pc));
+	}
+	json_object_set_new(o, "ports", ports);
 	json_object_set_new(o, "events_drained", json_integer((json_int_t)d->ev_drained));
 	if (d->slot && d->slot->cur)
 		json_object_set_new(o, "policy_version", json_integer((json_int_t)d->slot->cur->version));
@@ -129,18 +139,16 @@ char *tgd_ops_metrics_text(struct tgd *d)
 			sb_printf(&b, "tollgate_%s_total{worker=\"%u\"} %" PRIu64 "\n", n, w,
 				  d->workers[w].cnt.v[i]);
 	}
-	/* per port: rx/tx as the workers counted them */
-	static const enum dp_counter_id port_ids[] = { DP_CNT_rx_pkts, DP_CNT_rx_bytes,
-						       DP_CNT_tx_pkts, DP_CNT_tx_bytes,
-						       DP_CNT_tx_drop_full };
-	for (unsigned k = 0; k < RTE_DIM(port_ids); k++) {
-		const char *n = dp_counter_name(port_ids[k]);
+	/* per port, summed over the workers: every counter, for the frames received on
+	 * the port (tx_*: sent on it) */
+	for (int i = 0; i < DP_CNT__MAX; i++) {
+		const char *n = dp_counter_name(i);
 		sb_printf(&b, "# HELP tollgate_port_%s_total %s, per port\n"
-			  "# TYPE tollgate_port_%s_total counter\n", n, dp_counter_help(port_ids[k]), n);
+			  "# TYPE tollgate_port_%s_total counter\n", n, dp_counter_help(i), n);
 		for (uint16_t p = 0; p < d->cfg.n_ports; p++) {
 			uint64_t v = 0;
 			for (uint16_t w = 0; w < d->n_workers_init; w++)
-				v += d->workers[w].port_cnt[p].v[port_ids[k]];
+				v += d->workers[w].port_cnt[p].v[i];
 			sb_printf(&b, "tollgate_port_%s_total{port=\"%s\"} %" PRIu64 "\n", n,
 				  d->cfg.ports[p].name, v);
 		}

@@ -539,6 +539,16 @@ static void tgd_join_and_report(struct tgd *d)
 	fprintf(stderr, "total:\n");
 	dp_counters_print(stderr, "  ", &sum);
 	tgd_log_counters("totals", &sum);
+	/* per port, summed over the workers: what befell the frames received on it, and
+	 * what was sent on it */
+	for (uint16_t p = 0; p < d->cfg.n_ports; p++) {
+		struct dp_counters pc = { 0 };
+
+		for (uint16_t i = 0; i < d->n_workers_init; i++)
+			dp_counters_sum(&pc, &d->workers[i].port_cnt[p]);
+		fprintf(stderr, "port %s:\n", d->cfg.ports[p].name);
+		dp_counters_print(stderr, "  ", &pc);
+	}
 }
 
 /* Releases everything, in the reverse order of start-up. Safe on a partial start. */

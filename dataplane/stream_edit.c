@@ -171,13 +171,13 @@ static struct rte_mbuf *build_frame(struct dp_worker *w, const struct flow *f, i
 	uint16_t et;
 
 	if (m == NULL) {
-		DP_CNT_INC(&w->cnt, mbuf_alloc_fail);
+		DP_WCNT_INC(w, mbuf_alloc_fail);
 		return NULL;
 	}
 	p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(l2 + l3 + thl + len));
 	if (p == NULL) {
 		rte_pktmbuf_free(m);
-		DP_CNT_INC(&w->cnt, mbuf_alloc_fail);
+		DP_WCNT_INC(w, mbuf_alloc_fail);
 		return NULL;
 	}
 	memcpy(p, d->eth, 12);
@@ -319,7 +319,7 @@ static inline void emit_keep(struct dp_worker *w, struct flow *f, int dir, struc
 		/* Over the memcap: send without keeping a copy; a later retransmission of
 		 * these bytes by the sender is then forwarded as the sender sends it. */
 		d->lossy = 1;
-		DP_CNT_INC(&w->cnt, rtx_not_kept);
+		DP_WCNT_INC(w, rtx_not_kept);
 	} else {
 		rte_mbuf_refcnt_update(m, 1);
 		segq_push(&d->rtx, m);
@@ -550,7 +550,7 @@ static int resend(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf 
 
 	if (fm == NULL)
 		return -1;
-	w->cnt.v[cnt]++;
+	DP_WCNT_INC_ID(w, cnt);
 	dp_worker_emit(w, tcp_out_port(f, dir), fm);
 	return 0;
 }
@@ -705,7 +705,7 @@ static int hold_split(struct dp_worker *w, struct tcp_dir *d, struct rte_mbuf *m
 	uint32_t head = at - s->seq;
 
 	if (t == NULL) {
-		DP_CNT_INC(&w->cnt, mbuf_alloc_fail);
+		DP_WCNT_INC(w, mbuf_alloc_fail);
 		return -1;
 	}
 	*tseg(t) = *s;
@@ -780,7 +780,7 @@ static int sink_remove(void *vctx, int dir, uint64_t from, uint64_t to)
 			tcp_mem_free(w, m);
 		}
 	}
-	DP_CNT_ADD(&w->cnt, edit_removed_bytes, b - a);
+	DP_WCNT_ADD(w, edit_removed_bytes, b - a);
 	return 0;
 }
 
@@ -800,7 +800,7 @@ static int sink_rewrite(void *vctx, int dir, uint64_t at, const uint8_t *bytes, 
 		memcpy(tseg_data(m) + (lo - s->seq), bytes + (lo - a), hi - lo);
 		s->flags |= TCP_SEG_EDITED;
 	}
-	DP_CNT_ADD(&ctx->w->cnt, edit_rewritten_bytes, len);
+	DP_WCNT_ADD(ctx->w, edit_rewritten_bytes, len);
 	return 0;
 }
 
@@ -827,7 +827,7 @@ static int sink_inject(void *vctx, int dir, const uint8_t *bytes, uint32_t len)
 			if (pm)
 				rte_pktmbuf_free(pm);
 			tseg_chain_free(head);
-			DP_CNT_INC(&w->cnt, mbuf_alloc_fail);
+			DP_WCNT_INC(w, mbuf_alloc_fail);
 			return -1;
 		}
 		memcpy(p, bytes + done, n);
@@ -851,7 +851,7 @@ static int sink_inject(void *vctx, int dir, const uint8_t *bytes, uint32_t len)
 	} else {
 		d->inj[d->n_inj++] = (struct tcp_pending_inj){ .at = q, .m = head };
 	}
-	DP_CNT_ADD(&w->cnt, edit_injected_bytes, len);
+	DP_WCNT_ADD(w, edit_injected_bytes, len);
 	return 0;
 }
 

@@ -123,7 +123,7 @@ static int seg_cut_before(struct dp_worker *w, struct rte_mbuf *m, struct rte_mb
 	int differs = memcmp(tseg_data(next), tseg_data(m) + keep, ov) != 0;
 
 	if (differs)
-		DP_CNT_INC(&w->cnt, tcp_overlap_rewritten);
+		DP_WCNT_INC(w, tcp_overlap_rewritten);
 	s->len = (uint16_t)keep;
 	s->flags &= (uint8_t)~(TCP_SEG_WHOLE | TCP_SEG_FIN);
 	return differs;
@@ -147,9 +147,9 @@ static int ooo_insert(struct dp_worker *w, struct tcp_dir *d, struct rte_mbuf *m
 		uint32_t cend = tseg(cur)->seq + tseg(cur)->len;
 		uint32_t ov = SEQ_MIN(cend, s->seq + s->len) - s->seq;
 		if (memcmp(tseg_data(cur) + (s->seq - tseg(cur)->seq), tseg_data(m), ov))
-			DP_CNT_INC(&w->cnt, tcp_overlap_rewritten);
+			DP_WCNT_INC(w, tcp_overlap_rewritten);
 		if (SEQ_GEQ(cend, s->seq + s->len)) {
-			DP_CNT_INC(&w->cnt, tcp_dup_dropped);
+			DP_WCNT_INC(w, tcp_dup_dropped);
 			rte_pktmbuf_free(m);
 			return 0;
 		}
@@ -160,7 +160,7 @@ static int ooo_insert(struct dp_worker *w, struct tcp_dir *d, struct rte_mbuf *m
 	if (cur && SEQ_LT(tseg(cur)->seq, s->seq + s->len))
 		seg_cut_before(w, m, cur);
 	if (d->ooo.n >= w->cfg->ooo_max_segs || tcp_mem_charge(w, m) < 0) {
-		DP_CNT_INC(&w->cnt, tcp_ooo_drop_limit);
+		DP_WCNT_INC(w, tcp_ooo_drop_limit);
 		rte_pktmbuf_free(m);
 		return 0;
 	}
@@ -173,7 +173,7 @@ static int ooo_insert(struct dp_worker *w, struct tcp_dir *d, struct rte_mbuf *m
 		d->ooo.tail = m;
 	d->ooo.n++;
 	d->ooo.bytes += s->len;
-	DP_CNT_INC(&w->cnt, tcp_ooo_queued);
+	DP_WCNT_INC(w, tcp_ooo_queued);
 	return 1;
 }
 
@@ -256,7 +256,7 @@ static __rte_noinline void dir_decode_run(struct dp_worker *w, struct flow *f, i
 		d->scan_off = off + n;
 		d->scan = start + n;
 		if (ops->feed(f->dec_state, dir, off, data, n, &sink) < 0) {
-			DP_CNT_INC(&w->cnt, proto_error);
+			DP_WCNT_INC(w, proto_error);
 			if (w->cfg->malformed == DP_MALFORMED_RESET) {
 				/* what cannot be decoded cannot be judged: nothing of it leaves */
 				c->reset = 1;
@@ -281,7 +281,7 @@ static __rte_noinline void dir_decode_run(struct dp_worker *w, struct flow *f, i
 	if (d->hold_over) {
 		d->release = d->nxt;
 	} else if (d->nxt - d->release > w->cfg->max_hold_bytes) {
-		DP_CNT_INC(&w->cnt, hold_overflow);
+		DP_WCNT_INC(w, hold_overflow);
 		if (w->cfg->hold == DP_HOLD_RESET) {
 			c->reset = 1;
 			return;
@@ -321,7 +321,7 @@ static __rte_noinline void handle_rst(struct dp_worker *w, struct flow *f, int d
 
 	/* RFC 5961: accept only a reset in the window the sender could have reached */
 	if (SEQ_LT(p->seq, d->fwd - 1) || SEQ_GT(p->seq, d->nxt + (1u << 30))) {
-		DP_CNT_INC(&w->cnt, drop_out_of_window);
+		DP_WCNT_INC(w, drop_out_of_window);
 		rte_pktmbuf_free(m);
 		return;
 	}
@@ -354,7 +354,7 @@ static int syn_restart(struct dp_worker *w, struct flow *f, const struct dp_pkt 
 	if (dp_pkt_parse(sd, rte_pktmbuf_data_len(sm), &sp) != DP_PKT_TCP || p->ack != sp.seq + 1)
 		return 0;
 	f->tcp.syn_pending = NULL;
-	DP_CNT_INC(&w->cnt, tcp_syn_restart);
+	DP_WCNT_INC(w, tcp_syn_restart);
 	dp_worker_session_end(w, f, EV_CLOSE_RST);
 	dp_worker_session_begin(w, f, &sp, sd);
 	rte_pktmbuf_free(sm);
@@ -369,7 +369,7 @@ static __rte_noinline void handle_syn(struct dp_worker *w, struct flow *f, int d
 	if (!(p->tcp_flags & DP_TCP_ACK)) {
 		/* client SYN: a retransmission, or a new connection reusing a closed tuple */
 		if (dir != 0) {
-			DP_CNT_INC(&w->cnt, drop_bad_flags);
+			DP_WCNT_INC(w, drop_bad_flags);
 			rte_pktmbuf_free(m);
 			return;
 		}
@@ -380,7 +380,7 @@ static __rte_noinline void handle_syn(struct dp_worker *w, struct flow *f, int d
 			 * restarted answers that ACK with a RST (which closes this flow) and
 			 * tries again. Passed on, so the server can answer; restarting the
 			 * session here would let anyone who guesses the tuple cut it. */
-			DP_CNT_INC(&w->cnt, tcp_syn_in_session);
+			DP_WCNT_INC(w, tcp_syn_in_session);
 			/* kept (one a flow): a server that had lost the connection answers with
 			 * a SYN-ACK for it, and the session then starts anew from this SYN */
 			if (c->syn_pending)
@@ -398,7 +398,7 @@ static __rte_noinline void handle_syn(struct dp_worker *w, struct flow *f, int d
 		}
 	} else {
 		if (dir != 1 || c->state < TCP_ST_SYN_SENT) {
-			DP_CNT_INC(&w->cnt, drop_bad_flags);
+			DP_WCNT_INC(w, drop_bad_flags);
 			rte_pktmbuf_free(m);
 			return;
 		}
@@ -422,7 +422,7 @@ static __rte_noinline void handle_syn(struct dp_worker *w, struct flow *f, int d
 			 * direction there had leaked its held segments (found by fuzz_tcp). */
 			if (c->state > TCP_ST_SYN_RCVD || d->nxt != d->isn + 1 ||
 			    c->dir[0].nxt != c->dir[0].isn + 1) {
-				DP_CNT_INC(&w->cnt, drop_bad_flags);
+				DP_WCNT_INC(w, drop_bad_flags);
 				rte_pktmbuf_free(m);
 				return;
 			}
@@ -465,7 +465,7 @@ void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *
 	}
 	if (fl & DP_TCP_SYN) {
 		if (fl & DP_TCP_FIN) {
-			DP_CNT_INC(&w->cnt, drop_bad_flags);
+			DP_WCNT_INC(w, drop_bad_flags);
 			rte_pktmbuf_free(m);
 			return;
 		}
@@ -477,7 +477,7 @@ void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *
 		/* data before the handshake (either side's SYN unseen: a client's bytes
 		 * before the SYN-ACK would be decoded, and answered, into a direction that
 		 * does not exist yet), a segment without ACK, or after a reset */
-		DP_CNT_INC(&w->cnt, drop_bad_flags);
+		DP_WCNT_INC(w, drop_bad_flags);
 		rte_pktmbuf_free(m);
 		return;
 	}
@@ -508,7 +508,7 @@ void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *
 		uint32_t acked = r->ack_seen ? se_ack_value(f, dir ^ 1) : d->out_nxt;
 		uint32_t edge = acked + win;
 		if (SEQ_GEQ(seq, edge) || SEQ_LT(end, d->fwd - (1u << 30))) {
-			DP_CNT_INC(&w->cnt, drop_out_of_window);
+			DP_WCNT_INC(w, drop_out_of_window);
 			rte_pktmbuf_free(m);
 			return;
 		}
@@ -516,7 +516,7 @@ void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *
 			/* bytes already seen: first data wins */
 			uint32_t old_end = SEQ_MIN(end, d->nxt);
 			if (se_differs(f, dir, seq, payload, old_end - seq)) {
-				DP_CNT_INC(&w->cnt, tcp_overlap_rewritten);
+				DP_WCNT_INC(w, tcp_overlap_rewritten);
 				if (w->cfg->overlap == DP_OVERLAP_RESET) {
 					rte_pktmbuf_free(m);
 					tcp_conn_reset(w, f);
@@ -531,7 +531,7 @@ void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *
 				unkept_rtx = d->lossy && d->n_anchor == 1 && d->n_inj == 0 &&
 					     SEQ_LEQ(end, d->fwd);
 			if (SEQ_LEQ(end, d->nxt))
-				DP_CNT_INC(&w->cnt, tcp_dup_dropped);
+				DP_WCNT_INC(w, tcp_dup_dropped);
 		}
 		if (SEQ_GT(end, d->nxt) || (fin && end == d->nxt && !d->fin_seen)) {
 			struct tcp_seg *s = tseg(m);
@@ -562,13 +562,13 @@ void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *
 				}
 				if (hold_append(w, d, m) < 0) {
 					rte_pktmbuf_free(m);
-					DP_CNT_INC(&w->cnt, tcp_memcap_reset);
+					DP_WCNT_INC(w, tcp_memcap_reset);
 					tcp_conn_reset(w, f);
 					return;
 				}
 				kept = 1;
 				if (ooo_pull(w, d) < 0) {
-					DP_CNT_INC(&w->cnt, tcp_memcap_reset);
+					DP_WCNT_INC(w, tcp_memcap_reset);
 					tcp_conn_reset(w, f);
 					return;
 				}
@@ -648,7 +648,7 @@ void tcp_segment(struct dp_worker *w, struct flow *f, int dir, struct rte_mbuf *
 	for (int x = 0; x < 2; x++) {
 		struct tcp_dir *xd = &c->dir[x];
 		if (xd->ack_seen && xd->syn_seen && se_ack_value(f, x) != xd->emitted_ack) {
-			DP_CNT_INC(&w->cnt, tcp_ack_generated);
+			DP_WCNT_INC(w, tcp_ack_generated);
 			se_emit_ctl(w, f, x, 0, xd->out_nxt);
 		}
 	}
@@ -667,7 +667,7 @@ void tcp_conn_reset(struct dp_worker *w, struct flow *f)
 		for (int dir = 0; dir < 2; dir++)
 			if (c->dir[dir].syn_seen)
 				se_emit_ctl(w, f, dir, DP_TCP_RST, c->dir[dir].out_nxt);
-		DP_CNT_INC(&w->cnt, tcp_rst_policy);
+		DP_WCNT_INC(w, tcp_rst_policy);
 		c->reset_by_policy = 1;
 		dp_worker_session_close(w, f, EV_CLOSE_POLICY);
 	}

@@ -59,8 +59,25 @@ struct dp_worker {
 	int64_t realtime_off_ns;      /* wall clock = now_ns + this (set by the slow path) */
 	uint8_t stopping;             /* dp_worker_fini runs: flows close with "shutdown" */
 	struct dp_counters cnt;       /* this worker's totals */
-	struct dp_counters port_cnt[DP_MAX_PORTS]; /* rx/tx per port */
+	/* The same counters per port: [p] counts what happened to the frames received on
+	 * port p (rx, drops, bypasses, anomalies, the decoders' counts) and tx_* of the
+	 * frames sent on it; [DP_MAX_PORTS] what belongs to no frame (timers: expiry,
+	 * retransmission timeouts; the slow path's commands). <pc> is the block of the
+	 * frame being processed (dp_worker_cnt_port), so that every counter is counted
+	 * twice, in cnt and in *pc, at the same site (DP_WCNT_INC). */
+	struct dp_counters port_cnt[DP_MAX_PORTS + 1];
+	struct dp_counters *pc;
 	struct dp_txbuf tx[DP_MAX_PORTS];          /* output, per port */
 } __attribute__((aligned(64)));
+
+/* Counts in worker <w>'s totals and in the block of the port whose frame it is
+ * processing (w->pc). */
+#define DP_WCNT_ADD(w, name, n) do {                                             \
+		(w)->cnt.v[DP_CNT_##name] += (n);                                \
+		(w)->pc->v[DP_CNT_##name] += (n);                                \
+	} while (0)
+#define DP_WCNT_INC(w, name)    DP_WCNT_ADD(w, name, 1)
+/* The same for a counter id <id> computed at run time. */
+#define DP_WCNT_INC_ID(w, id)   do { (w)->cnt.v[id]++; (w)->pc->v[id]++; } while (0)
 
 #endif

@@ -61,6 +61,14 @@ struct rte_mempool *dp_worker_pool_create(const char *name, unsigned n_mbufs, ui
 				       dp_worker_data_room(frame_max), socket);
 }
 
+/* From now on counters go to port <p>'s block too (DP_MAX_PORTS, or any port out of
+ * range: the block of no port). */
+static inline void cnt_port(struct dp_worker *w, uint16_t p)
+{
+	w->pc = &w->port_cnt[p < DP_MAX_PORTS ? p : DP_MAX_PORTS];
+	w->env.pcnt = w->pc;
+}
+
 int dp_worker_init(struct dp_worker *w, uint16_t id, uint16_t n_ports, const uint16_t *peer,
 		   const uint8_t *server_side, const struct dp_config *cfg, struct rte_mempool *pool)
 {
@@ -105,6 +113,7 @@ int dp_worker_init(struct dp_worker *w, uint16_t id, uint16_t n_ports, const uin
 	}
 	w->pol = w->own_pol;
 	w->env.cnt = &w->cnt;
+	cnt_port(w, DP_MAX_PORTS);
 	w->env.cfg = cfg;
 	return 0;
 }
@@ -151,15 +160,15 @@ void dp_worker_event(struct dp_worker *w, struct flow *f, struct tg_event *ev)
 	ev->proto = f->proto;
 	ev->ts_ns = (uint64_t)((int64_t)w->now_ns + w->realtime_off_ns);
 	if (rte_ring_sp_enqueue_elem(w->ev_ring, ev, sizeof(*ev)) != 0) {
-		DP_CNT_INC(&w->cnt, ev_lost);
+		DP_WCNT_INC(w, ev_lost);
 		if (w->cfg->record == DP_RECORD_MUST && f->mode == FLOW_INSPECT &&
 		    f->tcp.state != TCP_ST_CLOSED) {
-			DP_CNT_INC(&w->cnt, ev_reset);
+			DP_WCNT_INC(w, ev_reset);
 			f->tcp.reset = 1;
 		}
 		return;
 	}
-	DP_CNT_INC(&w->cnt, ev_sent);
+	DP_WCNT_INC(w, ev_sent);
 }
 
 void dp_worker_session_close(struct dp_worker *w, struct flow *f, uint8_t reason)
@@ -263,7 +272,9 @@ void dp_worker_emit(struct dp_worker *w, uint16_t port, struct rte_mbuf *m)
 	}
 	t = &w->tx[port];
 	if (t->n >= DP_TXBUF_MAX) {
+		/* the port it was to go out on, as loop.c counts tx */
 		DP_CNT_INC(&w->cnt, tx_drop_full);
+		DP_CNT_INC(&w->port_cnt[port], tx_drop_full);
 		rte_pktmbuf_free(m);
 		return;
 	}
@@ -359,12 +370,12 @@ static void no_flow(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, cons
 	if (is_syn && !w->server_side[port]) {
 		f = flow_insert(w->ft, k, w->now_ns);
 		if (f == NULL) {
-			DP_CNT_INC(&w->cnt, flow_table_full);
+			DP_WCNT_INC(w, flow_table_full);
 			if (w->cfg->overload == DP_OVERLOAD_FAIL_OPEN) {
-				DP_CNT_INC(&w->cnt, flow_overload_bypass);
+				DP_WCNT_INC(w, flow_overload_bypass);
 				bridge(w, port, m);
 			} else {
-				DP_CNT_INC(&w->cnt, flow_overload_rst);
+				DP_WCNT_INC(w, flow_overload_rst);
 				refuse_syn(w, port, m, p);
 			}
 			return;
@@ -376,7 +387,7 @@ static void no_flow(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, cons
 		f->port_of_side[side] = port;
 		f->port_of_side[!side] = w->peer[port];
 		dp_worker_session_begin(w, f, p, rte_pktmbuf_mtod(m, uint8_t *));
-		DP_CNT_INC(&w->cnt, flow_created);
+		DP_WCNT_INC(w, flow_created);
 		bridge(w, port, m);
 		return;
 	}
@@ -388,13 +399,13 @@ static void no_flow(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, cons
 			f->res_id = (uint16_t)res;
 			f->mode = FLOW_BYPASS;
 			f->client_side = w->server_side[port] ? !side : side;
-			DP_CNT_INC(&w->cnt, flow_midstream_bypass);
+			DP_WCNT_INC(w, flow_midstream_bypass);
 		}
-		DP_CNT_INC(&w->cnt, bridged_pkts);
+		DP_WCNT_INC(w, bridged_pkts);
 		bridge(w, port, m);
 		return;
 	}
-	DP_CNT_INC(&w->cnt, drop_no_flow);
+	DP_WCNT_INC(w, drop_no_flow);
 	rte_pktmbuf_free(m);
 }
 
@@ -454,12 +465,12 @@ static struct rte_mbuf *frag_input(struct dp_worker *w, uint16_t port, struct rt
 	if (w->frag == NULL) {
 		/* never inspected piecemeal: policy drop, for a protected flow's */
 		if (!frag_of_protected(w, port, rte_pktmbuf_mtod(m, const uint8_t *), p)) {
-			DP_CNT_INC(&w->cnt, frag_bridged);
-			DP_CNT_INC(&w->cnt, bridged_pkts);
+			DP_WCNT_INC(w, frag_bridged);
+			DP_WCNT_INC(w, bridged_pkts);
 			bridge(w, port, m);
 			return NULL;
 		}
-		DP_CNT_INC(&w->cnt, frag_dropped);
+		DP_WCNT_INC(w, frag_dropped);
 		rte_pktmbuf_free(m);
 		return NULL;
 	}
@@ -467,20 +478,20 @@ static struct rte_mbuf *frag_input(struct dp_worker *w, uint16_t port, struct rt
 	d = dp_frag_in(w->frag, w->pool, m, p, ns_to_tsc(w->now_ns), &err);
 	switch (err) {
 	case DP_FRAG_OK:      break;
-	case DP_FRAG_ETOOBIG: DP_CNT_INC(&w->cnt, frag_too_big); break;
-	case DP_FRAG_ETABLE:  DP_CNT_INC(&w->cnt, frag_table_full); break;
-	case DP_FRAG_ENOMEM:  DP_CNT_INC(&w->cnt, mbuf_alloc_fail); break;
-	case DP_FRAG_EPROTO:  DP_CNT_INC(&w->cnt, frag_unsupported); break;
-	default:              DP_CNT_INC(&w->cnt, frag_bad); break;
+	case DP_FRAG_ETOOBIG: DP_WCNT_INC(w, frag_too_big); break;
+	case DP_FRAG_ETABLE:  DP_WCNT_INC(w, frag_table_full); break;
+	case DP_FRAG_ENOMEM:  DP_WCNT_INC(w, mbuf_alloc_fail); break;
+	case DP_FRAG_EPROTO:  DP_WCNT_INC(w, frag_unsupported); break;
+	default:              DP_WCNT_INC(w, frag_bad); break;
 	}
 	if (d != NULL && d->port != port) {
 		/* pieces came in on both sides of the pair: not one sender's datagram */
-		DP_CNT_INC(&w->cnt, frag_bad);
+		DP_WCNT_INC(w, frag_bad);
 		rte_pktmbuf_free(d);
 		return NULL;
 	}
 	if (d != NULL)
-		DP_CNT_INC(&w->cnt, frag_reassembled);
+		DP_WCNT_INC(w, frag_reassembled);
 	return d;
 }
 
@@ -553,11 +564,11 @@ static int handoff_send(struct dp_worker *w, uint16_t port, struct rte_mbuf *m,
 		return 0;
 	m->port = port;               /* the owner's port index, as frag_input set it */
 	if (rte_ring_mp_enqueue(w->handoff->ring[q], m) != 0) {
-		w->cnt.v[full]++;
+		DP_WCNT_INC_ID(w, full);
 		rte_pktmbuf_free(m);
 		return 1;
 	}
-	w->cnt.v[sent]++;
+	DP_WCNT_INC_ID(w, sent);
 	w->kick |= 1ull << q;         /* woken once, at the end of the burst */
 	return 1;
 }
@@ -567,17 +578,15 @@ static void process_one(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, 
 	struct dp_pkt *pp = &pr->p;
 	int st = pr->st;
 
-	DP_CNT_INC(&w->cnt, rx_pkts);
-	DP_CNT_ADD(&w->cnt, rx_bytes, rte_pktmbuf_pkt_len(m));
-	DP_CNT_INC(&w->port_cnt[port], rx_pkts);
-	DP_CNT_ADD(&w->port_cnt[port], rx_bytes, rte_pktmbuf_pkt_len(m));
+	DP_WCNT_INC(w, rx_pkts);
+	DP_WCNT_ADD(w, rx_bytes, rte_pktmbuf_pkt_len(m));
 	if (st < 0) {
-		DP_CNT_INC(&w->cnt, drop_malformed);
+		DP_WCNT_INC(w, drop_malformed);
 		rte_pktmbuf_free(m);
 		return;
 	}
 	if (st == DP_PKT_NON_IP) {
-		DP_CNT_INC(&w->cnt, bridged_non_ip);
+		DP_WCNT_INC(w, bridged_non_ip);
 		bridge(w, port, m);
 		return;
 	}
@@ -588,7 +597,7 @@ static void process_one(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, 
 		/* IPv4 non-TCP fragments are not TCP to a resource: rte_ip_frag keys datagrams
 		 * without the protocol, so they must never join a TCP datagram */
 		if (!addr_protected(w, pp) || (w->frag && pp->ip_ver == 4 && pp->l4_proto != IPPROTO_TCP)) {
-			DP_CNT_INC(&w->cnt, bridged_pkts);
+			DP_WCNT_INC(w, bridged_pkts);
 			bridge(w, port, m);
 			return;
 		}
@@ -601,7 +610,7 @@ static void process_one(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, 
 		m->ol_flags &= ~(RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK);
 		st = pre_parse(w, port, m, pr);
 		if (st < 0 || st == DP_PKT_FRAGMENT) {
-			DP_CNT_INC(&w->cnt, drop_malformed);
+			DP_WCNT_INC(w, drop_malformed);
 			rte_pktmbuf_free(m);
 			return;
 		}
@@ -644,12 +653,12 @@ static void process_parsed(struct dp_worker *w, uint16_t port, struct rte_mbuf *
 	struct flow *f;
 
 	if (pr->st != DP_PKT_TCP || pr->res < 0) {
-		DP_CNT_INC(&w->cnt, bridged_pkts);
+		DP_WCNT_INC(w, bridged_pkts);
 		bridge(w, port, m);
 		return;
 	}
 	if (m->nb_segs > 1) {
-		DP_CNT_INC(&w->cnt, drop_multiseg);
+		DP_WCNT_INC(w, drop_multiseg);
 		rte_pktmbuf_free(m);
 		return;
 	}
@@ -667,7 +676,7 @@ static void process_parsed(struct dp_worker *w, uint16_t port, struct rte_mbuf *
 	}
 	f = pr->f;
 	if (w->cfg->verify_cksum && !cksum_ok(m, data, pp)) {
-		DP_CNT_INC(&w->cnt, drop_bad_cksum);
+		DP_WCNT_INC(w, drop_bad_cksum);
 		rte_pktmbuf_free(m);
 		return;
 	}
@@ -677,7 +686,7 @@ static void process_parsed(struct dp_worker *w, uint16_t port, struct rte_mbuf *
 	}
 	if (f->mode == FLOW_BYPASS) {
 		flow_touch(w->ft, f, w->now_ns);
-		DP_CNT_INC(&w->cnt, bridged_pkts);
+		DP_WCNT_INC(w, bridged_pkts);
 		bridge(w, port, m);
 		return;
 	}
@@ -797,6 +806,7 @@ static void handoff_chunk(struct dp_worker *w, struct rte_mbuf **pkts, uint16_t 
 	prefetch_frames(pkts, n);
 	for (uint16_t i = 0; i < n; i++) {
 		pr[i].keyed = 0;
+		cnt_port(w, pkts[i]->port);   /* each frame's own port (the ring mixes them) */
 		if (pkts[i]->port < w->n_ports) {
 			pre_parse(w, pkts[i]->port, pkts[i], &pr[i]);
 			pre_key(pkts[i], &pr[i]);
@@ -806,8 +816,9 @@ static void handoff_chunk(struct dp_worker *w, struct rte_mbuf **pkts, uint16_t 
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 
+		cnt_port(w, m->port);
 		if (m->port >= w->n_ports) {
-			DP_CNT_INC(&w->cnt, drop_malformed);
+			DP_WCNT_INC(w, drop_malformed);
 			rte_pktmbuf_free(m);
 			continue;
 		}
@@ -828,14 +839,17 @@ unsigned dp_worker_handoff_poll(struct dp_worker *w)
 	burst_begin(w);
 	for (unsigned i = 0; i < n; i += FLOW_BULK_MAX)
 		handoff_chunk(w, pkts + i, n - i < FLOW_BULK_MAX ? (uint16_t)(n - i) : FLOW_BULK_MAX);
+	cnt_port(w, DP_MAX_PORTS);
 	return n;
 }
 
 void dp_worker_process_burst(struct dp_worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n)
 {
 	burst_begin(w);
+	cnt_port(w, port);
 	for (uint16_t i = 0; i < n; i += FLOW_BULK_MAX)
 		process_chunk(w, port, pkts + i, n - i < FLOW_BULK_MAX ? (uint16_t)(n - i) : FLOW_BULK_MAX);
+	cnt_port(w, DP_MAX_PORTS);
 	/* the workers that got frames wake up if they sleep: once a burst, not a frame
 	 * (each kick costs a full fence) */
 	while (w->kick != 0 && w->handoff->wake_on) {
@@ -855,10 +869,10 @@ void dp_worker_timers(struct dp_worker *w)
 	flow_expire(w->ft, w->now_ns, (uint64_t)w->cfg->idle_timeout_s * 1000000000ull,
 		    (uint64_t)w->cfg->closed_timeout_s * 1000000000ull, EXPIRE_BUDGET,
 		    flow_release_cb, w, &idle, &closed);
-	DP_CNT_ADD(&w->cnt, flow_expired_idle, idle);
-	DP_CNT_ADD(&w->cnt, flow_expired_closed, closed);
+	DP_WCNT_ADD(w, flow_expired_idle, idle);
+	DP_WCNT_ADD(w, flow_expired_closed, closed);
 	if (w->frag)
-		DP_CNT_ADD(&w->cnt, frag_timeout, dp_frag_expire(w->frag, ns_to_tsc(w->now_ns)));
+		DP_WCNT_ADD(w, frag_timeout, dp_frag_expire(w->frag, ns_to_tsc(w->now_ns)));
 	/* management commands from the slow path */
 	if (w->ctl_ring) {
 		struct dp_ctl_msg msg;
@@ -868,7 +882,7 @@ void dp_worker_timers(struct dp_worker *w)
 			f = flow_find_id(w->ft, msg.sid);
 			if (f == NULL || f->mode != FLOW_INSPECT || f->tcp.state == TCP_ST_CLOSED)
 				continue;
-			DP_CNT_INC(&w->cnt, ctl_kill);
+			DP_WCNT_INC(w, ctl_kill);
 			dp_worker_session_close(w, f, EV_CLOSE_KILLED);
 			tcp_conn_reset(w, f);
 		}

@@ -106,7 +106,7 @@ static void rq_push(struct pg_state *s, struct proto_sink *sink, uint8_t kind)
 		return;
 	if (s->rq_n == PG_RQ_MAX) {
 		s->rq_lost = 1;
-		DP_CNT_INC(sink->env->cnt, pg_requests_untracked);
+		PROTO_CNT_INC(sink->env, pg_requests_untracked);
 		return;
 	}
 	k = (s->rq_head + s->rq_n++) % PG_RQ_MAX;
@@ -206,7 +206,7 @@ static int rq_answer(struct pg_state *s, struct proto_sink *sink, uint8_t t)
 	}
 	/* an answer no request explains: the tracking stops until every request has been
 	 * answered (results are then masked without column rules) */
-	DP_CNT_INC(sink->env->cnt, pg_request_desync);
+	PROTO_CNT_INC(sink->env, pg_request_desync);
 	s->rq_n = 0;
 	s->rq_lost = 1;
 	s->added_desc = 0;
@@ -266,7 +266,7 @@ static uint64_t batch_scan(struct batch *b, struct proto_sink *sink, uint16_t re
 	if (n && env->pol->mask_fields &&
 	    env->pol->mask_fields(env->pol->rules, env->scratch, DP_PROTO_PG, res, env->buf,
 				  bytes, b->fields, n, &st) < 0)
-		DP_CNT_INC(env->cnt, rule_scan_error);
+		PROTO_CNT_INC(env, rule_scan_error);
 	return st.fields_masked;
 }
 
@@ -277,13 +277,13 @@ static void batch_finish(struct pg_state *s, struct batch *b, struct proto_sink 
 {
 	const struct proto_env *env = sink->env;
 
-	DP_CNT_ADD(env->cnt, rows_scanned, b->n_rows);
+	PROTO_CNT_ADD(env, rows_scanned, b->n_rows);
 	if (rows_recorded(s, sink))
 		for (uint32_t i = 0; i < b->n_rows; i++)
 			ev_rows(s, sink, env->buf + b->rows[i].boff, b->rows[i].len, (int)b->rows[i].copy);
 	if (masked) {
 		s->res_masked += masked;
-		DP_CNT_ADD(env->cnt, fields_masked, masked);
+		PROTO_CNT_ADD(env, fields_masked, masked);
 		for (uint32_t i = 0; i < b->n_rows; i++)
 			sink->rewrite(sink->ctx, PROTO_DIR_S2C, b->rows[i].off, env->buf + b->rows[i].boff,
 				      b->rows[i].len);
@@ -495,7 +495,7 @@ static void batch_add(struct pg_state *s, struct batch *b, struct proto_sink *si
 	if (b->n_rows >= BATCH_MAX_ROWS || b->bytes + len > env->buf_cap)
 		batch_flush(s, b, sink, res);
 	if (len > env->buf_cap) {
-		DP_CNT_INC(env->cnt, hold_overflow);
+		PROTO_CNT_INC(env, hold_overflow);
 		ev_unmasked(sink, len);
 		release_to(b, PROTO_DIR_S2C, start + len, sink);
 		return;
@@ -504,7 +504,7 @@ static void batch_add(struct pg_state *s, struct batch *b, struct proto_sink *si
 	m = env->buf + boff;
 	if (msg_copy(sink, PROTO_DIR_S2C, start, len, off, data, dlen, m) < 0) {
 		/* already released (streamed through as too large): nothing to mask */
-		DP_CNT_INC(env->cnt, hold_overflow);
+		PROTO_CNT_INC(env, hold_overflow);
 		ev_unmasked(sink, len);
 		release_to(b, PROTO_DIR_S2C, start + len, sink);
 		return;
@@ -548,7 +548,7 @@ static void batch_add(struct pg_state *s, struct batch *b, struct proto_sink *si
 		if (rows_recorded(s, sink))
 			ev_rows(s, sink, m, len, copy_row);
 		release_to(b, PROTO_DIR_S2C, start + len, sink);
-		DP_CNT_INC(env->cnt, rows_scanned);
+		PROTO_CNT_INC(env, rows_scanned);
 		return;
 	}
 	batch_take(b, start, len, boff, copy_row);
@@ -578,7 +578,7 @@ static const uint8_t *mask_text_msg(struct pg_state *s, struct batch *b,
 	if (n)
 		masked = batch_scan(b, sink, res, fr->len, n);
 	if (masked) {
-		DP_CNT_ADD(env->cnt, fields_masked, masked);
+		PROTO_CNT_ADD(env, fields_masked, masked);
 		s->res_masked += masked;
 		sink->rewrite(sink->ctx, PROTO_DIR_S2C, fr->msg_start, m, fr->len);
 	}
@@ -795,12 +795,12 @@ static int judge_sql(struct pg_state *s, struct proto_sink *sink, const char *sq
 	for (uint32_t i = 0; i < out.n_stmts; i++) {
 		const struct sql_stmt *st = &out.stmts[i];
 		struct rule_verdict sv;
-		DP_CNT_INC(env->cnt, cmd_seen);
+		PROTO_CNT_INC(env, cmd_seen);
 		if (pol->check_command(pol->rules, env->scratch, DP_PROTO_PG, env->res_id,
 				       out.norm + st->norm_off, st->norm_len, out.fp + st->fp_off,
 				       st->fp_len, sql + (st->nested ? 0 : st->raw_off),
 				       st->nested ? len : st->raw_len, &sv) < 0) {
-			DP_CNT_INC(env->cnt, rule_scan_error);
+			PROTO_CNT_INC(env, rule_scan_error);
 			continue;
 		}
 		if (env->cfg->record_raw && !st->nested)
@@ -817,7 +817,7 @@ static int judge_sql(struct pg_state *s, struct proto_sink *sink, const char *sq
 		}
 	}
 	if (v->n_alerts)
-		DP_CNT_ADD(env->cnt, cmd_alert, v->n_alerts);
+		PROTO_CNT_ADD(env, cmd_alert, v->n_alerts);
 	/* statements past the lexer's buffers were not judged: the caller applies
 	 * dataplane.unjudged (the ones before were, and their verdict stands) */
 	return (out.flags & SQL_LEX_TRUNCATED) ? -1 : 0;
@@ -924,7 +924,7 @@ static int cut(struct proto_sink *sink, uint64_t from, uint64_t to)
 /* Resets the session for the statement of <fr>, which could not be judged. */
 static void unjudged_reset(const struct pg_framer *fr, struct proto_sink *sink, uint32_t fn_oid)
 {
-	DP_CNT_INC(sink->env->cnt, cmd_unjudged_reset);
+	PROTO_CNT_INC(sink->env, cmd_unjudged_reset);
 	ev_unjudged(fr, sink, RULE_RESET, fn_oid);
 	sink->reset(sink->ctx);
 }
@@ -1011,7 +1011,7 @@ static int unjudged(struct pg_state *s, struct pg_framer *fr, struct proto_sink 
 	/* a statement already removed can only be refused */
 	switch (removed ? DP_UNJUDGED_BLOCK : env->cfg->unjudged) {
 	case DP_UNJUDGED_FORWARD:
-		DP_CNT_INC(env->cnt, cmd_unjudged);
+		PROTO_CNT_INC(env, cmd_unjudged);
 		ev_unjudged(fr, sink, RULE_ALLOW, fn_oid);
 		return 0;
 	case DP_UNJUDGED_RESET:
@@ -1020,7 +1020,7 @@ static int unjudged(struct pg_state *s, struct pg_framer *fr, struct proto_sink 
 	default:
 		ev_unjudged(fr, sink, RULE_BLOCK, fn_oid);
 		if (refuse_msg(s, fr, sink, why, end, removed) == 0)
-			DP_CNT_INC(env->cnt, cmd_unjudged_blocked);
+			PROTO_CNT_INC(env, cmd_unjudged_blocked);
 		return 1;
 	}
 }
@@ -1125,7 +1125,7 @@ static int refuse_replication(struct pg_framer *fr, struct proto_sink *sink, uin
 		sink->reset(sink->ctx);
 		return 0;
 	}
-	DP_CNT_INC(sink->env->cnt, pg_replication_refused);
+	PROTO_CNT_INC(sink->env, pg_replication_refused);
 	ev_note(sink, RULE_BLOCK, "dataplane.replication", what, sizeof(what) - 1);
 	sink->release(sink->ctx, PROTO_DIR_C2S, end);
 	return 0;
@@ -1174,13 +1174,13 @@ static void on_execute(struct pg_state *s, struct proto_sink *sink, const uint8_
 	/* the Execute is not released yet: the Describe goes right before it */
 	if (sink->inject(sink->ctx, PROTO_DIR_C2S, desc, 7 + nl) < 0)
 		goto blind;
-	DP_CNT_INC(env->cnt, pg_describe_injected);
+	PROTO_CNT_INC(env, pg_describe_injected);
 	s->added_desc++;
 	rq_forward(s, sink, PG_RQ_DESC_ADDED);
 	rq_forward(s, sink, PG_RQ_EXEC);
 	return;
 blind:
-	DP_CNT_INC(env->cnt, pg_exec_columns_unknown);
+	PROTO_CNT_INC(env, pg_exec_columns_unknown);
 	rq_forward(s, sink, PG_RQ_EXEC_BLIND);
 }
 
@@ -1199,7 +1199,7 @@ static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 				/* answer for the server: the client goes on in clear text */
 				if (sink->remove(sink->ctx, PROTO_DIR_C2S, fr->msg_start, end) == 0 &&
 				    sink->inject(sink->ctx, PROTO_DIR_S2C, (const uint8_t *)"N", 1) == 0) {
-					DP_CNT_INC(env->cnt, pg_tls_refused);
+					PROTO_CNT_INC(env, pg_tls_refused);
 					sink->release(sink->ctx, PROTO_DIR_C2S, end);
 					return 0;
 				}
@@ -1214,7 +1214,7 @@ static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 			if (s->replication && env->cfg->replication == DP_REPLICATION_REFUSE)
 				return refuse_replication(fr, sink, end);
 			if (s->replication)
-				DP_CNT_INC(env->cnt, pg_replication_allowed);
+				PROTO_CNT_INC(env, pg_replication_allowed);
 			fr->untyped = 0;
 			/* answered up to a ReadyForQuery, like a Query */
 			rq_forward(s, sink, PG_RQ_QUERY);
@@ -1290,14 +1290,14 @@ static int on_client_msg(struct pg_state *s, struct pg_framer *fr, struct proto_
 		    judging(env) && unjudged(s, fr, sink, end, 0, 0))
 			return 0;
 		if (v.action == RULE_RESET) {
-			DP_CNT_INC(env->cnt, cmd_reset);
+			PROTO_CNT_INC(env, cmd_reset);
 			sink->reset(sink->ctx);
 			return 0;
 		}
 		if (v.action == RULE_BLOCK || v.action == RULE_REVIEW) {
 			verdict_text(&v, text, sizeof(text));
 			if (refuse_msg(s, fr, sink, text, end, 0) == 0)
-				DP_CNT_INC(env->cnt, cmd_blocked);
+				PROTO_CNT_INC(env, cmd_blocked);
 			return 0;
 		}
 		/* the server answers a Query and a FunctionCall with a ReadyForQuery */
@@ -1400,7 +1400,7 @@ static void on_row_description(struct pg_state *s, struct proto_sink *sink, cons
 			if (cm == NULL)
 				continue;
 			if (!as_text) {
-				DP_CNT_INC(sink->env->cnt, mask_unmaskable);
+				PROTO_CNT_INC(sink->env, mask_unmaskable);
 				continue;
 			}
 			s->col_text |= 1ull << c; /* a column mask applies whatever the type */
@@ -1612,7 +1612,7 @@ static int pg_feed(void *st, int dir, uint64_t off, const uint8_t *data, uint32_
 				static const char what[] = "(encryption accepted by the server: "
 							   "the rest of the session is not inspected)";
 				s->encrypted = 1;
-				DP_CNT_INC(sink->env->cnt, pg_tls_passthrough);
+				PROTO_CNT_INC(sink->env, pg_tls_passthrough);
 				ev_note(sink, RULE_ALLOW, "dataplane.tls", what, sizeof(what) - 1);
 				batch_flush(s, &b, sink, sink->env->res_id);
 				sink->release(sink->ctx, dir, off + len);

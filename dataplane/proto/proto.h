@@ -57,6 +57,8 @@ struct proto_env {
 	uint8_t *aux;                 /* a second scratch buffer (lexer output) */
 	uint32_t aux_cap;             /* its size */
 	struct dp_counters *cnt;      /* the worker's counters */
+	struct dp_counters *pcnt;     /* and those of the port whose frame is being decoded
+	                               * (NULL: none, as in the decoders' unit tests) */
 	const struct dp_config *cfg;  /* settings */
 	uint16_t res_id;              /* the flow's resource */
 	uint64_t flow_id;             /* the flow's id */
@@ -80,6 +82,14 @@ struct proto_sink {
 };
 
 /* Feed result: >= 0 bytes consumed (a decoder normally consumes all it is given). */
+/* Counts in the worker's totals and in the current port's block (PROTO_CNT_INC). */
+#define PROTO_CNT_ADD(env, name, n) do {                                         \
+		(env)->cnt->v[DP_CNT_##name] += (n);                             \
+		if ((env)->pcnt)                                                 \
+			(env)->pcnt->v[DP_CNT_##name] += (n);                    \
+	} while (0)
+#define PROTO_CNT_INC(env, name) PROTO_CNT_ADD(env, name, 1)
+
 #define PROTO_ERR (-1)                /* malformed stream: counted; the flow is released
                                        * uninspected or reset, per policy */
 

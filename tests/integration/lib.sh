@@ -321,6 +321,17 @@ it_dut_stop() {
 IT_ZERO_COUNTERS=(drop_malformed drop_bad_cksum drop_out_of_window tx_drop_full
 	mbuf_alloc_fail tcp_memcap_reset)
 
+# it_port_counter <log> <port> <name>: counter <name> of port <port> (its name in the
+# config) in tollgated's exit report, which ends with a "port <name>:" block per port
+# (summed over the workers; 0 when the counter is not listed, i.e. zero).
+it_port_counter() {
+	awk -v hdr="port $2:" -v n="$3" '
+		$0 == hdr { inport = 1; next }
+		/^[^ \t]/ { inport = 0 }
+		inport && $1 == n && $2 ~ /^[0-9]+$/ { v = $2 }
+		END { print v + 0 }' "$1"
+}
+
 # it_counter_sum <log> <name>: the value of counter <name> in tollgated's exit report.
 # The report has a block per worker ("  w0 rx_pkts  839") and then "total:" with one
 # "  rx_pkts  839" line per counter; the total block is read when there is one, else

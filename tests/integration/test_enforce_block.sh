@@ -299,6 +299,13 @@ v=$(it_counter_sum "$log" pg_replication_refused) || v=none
 it_check "tollgated counted pg_replication_refused $v, the $n_repl start-ups sent" [ "$v" == "$n_repl" ]
 v=$(it_counter_sum "$log" cmd_blocked) || v=none
 it_check "tollgated counted cmd_blocked $v, the $n_blocked blocked statements sent" [ "$v" == "$n_blocked" ]
+# per port (issue 2): every statement came from the client side
+v=$(it_port_counter "$log" client cmd_blocked)
+it_check "cmd_blocked counted on port client: $v (port server: $(it_port_counter "$log" server cmd_blocked))" \
+	bash -c "[[ $v == $n_blocked && $(it_port_counter "$log" server cmd_blocked) == 0 ]]"
+v=$(it_port_counter "$log" client rx_pkts)
+it_check "rx_pkts counted on both ports (client $v, server $(it_port_counter "$log" server rx_pkts))" \
+	bash -c "[[ $v -gt 0 && $(it_port_counter "$log" server rx_pkts) -gt 0 ]]"
 v=$(it_counter_sum "$log" cmd_unjudged_blocked) || v=none
 it_check "tollgated counted cmd_unjudged_blocked $v, the $n_unjudged statements it could not judge" \
 	[ "$v" == "$n_unjudged" ]

@@ -193,6 +193,16 @@ seen=$(msum tollgate_cmd_seen_total) blocked=$(msum tollgate_cmd_blocked_total)
 # blocked: DROP, SELECT 42 twice in the session, once in the fresh one
 it_check "GET /metrics: command counters (cmd_seen $seen >= 10, cmd_blocked $blocked = 4)" \
 	bash -c "[[ $seen -ge 10 && $blocked -eq 4 ]]"
+# per port (issue 2): the blocks are counted on the port the statements came in on
+v=$(awk '$1 == "tollgate_port_cmd_blocked_total{port=\"client\"}" { print $2 }' "$IT_TMP/metrics.txt")
+w=$(awk '$1 == "tollgate_port_cmd_blocked_total{port=\"server\"}" { print $2 }' "$IT_TMP/metrics.txt")
+it_check "GET /metrics: cmd_blocked per port (client ${v:-none}, server ${w:-none}; expected 4 and 0)" \
+	bash -c "[[ '${v:-}' == 4 && '${w:-}' == 0 ]]"
+rec_get /v1/stats || it_fail "GET /v1/stats: status $REC_CODE"
+v=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ports"]["client"]["cmd_blocked"])' "$REC_OUT" 2>/dev/null)
+w=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["total"]["cmd_blocked"])' "$REC_OUT" 2>/dev/null)
+it_check "GET /v1/stats: ports.client.cmd_blocked ${v:-none} = total.cmd_blocked ${w:-none} = 4" \
+	bash -c "[[ '${v:-}' == 4 && '${w:-}' == 4 ]]"
 # verdicts by rule: the three SELECT 42 blocks are counted under their rule
 v=$(awk '$1 == "tollgate_rule_verdicts_total{rule=\"it.select-42\",action=\"block\"}" { print $2 }' "$IT_TMP/metrics.txt")
 it_check "GET /metrics: verdicts by rule (it.select-42 block = ${v:-none}, expected 3)" [ "${v:-0}" == 3 ]

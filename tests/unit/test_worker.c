@@ -177,6 +177,65 @@ static void test_malformed_dropped(void **state)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
+/* Every counter per port too (issue 2: "per worker and port"): what befell the frames
+ * received on a port is counted in its block, tx_* in the block of the port sent on,
+ * what belongs to no frame (expiry) in the last block; the worker's totals are the
+ * sums. Before, only rx/tx were kept per port. */
+static void test_counters_per_port(void **state)
+{
+	struct tconv *t = *state;
+	struct dp_worker *w;
+	struct rte_mbuf *m;
+
+	assert_int_equal(tconv_start(t), 0);
+	w = t->w;
+	m = seg(t, &t->ep[0], &t->ep[1], DP_TCP_ACK, 1, 1, "hello\n");
+	rte_pktmbuf_trim(m, 8);
+	assert_dropped(t, 0, m);
+	assert_dropped(t, 1, frame(t, "\x01\x02\x03", 3));
+	assert_dropped(t, 1, frame(t, "\x01\x02\x03", 3));
+	assert_int_equal(w->port_cnt[0].v[DP_CNT_drop_malformed], 1);
+	assert_int_equal(w->port_cnt[1].v[DP_CNT_drop_malformed], 2);
+	assert_int_equal(w->port_cnt[0].v[DP_CNT_rx_pkts], 1);
+	assert_int_equal(w->port_cnt[1].v[DP_CNT_rx_pkts], 2);
+	assert_int_equal(TCONV_CNT(t, drop_malformed), 3);
+	/* a data segment without a flow arrives on the server side: dropped or bypassed
+	 * by the midstream policy, counted on port 1 */
+	struct pktgen_ep c2 = t->ep[0];
+
+	c2.port++;                    /* not the session's tuple, used below */
+	m = seg(t, &t->ep[1], &c2, DP_TCP_ACK, 1, 1, "late\n");
+	dp_worker_process_burst(w, 1, &m, 1);
+	tconv_drain(t);
+	assert_int_equal(w->port_cnt[1].v[DP_CNT_drop_no_flow] +
+			 w->port_cnt[1].v[DP_CNT_flow_midstream_bypass], 1);
+	assert_int_equal(w->port_cnt[0].v[DP_CNT_drop_no_flow] +
+			 w->port_cnt[0].v[DP_CNT_flow_midstream_bypass], 0);
+	/* a session: its flow is created by the client's SYN, on port 0 */
+	tconv_handshake(t);
+	assert_int_equal(w->port_cnt[0].v[DP_CNT_flow_created], 1);
+	assert_int_equal(w->port_cnt[1].v[DP_CNT_flow_created], 0);
+	tconv_send(t, 0, "a\n");
+	/* expiry belongs to no frame: the last block */
+	w->now_ns += (uint64_t)(w->cfg->idle_timeout_s + 1) * TW_NS_PER_S;
+	dp_worker_timers(w);
+	tconv_drain(t);
+	assert_true(TCONV_CNT(t, flow_expired_idle) >= 1);   /* and the bypassed one */
+	assert_int_equal(w->port_cnt[DP_MAX_PORTS].v[DP_CNT_flow_expired_idle],
+			 TCONV_CNT(t, flow_expired_idle));
+	/* every counter: the worker's total is the sum of the blocks (tx_* are counted
+	 * when the loop sends, which this test does not run) */
+	for (int i = 0; i < DP_CNT__MAX; i++) {
+		uint64_t sum = 0;
+		for (int p = 0; p <= DP_MAX_PORTS; p++)
+			sum += w->port_cnt[p].v[i];
+		if (sum != w->cnt.v[i])
+			fail_msg("%s: ports sum to %llu, the worker counted %llu", dp_counter_name(i),
+				 (unsigned long long)sum, (unsigned long long)w->cnt.v[i]);
+	}
+	assert_int_equal(tconv_stop(t), 0);
+}
+
 static void test_bad_checksum_dropped(void **state)
 {
 	struct tconv *t = *state;
@@ -1481,6 +1540,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_soft_routed, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_soft_fragments, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_fragment_of_protected_dropped, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_counters_per_port, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_fragment_of_protected_dropped_v6, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_flow_created_on_syn, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_table_full_fail_closed, tconv_cm_setup, tconv_cm_teardown),
