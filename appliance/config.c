@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -1183,13 +1184,218 @@ static int cfg_check_queues(struct cfg_ctx *x)
 	return 0;
 }
 
+/* ---- the lcores of eal.args ------------------------------------------------------ */
+
+/* The lcore parsers below follow EAL's (eal_common_options.c: eal_parse_corelist,
+ * eal_parse_coremask, eal_parse_lcores) closely enough to count the same lcore ids;
+ * where one of them refuses a list, EAL refuses it at start too, and with its own error.
+ * Each returns 0 with the ids in <set>, or -1. */
+
+/* Adds lcore ids <lo>..<hi> to <set>. Returns 0, or -1 if one is not below RTE_MAX_LCORE. */
+static int cfg_lcore_add(uint64_t *set, unsigned long lo, unsigned long hi)
+{
+	if (hi >= RTE_MAX_LCORE)
+		return -1;
+	for (unsigned long i = lo; i <= hi; i++)
+		set[i / 64] |= 1ull << (i % 64);
+	return 0;
+}
+
+/* "-l 0-3,5". As in EAL, a range whose first id is above its last adds nothing. */
+static int cfg_parse_corelist(const char *s, uint64_t *set)
+{
+	unsigned long min = ULONG_MAX, v;
+	char *end;
+
+	do {
+		while (isblank((unsigned char)*s))
+			s++;
+		if (!isdigit((unsigned char)*s))
+			return -1;
+		errno = 0;
+		v = strtoul(s, &end, 10);
+		if (errno != 0 || v >= RTE_MAX_LCORE)
+			return -1;
+		while (isblank((unsigned char)*end))
+			end++;
+		if (*end == '-') {
+			min = v;
+		} else if (*end == ',' || *end == '\0') {
+			if (min == ULONG_MAX)
+				min = v;
+			if (min <= v && cfg_lcore_add(set, min, v) < 0)
+				return -1;
+			min = ULONG_MAX;
+		} else {
+			return -1;
+		}
+		s = end + 1;
+	} while (*end != '\0');
+	return 0;
+}
+
+/* "-c 0x3": a hex mask, "0x" optional, bit N for lcore N. */
+static int cfg_parse_coremask(const char *s, uint64_t *set)
+{
+	unsigned long bit = 0;
+	size_t n;
+
+	while (isblank((unsigned char)*s))
+		s++;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		s += 2;
+	n = strlen(s);
+	while (n > 0 && isblank((unsigned char)s[n - 1]))
+		n--;
+	if (n == 0)
+		return -1;
+	for (; n > 0; n--, bit += 4) {
+		int d = (unsigned char)s[n - 1];
+
+		if (!isxdigit(d))
+			return -1;
+		d = isdigit(d) ? d - '0' : tolower(d) - 'a' + 10;
+		for (unsigned j = 0; j < 4; j++)
+			if ((d & (1 << j)) && cfg_lcore_add(set, bit + j, bit + j) < 0)
+				return -1;
+	}
+	return 0;
+}
+
+/* One set of "--lcores" at <s>: "3", "1-3" or "(0,2-4)"; its ids go into <set> (NULL:
+ * only read, for the CPUs after '@'). Returns the end of the set, or NULL. */
+static const char *cfg_parse_lcore_set(const char *s, uint64_t *set)
+{
+	bool group;
+
+	while (isblank((unsigned char)*s))
+		s++;
+	group = *s == '(';
+	s += group;
+	for (;;) {
+		unsigned long lo, hi;
+		char *end;
+
+		while (isblank((unsigned char)*s))
+			s++;
+		if (!isdigit((unsigned char)*s))
+			return NULL;
+		errno = 0;
+		lo = hi = strtoul(s, &end, 10);
+		while (isblank((unsigned char)*end))
+			end++;
+		if (*end == '-') {
+			s = end + 1;
+			while (isblank((unsigned char)*s))
+				s++;
+			if (!isdigit((unsigned char)*s))
+				return NULL;
+			hi = strtoul(s, &end, 10);
+			while (isblank((unsigned char)*end))
+				end++;
+		}
+		if (errno != 0)
+			return NULL;
+		/* either order, as EAL takes it here */
+		if (set != NULL && cfg_lcore_add(set, lo < hi ? lo : hi, lo < hi ? hi : lo) < 0)
+			return NULL;
+		s = end;
+		if (!group)
+			return s;
+		if (*s == ')')
+			return s + 1;
+		if (*s != ',')
+			return NULL;
+		s++;
+	}
+}
+
+/* "--lcores 0@0,1@0,2@1" or "(0-1)@0": the lcore ids count, not the CPUs after '@'. */
+static int cfg_parse_lcores(const char *s, uint64_t *set)
+{
+	for (;;) {
+		if ((s = cfg_parse_lcore_set(s, set)) == NULL)
+			return -1;
+		while (isblank((unsigned char)*s))
+			s++;
+		if (*s == '@') {
+			if ((s = cfg_parse_lcore_set(s + 1, NULL)) == NULL)
+				return -1;
+			while (isblank((unsigned char)*s))
+				s++;
+		}
+		if (*s == '\0')
+			return 0;
+		if (*s++ != ',')
+			return -1;
+	}
+}
+
+/* Errors if eal.args' lcore list (-l, -c or --lcores) has fewer than workers.count + 1
+ * lcores: tollgated runs one worker on each lcore but the main one, and refuses to start
+ * when EAL has fewer (tgd_eal_start()). Without such an option tollgated writes the list
+ * itself from the CPUs it may use, and says at start if they are too few: that depends
+ * on the machine, not the file, so it is not checked here. Two lcore options, or one
+ * that EAL would refuse, are left to EAL's own error too. */
+static int cfg_check_lcores(struct cfg_ctx *x)
+{
+	const struct cfg *c = x->c;
+	uint64_t set[(RTE_MAX_LCORE + 63) / 64] = { 0 };
+	const config_setting_t *s;
+	int opt = -1, n_opts = 0, rc = -1;
+	unsigned lcores = 0, n = c->n_workers;
+	char shown[80];
+
+	for (int i = 0; i < c->n_eal_args; i++) {
+		const char *a = c->eal_args[i], *v;
+		size_t name;
+
+		/* the forms tgd_eal_has() takes: "-l", "-l0-1", "--lcores", "--lcores=..." */
+		if (strncmp(a, "--lcores", 8) == 0 && (a[8] == '\0' || a[8] == '='))
+			name = 8;
+		else if (a[0] == '-' && (a[1] == 'l' || a[1] == 'c'))
+			name = 2;
+		else
+			continue;
+		opt = i;
+		n_opts++;
+		if (!a[name] && i + 1 == c->n_eal_args)
+			return 0;              /* no value: EAL says so */
+		v = a[name] ? a + name + (a[name] == '=') : c->eal_args[i + 1];
+		if (a[1] == 'l')
+			rc = cfg_parse_corelist(v, set);
+		else if (a[1] == 'c')
+			rc = cfg_parse_coremask(v, set);
+		else
+			rc = cfg_parse_lcores(v, set);
+		if (!a[name])
+			snprintf(shown, sizeof(shown), "%s %s", a, v);
+		else
+			snprintf(shown, sizeof(shown), "%s", a);
+	}
+	if (n_opts != 1 || rc < 0)
+		return 0;
+	for (size_t w = 0; w < sizeof(set) / sizeof(set[0]); w++)
+		lcores += (unsigned)__builtin_popcountll(set[w]);
+	if (lcores == 0 || lcores > n)
+		return 0;
+	/* at workers.count's line, or at the lcore option's when the count is the default */
+	s = config_lookup(x->cf, "workers.count");
+	if (s == NULL)
+		s = config_setting_get_elem(config_lookup(x->cf, "eal.args"), (unsigned)opt);
+	return cfg_err_at(x, s ? config_setting_source_line(s) : 0, "workers.count",
+			  "%u worker%s need%s %u lcores (one main + %u worker%s) but eal.args gives %u (\"%s\")",
+			  n, n == 1 ? "" : "s", n == 1 ? "s" : "", n + 1, n, n == 1 ? "" : "s",
+			  lcores, shown);
+}
+
 static int cfg_check(struct cfg_ctx *x)
 {
 	const struct cfg *c = x->c;
 	uint64_t desc = 0, need;
 
-	if (cfg_resolve_pairs(x) < 0 || cfg_check_pci(x) < 0 || cfg_check_mtu(x) < 0 ||
-	    cfg_check_queues(x) < 0)
+	if (cfg_resolve_pairs(x) < 0 || cfg_check_lcores(x) < 0 || cfg_check_pci(x) < 0 ||
+	    cfg_check_mtu(x) < 0 || cfg_check_queues(x) < 0)
 		return -1;
 	/* every RX ring is filled at start and TX rings hold mbufs until sent */
 	for (int p = 0; p < c->n_ports; p++)

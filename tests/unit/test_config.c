@@ -32,7 +32,7 @@ static const char *const bad_files[] = {
 	"bad_protocol.conf", "bad_resource_missing.conf", "bad_dup_resource.conf",
 	"bad_dup_endpoint.conf", "bad_int32.conf", "bad_syntax.conf",
 	"bad_duplicate_setting.conf", "bad_include.conf", "bad_mbufs.conf", "bad_memcap.conf",
-	"bad_pci_no_pci.conf", "bad_af_packet_qpairs.conf",
+	"bad_pci_no_pci.conf", "bad_af_packet_qpairs.conf", "bad_eal_lcores.conf",
 };
 
 /* Writes "$TG_SRCDIR/<rel>" into <buf>. */
@@ -314,14 +314,10 @@ static void test_bad_files_all_listed(void **state)
 	assert_int_equal(found, sizeof(bad_files) / sizeof(bad_files[0]));
 }
 
-/* Writes <text> after the minimal ports and pairs into a temporary file, loads it,
- * removes it. Returns cfg_load()'s result; <err> gets the error after "FILE:". */
-static int load_text(struct cfg *c, const char *text, char *err, size_t len)
+/* Writes <head> and <text> into a temporary file, loads it, removes it. Returns
+ * cfg_load()'s result; <err> gets the error after "FILE:". */
+static int load_head_text(struct cfg *c, const char *head, const char *text, char *err, size_t len)
 {
-	static const char head[] =
-		"ports = ( { name = \"c\"; dev = \"net_af_packet0,iface=a\"; },\n"
-		"          { name = \"s\"; dev = \"net_af_packet1,iface=b\"; } );\n"
-		"pairs = ( { client = \"c\"; server = \"s\"; } );\n";
 	char path[] = "/tmp/tg-test-config-XXXXXX", buf[CFG_ERR_MAX];
 	int fd = mkstemp(path), rc;
 	FILE *f;
@@ -335,6 +331,86 @@ static int load_text(struct cfg *c, const char *text, char *err, size_t len)
 	unlink(path);
 	snprintf(err, len, "%s", rc == 0 ? "" : buf + strlen(path) + 1);
 	return rc;
+}
+
+/* load_head_text() after the minimal ports and pairs (3 lines). */
+static int load_text(struct cfg *c, const char *text, char *err, size_t len)
+{
+	static const char head[] =
+		"ports = ( { name = \"c\"; dev = \"net_af_packet0,iface=a\"; },\n"
+		"          { name = \"s\"; dev = \"net_af_packet1,iface=b\"; } );\n"
+		"pairs = ( { client = \"c\"; server = \"s\"; } );\n";
+
+	return load_head_text(c, head, text, err, len);
+}
+
+/* Loads "eal.args = [ <args> ]; workers.count = <count>" on two null ports (any number
+ * of workers fits them). Returns cfg_load()'s result; <err> as load_head_text(). */
+static int load_lcores(struct cfg *c, const char *args, unsigned count, char *err, size_t len)
+{
+	static const char head[] =
+		"ports = ( { name = \"c\"; dev = \"net_null0\"; }, { name = \"s\"; dev = \"net_null1\"; } );\n"
+		"pairs = ( { client = \"c\"; server = \"s\"; } );\n";
+	char text[512];
+
+	snprintf(text, sizeof(text), "eal = { args = [ %s ]; };\nworkers = { count = %u; };\n",
+		 args, count);
+	return load_head_text(c, head, text, err, len);
+}
+
+/* workers.count against the lcores of eal.args' -l, -c or --lcores: tollgated needs one
+ * lcore more than workers (the main lcore), and EAL counts lcore ids, not CPUs. */
+static void test_workers_need_eal_lcores(void **state)
+{
+	static const struct {
+		const char *args;      /* eal.args */
+		unsigned lcores;       /* lcores EAL makes of them (0: the check is skipped) */
+	} cases[] = {
+		{ "\"-l\", \"0-1\"", 2 },
+		{ "\"-l0-2\"", 3 },
+		{ "\"-l\", \"0-3,5\"", 5 },
+		{ "\"-l\", \" 0 , 2-3 \"", 3 },
+		{ "\"-l\", \"0,0,1\"", 2 },                 /* an lcore named twice is one */
+		{ "\"--lcores\", \"0@0,1@0,2@1\"", 3 },       /* the @cpu part does not count */
+		{ "\"--lcores=(0-1)@0\"", 2 },
+		{ "\"--lcores\", \"0-2\"", 3 },
+		{ "\"--lcores\", \"1,2@(5-7),(3-5)@(0,2),(0,6),7-8\"", 9 },
+		{ "\"-c\", \"0x3\"", 2 },
+		{ "\"-c0xF\"", 4 },
+		{ "\"-c\", \"6\"", 2 },
+		{ "\"--no-pci\"", 0 },             /* no lcore list: tollgated writes one */
+		{ "\"-l\", \"zero\"", 0 },        /* EAL refuses it, with its own error */
+		{ "\"-l\", \"0-1\", \"-c\", \"0x7\"", 0 },   /* and two lcore options */
+	};
+	struct cfg *c = *state;
+	char err[CFG_ERR_MAX], want[CFG_ERR_MAX];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unsigned n = cases[i].lcores;
+
+		/* as many workers as lcores besides the main one: loads */
+		if (load_lcores(c, cases[i].args, n ? n - 1 : 8, err, sizeof(err)) != 0)
+			fail_msg("eal.args [ %s ]: %s", cases[i].args, err);
+		if (n == 0)
+			continue;
+		/* one more: refused at workers.count (line 4) */
+		if (load_lcores(c, cases[i].args, n, err, sizeof(err)) != -1)
+			fail_msg("eal.args [ %s ] with workers.count = %u loaded", cases[i].args, n);
+		snprintf(want, sizeof(want), "4: workers.count: %u workers need %u lcores (one main + %u "
+			 "workers) but eal.args gives %u (", n, n + 1, n, n);
+		if (strncmp(err, want, strlen(want)) != 0)
+			fail_msg("eal.args [ %s ]:\n  want: %s...\n  got:  %s", cases[i].args, want, err);
+	}
+	/* the lcore option is shown as written */
+	assert_int_equal(load_lcores(c, "\"-c\", \"0x3\"", 2, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "but eal.args gives 2 (\"-c 0x3\")"));
+	assert_int_equal(load_lcores(c, "\"--lcores=(0-1)@0\"", 2, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "but eal.args gives 2 (\"--lcores=(0-1)@0\")"));
+	/* workers.count not written (1): the error names the line of the lcore option */
+	assert_int_equal(load_text(c, "eal = {\n args = [ \"--no-pci\",\n \"-l\", \"0\" ]; };\n",
+				   err, sizeof(err)), -1);
+	assert_string_equal(err, "6: workers.count: 1 worker needs 2 lcores (one main + 1 worker) "
+			    "but eal.args gives 1 (\"-l 0\")");
 }
 
 static void test_big_integers(void **state)
@@ -436,6 +512,7 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test(test_bad_files_all_listed),
 		cmocka_unit_test_setup_teardown(test_big_integers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_workers_need_eal_lcores, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_buffer_limits, setup, teardown),
 		cmocka_unit_test(test_parse_proto),
