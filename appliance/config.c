@@ -30,6 +30,8 @@
 #define CFG_FILE_MAX       (4u << 20)     /* bytes: a larger file is surely not a config */
 #define CFG_LINES_MAX      65535          /* libconfig keeps line numbers in 16 bits */
 #define CFG_SETPATH_MAX    128            /* "resources[255].protocol" and the like */
+#define CFG_DEPTH_MAX      16             /* brackets a parse error's path is followed into */
+#define CFG_NEAR_MAX       80             /* characters of a line a parse error shows */
 
 enum cfg_type {
 	CFG_T_INT,        /* integer, stored in an unsigned field of 1, 2, 4 or 8 bytes */
@@ -1499,6 +1501,38 @@ static bool cfg_int_too_big(const char *b, const char *e)
 	return strncmp(p, b[0] == '-' ? "2147483648" : "2147483647", 10) > 0;
 }
 
+/* Skips white space, comments and strings at <p>, adding the lines they end to <*line>.
+ * Returns the first character of anything else (the NUL at the end). */
+static const char *cfg_skip(const char *p, unsigned *line)
+{
+	for (;;) {
+		if (*p == '\n') {
+			(*line)++;
+			p++;
+		} else if (isspace((unsigned char)*p)) {
+			p++;
+		} else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
+			while (*p && *p != '\n')
+				p++;
+		} else if (p[0] == '/' && p[1] == '*') {
+			for (p += 2; *p && !(p[0] == '*' && p[1] == '/'); p++)
+				*line += *p == '\n';
+			if (*p)
+				p += 2;
+		} else if (*p == '"') {
+			for (p++; *p && *p != '"'; p++) {
+				if (*p == '\\' && p[1])
+					p++;
+				*line += *p == '\n';
+			}
+			if (*p)
+				p++;
+		} else {
+			return p;
+		}
+	}
+}
+
 /* libconfig 1.5 reads an integer without an L suffix with atoi(), so 5000000000
  * silently becomes 705032704. This pass finds such literals (outside strings and
  * comments) so that they are refused instead; it also refuses @include, since the
@@ -1510,27 +1544,8 @@ static int cfg_prescan(struct cfg_ctx *x, const char *p, unsigned *big_line, cha
 	unsigned line = 1;
 
 	*big_line = 0;
-	while (*p) {
-		if (*p == '\n') {
-			line++;
-			p++;
-		} else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
-			while (*p && *p != '\n')
-				p++;
-		} else if (p[0] == '/' && p[1] == '*') {
-			for (p += 2; *p && !(p[0] == '*' && p[1] == '/'); p++)
-				line += *p == '\n';
-			if (*p)
-				p += 2;
-		} else if (*p == '"') {
-			for (p++; *p && *p != '"'; p++) {
-				if (*p == '\\' && p[1])
-					p++;
-				line += *p == '\n';
-			}
-			if (*p)
-				p++;
-		} else if (strncmp(p, "@include", 8) == 0) {
+	while (*(p = cfg_skip(p, &line))) {
+		if (strncmp(p, "@include", 8) == 0) {
 			return cfg_err_at(x, line, NULL, "@include is not supported: the configuration is one file");
 		} else if (isalpha((unsigned char)*p) || *p == '*') {
 			while (isalnum((unsigned char)*p) || *p == '_' || *p == '-' || *p == '*')
@@ -1553,6 +1568,186 @@ static int cfg_prescan(struct cfg_ctx *x, const char *p, unsigned *big_line, cha
 	if (line > CFG_LINES_MAX)
 		return cfg_err_at(x, 0, NULL, "too long (over %d lines)", CFG_LINES_MAX);
 	return 0;
+}
+
+/* Writes line <n> of <text> into <buf> (CFG_NEAR_MAX + 4 bytes): trimmed, without a
+ * comment after it, control characters as spaces, cut at CFG_NEAR_MAX characters
+ * with "..." after. */
+static void cfg_line_text(const char *text, unsigned n, char *buf)
+{
+	const char *b = text, *e;
+	bool quoted = false;
+	size_t k = 0;
+
+	for (unsigned line = 1; line < n && *b; b++)
+		line += *b == '\n';
+	while (*b != '\n' && isspace((unsigned char)*b))
+		b++;
+	/* the end: the line's, or a comment's start outside a string */
+	for (e = b; *e && *e != '\n'; e++) {
+		if (*e == '"')
+			quoted = !quoted;
+		else if (quoted && *e == '\\' && e[1] && e[1] != '\n')
+			e++;
+		else if (!quoted && (*e == '#' || (e[0] == '/' && (e[1] == '/' || e[1] == '*'))))
+			break;
+	}
+	while (e > b && isspace((unsigned char)e[-1]))
+		e--;
+	for (; b < e && k < CFG_NEAR_MAX; b++)
+		buf[k++] = iscntrl((unsigned char)*b) ? ' ' : *b;
+	if (b < e) {
+		memcpy(buf + k, "...", 3);
+		k += 3;
+	}
+	buf[k] = '\0';
+}
+
+/* A visitor of cfg_text_settings(): <path> of a setting named at <at>, on <line>.
+ * Returns nonzero to stop. */
+typedef int (*cfg_text_pt)(void *arg, const char *path, unsigned line, const char *at);
+
+/* Calls <fn> for each setting named in <text> up to line <last>, with its path
+ * ("ports[1].name") as the brackets and names before it say: for a file that libconfig
+ * does not parse, where no setting tree is left to ask. */
+static void cfg_text_settings(const char *text, unsigned last, cfg_text_pt fn, void *arg)
+{
+	char path[CFG_SETPATH_MAX] = "", name[CFG_SETPATH_MAX] = "", full[CFG_SETPATH_MAX];
+	char open[CFG_DEPTH_MAX] = { '{' };     /* each bracket open; [0] the root group */
+	unsigned idx[CFG_DEPTH_MAX] = { 0 };    /* in a list or array: the item's index */
+	size_t plen[CFG_DEPTH_MAX] = { 0 };     /* path's length before the bracket's name */
+	unsigned line = 1, name_line = 0;
+	const char *p = text, *name_at = text;
+	bool named = false;                     /* a name and '=' came: a bracket is its value */
+	int depth = 0;
+	size_t n;
+
+	while (*(p = cfg_skip(p, &line)) && line <= last) {
+		if (isalpha((unsigned char)*p) || *p == '*') {
+			for (name_at = p; isalnum((unsigned char)*p) || *p == '_' || *p == '-' || *p == '*'; p++)
+				;
+			snprintf(name, sizeof(name), "%.*s", (int)(p - name_at), name_at);
+			name_line = line;
+			continue;
+		}
+		switch (*p++) {
+		case '=':
+		case ':':
+			snprintf(full, sizeof(full), "%s%s%s", path, path[0] ? "." : "", name);
+			if (fn(arg, full, name_line, name_at))
+				return;
+			named = true;
+			break;
+		case '{':
+		case '(':
+		case '[':
+			if (depth + 1 == CFG_DEPTH_MAX)
+				return;
+			n = strlen(path);
+			if (named)
+				snprintf(path + n, sizeof(path) - n, "%s%s", n ? "." : "", name);
+			else if (open[depth] != '{')
+				snprintf(path + n, sizeof(path) - n, "[%u]", idx[depth]);
+			depth++;
+			open[depth] = p[-1];
+			idx[depth] = 0;
+			plen[depth] = n;
+			named = false;
+			break;
+		case '}':
+		case ')':
+		case ']':
+			if (depth > 0)
+				path[plen[depth--]] = '\0';
+			named = false;
+			break;
+		case ',':
+			idx[depth] += open[depth] != '{';
+			named = false;
+			break;
+		case ';':
+			named = false;
+			break;
+		}
+	}
+}
+
+/* The search for libconfig's duplicate: a setting on its error line whose path is
+ * named before (parsing stops at the first duplicate, so every path before is unique). */
+struct cfg_dup {
+	unsigned line;                /* libconfig's error line */
+	unsigned skip;                /* settings on it not to take (tried already) */
+	const char *at;               /* the one taken, or NULL */
+	char path[CFG_SETPATH_MAX];   /* its path */
+	bool twin;                    /* its path is named before it */
+};
+
+static int cfg_dup_take(void *arg, const char *path, unsigned line, const char *at)
+{
+	struct cfg_dup *d = arg;
+
+	if (line != d->line)
+		return 0;
+	if (d->skip > 0) {
+		d->skip--;
+		return 0;
+	}
+	d->at = at;
+	snprintf(d->path, sizeof(d->path), "%s", path);
+	return 1;
+}
+
+static int cfg_dup_twin(void *arg, const char *path, unsigned line, const char *at)
+{
+	struct cfg_dup *d = arg;
+
+	(void)line;
+	if (at >= d->at)
+		return 1;
+	d->twin = strcmp(path, d->path) == 0;
+	return d->twin;
+}
+
+/* Writes into <buf> the path of the duplicate setting libconfig found on <line>, or "".
+ * Each setting on the line is tried in turn (a line rarely has more than one). */
+static void cfg_dup_path(const char *text, unsigned line, char *buf, size_t len)
+{
+	struct cfg_dup d = { .line = line };
+
+	buf[0] = '\0';
+	for (unsigned k = 0; k < 8; k++) {
+		d.skip = k;
+		d.at = NULL;
+		cfg_text_settings(text, line, cfg_dup_take, &d);
+		if (d.at == NULL)
+			return;
+		d.twin = false;
+		cfg_text_settings(text, line, cfg_dup_twin, &d);
+		if (d.twin) {
+			snprintf(buf, len, "%s", d.path);
+			return;
+		}
+	}
+}
+
+/* Writes libconfig's parse error with the text of its line ("syntax error near: count
+ * = ;"), or for a duplicate the setting's path ("duplicate setting name: workers.count").
+ * Returns -1. */
+static int cfg_parse_err(struct cfg_ctx *x, const config_t *cf, const char *text)
+{
+	unsigned line = (unsigned)config_error_line(cf);
+	const char *what = config_error_text(cf) ? config_error_text(cf) : "cannot parse";
+	char near[CFG_NEAR_MAX + 4], path[CFG_SETPATH_MAX];
+
+	if (strcmp(what, "duplicate setting name") == 0) {
+		cfg_dup_path(text, line, path, sizeof(path));
+		if (path[0] != '\0')
+			return cfg_err_at(x, line, NULL, "%s: %s", what, path);
+	}
+	cfg_line_text(text, line, near);
+	if (near[0] == '\0')
+		return cfg_err_at(x, line, NULL, "%s", what);
+	return cfg_err_at(x, line, NULL, "%s near: %s", what, near);
 }
 
 /* Returns the first integer setting on <line> under <s>, or NULL. */
@@ -1595,7 +1790,7 @@ int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
 	config_init(&cf);
 	x.cf = &cf;
 	if (config_read_string(&cf, text) != CONFIG_TRUE) {
-		cfg_err_at(&x, (unsigned)config_error_line(&cf), NULL, "%s", config_error_text(&cf));
+		cfg_parse_err(&x, &cf, text);
 		goto out;
 	}
 	if (big_line != 0) {

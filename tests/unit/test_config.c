@@ -461,6 +461,45 @@ static void test_big_integers(void **state)
 	assert_non_null(strstr(err, "4: dataplane.stream_memcap: must be a number of bytes"));
 }
 
+/* libconfig's parse errors carry only a line: the loader adds that line's text, and for a
+ * duplicate the setting's path, so that the error can be found without an editor. */
+static void test_parse_errors_show_the_line(void **state)
+{
+	static const char ports2[] =
+		"ports = ( { name = \"c\"; dev = \"net_null0\"; },\n"
+		"          { name = \"s\";\n"
+		"            name = \"t\"; dev = \"net_null1\"; } );\n";
+	struct cfg *c = *state;
+	char err[CFG_ERR_MAX], text[256];
+
+	/* the duplicate's path: at the top, in groups, in an item of a list */
+	assert_int_equal(load_text(c, "log = { level = \"info\"; };\nlog = { level = \"debug\"; };\n",
+				   err, sizeof(err)), -1);
+	assert_string_equal(err, "5: duplicate setting name: log");
+	assert_int_equal(load_text(c, "workers = { count = 1; };\nrecorder = { dir = \"\"; # x = {\n"
+				   "  dir = \"/tmp\"; };\n", err, sizeof(err)), -1);
+	assert_string_equal(err, "6: duplicate setting name: recorder.dir");
+	assert_int_equal(load_head_text(c, ports2, "", err, sizeof(err)), -1);
+	assert_string_equal(err, "3: duplicate setting name: ports[1].name");
+	assert_int_equal(load_text(c, "eal = { args = [ \"-m\", \"512\" ]; };\n"
+				   "dataplane = { rto_ms = 100;\n"
+				   "  /* } */ x = { rto_ms = 1; }; rto_ms = 200; };\n", err, sizeof(err)), -1);
+	assert_string_equal(err, "6: duplicate setting name: dataplane.rto_ms");
+	/* a syntax error shows its line, trimmed, without a comment after it ... */
+	assert_int_equal(load_text(c, "workers = {\n\tcount = ;  // none\r\n};\n", err, sizeof(err)), -1);
+	assert_string_equal(err, "5: syntax error near: count = ;");
+	/* ... but with a '#' inside a string */
+	assert_int_equal(load_text(c, "workers = { poll = \"#bu\\\"sy\"; count = ; }; # x\n", err,
+				   sizeof(err)), -1);
+	assert_string_equal(err, "4: syntax error near: workers = { poll = \"#bu\\\"sy\"; count = ; };");
+	/* a long line is cut at 80 characters */
+	snprintf(text, sizeof(text), "rules = { files = [ \"%0100d\" ]; cache_dir = ; };\n", 0);
+	assert_int_equal(load_text(c, text, err, sizeof(err)), -1);
+	assert_int_equal(strncmp(err, "4: syntax error near: rules = { files = [ \"000", 44), 0);
+	assert_int_equal(strlen(err), strlen("4: syntax error near: ") + 80 + 3);
+	assert_string_equal(err + strlen(err) - 3, "...");
+}
+
 static void test_missing_file(void **state)
 {
 	struct cfg *c = *state;
@@ -513,6 +552,7 @@ int main(void)
 		cmocka_unit_test(test_bad_files_all_listed),
 		cmocka_unit_test_setup_teardown(test_big_integers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_workers_need_eal_lcores, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_parse_errors_show_the_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_buffer_limits, setup, teardown),
 		cmocka_unit_test(test_parse_proto),
