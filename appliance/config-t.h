@@ -63,6 +63,7 @@ struct cfg {
 	int  n_rule_files;            /* rule files, in order */
 	char rule_files[CFG_MAX_RULE_FILES][CFG_PATH_MAX]; /* relative paths are resolved
 	                               * against the config file's directory */
+	unsigned rule_file_line[CFG_MAX_RULE_FILES]; /* each one's line in the config file */
 	char rule_cache_dir[CFG_PATH_MAX]; /* compiled-database cache ("" = none) */
 	/* recorder */
 	char rec_dir[CFG_PATH_MAX];   /* LMDB environment directory ("" = no recording) */

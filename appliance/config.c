@@ -759,8 +759,37 @@ static int cfg_set_rule_files(struct cfg_ctx *x, const config_setting_t *s, void
 		if (cfg_copy_string(x, e, rel, sizeof(rel)) < 0 ||
 		    cfg_resolve(x, e, rel, c->rule_files[i], sizeof(c->rule_files[i])) < 0)
 			return -1;
+		c->rule_file_line[i] = config_setting_source_line(e);
 	}
 	c->n_rule_files = n;
+	return 0;
+}
+
+int cfg_rule_files_check(const struct cfg *c, char *err, size_t errlen)
+{
+	for (int i = 0; i < c->n_rule_files; i++) {
+		const char *f = c->rule_files[i];
+		FILE *fp = fopen(f, "r");
+		int e = errno;
+
+		/* a directory opens, and fails only when read */
+		if (fp != NULL) {
+			(void)fgetc(fp);
+			e = ferror(fp) ? errno : 0;
+			fclose(fp);
+		}
+		if (fp != NULL && e == 0)
+			continue;
+		if (err != NULL && errlen > 0) {
+			int n = snprintf(err, errlen, c->rule_file_line[i] ? "%s:%u: " : "%s: ",
+					 c->path, c->rule_file_line[i]);
+
+			if (n >= 0 && (size_t)n < errlen)
+				snprintf(err + n, errlen - (size_t)n, "rules.files[%d]: cannot %s \"%s\": %s",
+					 i, fp ? "read" : "open", f, strerror(e));
+		}
+		return -1;
+	}
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 #define TG_TGD_T_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <rte_lcore.h>
 #include "appliance/config-t.h"
@@ -73,7 +74,7 @@ struct tgd {
 /* tollgated.c */
 void tgd_sum_counters(const struct dp_worker *w, uint16_t n, struct dp_counters *sum);
 void tgd_policy_reload(struct tgd *d);
-struct dp_policy *tgd_policy_build(struct tgd *d, unsigned n_workers);
+struct dp_policy *tgd_policy_build(struct tgd *d, unsigned n_workers, char *err, size_t errlen);
 
 /* tgd_slow.c */
 /* Creates the event and control rings and opens the recorder; sets the workers'

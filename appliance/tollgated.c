@@ -429,26 +429,27 @@ static int tgd_workers_init(struct tgd *d)
 	return 0;
 }
 
-/* Compiles the configured rule files into a snapshot. Returns NULL (logged) on error. */
-struct dp_policy *tgd_policy_build(struct tgd *d, unsigned n_workers)
+/* Compiles the configured rule files into a snapshot. Returns NULL on error, with one
+ * line in <err> (<errlen> bytes). */
+struct dp_policy *tgd_policy_build(struct tgd *d, unsigned n_workers, char *err, size_t errlen)
 {
 	const char *files[CFG_MAX_RULE_FILES];
-	char err[CFG_ERR_MAX];
-	struct dp_policy *p;
 
+	/* a file of rules.files that is not there is named by its setting (the config's
+	 * file and line), not by its path only; files put through the API are ours */
+	if (!d->rules_from_api && cfg_rule_files_check(&d->cfg, err, errlen) < 0)
+		return NULL;
 	for (int i = 0; i < d->cfg.n_rule_files; i++)
 		files[i] = d->cfg.rule_files[i];
-	p = policy_build(files, (unsigned)d->cfg.n_rule_files, &d->cfg.dp, d->cfg.rule_cache_dir,
-			 n_workers, err, sizeof(err));
-	if (p == NULL)
-		TG_ERR("rules", "%s", err);
-	return p;
+	return policy_build(files, (unsigned)d->cfg.n_rule_files, &d->cfg.dp, d->cfg.rule_cache_dir,
+			    n_workers, err, errlen);
 }
 
 /* Creates the policy slot, publishes the configured rules, attaches the workers.
  * Returns 0 or -1 (logged): a broken rule file stops start-up. */
 static int tgd_policy_init(struct tgd *d)
 {
+	char err[CFG_ERR_MAX];
 	struct dp_policy *p;
 
 	d->slot = dp_policy_slot_create(d->n_workers_init);
@@ -456,9 +457,11 @@ static int tgd_policy_init(struct tgd *d)
 		TG_ERR("rules", "cannot create the policy slot");
 		return -1;
 	}
-	p = tgd_policy_build(d, d->n_workers_init);
-	if (p == NULL)
+	p = tgd_policy_build(d, d->n_workers_init, err, sizeof(err));
+	if (p == NULL) {
+		TG_ERR("rules", "%s", err);
 		return -1;
+	}
 	/* no worker is online yet: the grace period is immediate */
 	dp_policy_publish(d->slot, p);
 	for (uint16_t i = 0; i < d->n_workers_init; i++)
@@ -490,10 +493,12 @@ void tgd_policy_reload(struct tgd *d)
 	if (!d->rules_from_api) {
 		d->cfg.n_rule_files = fresh->n_rule_files;
 		memcpy(d->cfg.rule_files, fresh->rule_files, sizeof(d->cfg.rule_files));
+		memcpy(d->cfg.rule_file_line, fresh->rule_file_line, sizeof(d->cfg.rule_file_line));
 	}
 	free(fresh);
-	p = tgd_policy_build(d, d->n_workers_init);
+	p = tgd_policy_build(d, d->n_workers_init, err, sizeof(err));
 	if (p == NULL) {
+		TG_ERR("rules", "%s", err);
 		TG_ERR("rules", "reload failed: the rules in force are kept");
 		return;
 	}
@@ -657,9 +662,11 @@ static int tgd_load(struct tgd *d)
 		return 1;
 	}
 	if (d->check) {
-		struct dp_policy *p = tgd_policy_build(d, 1);
-		if (p == NULL)
+		struct dp_policy *p = tgd_policy_build(d, 1, err, sizeof(err));
+		if (p == NULL) {
+			fprintf(stderr, "%s\n", err);
 			return 1;
+		}
 		printf("%s: ok (%u rules)\n", d->cfg_path, p->n_rules);
 		p->destroy(p);
 		return 0;

@@ -500,6 +500,39 @@ static void test_parse_errors_show_the_line(void **state)
 	assert_string_equal(err + strlen(err) - 3, "...");
 }
 
+/* A rule file of rules.files that cannot be read is named by the config's file, line and
+ * setting (the rule loader alone knows only the rule file's path). */
+static void test_rule_files_named_by_setting(void **state)
+{
+	struct cfg *c = *state;
+	char err[CFG_ERR_MAX];
+
+	/* the shipped demo's packs are there */
+	load_ok(c, "appliance/demo.conf");
+	assert_int_equal(cfg_rule_files_check(c, err, sizeof(err)), 0);
+	/* the second of two, missing */
+	assert_int_equal(load_text(c, "rules = {\n  files = [ \"/dev/null\",\n"
+				   "    \"/nonexistent.conf\" ];\n};\n", err, sizeof(err)), 0);
+	assert_int_equal(c->rule_file_line[0], 5);
+	assert_int_equal(c->rule_file_line[1], 6);
+	assert_int_equal(cfg_rule_files_check(c, err, sizeof(err)), -1);
+	assert_string_equal(err + strlen(c->path), ":6: rules.files[1]: cannot open "
+			    "\"/nonexistent.conf\": No such file or directory");
+	assert_memory_equal(err, c->path, strlen(c->path));
+	/* a relative one is shown as resolved against the config file's directory */
+	assert_int_equal(load_text(c, "rules = { files = [ \"tg-no-such-pack.conf\" ]; };\n",
+				   err, sizeof(err)), 0);
+	assert_int_equal(cfg_rule_files_check(c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ":4: rules.files[0]: cannot open \"/tmp/tg-no-such-pack.conf\": "));
+	/* one that opens but does not read */
+	assert_int_equal(load_text(c, "rules = { files = [ \"/\" ]; };\n", err, sizeof(err)), 0);
+	assert_int_equal(cfg_rule_files_check(c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ":4: rules.files[0]: cannot read \"/\": Is a directory"));
+	/* none at all */
+	assert_int_equal(load_text(c, "", err, sizeof(err)), 0);
+	assert_int_equal(cfg_rule_files_check(c, err, sizeof(err)), 0);
+}
+
 static void test_missing_file(void **state)
 {
 	struct cfg *c = *state;
@@ -553,6 +586,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_big_integers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_workers_need_eal_lcores, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parse_errors_show_the_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rule_files_named_by_setting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_buffer_limits, setup, teardown),
 		cmocka_unit_test(test_parse_proto),
