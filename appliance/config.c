@@ -1371,15 +1371,25 @@ static int cfg_parse_lcores(const char *s, uint64_t *set)
 static int cfg_check_lcores(struct cfg_ctx *x)
 {
 	const struct cfg *c = x->c;
-	uint64_t set[(RTE_MAX_LCORE + 63) / 64] = { 0 };
+	uint64_t set[(RTE_MAX_LCORE + 63) / 64] = { 0 }, svc[(RTE_MAX_LCORE + 63) / 64] = { 0 };
 	const config_setting_t *s;
 	int opt = -1, n_opts = 0, rc = -1;
-	unsigned lcores = 0, n = c->n_workers;
-	char shown[80];
+	unsigned lcores = 0, n_svc = 0, n = c->n_workers;
+	char shown[80], why[48] = "";
 
 	for (int i = 0; i < c->n_eal_args; i++) {
 		const char *a = c->eal_args[i], *v;
 		size_t name;
+
+		/* service cores (-s mask, -S list) run no worker: EAL still counts them in
+		 * rte_lcore_count(), and start-up refuses too few worker lcores */
+		if (a[0] == '-' && (a[1] == 's' || a[1] == 'S')) {
+			v = a[2] ? a + 2 : i + 1 < c->n_eal_args ? c->eal_args[i + 1] : NULL;
+			if (v != NULL && (a[1] == 's' ? cfg_parse_coremask(v, svc) :
+						       cfg_parse_corelist(v, svc)) < 0)
+				return 0;      /* EAL says what is wrong with it */
+			continue;
+		}
 
 		/* the forms tgd_eal_has() takes: "-l", "-l0-1", "--lcores", "--lcores=..." */
 		if (strncmp(a, "--lcores", 8) == 0 && (a[8] == '\0' || a[8] == '='))
@@ -1406,18 +1416,22 @@ static int cfg_check_lcores(struct cfg_ctx *x)
 	}
 	if (n_opts != 1 || rc < 0)
 		return 0;
-	for (size_t w = 0; w < sizeof(set) / sizeof(set[0]); w++)
+	for (size_t w = 0; w < sizeof(set) / sizeof(set[0]); w++) {
 		lcores += (unsigned)__builtin_popcountll(set[w]);
-	if (lcores == 0 || lcores > n)
+		n_svc += (unsigned)__builtin_popcountll(set[w] & svc[w]);
+	}
+	if (lcores == 0 || lcores - n_svc > n)
 		return 0;
+	if (n_svc)
+		snprintf(why, sizeof(why), ", %u of them service cores", n_svc);
 	/* at workers.count's line, or at the lcore option's when the count is the default */
 	s = config_lookup(x->cf, "workers.count");
 	if (s == NULL)
 		s = config_setting_get_elem(config_lookup(x->cf, "eal.args"), (unsigned)opt);
 	return cfg_err_at(x, s ? config_setting_source_line(s) : 0, "workers.count",
-			  "%u worker%s need%s %u lcores (one main + %u worker%s) but eal.args gives %u (\"%s\")",
+			  "%u worker%s need%s %u lcores (one main + %u worker%s) but eal.args gives %u (\"%s\")%s",
 			  n, n == 1 ? "" : "s", n == 1 ? "s" : "", n + 1, n, n == 1 ? "" : "s",
-			  lcores, shown);
+			  lcores, shown, why);
 }
 
 static int cfg_check(struct cfg_ctx *x)

@@ -426,6 +426,14 @@ static int tgd_workers_init(struct tgd *d)
 			tgd_wake_fds(d, &d->loops[i], (uint16_t)i);
 		i++;
 	}
+	/* rte_lcore_count() counted lcores that run no worker (service cores, -s/-S): each
+	 * worker owns an RX queue of every port, and a queue nobody polls loses what RSS
+	 * puts there, so too few worker lcores is an error, not fewer workers */
+	if (i < c->n_workers) {
+		TG_ERR("main", "workers = %u, but EAL has only %u worker lcores (service cores run "
+		       "no worker): fix eal.args' lcore list", c->n_workers, i);
+		return -1;
+	}
 	return 0;
 }
 

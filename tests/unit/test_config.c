@@ -406,6 +406,15 @@ static void test_workers_need_eal_lcores(void **state)
 	assert_non_null(strstr(err, "but eal.args gives 2 (\"-c 0x3\")"));
 	assert_int_equal(load_lcores(c, "\"--lcores=(0-1)@0\"", 2, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "but eal.args gives 2 (\"--lcores=(0-1)@0\")"));
+	/* service cores run no worker: "-l 0-2 -s 0x4" leaves one worker lcore (before,
+	 * --check passed 2 workers there, and tollgated started with one: the other's RX
+	 * queues were never polled) */
+	assert_int_equal(load_lcores(c, "\"-l\", \"0-2\", \"-s\", \"0x4\"", 1, err, sizeof(err)), 0);
+	assert_int_equal(load_lcores(c, "\"-l\", \"0-2\", \"-s\", \"0x4\"", 2, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "but eal.args gives 3 (\"-l 0-2\"), 1 of them service cores"));
+	assert_int_equal(load_lcores(c, "\"-l\", \"0-3\", \"-S\", \"2-3\"", 2, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "2 of them service cores"));
+	assert_int_equal(load_lcores(c, "\"-l\", \"0-3\", \"-S2-3\"", 1, err, sizeof(err)), 0);
 	/* workers.count not written (1): the error names the line of the lcore option */
 	assert_int_equal(load_text(c, "eal = {\n args = [ \"--no-pci\",\n \"-l\", \"0\" ]; };\n",
 				   err, sizeof(err)), -1);
