@@ -160,9 +160,11 @@ struct sl_stmt {
 	struct sl_watch {             /* a statement that holds another: zeroed at its start */
 		uint8_t kind;         /* W_*: its later words are looked at */
 		uint8_t analyze;      /* W_EXPLAIN: ANALYZE is among the options */
-		uint8_t analyze_off;  /* W_EXPLAIN: the last option word was ANALYZE, inside
-		                       * parentheses (a value FALSE, OFF, 'false', 'off' or 0
-		                       * after it undoes it: watch_value) */
+		uint8_t analyze_off;  /* W_EXPLAIN: an option ANALYZE was seen inside the
+		                       * parentheses, at token analyze_at: a value FALSE, OFF,
+		                       * 'false', 'off' or 0 right after it (analyze_at + 1)
+		                       * undoes it (watch_value) */
+		uint16_t analyze_at;
 		uint8_t prev_begin;   /* W_CREATE: the previous word was BEGIN */
 		uint8_t rule_do;      /* W_CREATE: DO of CREATE RULE seen (2: and the '(' of a
 		                       * parenthesized action list) */
@@ -887,6 +889,14 @@ static void note_body(struct sl_lexer *L, uint8_t kind, uint32_t start, uint32_t
 
 static const char *const explain_opt_kw[] = { "ANALYZE", "ANALYSE", "VERBOSE", NULL };
 
+/* Is token <idx> of an EXPLAIN's options the value of an ANALYZE right before it?
+ * Only the very next token is: in (ANALYZE, "costs" 0) the 0 is COSTS' (found in
+ * review). ntok saturates: past 65534 tokens no value is taken (ANALYZE stays on). */
+static inline int explain_value_next(const struct sl_stmt *st, unsigned idx)
+{
+	return st->w.analyze_off && st->w.ntok < UINT16_MAX && idx == st->w.analyze_at + 1u;
+}
+
 /* A word <n> of a statement that holds another (st->w.kind), before it is written: it
  * may end the statement, the word then beginning a new one. */
 static void watch_word_before(struct sl_lexer *L, uint32_t n)
@@ -895,11 +905,15 @@ static void watch_word_before(struct sl_lexer *L, uint32_t n)
 
 	if (st->w.kind == W_EXPLAIN) {
 		if (st->paren > 0) {
-			/* (ANALYZE), (ANALYZE true), but not (ANALYZE false) / (ANALYZE off) */
-			if (st->w.analyze_off && (kw_is(L, n, "FALSE") || kw_is(L, n, "OFF")))
+			/* (ANALYZE), (ANALYZE true), but not (ANALYZE false) / (ANALYZE off); this
+			 * word is token ntok + 1 (tok_begin has not counted it yet) */
+			if (explain_value_next(st, st->w.ntok + 1) &&
+			    (kw_is(L, n, "FALSE") || kw_is(L, n, "OFF")))
 				st->w.analyze = 0;
-			st->w.analyze_off = kw_is(L, n, "ANALYZE") || kw_is(L, n, "ANALYSE");
-			st->w.analyze |= st->w.analyze_off;
+			if (kw_is(L, n, "ANALYZE") || kw_is(L, n, "ANALYSE")) {
+				st->w.analyze = st->w.analyze_off = 1;
+				st->w.analyze_at = (uint16_t)(st->w.ntok + 1);
+			}
 			return;
 		}
 		if (kw_in(L, n, explain_opt_kw)) {
@@ -933,16 +947,49 @@ static void watch_value(struct sl_lexer *L)
 	struct sl_stmt *st = &L->st;
 	static const char *const off[] = { "0", "'FALSE'", "'OFF'", "E'FALSE'", "E'OFF'", NULL };
 
-	if (st->w.kind != W_EXPLAIN || st->paren <= 0 || !st->w.analyze_off || !st->active)
+	if (st->w.kind != W_EXPLAIN || st->paren <= 0 || !st->active ||
+	    !explain_value_next(st, st->w.ntok))
 		return;
 	uint32_t n = word_kw(L);
 	int zero = n > 0 && n < sizeof(L->kw);
 
 	for (uint32_t i = 0; zero && i < n; i++)
-		zero = L->kw[i] == '0';     /* 0, 00: the integer 0 (a sign is a token of its own) */
+		zero = L->kw[i] == '0';     /* 0, 00: the integer 0 (-0 is two tokens: stays on) */
 	if (zero || kw_in(L, n, off))
 		st->w.analyze = 0;
-	st->w.analyze_off = 0;
+}
+
+/* A quoted identifier among an EXPLAIN's options (<uni>: U&"..."), just read: an option
+ * name. PostgreSQL compares option names with "analyze" as written, so "analyze" and
+ * "analyse" are ANALYZE and "ANALYZE" is an unknown option (an error); a U& name may
+ * spell anything with its escapes, so it counts as ANALYZE (the safe side). */
+static void watch_option_name(struct sl_lexer *L, int uni)
+{
+	struct sl_stmt *st = &L->st;
+	char t[12];
+	uint32_t n = 0;
+
+	if (st->w.kind != W_EXPLAIN || st->paren <= 0 || !st->active)
+		return;
+	if (uni) {
+		st->w.analyze = 1;
+		return;
+	}
+	if (sl_likely(L->src.nlv == 0)) {
+		n = L->src.pos - L->tok_pos;
+		if (n < sizeof(t))
+			memcpy(t, L->src.p + L->tok_pos, n);
+	} else {
+		struct sl_src c = L->tok0;
+
+		n = L->src.nread - c.nread;
+		for (uint32_t i = 0; i < n && i < sizeof(t); i++)
+			t[i] = (char)src_get(&c);
+	}
+	if (n == 9 && (memcmp(t, "\"analyze\"", 9) == 0 || memcmp(t, "\"analyse\"", 9) == 0)) {
+		st->w.analyze = st->w.analyze_off = 1;
+		st->w.analyze_at = st->w.ntok;   /* counted already by tok_begin */
+	}
 }
 
 /* The same, after the word is written. */
@@ -1201,8 +1248,12 @@ static void lex_quoted(struct sl_lexer *L, unsigned prefix, int q, unsigned flag
 	emit_span(L, ident ? EM_SAME : EM_LIT);
 	if (!ident && L->st.want != WANT_NONE)
 		note_body(L, body_kind, start, close);
-	if (sl_unlikely(L->st.w.kind == W_EXPLAIN) && !ident)
-		watch_value(L);
+	if (sl_unlikely(L->st.w.kind == W_EXPLAIN)) {
+		if (ident)
+			watch_option_name(L, prefix == 2);
+		else
+			watch_value(L);
+	}
 }
 
 /* A word that may be a string prefix: E'..' B'..' X'..' N'..' U&'..' U&"..". */
