@@ -321,6 +321,11 @@ static int parse_ipv6(const uint8_t *d, uint32_t len, uint32_t off, struct dp_pk
 		if (nh == IPPROTO_FRAGMENT && (rd16(d + pos + 2) & 0xfff9)) {
 			p->l4_proto = d[pos];
 			p->l4_off = (uint16_t)(pos + IP6_EXT_MIN);
+			/* a TCP fragment behind a routing header whose final destination is
+			 * unknown is refused as the whole segment would be (below): its p->dst,
+			 * a waypoint, says nothing of the resource it goes to (found in review) */
+			if (rh_unknown && p->l4_proto == IPPROTO_TCP)
+				return DP_PKT_ERR_HDR;
 			return DP_PKT_FRAGMENT;
 		}
 		elen = ip6_ext_len(nh, d + pos);

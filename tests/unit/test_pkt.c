@@ -546,6 +546,25 @@ static void test_ipv6_routing_final_dst(void **state)
 	f[14 + 40] = IPPROTO_UDP;
 	assert_int_equal(parse(f, len0 + 24, &p), DP_PKT_OTHER_L4);
 	assert_memory_equal(p.dst, via, 16);
+	/* a first fragment behind such a header: refused like the whole segment when it
+	 * carries TCP (its waypoint destination says nothing of the resource; found in
+	 * review: it was a fragment, bridged when the waypoint was not protected) */
+	{
+		uint8_t ext[32] = { 0 };
+
+		memcpy(ext, rh, 24);
+		ext[0] = IPPROTO_FRAGMENT;
+		ext[27] = 1;                 /* offset 0, M */
+		ext[31] = 7;                 /* identification */
+		memcpy(f, f0, len0);
+		len = len0;
+		ipv6_insert_ext(f, &len, 14, IPPROTO_ROUTING, ext, sizeof(ext), 24);
+		memcpy(f + 14 + 24, via, 16);
+		assert_int_equal(parse(f, len, &p), DP_PKT_ERR_HDR);
+		f[14 + 40 + 24] = IPPROTO_UDP;
+		assert_int_equal(parse(f, len, &p), DP_PKT_FRAGMENT);
+		assert_int_equal(p.l4_proto, IPPROTO_UDP);
+	}
 	/* with none left, any type is inert: the IPv6 destination is the final one */
 	rh[3] = 0;
 	memcpy(f0 + 14 + 24, via, 16);
