@@ -75,6 +75,7 @@ int dp_worker_init(struct dp_worker *w, uint16_t id, uint16_t n_ports, const uin
 	char name[16];
 
 	memset(w, 0, sizeof(*w));
+	cnt_port(w, DP_MAX_PORTS);    /* valid from here on: the error paths count too */
 	w->id = id;
 	w->queue = id;
 	w->n_ports = n_ports;
@@ -113,7 +114,6 @@ int dp_worker_init(struct dp_worker *w, uint16_t id, uint16_t n_ports, const uin
 	}
 	w->pol = w->own_pol;
 	w->env.cnt = &w->cnt;
-	cnt_port(w, DP_MAX_PORTS);
 	w->env.cfg = cfg;
 	return 0;
 }
