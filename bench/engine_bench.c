@@ -48,6 +48,7 @@
 #define BENCH_MAX_WORKERS 4            /* --workers: software flow spreading */
 #define BENCH_MAX_RULES  16
 #define BENCH_TIMER_NS   DP_LOOP_TIMER_NS     /* as the worker loop: timers every 1 ms */
+#define BENCH_STORE_BYTES 8192         /* the copy phase's store a session (a power of 2) */
 
 struct bench_opts {
 	struct sg_params sg;
@@ -56,7 +57,7 @@ struct bench_opts {
 	const char *json;             /* write results here too */
 	int verify_cksum;             /* dp_config.verify_cksum */
 	unsigned mbufs;               /* mbufs in the pool */
-	int only;                     /* 0 all, or only 1 tracked, 2 ceiling, 3 hold, 4 find (profiling) */
+	int only;                     /* 0 all, or only 1 tracked, 2 ceiling, 3 hold, 4 find, 5 copy (profiling) */
 	int check;                    /* run the untimed checking pass */
 	const char *rules[BENCH_MAX_RULES]; /* rule files (--rules): the policy in force */
 	unsigned n_rules;
@@ -110,6 +111,11 @@ struct bench {
 	uint32_t fifo_mask;
 	int record_held;              /* run_tracked fills held[] (the checking pass) */
 	struct flow_table *find_ft;   /* the find phase's flows: every session of the trace */
+	uint32_t *sess_of;            /* per frame: its session (the copy phase) */
+	uint16_t *pl_off, *pl_len;    /* per frame: its TCP payload's offset and length */
+	uint8_t *store;               /* the copy phase's byte store, BENCH_STORE_BYTES a
+	                               * session, written round and round */
+	uint32_t *store_off;          /* per session: where its next bytes go */
 	uint64_t find_missed;         /* frames the find phase found no flow for (must be 0) */
 	struct check_res chk;
 	void *policy;                 /* struct dp_policy of --rules, freed at exit */
@@ -435,6 +441,51 @@ static inline __attribute__((always_inline)) int hold_loop(struct bench *b, stru
 	return rc;
 }
 
+/* The copy floor: the other way to keep unacknowledged bytes. The ceiling's loop (each
+ * mbuf freed at once, so the pool stays hot), but the payload of every frame with data
+ * is first copied into its session's own store (BENCH_STORE_BYTES, written round and
+ * round: a byte stays there until that many more of its session's came). What a tracker
+ * pays that keeps the bytes it may have to retransmit or compare in a buffer of its own
+ * instead of in the received mbufs. No parsing or lookup (the session of each frame is
+ * known from set-up). */
+static __attribute__((noinline)) int run_copy(struct bench *b, struct phase_run *r)
+{
+	struct rte_mbuf *pkts[DP_BURST];
+	uint64_t t0;
+
+	memset(r, 0, sizeof(*r));
+	t0 = rte_rdtsc();
+	for (uint32_t i = 0; i < b->t.n_bursts; i++) {
+		const struct sg_burst *bu = &b->t.bursts[i];
+		if (rx_copy(b, bu, pkts) < 0)
+			return -1;
+		for (uint16_t k = 0; k < bu->n; k++) {
+			struct rte_mbuf *m = pkts[k];
+			uint32_t f = bu->first + k;
+
+			r->tx_bytes += rte_pktmbuf_pkt_len(m);
+			if (b->has_data[f]) {
+				/* the payload: the frame less its headers (54 to 86 bytes here), taken
+				 * from the trace's parse at set-up */
+				uint32_t s = b->sess_of[f], len = b->pl_len[f], o = b->store_off[s];
+				uint8_t *st = b->store + (size_t)s * BENCH_STORE_BYTES;
+				const uint8_t *src = rte_pktmbuf_mtod_offset(m, const uint8_t *, b->pl_off[f]);
+				uint32_t at = o & (BENCH_STORE_BYTES - 1), first = BENCH_STORE_BYTES - at;
+
+				if (first > len)
+					first = len;
+				rte_memcpy(st + at, src, first);
+				rte_memcpy(st, src + first, len - first);
+				b->store_off[s] = o + len;
+			}
+			rte_pktmbuf_free(m);
+		}
+		r->tx_pkts += bu->n;
+	}
+	r->cycles = rte_rdtsc() - t0;
+	return 0;
+}
+
 /* Never inlined (see run_tracked). */
 static __attribute__((noinline)) int run_hold(struct bench *b, struct phase_run *r)
 {
@@ -684,7 +735,7 @@ static void usage(const char *prog)
 	       "                    0: as af_packet, every checksum is summed in software\n"
 	       "  --mbufs N         mbufs in the pool (65535)\n"
 	       "  --seed N          trace PRNG seed (1)\n"
-	       "  --only tracked|ceiling|hold|find  time one phase only (for perf record)\n"
+	       "  --only tracked|ceiling|hold|find|copy  time one phase only (for perf record)\n"
 	       "  --rules FILE      a rule file in force (repeatable; e.g. rules/packs/pii.conf)\n"
 	       "  --proto pg|none   the resource's decoder (pg); none: tracking and reassembly only\n"
 	       "  --mix customers|standard  the queries: customer lists, PII in nearly every row\n"
@@ -766,6 +817,8 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 				o->only = 3;
 			else if (strcmp(optarg, "find") == 0)
 				o->only = 4;
+			else if (strcmp(optarg, "copy") == 0)
+				o->only = 5;
 			else
 				return -1;
 			break;
@@ -937,7 +990,8 @@ static void report_floor(const struct bench *b, const char *name, const struct p
 	char key[64];
 	json_t *jp;
 
-	if (b->o.only != 0 && strcmp(name, b->o.only == 3 ? "hold" : b->o.only == 4 ? "find" : "-"))
+	if (b->o.only != 0 && strcmp(name, b->o.only == 3 ? "hold" : b->o.only == 4 ? "find" :
+					   b->o.only == 5 ? "copy" : "-"))
 		return;
 	jp = json_object();
 	report_phase(b, name, r, n, m, jp);
@@ -961,7 +1015,8 @@ static void report_floor(const struct bench *b, const char *name, const struct p
 /* Prints and writes everything; returns the number of failed checks. */
 static int report_results(struct bench *b, const struct phase_run *tr, const struct phase_run *ce,
 			  const struct phase_run *ru, const struct phase_run *hsr,
-			  const struct phase_run *ho, const struct phase_run *fi, unsigned n, const struct dp_counters *chk_cnt, const struct dp_counters *last_cnt,
+			  const struct phase_run *ho, const struct phase_run *fi,
+			  const struct phase_run *co, unsigned n, const struct dp_counters *chk_cnt, const struct dp_counters *last_cnt,
 			  unsigned leaked)
 {
 	const struct bench_opts *o = &b->o;
@@ -1011,8 +1066,11 @@ static int report_results(struct bench *b, const struct phase_run *tr, const str
 	if (b->held) {
 		report_floor(b, "hold", ho, n, cm, tm, phases, root);
 		report_floor(b, "find", fi, n, cm, tm, phases, root);
+		report_floor(b, "copy", co, n, cm, tm, phases, root);
 		printf("  (hold: the copy-in alone, into mbufs kept as long as the tracked path keeps them;\n"
-		       "   find: that, and every frame parsed and its flow looked up and touched)\n");
+		       "   find: that, and every frame parsed and its flow looked up and touched;\n"
+		       "   copy: the ceiling, and every payload copied into its session's %u-byte store)\n",
+		       BENCH_STORE_BYTES);
 	}
 
 	/* memory: a flow's table share, plus what streams held at the peak, spread over the
@@ -1160,6 +1218,11 @@ static void bench_teardown(struct bench *b)
 	if (b->find_ft)
 		flow_table_free(b->find_ft, NULL, NULL);
 	free(b->has_data);
+	free(b->sess_of);
+	free(b->pl_off);
+	free(b->pl_len);
+	free(b->store);
+	free(b->store_off);
 	free(b->held);
 	free(b->fifo);
 	rte_free(b->fwd);
@@ -1178,6 +1241,17 @@ static int hold_setup(struct bench *b)
 	while (cap < b->o.mbufs)
 		cap <<= 1;
 	b->has_data = calloc(b->t.n_frames, 1);
+	b->sess_of = calloc(b->t.n_frames, sizeof(*b->sess_of));
+	b->pl_off = calloc(b->t.n_frames, sizeof(*b->pl_off));
+	b->pl_len = calloc(b->t.n_frames, sizeof(*b->pl_len));
+	b->store_off = calloc(b->t.st.sessions, sizeof(*b->store_off));
+	b->store = malloc((size_t)b->t.st.sessions * BENCH_STORE_BYTES);
+	if (b->sess_of == NULL || b->store_off == NULL || b->store == NULL || b->pl_off == NULL ||
+	    b->pl_len == NULL) {
+		fprintf(stderr, "engine_bench: out of memory\n");
+		return -1;
+	}
+	memset(b->store, 0, (size_t)b->t.st.sessions * BENCH_STORE_BYTES);  /* mapped */
 	b->held = calloc(b->t.n_bursts, sizeof(*b->held));
 	b->fifo = calloc(cap, sizeof(*b->fifo));
 	if (b->has_data == NULL || b->held == NULL || b->fifo == NULL) {
@@ -1198,6 +1272,11 @@ static int hold_setup(struct bench *b)
 		if (dp_pkt_parse(b->t.buf + b->t.frames[i].off, b->t.frames[i].len, &p) != DP_PKT_TCP)
 			continue;
 		b->has_data[i] = p.payload_len > 0;
+		int64_t sess = b->t.frames[i].port == 0 ? sg_session_of(ntohl(p.src[0]), p.sport, b->t.st.sessions)
+							: sg_session_of(ntohl(p.dst[0]), p.dport, b->t.st.sessions);
+		b->sess_of[i] = sess < 0 ? 0 : (uint32_t)sess;
+		b->pl_off[i] = p.payload_off;
+		b->pl_len[i] = p.payload_len < BENCH_STORE_BYTES ? p.payload_len : 0;
 		flow_key_from_pkt(&p, &k, &side);
 		if (flow_lookup(b->find_ft, &k) == NULL && flow_insert(b->find_ft, &k, 0) == NULL) {
 			fprintf(stderr, "engine_bench: find phase's flow table is full\n");
@@ -1277,6 +1356,7 @@ int main(int argc, char **argv)
 	static struct bench b;
 	static struct phase_run tr[BENCH_MAX_REPS], ce[BENCH_MAX_REPS], ru[BENCH_MAX_REPS];
 	static struct phase_run hsr[BENCH_MAX_REPS], ho[BENCH_MAX_REPS], fi[BENCH_MAX_REPS];
+	static struct phase_run co[BENCH_MAX_REPS];
 	struct phase_run chk_run;
 	struct dp_counters before, delta, chk_delta;
 	unsigned reps = 0, leaked;
@@ -1319,6 +1399,8 @@ int main(int argc, char **argv)
 			goto dry;
 		if ((b.o.only == 0 || b.o.only == 4) && b.held && run_find(&b, &fi[reps]) < 0)
 			goto dry;
+		if ((b.o.only == 0 || b.o.only == 5) && b.held && run_copy(&b, &co[reps]) < 0)
+			goto dry;
 		if (b.o.only == 0 && b.policy && run_rules(&b, &ru[reps]) < 0)
 			goto dry;
 		if (b.o.only == 0 && b.policy && run_hs(&b, &hsr[reps]) < 0)
@@ -1328,7 +1410,7 @@ int main(int argc, char **argv)
 						      : reps >= b.o.reps)
 			break;
 	}
-	rc = report_results(&b, tr, ce, ru, hsr, ho, fi, reps, &chk_delta, &delta, leaked) ? 1 : 0;
+	rc = report_results(&b, tr, ce, ru, hsr, ho, fi, co, reps, &chk_delta, &delta, leaked) ? 1 : 0;
 	goto out;
 dry:
 	fprintf(stderr, "engine_bench: the mbuf pool ran dry (raise --mbufs)\n");

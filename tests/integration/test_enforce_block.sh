@@ -92,6 +92,10 @@ EXPLAIN ANALYZE DELETE FROM t;
 \echo R explain-delete :ERROR :SQLSTATE :LAST_ERROR_MESSAGE
 SELECT 'after-explain-delete', count(*) FROM t;
 \echo R after-explain-delete :ERROR :SQLSTATE
+EXPLAIN (ANALYZE, "costs" 0) DELETE FROM t;
+\echo R explain-quoted :ERROR :SQLSTATE :LAST_ERROR_MESSAGE
+SELECT 'after-explain-quoted', count(*) FROM t;
+\echo R after-explain-quoted :ERROR :SQLSTATE
 CREATE FUNCTION tg_drop_t() RETURNS void LANGUAGE plpgsql AS $$ BEGIN DROP TABLE t; END $$;
 \echo R function-drop :ERROR :SQLSTATE :LAST_ERROR_MESSAGE
 SELECT 'after-function-drop', count(*) FROM t;
@@ -119,6 +123,7 @@ blocked=(drop\|sql.drop-table drop-mixed\|sql.drop-table multi\|sql.drop-table
 	do\|sql.drop-table truncate\|sql.truncate delete\|sql.delete-without-where
 	grant\|priv.grant copy-program\|exfil.copy-program
 	prepare-delete\|sql.delete-without-where explain-delete\|sql.delete-without-where
+	explain-quoted\|sql.delete-without-where
 	function-drop\|sql.drop-table)
 n_blocked=0
 
