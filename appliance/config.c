@@ -1442,6 +1442,10 @@ static int cfg_check(struct cfg_ctx *x)
 	if (cfg_resolve_pairs(x) < 0 || cfg_check_lcores(x) < 0 || cfg_check_pci(x) < 0 ||
 	    cfg_check_mtu(x) < 0 || cfg_check_queues(x) < 0)
 		return -1;
+	/* the data plane cuts a reassembled datagram of no protected flow to the MTU of
+	 * the port it leaves by (worker.c: resplit) */
+	for (int p = 0; p < c->n_ports && p < DP_MAX_PORTS; p++)
+		x->c->dp.port_mtu[p] = c->ports[p].mtu;
 	/* every RX ring is filled at start and TX rings hold mbufs until sent */
 	for (int p = 0; p < c->n_ports; p++)
 		desc += c->ports[p].rx_desc + c->ports[p].tx_desc;

@@ -128,6 +128,9 @@ struct dp_config {
 	uint8_t  record_raw;          /* record statements as sent (1) or normalized (0) */
 	uint32_t record_rows;         /* result bytes (as the client got them) recorded per
 	                               * session, 0 = none */
+	uint16_t port_mtu[DP_MAX_PORTS]; /* largest IP packet each port sends, by the workers'
+	                               * port index (0: not known; a reassembled datagram
+	                               * that is not a protected flow's is then sent whole) */
 	uint16_t n_resources;         /* entries used in resources[] */
 	struct dp_resource resources[DP_MAX_RESOURCES];
 };

@@ -289,3 +289,68 @@ static int frag_nested(const struct rte_mbuf *out)
 	return dp_pkt_parse(rte_pktmbuf_mtod(out, const uint8_t *), rte_pktmbuf_data_len(out),
 			    &q) == DP_PKT_FRAGMENT;
 }
+
+int dp_frag_split(struct rte_mempool *pool, const struct rte_mbuf *m, const struct dp_pkt *p,
+		  uint16_t mtu, uint32_t id, struct rte_mbuf **out, unsigned max)
+{
+	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t l3 = p->l3_off, end = p->frame_len, hl, fh, chunk, n, off;
+
+	if (p->ip_ver == 4) {
+		hl = (uint32_t)(d[l3] & 0x0f) * 4;
+		fh = 0;
+	} else {
+		hl = IP6_HLEN;
+		fh = 8;                            /* the fragment header each piece gets */
+	}
+	if (end <= l3 + hl || mtu <= hl + fh + 8)
+		return -1;
+	chunk = (mtu - hl - fh) & ~7u;
+	n = (end - l3 - hl + chunk - 1) / chunk;
+	if (n > max || rte_pktmbuf_alloc_bulk(pool, out, n) != 0)
+		return -1;
+	off = 0;
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t len = end - l3 - hl - off < chunk ? end - l3 - hl - off : chunk;
+		uint8_t *f = (uint8_t *)rte_pktmbuf_append(out[k], (uint16_t)(l3 + hl + fh + len));
+		int more = k + 1 < n;
+
+		if (f == NULL) {
+			rte_pktmbuf_free_bulk(out, n);
+			return -1;
+		}
+		memcpy(f, d, l3 + hl);             /* L2 and the IP header */
+		memcpy(f + l3 + hl + fh, d + l3 + hl + off, len);
+		if (p->ip_ver == 4) {
+			struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(f + l3);
+			/* the reassembled header's offset is 0 and MF clear; DF stays as it was
+			 * (clear: the datagram came in fragments) */
+			uint16_t fo = rte_be_to_cpu_16(ip->fragment_offset) & ~RTE_IPV4_HDR_OFFSET_MASK &
+				      ~RTE_IPV4_HDR_MF_FLAG;
+
+			ip->total_length = rte_cpu_to_be_16((uint16_t)(hl + len));
+			ip->fragment_offset = rte_cpu_to_be_16((uint16_t)(fo | (more ? RTE_IPV4_HDR_MF_FLAG : 0) |
+									  off / 8));
+			ip->hdr_checksum = 0;
+			ip->hdr_checksum = rte_ipv4_cksum(ip);
+		} else {
+			uint8_t *x = f + l3 + hl;
+			uint16_t om = (uint16_t)(off | (more ? 1 : 0));   /* offset << 3 | M */
+
+			x[0] = f[l3 + 6];                  /* the next header, now after this one */
+			x[1] = 0;
+			x[2] = (uint8_t)(om >> 8);
+			x[3] = (uint8_t)om;
+			x[4] = (uint8_t)(id >> 24);
+			x[5] = (uint8_t)(id >> 16);
+			x[6] = (uint8_t)(id >> 8);
+			x[7] = (uint8_t)id;
+			f[l3 + 6] = IPPROTO_FRAGMENT;
+			f[l3 + 4] = (uint8_t)((fh + len) >> 8);
+			f[l3 + 5] = (uint8_t)(fh + len);
+		}
+		out[k]->port = m->port;
+		off += len;
+	}
+	return (int)n;
+}

@@ -85,6 +85,19 @@ struct rte_mbuf *dp_frag_in(struct dp_frag *fr, struct rte_mempool *pool, struct
  * datagrams first. */
 unsigned dp_frag_expire(struct dp_frag *fr, uint64_t now_tsc);
 
+/* Cuts datagram <m> (a frame parsed as <p>, unfragmented, IPv4 or IPv6) into fragments
+ * of at most <mtu> bytes of IP each, for a datagram that was reassembled but turned out
+ * not to be a protected flow's and is larger than the port it leaves by: forwarded
+ * whole, it would not pass. Each fragment is a fresh single-segment frame from <pool>:
+ * <m>'s L2 header, its IP header (IPv4: options included; IPv6: a fragment header with
+ * identification <id> added after the fixed header, the rest being fragmentable), and
+ * a slice of the payload, 8-byte aligned. Writes at most <max> frames to <out> and
+ * returns how many, or -1 (nothing written; <m> untouched) if they would be more, the
+ * MTU leaves no room, or the pool is empty. <m> is not freed. */
+#define DP_FRAG_SPLIT_MAX 64          /* pieces: a 64 KiB datagram at an MTU of 1280 */
+int dp_frag_split(struct rte_mempool *pool, const struct rte_mbuf *m, const struct dp_pkt *p,
+		  uint16_t mtu, uint32_t id, struct rte_mbuf **out, unsigned max);
+
 /* Returns a printable name of a dp_frag_err ("ok", "bad", "too_big", ...). */
 const char *dp_frag_err_name(int err);
 

@@ -454,6 +454,35 @@ static int frag_of_protected(const struct dp_worker *w, uint16_t port, const uin
 	return resource_lookup(w, port, &q) >= 0;
 }
 
+/* A reassembled datagram <m> (parsed as <p>, arrived on <port>) that is no protected
+ * flow's is bridged; one larger than the MTU of the port it leaves by would not pass
+ * whole, so it goes on in fragments again (dp_frag_split), at most that MTU each; the
+ * next hop sees the same datagram, cut where this port's MTU allows rather than where
+ * its sender cut it. Returns 1 if <m> was consumed. */
+static int resplit(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, const struct dp_pkt *p)
+{
+	struct rte_mbuf *out[DP_FRAG_SPLIT_MAX];
+	uint16_t to = w->peer[port], mtu;
+	int n;
+
+	if (to >= DP_MAX_PORTS || (mtu = w->cfg->port_mtu[to]) == 0 ||
+	    (uint32_t)(p->frame_len - p->l3_off) <= mtu)
+		return 0;
+	n = dp_frag_split(w->pool, m, p, mtu, (uint32_t)(w->id << 24 | (w->frag_id++ & 0xffffff)),
+			  out, DP_FRAG_SPLIT_MAX);
+	if (n < 0) {
+		DP_WCNT_INC(w, frag_resplit_fail);
+		rte_pktmbuf_free(m);
+		return 1;
+	}
+	for (int k = 0; k < n; k++)
+		dp_worker_emit(w, to, out[k]);
+	DP_WCNT_INC(w, frag_resplit);
+	DP_WCNT_ADD(w, bridged_pkts, (uint64_t)n);
+	rte_pktmbuf_free(m);
+	return 1;
+}
+
 /* Feeds fragment <m> of a protected address to reassembly. Consumes <m>. Returns the
  * whole datagram to run through the normal path, or NULL. */
 static struct rte_mbuf *frag_input(struct dp_worker *w, uint16_t port, struct rte_mbuf *m,
@@ -616,6 +645,8 @@ static void process_one(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, 
 		}
 		if (pr->res >= 0 && w->handoff &&
 		    handoff_send(w, port, m, pp, DP_CNT_frag_handoff, DP_CNT_frag_handoff_full))
+			return;
+		if (pr->res < 0 && resplit(w, port, m, pp))
 			return;
 	} else if (pp->ip6_routed && pr->res >= 0 && w->handoff &&
 		   handoff_send(w, port, m, pp, DP_CNT_rh_handoff, DP_CNT_rh_handoff_full)) {

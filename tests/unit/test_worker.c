@@ -19,6 +19,7 @@
 #include "dataplane/handoff.h"
 #include "dataplane/tcp-t.h"
 #include "dataplane/worker.h"
+#include "dataplane/frag.h"
 #include "tests/common/pktgen.h"
 #include "tests/common/test_decoder.h"
 #include "tests/common/test_eal.h"
@@ -817,6 +818,129 @@ static void test_soft_routed(void **state)
 	assert_int_equal(tconv_stop(t), 0);
 }
 
+/* Checks that frames <f>[0..n) are the fragments, in order, of the IP datagram whose
+ * payload (after a <hl>-byte IP header, <fh> bytes of fragment header in each piece) is
+ * <want>, each at most <mtu> bytes of IP. */
+static void assert_fragments_of(struct rte_mbuf **f, unsigned n, uint8_t ip_ver, uint16_t mtu,
+				const uint8_t *want, uint32_t want_len)
+{
+	uint32_t at = 0;
+
+	for (unsigned k = 0; k < n; k++) {
+		const uint8_t *d = rte_pktmbuf_mtod(f[k], const uint8_t *);
+		struct dp_pkt p;
+		uint32_t off, more, ip_len = rte_pktmbuf_data_len(f[k]) - 14, hl;
+
+		assert_int_equal(dp_pkt_parse(d, rte_pktmbuf_data_len(f[k]), &p), DP_PKT_FRAGMENT);
+		assert_true(ip_len <= mtu);
+		if (ip_ver == 4) {
+			uint16_t fo = (uint16_t)(d[14 + 6] << 8 | d[14 + 7]);
+			hl = 20;
+			off = (uint32_t)(fo & 0x1fff) * 8;
+			more = (fo & 0x2000) != 0;
+			assert_int_equal((d[14 + 2] << 8 | d[14 + 3]), ip_len);
+			assert_true(dp_pkt_ip_cksum_ok(d, &p));
+		} else {
+			hl = 48;
+			off = (uint32_t)(d[14 + 40 + 2] << 8 | d[14 + 40 + 3]) & ~7u;
+			more = d[14 + 40 + 3] & 1;
+			assert_int_equal(d[14 + 6], IPPROTO_FRAGMENT);
+			assert_int_equal((d[14 + 4] << 8 | d[14 + 5]), ip_len - 40);
+		}
+		assert_int_equal(off, at);
+		assert_int_equal(more, k + 1 < n);
+		assert_true(at + ip_len - hl <= want_len);
+		assert_memory_equal(d + 14 + hl, want + at, ip_len - hl);
+		at += ip_len - hl;
+	}
+	assert_int_equal(at, want_len);
+}
+
+/* fragments = "reassemble": a datagram of no protected flow (here TCP to another port
+ * of the database host) larger than the MTU of the port it leaves by goes on in
+ * fragments of that MTU, not whole (before, it was sent whole, and a 1500-byte link
+ * would not have carried it); the IPv6 cut is checked on dp_frag_split directly. */
+static void test_fragments_resplit(void **state)
+{
+	struct tconv *t = *state;
+	struct pktgen_ep ssh = t->ep[1];
+	static uint8_t big[900];
+	struct rte_mbuf *f[2], *m, *out[DP_FRAG_SPLIT_MAX];
+	uint8_t want[20 + sizeof(big)];
+	struct dp_pkt p;
+	int n;
+
+	for (unsigned i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)('a' + i % 26);
+	t->cfg.frag = DP_FRAG_REASSEMBLE;
+	t->cfg.port_mtu[1] = 600;
+	assert_int_equal(tconv_start(t), 0);
+	ssh.port = 22;
+	m = seg(t, &t->ep[0], &ssh, DP_TCP_ACK, 1, 1, NULL);
+	rte_pktmbuf_free(m);
+	{
+		struct pktgen_seg_spec sp;
+
+		memset(&sp, 0, sizeof(sp));
+		sp.src = &t->ep[0];
+		sp.dst = &ssh;
+		sp.ip_ver = 4;
+		sp.flags = DP_TCP_ACK;
+		sp.seq = 1;
+		sp.ack = 1;
+		sp.win = 1024;
+		sp.wscale = -1;
+		sp.payload = big;
+		sp.payload_len = sizeof(big);
+		m = pktgen_build(t->pool, &sp);
+		assert_non_null(m);
+	}
+	memcpy(want, rte_pktmbuf_mtod_offset(m, const uint8_t *, 14 + 20), sizeof(want));
+	ip4_split(t, m, 504, f);
+	dp_worker_process_burst(t->w, 0, &f[0], 1);
+	assert_int_equal(t->w->tx[1].n, 0);
+	dp_worker_process_burst(t->w, 0, &f[1], 1);
+	assert_int_equal(TCONV_CNT(t, frag_reassembled), 1);
+	assert_int_equal(TCONV_CNT(t, frag_resplit), 1);
+	/* 920 bytes of TCP in pieces of (600 - 20) & ~7 = 576 */
+	assert_int_equal(t->w->tx[1].n, 2);
+	assert_fragments_of(t->w->tx[1].pkts, 2, 4, 600, want, sizeof(want));
+	rte_pktmbuf_free_bulk(t->w->tx[1].pkts, 2);
+	t->w->tx[1].n = 0;
+	/* no MTU known for the port: sent whole, as before */
+	t->cfg.port_mtu[1] = 0;          /* the worker reads the test's config */
+	m = pktgen_build(t->pool, &(struct pktgen_seg_spec){ .src = &t->ep[0], .dst = &ssh,
+		.ip_ver = 4, .flags = DP_TCP_ACK, .seq = 901, .ack = 1, .win = 1024, .wscale = -1,
+		.payload = big, .payload_len = sizeof(big) });
+	assert_non_null(m);
+	ip4_split(t, m, 504, f);
+	dp_worker_process_burst(t->w, 0, f, 2);
+	assert_int_equal(t->w->tx[1].n, 1);
+	assert_int_equal(rte_pktmbuf_data_len(t->w->tx[1].pkts[0]), 14 + 20 + 20 + sizeof(big));
+	rte_pktmbuf_free(t->w->tx[1].pkts[0]);
+	t->w->tx[1].n = 0;
+	assert_int_equal(tconv_stop(t), 0);
+
+	/* IPv6: a fragment header added to each piece, the next header moved into it */
+	m = pktgen_build(t->pool, &(struct pktgen_seg_spec){ .src = &t->ep[0], .dst = &ssh,
+		.ip_ver = 6, .flags = DP_TCP_ACK, .seq = 1, .ack = 1, .win = 1024, .wscale = -1,
+		.payload = big, .payload_len = sizeof(big) });
+	assert_non_null(m);
+	assert_int_equal(dp_pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m), &p),
+			 DP_PKT_TCP);
+	memcpy(want, rte_pktmbuf_mtod_offset(m, const uint8_t *, 14 + 40), sizeof(want));
+	n = dp_frag_split(t->pool, m, &p, 600, 0x01020304, out, DP_FRAG_SPLIT_MAX);
+	/* (600 - 40 - 8) & ~7 = 552 a piece: 552 + 368 */
+	assert_int_equal(n, 2);
+	assert_fragments_of(out, 2, 6, 600, want, sizeof(want));
+	assert_int_equal(rte_pktmbuf_mtod(out[0], const uint8_t *)[14 + 40], IPPROTO_TCP);
+	rte_pktmbuf_free_bulk(out, 2);
+	/* more pieces than the caller has room for, or an MTU with no room: nothing */
+	assert_int_equal(dp_frag_split(t->pool, m, &p, 600, 1, out, 1), -1);
+	assert_int_equal(dp_frag_split(t->pool, m, &p, 48, 1, out, DP_FRAG_SPLIT_MAX), -1);
+	rte_pktmbuf_free(m);
+}
+
 /* Sets IPv4 fragment offset <off8> (8-byte units) and MF <mf> on frame <m>. */
 static void ip4_frag_mark(struct rte_mbuf *m, uint16_t off8, int mf)
 {
@@ -1541,6 +1665,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_soft_fragments, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_fragment_of_protected_dropped, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_counters_per_port, tconv_cm_setup, tconv_cm_teardown),
+		cmocka_unit_test_setup_teardown(test_fragments_resplit, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_fragment_of_protected_dropped_v6, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_flow_created_on_syn, tconv_cm_setup, tconv_cm_teardown),
 		cmocka_unit_test_setup_teardown(test_table_full_fail_closed, tconv_cm_setup, tconv_cm_teardown),
