@@ -36,7 +36,7 @@
 	X(frag_resplit,         "reassembled datagrams of no protected flow, larger than the\
  port's MTU, sent on in fragments again") \
 	X(frag_resplit_fail,    "reassembled datagrams of no protected flow dropped: they could\
- not be cut to the port's MTU (mbuf pool empty)") \
+ not be cut to the port's MTU (mbuf pool empty, or over 64 pieces)") \
 	X(frag_bad,             "IP fragments dropped: malformed, overlapping, duplicate, holes, nested") \
 	X(frag_unsupported,     "IPv6 fragments dropped: extension headers before the fragment header") \
 	X(frag_too_big,         "IP fragments dropped: their datagram does not fit in one mbuf") \
