@@ -33,8 +33,8 @@
 	X(frag_bridged,         "IP fragments to or from a protected address bridged: not of a\
  protected flow (fragments = drop)") \
 	X(frag_reassembled,     "IP datagrams reassembled from fragments") \
-	X(frag_resplit,         "reassembled datagrams of no protected flow, larger than the\
- port's MTU, sent on in fragments again") \
+	X(frag_resplit,         "reassembled datagrams of no protected flow sent on in fragments\
+ again, cut where their sender cut them (at most the port's MTU)") \
 	X(frag_resplit_fail,    "reassembled datagrams of no protected flow dropped: they could\
  not be cut to the port's MTU (mbuf pool empty, or over 64 pieces)") \
 	X(frag_bad,             "IP fragments dropped: malformed, overlapping, duplicate, holes, nested") \

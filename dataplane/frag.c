@@ -68,8 +68,22 @@ void dp_frag_free(struct dp_frag *fr)
 	rte_free(fr);
 }
 
+/* The IP length of the largest piece of reassembled chain <dg>: the head (offset 0)
+ * holds L2, the IP header and its data (rte_ip_frag has removed an IPv6 head's
+ * fragment header), every other segment its data only, its header length still in
+ * l3_len. */
+static uint16_t frag_piece_max(const struct rte_mbuf *dg, uint8_t ip_ver)
+{
+	uint32_t max = dg->data_len - dg->l2_len + (ip_ver == 6 ? IP6_FRAG_HLEN : 0);
+
+	for (const struct rte_mbuf *s = dg->next; s != NULL; s = s->next)
+		if ((uint32_t)s->data_len + s->l3_len > max)
+			max = (uint32_t)s->data_len + s->l3_len;
+	return max > UINT16_MAX ? UINT16_MAX : (uint16_t)max;
+}
+
 struct rte_mbuf *dp_frag_in(struct dp_frag *fr, struct rte_mempool *pool, struct rte_mbuf *m,
-			    const struct dp_pkt *p, uint64_t now_tsc, int *err)
+			    const struct dp_pkt *p, uint64_t now_tsc, int *err, uint16_t *piece_max)
 {
 	struct rte_mbuf *dg, *out = NULL;
 	uint8_t *l3;
@@ -96,6 +110,8 @@ struct rte_mbuf *dp_frag_in(struct dp_frag *fr, struct rte_mempool *pool, struct
 	/* <m> may be freed, held or part of <dg> now: only its address is used below. */
 	e = frag_classify(fr, dg == NULL ? m : NULL);
 	rte_ip_frag_free_death_row(&fr->dr, FRAG_PREFETCH);
+	if (dg != NULL && piece_max != NULL)
+		*piece_max = frag_piece_max(dg, p->ip_ver);
 	if (dg != NULL)
 		out = frag_linearize(pool, dg, &e);
 	if (out != NULL && p->ip_ver == 6 && frag_nested(out)) {
@@ -303,7 +319,7 @@ int dp_frag_split(struct rte_mempool *pool, const struct rte_mbuf *m, const stru
 		hl = IP6_HLEN;
 		fh = 8;                            /* the fragment header each piece gets */
 	}
-	if (end <= l3 + hl || mtu <= hl + fh + 8)
+	if (end <= l3 + hl || mtu < hl + fh + 8)
 		return -1;
 	chunk = (mtu - hl - fh) & ~7u;
 	n = (end - l3 - hl + chunk - 1) / chunk;

@@ -74,9 +74,11 @@ void dp_frag_free(struct dp_frag *fr);
  * Returns NULL, with *<err> a negative enum dp_frag_err, when the fragment was
  * dropped; then every fragment held for its datagram may have been dropped too.
  * Fragments of other datagrams that had timed out may be freed too (see
- * dp_frag_expire). */
+ * dp_frag_expire). When a datagram completes and <piece_max> is not NULL, it gets the
+ * IP length of the datagram's largest fragment: where its sender cut it (dp_frag_split
+ * cuts a datagram that is not inspected back to that size). */
 struct rte_mbuf *dp_frag_in(struct dp_frag *fr, struct rte_mempool *pool, struct rte_mbuf *m,
-			    const struct dp_pkt *p, uint64_t now_tsc, int *err);
+			    const struct dp_pkt *p, uint64_t now_tsc, int *err, uint16_t *piece_max);
 
 /* Frees the fragments of every datagram older than the TTL at <now_tsc>; call it
  * from the worker's timer. Cost: O(expired datagrams).
@@ -87,8 +89,7 @@ unsigned dp_frag_expire(struct dp_frag *fr, uint64_t now_tsc);
 
 /* Cuts datagram <m> (a frame parsed as <p>, unfragmented, IPv4 or IPv6) into fragments
  * of at most <mtu> bytes of IP each, for a datagram that was reassembled but turned out
- * not to be a protected flow's and is larger than the port it leaves by: forwarded
- * whole, it would not pass. Each fragment is a fresh single-segment frame from <pool>:
+ * not to be a protected flow's: it goes on cut as its sender cut it (worker.c). Each fragment is a fresh single-segment frame from <pool>:
  * <m>'s L2 header, its IP header (IPv4: options included; IPv6: a fragment header with
  * identification <id> added after the fixed header, the rest being fragmentable), and
  * a slice of the payload, 8-byte aligned. Writes at most <max> frames to <out> and

@@ -455,18 +455,24 @@ static int frag_of_protected(const struct dp_worker *w, uint16_t port, const uin
 }
 
 /* A reassembled datagram <m> (parsed as <p>, arrived on <port>) that is no protected
- * flow's is bridged; one larger than the MTU of the port it leaves by would not pass
- * whole, so it goes on in fragments again (dp_frag_split), at most that MTU each; the
- * next hop sees the same datagram, cut where this port's MTU allows rather than where
- * its sender cut it. Returns 1 if <m> was consumed. */
-static int resplit(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, const struct dp_pkt *p)
+ * flow's goes on as its sender cut it: in fragments again (dp_frag_split), each at
+ * most the size of its largest fragment <piece_max>, and never above the MTU of the
+ * port it leaves by. Sent whole it could exceed that MTU; cut at the port's MTU alone,
+ * IPv6 pieces could exceed what the sender chose (a path MTU below ours, the 1280
+ * minimum), and IPv6 routers further on do not fragment (found in review). Returns 1
+ * if <m> was consumed. */
+static int resplit(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, const struct dp_pkt *p,
+		   uint16_t piece_max)
 {
 	struct rte_mbuf *out[DP_FRAG_SPLIT_MAX];
-	uint16_t to = w->peer[port], mtu;
+	uint16_t to = w->peer[port], mtu = piece_max;
 	int n;
 
-	if (to >= DP_MAX_PORTS || (mtu = w->cfg->port_mtu[to]) == 0 ||
-	    (uint32_t)(p->frame_len - p->l3_off) <= mtu)
+	if (to >= DP_MAX_PORTS)
+		return 0;
+	if (w->cfg->port_mtu[to] != 0 && (mtu == 0 || w->cfg->port_mtu[to] < mtu))
+		mtu = w->cfg->port_mtu[to];
+	if (mtu == 0 || (uint32_t)(p->frame_len - p->l3_off) <= mtu)
 		return 0;
 	n = dp_frag_split(w->pool, m, p, mtu, (uint32_t)(w->id << 24 | (w->frag_id++ & 0xffffff)),
 			  out, DP_FRAG_SPLIT_MAX);
@@ -486,7 +492,7 @@ static int resplit(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, const
 /* Feeds fragment <m> of a protected address to reassembly. Consumes <m>. Returns the
  * whole datagram to run through the normal path, or NULL. */
 static struct rte_mbuf *frag_input(struct dp_worker *w, uint16_t port, struct rte_mbuf *m,
-				   const struct dp_pkt *p)
+				   const struct dp_pkt *p, uint16_t *piece_max)
 {
 	struct rte_mbuf *d;
 	int err;
@@ -504,7 +510,7 @@ static struct rte_mbuf *frag_input(struct dp_worker *w, uint16_t port, struct rt
 		return NULL;
 	}
 	m->port = port;
-	d = dp_frag_in(w->frag, w->pool, m, p, ns_to_tsc(w->now_ns), &err);
+	d = dp_frag_in(w->frag, w->pool, m, p, ns_to_tsc(w->now_ns), &err, piece_max);
 	switch (err) {
 	case DP_FRAG_OK:      break;
 	case DP_FRAG_ETOOBIG: DP_WCNT_INC(w, frag_too_big); break;
@@ -630,7 +636,9 @@ static void process_one(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, 
 			bridge(w, port, m);
 			return;
 		}
-		m = frag_input(w, port, m, pp);
+		uint16_t piece_max = 0;
+
+		m = frag_input(w, port, m, pp, &piece_max);
 		if (m == NULL)
 			return;
 		/* a NIC does not verify TCP over fragments: the reassembled datagram is
@@ -646,7 +654,7 @@ static void process_one(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, 
 		if (pr->res >= 0 && w->handoff &&
 		    handoff_send(w, port, m, pp, DP_CNT_frag_handoff, DP_CNT_frag_handoff_full))
 			return;
-		if (pr->res < 0 && resplit(w, port, m, pp))
+		if (pr->res < 0 && resplit(w, port, m, pp, piece_max))
 			return;
 	} else if (pp->ip6_routed && pr->res >= 0 && w->handoff &&
 		   handoff_send(w, port, m, pp, DP_CNT_rh_handoff, DP_CNT_rh_handoff_full)) {

@@ -195,7 +195,7 @@ static struct rte_mbuf *feed(struct dp_frag *fr, struct rte_mbuf *m, uint64_t no
 	assert_int_equal(dp_pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *),
 				      rte_pktmbuf_data_len(m), &p), DP_PKT_FRAGMENT);
 	*err = 12345;
-	return dp_frag_in(fr, test_pool(), m, &p, now, err);
+	return dp_frag_in(fr, test_pool(), m, &p, now, err, NULL);
 }
 
 /* Feeds a fragment that must be kept. */
@@ -688,7 +688,7 @@ static void test_refused(void **state)
 	}
 	assert_int_equal(dp_pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *),
 				      rte_pktmbuf_data_len(m), &p), DP_PKT_FRAGMENT);
-	assert_null(dp_frag_in(fr, test_pool(), m, &p, T0, &err));
+	assert_null(dp_frag_in(fr, test_pool(), m, &p, T0, &err, NULL));
 	assert_int_equal(err, DP_FRAG_EPROTO);
 	assert_int_equal(dp_frag_expire(fr, T0 + 2 * ttl_cycles()), 0);
 	dp_frag_free(fr);
@@ -759,7 +759,7 @@ static unsigned feed_junk(struct dp_frag *fr, const struct dgram *g, uint32_t of
 		rte_pktmbuf_free(m);
 		return 0;
 	}
-	out = dp_frag_in(fr, test_pool(), m, &p, now, &err);
+	out = dp_frag_in(fr, test_pool(), m, &p, now, &err, NULL);
 	if (out == NULL) {
 		assert_true(err <= 0 && err >= DP_FRAG_ENOMEM);
 		return 0;

@@ -857,9 +857,10 @@ static void assert_fragments_of(struct rte_mbuf **f, unsigned n, uint8_t ip_ver,
 }
 
 /* fragments = "reassemble": a datagram of no protected flow (here TCP to another port
- * of the database host) larger than the MTU of the port it leaves by goes on in
- * fragments of that MTU, not whole (before, it was sent whole, and a 1500-byte link
- * would not have carried it); the IPv6 cut is checked on dp_frag_split directly. */
+ * of the database host) goes on in fragments again, cut where its sender cut it (its
+ * largest fragment), never above the MTU of the port it leaves by; before, it was sent
+ * whole, which a link of that MTU would not carry. The IPv6 cut is checked on
+ * dp_frag_split directly. */
 static void test_fragments_resplit(void **state)
 {
 	struct tconv *t = *state;
@@ -873,7 +874,7 @@ static void test_fragments_resplit(void **state)
 	for (unsigned i = 0; i < sizeof(big); i++)
 		big[i] = (uint8_t)('a' + i % 26);
 	t->cfg.frag = DP_FRAG_REASSEMBLE;
-	t->cfg.port_mtu[1] = 600;
+	t->cfg.port_mtu[1] = 600;          /* above the sender's cut, below: both below */
 	assert_int_equal(tconv_start(t), 0);
 	ssh.port = 22;
 	m = seg(t, &t->ep[0], &ssh, DP_TCP_ACK, 1, 1, NULL);
@@ -897,27 +898,42 @@ static void test_fragments_resplit(void **state)
 	}
 	memcpy(want, rte_pktmbuf_mtod_offset(m, const uint8_t *, 14 + 20), sizeof(want));
 	ip4_split(t, m, 504, f);
+	/* the sender cut at 524 bytes of IP (504 of data), below the port's 600: it goes on
+	 * cut there again, in fragments byte for byte the sender's */
+	uint8_t orig[2][14 + 20 + 504];
+	uint16_t orig_len[2];
+
+	for (int k = 0; k < 2; k++) {
+		orig_len[k] = rte_pktmbuf_data_len(f[k]);
+		memcpy(orig[k], rte_pktmbuf_mtod(f[k], const uint8_t *), orig_len[k]);
+	}
 	dp_worker_process_burst(t->w, 0, &f[0], 1);
 	assert_int_equal(t->w->tx[1].n, 0);
 	dp_worker_process_burst(t->w, 0, &f[1], 1);
 	assert_int_equal(TCONV_CNT(t, frag_reassembled), 1);
 	assert_int_equal(TCONV_CNT(t, frag_resplit), 1);
-	/* 920 bytes of TCP in pieces of (600 - 20) & ~7 = 576 */
 	assert_int_equal(t->w->tx[1].n, 2);
 	assert_fragments_of(t->w->tx[1].pkts, 2, 4, 600, want, sizeof(want));
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(rte_pktmbuf_data_len(t->w->tx[1].pkts[k]), orig_len[k]);
+		assert_memory_equal(rte_pktmbuf_mtod(t->w->tx[1].pkts[k], const uint8_t *), orig[k],
+				    orig_len[k]);
+	}
 	rte_pktmbuf_free_bulk(t->w->tx[1].pkts, 2);
 	t->w->tx[1].n = 0;
-	/* no MTU known for the port: sent whole, as before */
-	t->cfg.port_mtu[1] = 0;          /* the worker reads the test's config */
+	/* a port MTU below the sender's cut: pieces of at most that MTU,
+	 * (400 - 20) & ~7 = 376 bytes of data: 3 of them for 920 */
+	t->cfg.port_mtu[1] = 400;          /* the worker reads the test's config */
 	m = pktgen_build(t->pool, &(struct pktgen_seg_spec){ .src = &t->ep[0], .dst = &ssh,
-		.ip_ver = 4, .flags = DP_TCP_ACK, .seq = 901, .ack = 1, .win = 1024, .wscale = -1,
+		.ip_ver = 4, .flags = DP_TCP_ACK, .seq = 1, .ack = 1, .win = 1024, .wscale = -1,
 		.payload = big, .payload_len = sizeof(big) });
 	assert_non_null(m);
 	ip4_split(t, m, 504, f);
 	dp_worker_process_burst(t->w, 0, f, 2);
-	assert_int_equal(t->w->tx[1].n, 1);
-	assert_int_equal(rte_pktmbuf_data_len(t->w->tx[1].pkts[0]), 14 + 20 + 20 + sizeof(big));
-	rte_pktmbuf_free(t->w->tx[1].pkts[0]);
+	assert_int_equal(TCONV_CNT(t, frag_resplit), 2);
+	assert_int_equal(t->w->tx[1].n, 3);
+	assert_fragments_of(t->w->tx[1].pkts, 3, 4, 400, want, sizeof(want));
+	rte_pktmbuf_free_bulk(t->w->tx[1].pkts, 3);
 	t->w->tx[1].n = 0;
 	assert_int_equal(tconv_stop(t), 0);
 
@@ -934,6 +950,33 @@ static void test_fragments_resplit(void **state)
 	assert_int_equal(n, 2);
 	assert_fragments_of(out, 2, 6, 600, want, sizeof(want));
 	assert_int_equal(rte_pktmbuf_mtod(out[0], const uint8_t *)[14 + 40], IPPROTO_TCP);
+	/* these two pieces through an IPv6 worker, no port MTU known: reassembled, then cut
+	 * again where they were cut (the largest piece, whose fragment header the
+	 * reassembly took away from the head), byte for byte */
+	t->ip_ver = 6;
+	t->cfg.port_mtu[1] = 0;
+	assert_int_equal(tconv_start(t), 0);
+	for (int k = 0; k < 2; k++) {
+		struct rte_mbuf *c = rte_pktmbuf_copy(out[k], t->pool, 0, UINT32_MAX);
+
+		assert_non_null(c);
+		dp_worker_process_burst(t->w, 0, &c, 1);
+	}
+	assert_int_equal(TCONV_CNT(t, frag_resplit), 1);
+	assert_int_equal(t->w->tx[1].n, 2);
+	for (int k = 0; k < 2; k++) {
+		uint16_t l = rte_pktmbuf_data_len(out[k]);
+		const uint8_t *a = rte_pktmbuf_mtod(out[k], const uint8_t *);
+		const uint8_t *b = rte_pktmbuf_mtod(t->w->tx[1].pkts[k], const uint8_t *);
+
+		assert_int_equal(rte_pktmbuf_data_len(t->w->tx[1].pkts[k]), l);
+		/* all but the identification, which is the worker's own */
+		assert_memory_equal(a, b, 14 + 40 + 4);
+		assert_memory_equal(a + 14 + 48, b + 14 + 48, l - 14 - 48u);
+	}
+	rte_pktmbuf_free_bulk(t->w->tx[1].pkts, 2);
+	t->w->tx[1].n = 0;
+	assert_int_equal(tconv_stop(t), 0);
 	rte_pktmbuf_free_bulk(out, 2);
 	/* more pieces than the caller has room for, or an MTU with no room: nothing */
 	assert_int_equal(dp_frag_split(t->pool, m, &p, 600, 1, out, 1), -1);
