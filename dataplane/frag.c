@@ -306,11 +306,45 @@ static int frag_nested(const struct rte_mbuf *out)
 			    &q) == DP_PKT_FRAGMENT;
 }
 
+/* RFC 791 3.1: of the options of IPv4 header <ip> (<hl> bytes), only those whose copy
+ * bit is set go into every fragment; the others (Record Route, Timestamp) stay in the
+ * first. Writes the header of the later pieces to <later> (padded with End of Options
+ * to a multiple of 4) and returns its length; with options it cannot walk, the whole
+ * header, as it is (hosts accept options anywhere). */
+static uint32_t ip4_copied_opts(const uint8_t *ip, uint32_t hl, uint8_t *later)
+{
+	uint32_t o = 20, w = 20;
+
+	memcpy(later, ip, 20);
+	while (o < hl && ip[o] != 0) {         /* 0: End of Options */
+		uint32_t ol;
+
+		if (ip[o] == 1) {                  /* No Operation: not copied */
+			o++;
+			continue;
+		}
+		if (o + 1 >= hl || (ol = ip[o + 1]) < 2 || o + ol > hl) {
+			memcpy(later, ip, hl);
+			return hl;
+		}
+		if (ip[o] & 0x80) {
+			memcpy(later + w, ip + o, ol);
+			w += ol;
+		}
+		o += ol;
+	}
+	while (w % 4)
+		later[w++] = 0;
+	later[0] = (uint8_t)(0x40 | w / 4);
+	return w;
+}
+
 int dp_frag_split(struct rte_mempool *pool, const struct rte_mbuf *m, const struct dp_pkt *p,
 		  uint16_t mtu, uint32_t id, struct rte_mbuf **out, unsigned max)
 {
 	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
-	uint32_t l3 = p->l3_off, end = p->frame_len, hl, fh, chunk, n, off;
+	uint32_t l3 = p->l3_off, end = p->frame_len, hl, fh, chunk, n, off, hl_later;
+	uint8_t later[60];                     /* IPv4: the header of every piece but the first */
 
 	if (p->ip_ver == 4) {
 		hl = (uint32_t)(d[l3] & 0x0f) * 4;
@@ -321,6 +355,9 @@ int dp_frag_split(struct rte_mempool *pool, const struct rte_mbuf *m, const stru
 	}
 	if (end <= l3 + hl || mtu < hl + fh + 8)
 		return -1;
+	hl_later = hl;
+	if (p->ip_ver == 4 && hl > 20)
+		hl_later = ip4_copied_opts(d + l3, hl, later);
 	chunk = (mtu - hl - fh) & ~7u;
 	n = (end - l3 - hl + chunk - 1) / chunk;
 	if (n > max || rte_pktmbuf_alloc_bulk(pool, out, n) != 0)
@@ -328,15 +365,17 @@ int dp_frag_split(struct rte_mempool *pool, const struct rte_mbuf *m, const stru
 	off = 0;
 	for (uint32_t k = 0; k < n; k++) {
 		uint32_t len = end - l3 - hl - off < chunk ? end - l3 - hl - off : chunk;
-		uint8_t *f = (uint8_t *)rte_pktmbuf_append(out[k], (uint16_t)(l3 + hl + fh + len));
+		uint32_t h = k == 0 ? hl : hl_later;   /* never longer than the first's */
+		uint8_t *f = (uint8_t *)rte_pktmbuf_append(out[k], (uint16_t)(l3 + h + fh + len));
 		int more = k + 1 < n;
 
 		if (f == NULL) {
 			rte_pktmbuf_free_bulk(out, n);
 			return -1;
 		}
-		memcpy(f, d, l3 + hl);             /* L2 and the IP header */
-		memcpy(f + l3 + hl + fh, d + l3 + hl + off, len);
+		memcpy(f, d, l3);                  /* L2 */
+		memcpy(f + l3, k == 0 || h == hl ? d + l3 : later, h);
+		memcpy(f + l3 + h + fh, d + l3 + hl + off, len);
 		if (p->ip_ver == 4) {
 			struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(f + l3);
 			/* the reassembled header's offset is 0 and MF clear; DF stays as it was
@@ -344,7 +383,7 @@ int dp_frag_split(struct rte_mempool *pool, const struct rte_mbuf *m, const stru
 			uint16_t fo = rte_be_to_cpu_16(ip->fragment_offset) & ~RTE_IPV4_HDR_OFFSET_MASK &
 				      ~RTE_IPV4_HDR_MF_FLAG;
 
-			ip->total_length = rte_cpu_to_be_16((uint16_t)(hl + len));
+			ip->total_length = rte_cpu_to_be_16((uint16_t)(h + len));
 			ip->fragment_offset = rte_cpu_to_be_16((uint16_t)(fo | (more ? RTE_IPV4_HDR_MF_FLAG : 0) |
 									  off / 8));
 			ip->hdr_checksum = 0;

@@ -89,10 +89,11 @@ unsigned dp_frag_expire(struct dp_frag *fr, uint64_t now_tsc);
 
 /* Cuts datagram <m> (a frame parsed as <p>, unfragmented, IPv4 or IPv6) into fragments
  * of at most <mtu> bytes of IP each, for a datagram that was reassembled but turned out
- * not to be a protected flow's: it goes on cut as its sender cut it (worker.c). Each fragment is a fresh single-segment frame from <pool>:
- * <m>'s L2 header, its IP header (IPv4: options included; IPv6: a fragment header with
- * identification <id> added after the fixed header, the rest being fragmentable), and
- * a slice of the payload, 8-byte aligned. Writes at most <max> frames to <out> and
+ * not to be a protected flow's: it goes on cut as its sender cut it (worker.c). Each
+ * fragment is a fresh single-segment frame from <pool>: <m>'s L2 header, its IP header
+ * (IPv4: all options in the first piece, only those with the copy bit in the others;
+ * IPv6: a fragment header with identification <id> added after the fixed header, the
+ * rest being fragmentable), and a slice of the payload, 8-byte aligned. Writes at most <max> frames to <out> and
  * returns how many, or -1 (nothing written; <m> untouched) if they would be more, the
  * MTU leaves no room, or the pool is empty. <m> is not freed. */
 #define DP_FRAG_SPLIT_MAX 64          /* pieces: a 64 KiB datagram at an MTU of 1280 */

@@ -50,8 +50,6 @@ struct dp_worker {
 	struct dp_policy *own_pol;    /* the empty policy used until one is set */
 	struct proto_env env;         /* what decoders get: policy, scratch buffers, counters */
 	struct dp_frag *frag;         /* IP reassembly table (NULL: fragments dropped) */
-	uint32_t frag_id;             /* identification of the next datagram cut again
-	                               * (IPv6: resplit) */
 	struct dp_handoff *handoff;   /* several workers: where frames of other workers'
 	                               * flows go (NULL: one worker); the worker writes only
 	                               * its own wake[queue].asleep there */

@@ -14,6 +14,7 @@
 #include <rte_ip.h>
 #include <rte_tcp.h>
 #include <rte_prefetch.h>
+#include <rte_random.h>
 #include "dataplane/worker.h"
 #include "dataplane/dp_counters.h"
 #include "dataplane/dp_pkt.h"
@@ -474,8 +475,8 @@ static int resplit(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, const
 		mtu = w->cfg->port_mtu[to];
 	if (mtu == 0 || (uint32_t)(p->frame_len - p->l3_off) <= mtu)
 		return 0;
-	n = dp_frag_split(w->pool, m, p, mtu, (uint32_t)(w->id << 24 | (w->frag_id++ & 0xffffff)),
-			  out, DP_FRAG_SPLIT_MAX);
+	/* IPv6 pieces get an identification no one can guess (RFC 7739) */
+	n = dp_frag_split(w->pool, m, p, mtu, (uint32_t)rte_rand(), out, DP_FRAG_SPLIT_MAX);
 	if (n < 0) {
 		DP_WCNT_INC(w, frag_resplit_fail);
 		rte_pktmbuf_free(m);

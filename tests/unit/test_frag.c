@@ -373,6 +373,67 @@ static void test_ipv4_options_first_only(void **state)
 	assert_int_equal(avail(), start);
 }
 
+/* dp_frag_split on an IPv4 datagram with options: the first piece keeps them all, the
+ * others only those with the copy bit (RFC 791 3.1: here a Security option, 130, is
+ * copied and a Record Route, 7, is not); every piece is a fragment of at most the
+ * MTU with a good header checksum, and a table rebuilds the datagram from them.
+ * Before, every piece carried every option. */
+static void test_split_ipv4_options(void **state)
+{
+	static struct dgram g;
+	struct rte_mbuf *out[DP_FRAG_SPLIT_MAX], *r = NULL;
+	static const uint8_t opts[20] = {
+		7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0,           /* Record Route: 2 slots */
+		130, 6, 0xab, 0xcd, 0xef, 0x01,             /* Security (copied) */
+		1, 1, 0,                                    /* NOP, NOP, End */
+	};
+	struct dp_frag *fr;
+	struct dp_pkt p;
+	unsigned start;
+	int n, err;
+
+	(void)state;
+	mk_tcp(&g, 4, 1, 900);
+	add_ip4_opts(&g, sizeof(opts));
+	memcpy(g.b + g.l3 + 20, opts, sizeof(opts));
+	fix_ip4_cksum(g.b + g.l3);
+	start = avail();
+	struct rte_mbuf *m = rte_pktmbuf_alloc(test_pool());
+	assert_non_null(m);
+	memcpy(rte_pktmbuf_append(m, (uint16_t)g.len), g.b, g.len);
+	assert_int_equal(dp_pkt_parse(g.b, g.len, &p), DP_PKT_TCP);
+	n = dp_frag_split(test_pool(), m, &p, 400, 0, out, DP_FRAG_SPLIT_MAX);
+	/* (400 - 40) & ~7 = 360 a piece: 3 for 920 + 20 bytes of TCP options and data */
+	assert_int_equal(n, 3);
+	fr = mk_table(FLOWS);
+	for (int k = 0; k < n; k++) {
+		const uint8_t *f = rte_pktmbuf_mtod(out[k], const uint8_t *);
+		struct dp_pkt q;
+		uint32_t hl = (uint32_t)(f[g.l3] & 0x0f) * 4;
+
+		assert_int_equal(dp_pkt_parse(f, rte_pktmbuf_data_len(out[k]), &q), DP_PKT_FRAGMENT);
+		assert_true(dp_pkt_ip_cksum_ok(f, &q));
+		assert_true(rte_pktmbuf_data_len(out[k]) - g.l3 <= 400);
+		if (k == 0) {
+			assert_int_equal(hl, 40);
+			assert_memory_equal(f + g.l3 + 20, opts, sizeof(opts));
+		} else {
+			/* the Security option, padded with End of Options to 8 bytes */
+			static const uint8_t want[8] = { 130, 6, 0xab, 0xcd, 0xef, 0x01, 0, 0 };
+
+			assert_int_equal(hl, 28);
+			assert_memory_equal(f + g.l3 + 20, want, sizeof(want));
+		}
+		r = feed(fr, out[k], T0, &err);
+		assert_int_equal(err, DP_FRAG_OK);
+		assert_true(r == NULL || k == n - 1);
+	}
+	expect_dgram(r, &g);
+	rte_pktmbuf_free(m);
+	dp_frag_free(fr);
+	assert_int_equal(avail(), start);
+}
+
 static void test_ipv6_two(void **state)
 {
 	static struct dgram g;
@@ -856,6 +917,7 @@ int main(void)
 		cmocka_unit_test(test_ipv4_three),
 		cmocka_unit_test(test_ipv4_vlan_small_last),
 		cmocka_unit_test(test_ipv4_options_first_only),
+		cmocka_unit_test(test_split_ipv4_options),
 		cmocka_unit_test(test_ipv6_two),
 		cmocka_unit_test(test_ipv6_three),
 		cmocka_unit_test(test_interleaved),
