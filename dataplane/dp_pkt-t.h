@@ -71,6 +71,9 @@ struct dp_pkt {
 	uint32_t seq;            /* host order */
 	uint32_t ack;            /* host order */
 	uint16_t win;            /* raw window field, host order (unscaled) */
+	uint16_t frag_off;       /* DP_PKT_FRAGMENT: the fragment's offset in its datagram,
+	                          * bytes (sport/dport are set for a first TCP fragment
+	                          * that holds them, else 0) */
 	struct dp_tcp_opts opt;  /* decoded TCP options */
 };
 

@@ -157,6 +157,19 @@ static int parse_tcp(const uint8_t *d, uint32_t off, uint32_t seg_len, struct dp
 	return DP_PKT_TCP;
 }
 
+/* A fragment of IP datagram: its offset <off> in the datagram and, for a first one
+ * that holds them (<l4_bytes> of it follow the IP header), the TCP ports: what
+ * tells whether it belongs to a protected flow (worker.c). */
+static inline void frag_note(const uint8_t *d, struct dp_pkt *p, uint32_t off, uint32_t l4_bytes)
+{
+	p->frag_off = (uint16_t)off;
+	p->sport = p->dport = 0;
+	if (off == 0 && p->l4_proto == IPPROTO_TCP && l4_bytes >= 4) {
+		p->sport = rd16(d + p->l4_off);
+		p->dport = rd16(d + p->l4_off + 2);
+	}
+}
+
 static int parse_ipv4(const uint8_t *d, uint32_t len, uint32_t off, struct dp_pkt *p)
 {
 	const uint8_t *ip = d + off;
@@ -187,20 +200,14 @@ static int parse_ipv4(const uint8_t *d, uint32_t len, uint32_t off, struct dp_pk
 	memcpy(&p->dst[0], ip + 16, 4);
 	p->l4_off = (uint16_t)(off + ihl);
 	/* MF set or a non-zero offset: never inspect a piece of a datagram. */
-	if (rd16(ip + 6) & (RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))
+	if (rd16(ip + 6) & (RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) {
+		frag_note(d, p, (uint32_t)(rd16(ip + 6) & RTE_IPV4_HDR_OFFSET_MASK) * 8, tot - ihl);
 		return DP_PKT_FRAGMENT;
+	}
 	if (p->l4_proto != IPPROTO_TCP)
 		return DP_PKT_OTHER_L4;
 	return parse_tcp(d, off + ihl, tot - ihl, p);
 }
-
-/* Extension headers of the usual shape (next header, length in 8-byte units less 1)
- * that <netinet/in.h> does not name: Mobility (RFC 6275), HIP (RFC 7401), Shim6 (RFC
- * 5533). RFC 7045 asks a middlebox to walk every extension header IANA lists, so that
- * a TCP segment behind one of them is inspected, not taken for another protocol. */
-#define IP6_NH_MOBILITY 135
-#define IP6_NH_HIP      139
-#define IP6_NH_SHIM6    140
 
 /* Bytes of the IPv6 extension header <e> of type <nh> (at least IP6_EXT_MIN readable):
  * AH counts 4-byte units less 2, the fragment header is fixed, the others count 8-byte
@@ -292,17 +299,7 @@ static int parse_ipv6(const uint8_t *d, uint32_t len, uint32_t off, struct dp_pk
 	for (unsigned n = 0; nh != IPPROTO_TCP; n++) {
 		uint32_t elen;
 
-		switch (nh) {
-		case IPPROTO_HOPOPTS:
-		case IPPROTO_ROUTING:
-		case IPPROTO_DSTOPTS:
-		case IPPROTO_AH:
-		case IPPROTO_FRAGMENT:
-		case IP6_NH_MOBILITY:
-		case IP6_NH_HIP:
-		case IP6_NH_SHIM6:
-			break;
-		default:
+		if (!dp_pkt_ip6_ext(nh)) {
 			/* ESP, no-next-header, UDP, ICMPv6, ... */
 			p->l4_proto = nh;
 			p->l4_off = (uint16_t)pos;
@@ -321,6 +318,7 @@ static int parse_ipv6(const uint8_t *d, uint32_t len, uint32_t off, struct dp_pk
 		if (nh == IPPROTO_FRAGMENT && (rd16(d + pos + 2) & 0xfff9)) {
 			p->l4_proto = d[pos];
 			p->l4_off = (uint16_t)(pos + IP6_EXT_MIN);
+			frag_note(d, p, rd16(d + pos + 2) & 0xfff8u, end - pos - IP6_EXT_MIN);
 			/* a TCP fragment behind a routing header whose final destination is
 			 * unknown is refused as the whole segment would be (below): its p->dst,
 			 * a waypoint, says nothing of the resource it goes to (found in review) */

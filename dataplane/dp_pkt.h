@@ -7,7 +7,28 @@
 #define TG_DP_PKT_H
 
 #include <stdint.h>
+#include <netinet/in.h>
 #include "dataplane/dp_pkt-t.h"
+
+/* Extension headers of the usual shape (next header, length in 8-byte units less 1)
+ * that <netinet/in.h> does not name: Mobility (RFC 6275), HIP (RFC 7401), Shim6 (RFC
+ * 5533). RFC 7045 asks a middlebox to walk every extension header IANA lists, so that
+ * a TCP segment behind one of them is inspected, not taken for another protocol. */
+#define DP_IP6_NH_MOBILITY 135
+#define DP_IP6_NH_HIP      139
+#define DP_IP6_NH_SHIM6    140
+
+/* Is next header <nh> an IPv6 extension header (one the parser walks past)? */
+static inline int dp_pkt_ip6_ext(uint8_t nh)
+{
+	switch (nh) {
+	case IPPROTO_HOPOPTS: case IPPROTO_ROUTING: case IPPROTO_DSTOPTS: case IPPROTO_AH:
+	case IPPROTO_FRAGMENT: case DP_IP6_NH_MOBILITY: case DP_IP6_NH_HIP: case DP_IP6_NH_SHIM6:
+		return 1;
+	default:
+		return 0;
+	}
+}
 
 /* Parses the frame <data> of <len> bytes into <p>.
  * Ethernet, up to two 802.1Q/802.1ad tags, IPv4 (options skipped), IPv6 (hop-by-hop,

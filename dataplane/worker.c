@@ -410,7 +410,7 @@ static void no_flow(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, cons
 	rte_pktmbuf_free(m);
 }
 
-/* fragments = "drop": does fragment <d> (parsed as <p>, arrived on <port>), to or
+/* fragments = "drop": does fragment <p> (parsed, arrived on <port>), to or
  * from a protected address, belong to a protected flow? Only a datagram's first
  * fragment carries the TCP ports, so only it can tell: it is judged like a segment
  * (resource_lookup), and one too short to hold the ports counts as protected. A later
@@ -420,39 +420,15 @@ static void no_flow(struct dp_worker *w, uint16_t port, struct rte_mbuf *m, cons
  * Other protocols than TCP are not protected, as unfragmented; an IPv6 first
  * fragment whose next header is another extension header hides its upper layer and
  * counts as protected. */
-static inline uint16_t be16_at(const uint8_t *b)
+static int frag_of_protected(const struct dp_worker *w, uint16_t port, const struct dp_pkt *p)
 {
-	return (uint16_t)(b[0] << 8 | b[1]);
-}
-
-static int frag_of_protected(const struct dp_worker *w, uint16_t port, const uint8_t *d,
-			     const struct dp_pkt *p)
-{
-	uint16_t off8;
-	struct dp_pkt q;
-
-	if (p->ip_ver == 4)
-		off8 = be16_at(d + p->l3_off + 6) & RTE_IPV4_HDR_OFFSET_MASK;
-	else    /* the fragment header ends at l4_off: offset << 3 | M at its byte 2 */
-		off8 = be16_at(d + p->l4_off - 6) >> 3;
-	if (off8 != 0)
+	if (p->frag_off != 0)
 		return 0;
-	switch (p->l4_proto) {
-	case IPPROTO_TCP:
-		break;
-	case IPPROTO_HOPOPTS: case IPPROTO_ROUTING: case IPPROTO_FRAGMENT:
-	case IPPROTO_DSTOPTS: case IPPROTO_AH:
-	case 135: case 139: case 140:      /* Mobility, HIP, Shim6 (dp_pkt.c) */
-		return p->ip_ver == 6;
-	default:
-		return 0;
-	}
+	if (p->l4_proto != IPPROTO_TCP)
+		return p->ip_ver == 6 && dp_pkt_ip6_ext(p->l4_proto);
 	if (p->frame_len < p->l4_off + 4u)
-		return 1;
-	q = *p;
-	q.sport = be16_at(d + p->l4_off);
-	q.dport = be16_at(d + p->l4_off + 2);
-	return resource_lookup(w, port, &q) >= 0;
+		return 1;                       /* no ports: the parser left them 0 */
+	return resource_lookup(w, port, p) >= 0;
 }
 
 /* A reassembled datagram <m> (parsed as <p>, arrived on <port>) that is no protected
@@ -500,7 +476,7 @@ static struct rte_mbuf *frag_input(struct dp_worker *w, uint16_t port, struct rt
 
 	if (w->frag == NULL) {
 		/* never inspected piecemeal: policy drop, for a protected flow's */
-		if (!frag_of_protected(w, port, rte_pktmbuf_mtod(m, const uint8_t *), p)) {
+		if (!frag_of_protected(w, port, p)) {
 			DP_WCNT_INC(w, frag_bridged);
 			DP_WCNT_INC(w, bridged_pkts);
 			bridge(w, port, m);
