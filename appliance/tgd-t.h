@@ -73,6 +73,9 @@ struct tgd {
 
 /* tollgated.c */
 void tgd_sum_counters(const struct dp_worker *w, uint16_t n, struct dp_counters *sum);
+/* The same for port <port>'s counters (dp_worker's port_cnt). */
+void tgd_sum_port_counters(const struct dp_worker *w, uint16_t n, uint16_t port,
+			   struct dp_counters *sum);
 void tgd_policy_reload(struct tgd *d);
 struct dp_policy *tgd_policy_build(struct tgd *d, unsigned n_workers, char *err, size_t errlen);
 

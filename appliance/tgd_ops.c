@@ -83,10 +83,9 @@ static json_t *op_stats(void *ctx)
 	/* per port, summed over the workers: the frames received on it (tx_*: sent) */
 	json_t *ports = json_object();
 	for (uint16_t p = 0; p < d->cfg.n_ports; p++) {
-		struct dp_counters pc = { 0 };
+		struct dp_counters pc;
 
-		for (uint16_t i = 0; i < d->n_workers_init; i++)
-			dp_counters_sum(&pc, &d->workers[i].port_cnt[p]);
+		tgd_sum_port_counters(d->workers, d->n_workers_init, p, &pc);
 		json_object_set_new(ports, d->cfg.ports[p].name, counters_json(&pc));
 	}
 	json_object_set_new(o, "ports", ports);
@@ -141,17 +140,17 @@ char *tgd_ops_metrics_text(struct tgd *d)
 	}
 	/* per port, summed over the workers: every counter, for the frames received on
 	 * the port (tx_*: sent on it) */
+	struct dp_counters pc[DP_MAX_PORTS];
+
+	for (uint16_t p = 0; p < d->cfg.n_ports; p++)
+		tgd_sum_port_counters(d->workers, d->n_workers_init, p, &pc[p]);
 	for (int i = 0; i < DP_CNT__MAX; i++) {
 		const char *n = dp_counter_name(i);
 		sb_printf(&b, "# HELP tollgate_port_%s_total %s, per port\n"
 			  "# TYPE tollgate_port_%s_total counter\n", n, dp_counter_help(i), n);
-		for (uint16_t p = 0; p < d->cfg.n_ports; p++) {
-			uint64_t v = 0;
-			for (uint16_t w = 0; w < d->n_workers_init; w++)
-				v += d->workers[w].port_cnt[p].v[i];
+		for (uint16_t p = 0; p < d->cfg.n_ports; p++)
 			sb_printf(&b, "tollgate_port_%s_total{port=\"%s\"} %" PRIu64 "\n", n,
-				  d->cfg.ports[p].name, v);
-		}
+				  d->cfg.ports[p].name, pc[p].v[i]);
 	}
 	sb_printf(&b, "# HELP tollgate_event_ring_used Events waiting in a worker's ring\n"
 		  "# TYPE tollgate_event_ring_used gauge\n");

@@ -246,6 +246,14 @@ void tgd_sum_counters(const struct dp_worker *w, uint16_t n, struct dp_counters 
 		dp_counters_sum(sum, &w[i].cnt);
 }
 
+void tgd_sum_port_counters(const struct dp_worker *w, uint16_t n, uint16_t port,
+			   struct dp_counters *sum)
+{
+	memset(sum, 0, sizeof(*sum));
+	for (uint16_t i = 0; i < n; i++)
+		dp_counters_sum(sum, &w[i].port_cnt[port]);
+}
+
 /* Telemetry "/tollgate/stats": the summed counters as a dict (see tgd_sum_counters for
  * why reading them from the telemetry thread without a lock is sound). */
 static int tgd_tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
@@ -555,10 +563,9 @@ static void tgd_join_and_report(struct tgd *d)
 	/* per port, summed over the workers: what befell the frames received on it, and
 	 * what was sent on it */
 	for (uint16_t p = 0; p < d->cfg.n_ports; p++) {
-		struct dp_counters pc = { 0 };
+		struct dp_counters pc;
 
-		for (uint16_t i = 0; i < d->n_workers_init; i++)
-			dp_counters_sum(&pc, &d->workers[i].port_cnt[p]);
+		tgd_sum_port_counters(d->workers, d->n_workers_init, p, &pc);
 		fprintf(stderr, "port %s:\n", d->cfg.ports[p].name);
 		dp_counters_print(stderr, "  ", &pc);
 	}
