@@ -736,24 +736,37 @@ static inline __attribute__((always_inline)) void emit_span(struct sl_lexer *L, 
 
 /* Copies the current word's first 15 characters, upper-cased, into L->kw;
  * returns its length. */
-static uint32_t word_kw(struct sl_lexer *L)
+/* Copies the first bytes of the token just read (L->tok_pos up to the source
+ * position), at most <cap>, into <out>, upper-cased if <upper>; returns the token's
+ * length, which may be more than was copied. */
+static inline __attribute__((always_inline)) uint32_t tok_copy(const struct sl_lexer *L, char *out,
+							       uint32_t cap, int upper)
 {
 	uint32_t n, m, i;
 
 	if (sl_likely(L->src.nlv == 0)) {
 		n = L->src.pos - L->tok_pos;
-		m = n < 15 ? n : 15;
+		m = n < cap ? n : cap;
 		for (i = 0; i < m; i++)
-			L->kw[i] = (char)sl_upper(L->src.p[L->tok_pos + i]);
+			out[i] = (char)(upper ? sl_upper(L->src.p[L->tok_pos + i]) : L->src.p[L->tok_pos + i]);
 	} else {
 		struct sl_src t = L->tok0;
 
 		n = L->src.nread - t.nread;
-		m = n < 15 ? n : 15;
-		for (i = 0; i < m; i++)
-			L->kw[i] = (char)sl_upper((uint8_t)src_get(&t));
+		m = n < cap ? n : cap;
+		for (i = 0; i < m; i++) {
+			uint8_t c = (uint8_t)src_get(&t);
+			out[i] = (char)(upper ? sl_upper(c) : c);
+		}
 	}
-	L->kw[m] = 0;
+	return n;
+}
+
+static uint32_t word_kw(struct sl_lexer *L)
+{
+	uint32_t n = tok_copy(L, L->kw, 15, 1);
+
+	L->kw[n < 15 ? n : 15] = 0;
 	return n;
 }
 
@@ -967,7 +980,7 @@ static void watch_option_name(struct sl_lexer *L, int uni)
 {
 	struct sl_stmt *st = &L->st;
 	char t[12];
-	uint32_t n = 0;
+	uint32_t n;
 
 	if (st->w.kind != W_EXPLAIN || st->paren <= 0 || !st->active)
 		return;
@@ -975,17 +988,7 @@ static void watch_option_name(struct sl_lexer *L, int uni)
 		st->w.analyze = 1;
 		return;
 	}
-	if (sl_likely(L->src.nlv == 0)) {
-		n = L->src.pos - L->tok_pos;
-		if (n < sizeof(t))
-			memcpy(t, L->src.p + L->tok_pos, n);
-	} else {
-		struct sl_src c = L->tok0;
-
-		n = L->src.nread - c.nread;
-		for (uint32_t i = 0; i < n && i < sizeof(t); i++)
-			t[i] = (char)src_get(&c);
-	}
+	n = tok_copy(L, t, sizeof(t), 0);   /* quoted names are compared as written */
 	if (n == 9 && (memcmp(t, "\"analyze\"", 9) == 0 || memcmp(t, "\"analyse\"", 9) == 0)) {
 		st->w.analyze = st->w.analyze_off = 1;
 		st->w.analyze_at = st->w.ntok;   /* counted already by tok_begin */
