@@ -105,14 +105,14 @@ struct bench {
 	uint32_t peak_flows;          /* flows in the table, sampled */
 	unsigned peak_mbufs;          /* mbufs out of the pool, sampled */
 	struct check_sess *cs;        /* checking pass, per session */
-	uint8_t *has_data;            /* per frame of the trace: it carries TCP payload */
 	uint32_t *held;               /* per burst: mbufs out of the pool after it, checking pass */
 	struct rte_mbuf **fifo;       /* the hold phase's mbufs, oldest first (fifo_mask + 1) */
 	uint32_t fifo_mask;
 	int record_held;              /* run_tracked fills held[] (the checking pass) */
 	struct flow_table *find_ft;   /* the find phase's flows: every session of the trace */
 	uint32_t *sess_of;            /* per frame: its session (the copy phase) */
-	uint16_t *pl_off, *pl_len;    /* per frame: its TCP payload's offset and length */
+	uint16_t *pl_off, *pl_len;    /* per frame: its TCP payload's offset and length (0: a
+	                               * frame without data, an ACK) */
 	uint8_t *store;               /* the copy phase's byte store, BENCH_STORE_BYTES a
 	                               * session, written round and round */
 	uint32_t *store_off;          /* per session: where its next bytes go */
@@ -396,7 +396,7 @@ static inline __attribute__((always_inline)) int hold_loop(struct bench *b, stru
 	t0 = rte_rdtsc();
 	for (uint32_t i = 0; i < b->t.n_bursts; i++) {
 		const struct sg_burst *bu = &b->t.bursts[i];
-		const uint8_t *data = &b->has_data[bu->first];
+		const uint16_t *data = &b->pl_len[bu->first];
 		if (rx_copy(b, bu, pkts) < 0) {
 			rc = -1;
 			break;
@@ -464,7 +464,7 @@ static __attribute__((noinline)) int run_copy(struct bench *b, struct phase_run 
 			uint32_t f = bu->first + k;
 
 			r->tx_bytes += rte_pktmbuf_pkt_len(m);
-			if (b->has_data[f]) {
+			if (b->pl_len[f]) {
 				/* the payload: the frame less its headers (54 to 86 bytes here), taken
 				 * from the trace's parse at set-up */
 				uint32_t s = b->sess_of[f], len = b->pl_len[f], o = b->store_off[s];
@@ -1217,7 +1217,6 @@ static void bench_teardown(struct bench *b)
 	free(b->cs);
 	if (b->find_ft)
 		flow_table_free(b->find_ft, NULL, NULL);
-	free(b->has_data);
 	free(b->sess_of);
 	free(b->pl_off);
 	free(b->pl_len);
@@ -1240,7 +1239,6 @@ static int hold_setup(struct bench *b)
 		return 0;
 	while (cap < b->o.mbufs)
 		cap <<= 1;
-	b->has_data = calloc(b->t.n_frames, 1);
 	b->sess_of = calloc(b->t.n_frames, sizeof(*b->sess_of));
 	b->pl_off = calloc(b->t.n_frames, sizeof(*b->pl_off));
 	b->pl_len = calloc(b->t.n_frames, sizeof(*b->pl_len));
@@ -1254,7 +1252,7 @@ static int hold_setup(struct bench *b)
 	memset(b->store, 0, (size_t)b->t.st.sessions * BENCH_STORE_BYTES);  /* mapped */
 	b->held = calloc(b->t.n_bursts, sizeof(*b->held));
 	b->fifo = calloc(cap, sizeof(*b->fifo));
-	if (b->has_data == NULL || b->held == NULL || b->fifo == NULL) {
+	if (b->held == NULL || b->fifo == NULL) {
 		fprintf(stderr, "engine_bench: out of memory\n");
 		return -1;
 	}
@@ -1271,12 +1269,11 @@ static int hold_setup(struct bench *b)
 
 		if (dp_pkt_parse(b->t.buf + b->t.frames[i].off, b->t.frames[i].len, &p) != DP_PKT_TCP)
 			continue;
-		b->has_data[i] = p.payload_len > 0;
 		int64_t sess = b->t.frames[i].port == 0 ? sg_session_of(ntohl(p.src[0]), p.sport, b->t.st.sessions)
 							: sg_session_of(ntohl(p.dst[0]), p.dport, b->t.st.sessions);
 		b->sess_of[i] = sess < 0 ? 0 : (uint32_t)sess;
 		b->pl_off[i] = p.payload_off;
-		b->pl_len[i] = p.payload_len < BENCH_STORE_BYTES ? p.payload_len : 0;
+		b->pl_len[i] = p.payload_len;   /* frames are at most 2 KB: below BENCH_STORE_BYTES */
 		flow_key_from_pkt(&p, &k, &side);
 		if (flow_lookup(b->find_ft, &k) == NULL && flow_insert(b->find_ft, &k, 0) == NULL) {
 			fprintf(stderr, "engine_bench: find phase's flow table is full\n");
